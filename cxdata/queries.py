@@ -1,0 +1,361 @@
+"""The public score queries. Each takes a Store and a Filters and returns a small frame.
+
+All aggregation runs in the engine (one Ibis aggregate per call, two for a top-N split);
+only grouped counts come back, and scores.py turns them into values with CIs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+
+import ibis
+import ibis.expr.types as ir
+import numpy as np
+import pandas as pd
+
+from cxdata import config, stats
+from cxdata.config import Thresholds
+from cxdata.errors import UnknownName
+from cxdata.filters import NOT_SET, Filters, filtered
+from cxdata.schema import JOURNEY_STAGES
+from cxdata.scores import (
+    execute_counts,
+    group_keys,
+    grouped_counts,
+    metric_columns,
+    metric_def,
+    score_frame,
+)
+from cxdata.store import Store
+
+GRAINS: dict[str, str] = {"day": "D", "week": "W", "month": "M", "quarter": "Q"}
+OTHER = "Other"
+
+
+def responses(store: Store, filters: Filters) -> ir.Table:
+    """The responses inside `filters` (and the store's restriction)."""
+    return filtered(store.responses(), filters, store.dimensions(), "submitted_at")
+
+
+def _check_dims(store: Store, dims: Sequence[str]) -> None:
+    allowed = store.dimensions()
+    for dim in dims:
+        if dim not in allowed:
+            raise UnknownName("dimension", dim, allowed)
+
+
+def _th(th: Thresholds | None) -> Thresholds:
+    return th or config.thresholds()
+
+
+# --- KPIs ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Score:
+    """One metric value with its base: value is None when n < min_n (suppressed)."""
+
+    metric: str
+    value: float | None
+    n: int
+    ci_low: float | None
+    ci_high: float | None
+    low_base: bool
+    suppressed: bool
+    detail: dict[str, float | int | None]
+
+    def as_dict(self) -> dict[str, object]:
+        """JSON-ready: value, n, ci_low, ci_high, low_base, suppressed and the details."""
+        out = asdict(self)
+        out.pop("metric")
+        out.update(out.pop("detail"))
+        return out
+
+
+_DETAILS: dict[str, tuple[str, ...]] = {
+    "nps": ("promoters", "passives", "detractors", "promoter_pct", "passive_pct",
+            "detractor_pct"),
+    "csat": ("csat_top2",),
+    "ces": ("ces_sd", "ces_easy_pct"),
+    "friction": ("friction_events",),
+}
+
+
+@dataclass(frozen=True)
+class Kpis:
+    """NPS, CSAT, CES and friction over a filter, with the number of responses."""
+
+    responses: int
+    nps: Score
+    csat: Score
+    ces: Score
+    friction: Score
+
+    def as_dict(self) -> dict[str, object]:
+        """The CLI's JSON shape: {"responses": N, "nps": {...}, "csat": {...}, ...}."""
+        return {
+            "responses": self.responses,
+            **{m: getattr(self, m).as_dict() for m in ("nps", "csat", "ces", "friction")},
+        }
+
+
+def _score(row: pd.Series, metric: str) -> Score:
+    cols = metric_columns(row.to_frame().T, metric).iloc[0]
+
+    def num(x: object) -> float | None:
+        return None if pd.isna(x) else round(float(x), 4)
+
+    detail = {k: (num(row[k]) if k.endswith(("_pct", "_sd")) else int(row[k]))
+              for k in _DETAILS[metric]}
+    if cols["suppressed"]:
+        detail = {k: None if k.endswith(("_pct", "_sd")) else v for k, v in detail.items()}
+    return Score(
+        metric=metric,
+        value=num(cols["value"]),
+        n=int(cols["n"]),
+        ci_low=num(cols["ci_low"]),
+        ci_high=num(cols["ci_high"]),
+        low_base=bool(cols["low_base"]),
+        suppressed=bool(cols["suppressed"]),
+        detail=detail,
+    )
+
+
+def _kpis_from_row(row: pd.Series) -> Kpis:
+    return Kpis(
+        responses=int(row["responses"]),
+        **{m: _score(row, m) for m in ("nps", "csat", "ces", "friction")},
+    )
+
+
+def kpis(store: Store, filters: Filters, th: Thresholds | None = None) -> Kpis:
+    """NPS / CSAT / CES / friction over all responses inside `filters`."""
+    counts = execute_counts(grouped_counts(responses(store, filters)))
+    return _kpis_from_row(score_frame(counts, _th(th)).iloc[0])
+
+
+def kpis_by(
+    store: Store, filters: Filters, by: str, th: Thresholds | None = None
+) -> dict[str, Kpis]:
+    """Kpis for each value of one dimension, largest group first."""
+    frame = breakdown(store, filters, [by], th)
+    return {str(row[by]): _kpis_from_row(row) for _, row in frame.iterrows()}
+
+
+# --- breakdowns and drilldowns ---------------------------------------------------------
+
+
+def breakdown(
+    store: Store, filters: Filters, by: Sequence[str], th: Thresholds | None = None
+) -> pd.DataFrame:
+    """Scores per combination of `by` dimensions, sorted by volume (missing → NOT_SET)."""
+    _check_dims(store, by)
+    t = responses(store, filters)
+    counts = execute_counts(grouped_counts(t, group_keys(t, by)))
+    frame = score_frame(counts, _th(th))
+    return frame.sort_values(["responses", *by], ascending=[False, *[True] * len(by)],
+                             ignore_index=True)
+
+
+def drilldown(
+    store: Store, filters: Filters, path: Sequence[str], th: Thresholds | None = None
+) -> pd.DataFrame:
+    """Scores at every level of a dimension path (e.g. country → region → plan).
+
+    One row per node with `level` (1-based), `id` ("Norway/Oslo"), `parent` ("Norway",
+    "" at the top) and `label`; a node's responses are the sum of its children's.
+    """
+    if not path:
+        raise ValueError("a drilldown path needs at least one dimension")
+    _check_dims(store, path)
+    parts = []
+    for depth in range(1, len(path) + 1):
+        level = breakdown(store, filters, path[:depth], th)
+        keys = level[list(path[:depth])].astype(str)
+        level["level"] = depth
+        level["id"] = keys.agg("/".join, axis=1)
+        level["parent"] = keys.iloc[:, :-1].agg("/".join, axis=1) if depth > 1 else ""
+        level["label"] = keys.iloc[:, -1]
+        parts.append(level)
+    return pd.concat(parts, ignore_index=True)
+
+
+# --- trends ----------------------------------------------------------------------------
+
+
+def top_values(store: Store, filters: Filters, dim: str, n: int) -> list[str]:
+    """The `n` most frequent values of a dimension inside `filters`."""
+    _check_dims(store, [dim])
+    t = responses(store, filters)
+    vol = t.group_by(group_keys(t, [dim])).aggregate(responses=t.count()).order_by(
+        [ibis.desc("responses"), dim]).limit(n)
+    return [str(v) for v in vol.to_pandas()[dim]]
+
+
+def trend(
+    store: Store,
+    filters: Filters,
+    grain: str = "week",
+    by: str | None = None,
+    top_n: int | None = None,
+    th: Thresholds | None = None,
+) -> pd.DataFrame:
+    """Scores per period (`period` = first day of the day/week/month/quarter), optionally
+    split by a dimension; with `top_n`, values outside the top N by volume become "Other"."""
+    if grain not in GRAINS:
+        raise UnknownName("granularity", grain, GRAINS)
+    t = responses(store, filters)
+    keys: list[ir.Value] = [t.submitted_at.truncate(GRAINS[grain]).name("period")]
+    if by is not None:
+        _check_dims(store, [by])
+        col = group_keys(t, [by])[0]
+        if top_n is not None:
+            top = top_values(store, filters, by, top_n)
+            col = ibis.cases((col.isin(top), col), else_=OTHER)
+        keys.append(col.name(by))
+    counts = execute_counts(grouped_counts(t, keys))
+    counts["period"] = pd.to_datetime(counts["period"]).dt.tz_localize(None)
+    frame = score_frame(counts, _th(th))
+    order = ["period", by] if by else ["period"]
+    return frame.sort_values(order, ignore_index=True)
+
+
+# --- friction --------------------------------------------------------------------------
+
+
+def friction_matrix(
+    store: Store,
+    filters: Filters,
+    rows: str = "touchpoint",
+    cols: str = "journey_stage",
+    metric: str = "friction",
+    th: Thresholds | None = None,
+) -> pd.DataFrame:
+    """Long frame, one row per (rows, cols) cell with the chosen metric's value, n, CI and
+    flags, plus `responses` and `friction` for every cell. Suppressed cells keep their n."""
+    metric_def(metric)
+    frame = breakdown(store, filters, [rows, cols], th)
+    frame = frame[frame["friction_n"] > 0] if metric == "friction" else frame
+    view = metric_columns(frame, metric)
+    out = pd.concat([frame[[rows, cols, "responses"]], view], axis=1)
+    out["friction"] = frame["friction"]
+    if cols == "journey_stage":
+        order = {s: i for i, s in enumerate(JOURNEY_STAGES)}
+        out = out.sort_values([rows, cols], key=lambda s: s.map(order).fillna(len(order))
+                              if s.name == cols else s)
+    return out.reset_index(drop=True)
+
+
+def friction_hotspots(
+    store: Store,
+    filters: Filters,
+    by: str = "region",
+    limit: int = 5,
+    th: Thresholds | None = None,
+) -> pd.DataFrame:
+    """The touchpoint × `by` cells with the highest friction rate, among cells not low base."""
+    cells = friction_matrix(store, filters, "touchpoint", by, "friction", th)
+    solid = cells[~cells["suppressed"] & ~cells["low_base"]]
+    return solid.sort_values(["value", "n"], ascending=[False, False]).head(limit).reset_index(
+        drop=True)
+
+
+# --- changes and their significance -----------------------------------------------------
+
+
+def compare(
+    store: Store,
+    current: Filters,
+    previous: Filters,
+    by: str | None = None,
+    th: Thresholds | None = None,
+) -> pd.DataFrame:
+    """Each metric now vs before, per group: `<m>_now`, `<m>_prev`, `<m>_change`,
+    `<m>_stat` (t or z) and `<m>_significant` (True/False; NA when either side is low base
+    or suppressed — no test is run then). Changes are in the metric's own unit."""
+    th = _th(th)
+    dims = [by] if by else []
+    now = breakdown(store, current, dims, th) if dims else _total(store, current, th)
+    prev = breakdown(store, previous, dims, th) if dims else _total(store, previous, th)
+    if dims:
+        merged = now.merge(prev, on=dims, how="outer", suffixes=("_now", "_prev"))
+    else:
+        merged = now.add_suffix("_now").join(prev.add_suffix("_prev"))
+    out = merged[dims].copy() if dims else pd.DataFrame(index=merged.index)
+    for metric in ("nps", "csat", "ces", "friction"):
+        out = pd.concat([out, _metric_change(merged, metric)], axis=1)
+    out["responses_now"] = merged["responses_now"].fillna(0).astype("int64")
+    out["responses_prev"] = merged["responses_prev"].fillna(0).astype("int64")
+    return out
+
+
+def _total(store: Store, filters: Filters, th: Thresholds) -> pd.DataFrame:
+    return score_frame(execute_counts(grouped_counts(responses(store, filters))), th)
+
+
+def _metric_change(m: pd.DataFrame, metric: str) -> pd.DataFrame:
+    def c(col: str, side: str) -> np.ndarray:
+        return m[f"{col}_{side}"].astype("float64").fillna(0).to_numpy()
+
+    if metric == "nps":
+        stat = stats.nps_change_t(c("promoters", "now"), c("detractors", "now"), c("nps_n", "now"),
+                                  c("promoters", "prev"), c("detractors", "prev"),
+                                  c("nps_n", "prev"))
+    elif metric == "csat":
+        stat = stats.proportion_change_z(c("csat_top2", "now"), c("csat_n", "now"),
+                                         c("csat_top2", "prev"), c("csat_n", "prev"))
+    elif metric == "ces":
+        stat = stats.mean_change_t(m["ces_now"], m["ces_sd_now"], c("ces_n", "now"),
+                                   m["ces_prev"], m["ces_sd_prev"], c("ces_n", "prev"))
+    else:
+        stat = stats.proportion_change_z(c("friction_events", "now"), c("friction_n", "now"),
+                                         c("friction_events", "prev"), c("friction_n", "prev"))
+    family = metric
+    untested = (
+        m[f"{family}_low_base_now"].fillna(True).astype(bool)
+        | m[f"{family}_low_base_prev"].fillna(True).astype(bool)
+        | m[f"{family}_suppressed_now"].fillna(True).astype(bool)
+        | m[f"{family}_suppressed_prev"].fillna(True).astype(bool)
+    )
+    significant = pd.array(stats.is_significant(stat), dtype="boolean")
+    significant[untested.to_numpy()] = pd.NA
+    return pd.DataFrame({
+        f"{metric}_now": m[f"{metric}_now"],
+        f"{metric}_prev": m[f"{metric}_prev"],
+        f"{metric}_change": m[f"{metric}_now"] - m[f"{metric}_prev"],
+        f"{metric}_n_now": m[f"{family}_n_now"].fillna(0).astype("int64"),
+        f"{metric}_n_prev": m[f"{family}_n_prev"].fillna(0).astype("int64"),
+        f"{metric}_stat": np.where(untested, np.nan, stat),
+        f"{metric}_significant": significant,
+    }, index=m.index)
+
+
+def movers(
+    store: Store,
+    current: Filters,
+    previous: Filters,
+    dims: Sequence[str],
+    metric: str = "nps",
+    th: Thresholds | None = None,
+) -> pd.DataFrame:
+    """Segments (dimension, value) whose `metric` changed significantly, largest first."""
+    rows = []
+    for dim in dims:
+        cmp = compare(store, current, previous, dim, th)
+        sig = cmp[cmp[f"{metric}_significant"].fillna(False).astype(bool)]
+        rows.append(pd.DataFrame({
+            "dimension": dim,
+            "value": sig[dim].astype(str),
+            "now": sig[f"{metric}_now"],
+            "prev": sig[f"{metric}_prev"],
+            "change": sig[f"{metric}_change"],
+            "n_now": sig[f"{metric}_n_now"],
+            "n_prev": sig[f"{metric}_n_prev"],
+        }))
+    out = pd.concat(rows, ignore_index=True) if rows else pd.DataFrame()
+    if out.empty:
+        return out
+    out = out[out["value"] != NOT_SET]
+    return out.reindex(out["change"].abs().sort_values(ascending=False).index).reset_index(
+        drop=True)

@@ -1,0 +1,200 @@
+"""The store: an embedded DuckDB file (default) or any Ibis backend behind a URL.
+
+DuckDB allows one read-write connection per file and process, and Ibis backends are not
+thread-safe (ibis#10346). So: one raw DuckDB connection per process and file, and every
+Store gets its own cursor on it. A Store must not be shared between threads; make one
+per thread or per Streamlit session with `connect()`.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections.abc import Mapping
+from pathlib import Path
+
+import duckdb
+import ibis
+import ibis.expr.types as ir
+import pandas as pd
+import pyarrow as pa
+
+from cxdata import config, schema
+from cxdata.errors import CxError, NoData, StoreBusy
+from cxdata.filters import in_list
+
+DB_FILE = "cx.duckdb"
+_IDENT = re.compile(r"^[a-z_][a-z0-9_]*$")
+
+_lock = threading.Lock()
+_raw: dict[Path, duckdb.DuckDBPyConnection] = {}
+
+
+class Store:
+    """Access to the datasets through one Ibis connection, optionally row-restricted.
+
+    `restrict` maps dimension → allowed values; it is applied to every table that has the
+    dimension, so no query through this Store can see rows outside it.
+    """
+
+    def __init__(
+        self,
+        backend: ibis.BaseBackend,
+        *,
+        raw: duckdb.DuckDBPyConnection | None = None,
+        location: str = "",
+        restrict: Mapping[str, tuple[str, ...]] | None = None,
+    ) -> None:
+        self.backend = backend
+        self.raw = raw
+        self.location = location
+        self.restrict: dict[str, tuple[str, ...]] = dict(restrict or {})
+
+    def restricted(self, restrict: Mapping[str, tuple[str, ...]]) -> Store:
+        """A Store on the same connection that sees only rows inside `restrict`."""
+        merged = dict(self.restrict)
+        for dim, values in restrict.items():
+            prior = merged.get(dim)
+            merged[dim] = tuple(v for v in values if prior is None or v in prior)
+        return Store(self.backend, raw=self.raw, location=self.location, restrict=merged)
+
+    def has(self, name: str) -> bool:
+        """Whether the dataset exists."""
+        return name in self.backend.list_tables()
+
+    def table(self, name: str) -> ir.Table:
+        """The dataset `name`, with the row restriction applied."""
+        if not self.has(name):
+            raise NoData(f"no {name} data yet in {self.location}: run `python -m cxdata demo` "
+                         "or import a file")
+        table = self.backend.table(name)
+        preds = [in_list(table[d], v) for d, v in self.restrict.items() if d in table.columns]
+        return table.filter(preds) if preds else table
+
+    def responses(self) -> ir.Table:
+        """The survey responses (restricted)."""
+        return self.table(schema.RESPONSES)
+
+    def dimensions(self, name: str = schema.RESPONSES) -> list[str]:
+        """Categorical columns of a dataset that can be filtered and grouped on."""
+        if not self.has(name):
+            return []
+        tbl_schema = self.backend.table(name).schema()
+        return [
+            col
+            for col, dtype in tbl_schema.items()
+            if dtype.is_string() and col not in schema.NON_DIMENSION_COLUMNS
+            and col not in ("metric", "unit")
+        ]
+
+    def row_count(self, name: str) -> int:
+        """Rows visible in a dataset (0 when it does not exist)."""
+        return int(self.table(name).count().execute()) if self.has(name) else 0
+
+    def replace_table(self, name: str, frame: pd.DataFrame | pa.Table) -> None:
+        """Replace a dataset atomically: the new rows are written first, then swapped in."""
+        self._write(name, frame, append=False)
+
+    def append_rows(self, name: str, frame: pd.DataFrame | pa.Table) -> None:
+        """Append rows atomically (all or nothing); new columns are added as needed."""
+        self._write(name, frame, append=True)
+
+    def drop_table(self, name: str) -> None:
+        """Delete a dataset."""
+        _check_ident(name)
+        self.backend.drop_table(name, force=True)
+
+    def _write(self, name: str, frame: pd.DataFrame | pa.Table, *, append: bool) -> None:
+        _check_ident(name)
+        if self.restrict:
+            raise CxError("a restricted view cannot write data")
+        data = frame if isinstance(frame, pa.Table) else pa.Table.from_pandas(
+            frame, preserve_index=False
+        )
+        if self.raw is None:
+            self._write_generic(name, data, append=append)
+            return
+        cur = self.raw.cursor()
+        try:
+            cur.register("cx_incoming", data)
+            cur.execute("BEGIN TRANSACTION")
+            if append and self.has(name):
+                _add_missing_columns(cur, name, data.schema)
+                cols = ", ".join(f'"{c}"' for c in data.column_names)
+                cur.execute(f'INSERT INTO "{name}" ({cols}) SELECT {cols} FROM cx_incoming')
+            else:
+                order = ' ORDER BY "submitted_at"' if "submitted_at" in data.column_names else ""
+                cur.execute(f'CREATE OR REPLACE TABLE "{name}__new" AS '
+                            f"SELECT * FROM cx_incoming{order}")
+                cur.execute(f'DROP TABLE IF EXISTS "{name}"')
+                cur.execute(f'ALTER TABLE "{name}__new" RENAME TO "{name}"')
+            cur.execute("COMMIT")
+        except BaseException:
+            cur.execute("ROLLBACK")
+            raise
+        finally:
+            cur.close()
+
+    def _write_generic(self, name: str, data: pa.Table, *, append: bool) -> None:
+        if append and self.has(name):
+            self.backend.insert(name, data)
+        else:
+            self.backend.create_table(name, data, overwrite=True)
+
+
+def connect(
+    data_dir: str | Path | None = None, url: str | None = None, *, read_only: bool = False
+) -> Store:
+    """A new Store for this thread: the warehouse at `url` / $CX_DATABASE_URL if given,
+    else the DuckDB file in `data_dir` / $CX_DATA_DIR (created on first use)."""
+    url = url or config.database_url()
+    if url:
+        try:
+            return Store(ibis.connect(url), location=_redacted(url))
+        except Exception as exc:  # the driver's own message says what is wrong
+            raise CxError(f"cannot connect to {_redacted(url)}: {exc}") from exc
+    path = Path(data_dir) if data_dir is not None else config.data_dir()
+    raw = _process_connection(path, read_only=read_only)
+    return Store(ibis.duckdb.from_connection(raw.cursor()), raw=raw, location=str(path))
+
+
+def _process_connection(data_dir: Path, *, read_only: bool) -> duckdb.DuckDBPyConnection:
+    key = data_dir.resolve()
+    with _lock:
+        if key not in _raw:
+            if not read_only:
+                key.mkdir(parents=True, exist_ok=True)
+            try:
+                _raw[key] = duckdb.connect(str(key / DB_FILE), read_only=read_only)
+            except duckdb.IOException as exc:
+                raise StoreBusy(
+                    f"the data store {key / DB_FILE} is in use by another process "
+                    f"(is the dashboard running?): {exc}"
+                ) from exc
+        return _raw[key]
+
+
+def close_all() -> None:
+    """Close every process-wide DuckDB connection (tests, CLI exit)."""
+    with _lock:
+        for raw in _raw.values():
+            raw.close()
+        _raw.clear()
+
+
+def _add_missing_columns(cur: duckdb.DuckDBPyConnection, name: str, incoming: pa.Schema) -> None:
+    existing = {row[0] for row in cur.execute(f'DESCRIBE "{name}"').fetchall()}
+    for field in incoming:
+        if field.name not in existing:
+            _check_ident(field.name)
+            cur.execute(f'ALTER TABLE "{name}" ADD COLUMN "{field.name}" VARCHAR')
+
+
+def _check_ident(name: str) -> None:
+    if not _IDENT.match(name):
+        raise CxError(f"invalid dataset or column name {name!r} (use a-z, 0-9 and _)")
+
+
+def _redacted(url: str) -> str:
+    """The URL without its password, safe to show."""
+    return re.sub(r"//([^:/@]+):[^@]*@", r"//\1:***@", url)

@@ -1,0 +1,62 @@
+"""Shared fixtures: random response data and stores holding it."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from cxdata import schema
+from cxdata.store import Store, close_all, connect
+
+TOUCHPOINTS = ["checkout", "parcel delivery", "support call", "product page"]
+STAGES = ["purchase", "delivery", "support", "research"]
+
+
+def random_responses(n: int, seed: int = 0) -> pd.DataFrame:
+    """Random responses with missing scores, missing dimensions and uneven groups."""
+    rng = np.random.default_rng(seed)
+
+    def scores(low: int, high: int, present: float) -> pd.Series:
+        values = rng.integers(low, high + 1, n)
+        return pd.Series(values, dtype="Int8").where(rng.random(n) < present)
+
+    frame = pd.DataFrame({
+        "response_id": [f"T{seed}-{i}" for i in range(n)],
+        "submitted_at": pd.Timestamp("2025-01-01")
+        + pd.to_timedelta(rng.integers(0, 400 * 86_400, n), unit="s"),
+        "nps": scores(0, 10, 0.8),
+        "csat": scores(1, 5, 0.6),
+        "ces": scores(1, 7, 0.5),
+        "comment": None,
+        "touchpoint": pd.Series(rng.choice(TOUCHPOINTS, n)).where(rng.random(n) < 0.9),
+        "journey_stage": rng.choice(STAGES, n),
+        "channel": rng.choice(["web", "phone", "store"], n),
+        "region": pd.Series(rng.choice(["Oslo", "Skåne", "Celje"], n, p=[0.6, 0.3, 0.1]))
+        .where(rng.random(n) < 0.95),
+        "plan": rng.choice(["Basic", "Plus", "Premium"], n),
+    })
+    no_score = frame[["nps", "csat", "ces"]].isna().all(axis=1)
+    frame.loc[no_score, "nps"] = 5
+    return frame
+
+
+@pytest.fixture(scope="session")
+def reference_frame() -> pd.DataFrame:
+    """20k random responses: the data both the engine and the pandas reference see."""
+    return random_responses(20_000, seed=42)
+
+
+@pytest.fixture(scope="session")
+def store(tmp_path_factory: pytest.TempPathFactory, reference_frame: pd.DataFrame) -> Iterator[
+    Store
+]:
+    """An embedded store holding `reference_frame`."""
+    path: Path = tmp_path_factory.mktemp("store")
+    s = connect(path)
+    s.replace_table(schema.RESPONSES, reference_frame)
+    yield s
+    close_all()
