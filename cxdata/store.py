@@ -108,9 +108,7 @@ class Store:
         _check_ident(name)
         if self.restrict:
             raise CxError("a restricted view cannot write data")
-        data = frame if isinstance(frame, pa.Table) else pa.Table.from_pandas(
-            frame, preserve_index=False
-        )
+        data = conformed(name, frame)
         if self.raw is None:
             self._write_generic(name, data, append=append)
             return
@@ -140,6 +138,38 @@ class Store:
             self.backend.insert(name, data)
         else:
             self.backend.create_table(name, data, overwrite=True)
+
+
+_ARROW_TYPES: dict[str, pa.DataType] = {
+    "string": pa.string(),
+    "timestamp": pa.timestamp("us"),
+    "date": pa.date32(),
+    "int8": pa.int8(),
+    "float64": pa.float64(),
+}
+_CORE_TYPES: dict[str, dict[str, str]] = {
+    schema.RESPONSES: schema.RESPONSE_CORE,
+    schema.TOUCHPOINT_RATINGS: schema.TOUCHPOINT_RATING_COLUMNS,
+    schema.METRICS: schema.METRIC_CORE,
+}
+
+
+def conformed(name: str, frame: pd.DataFrame | pa.Table) -> pa.Table:
+    """`frame` as Arrow with the contract's types for known columns; columns that are all
+    missing become strings (every backend can store those)."""
+    data = frame if isinstance(frame, pa.Table) else pa.Table.from_pandas(
+        frame, preserve_index=False
+    )
+    core = _CORE_TYPES.get(name, {})
+    fields = []
+    for field in data.schema:
+        if field.name in core:
+            fields.append(pa.field(field.name, _ARROW_TYPES[core[field.name]]))
+        elif pa.types.is_null(field.type) or pa.types.is_large_string(field.type):
+            fields.append(pa.field(field.name, pa.string()))
+        else:
+            fields.append(pa.field(field.name, field.type))
+    return data.cast(pa.schema(fields))
 
 
 def connect(

@@ -1,0 +1,90 @@
+"""The same queries on a real PostgreSQL server give identical results; threads are safe."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import threading
+from collections.abc import Callable, Iterator
+
+import pandas as pd
+import pytest
+
+from cxdata import queries, schema
+from cxdata.filters import Filters
+from cxdata.store import Store, connect
+from pg_server import pg_bin_dir, postgres_server
+
+IN_CI = os.environ.get("CI", "").lower() == "true"
+
+NOW = Filters.make(dt.date(2025, 7, 1), dt.date(2025, 12, 31), {"channel": ["web", "phone"]})
+PREV = Filters.make(dt.date(2025, 1, 1), dt.date(2025, 6, 30), {"channel": ["web", "phone"]})
+
+QUERIES: dict[str, Callable[[Store], pd.DataFrame]] = {
+    "kpis": lambda s: pd.DataFrame([queries.kpis(s, NOW).as_dict()]),
+    "breakdown": lambda s: queries.breakdown(s, NOW, ["region", "plan"]),
+    "trend_week": lambda s: queries.trend(s, Filters(), "week"),
+    "trend_month_top": lambda s: queries.trend(s, NOW, "month", by="touchpoint", top_n=2),
+    "drilldown": lambda s: queries.drilldown(s, Filters(), ["region", "plan"]),
+    "friction": lambda s: queries.friction_matrix(s, Filters(), "touchpoint", "channel"),
+    "friction_ces": lambda s: queries.friction_matrix(s, PREV, "touchpoint", "region", "ces"),
+    "hotspots": lambda s: queries.friction_hotspots(s, Filters(), "region"),
+    "compare": lambda s: queries.compare(s, NOW, PREV, "region"),
+}
+
+
+@pytest.fixture(scope="module")
+def pg_store(reference_frame: pd.DataFrame) -> Iterator[Store]:
+    if pg_bin_dir() is None:
+        if IN_CI:
+            pytest.fail("PostgreSQL binaries missing in CI: .ci/run must install postgresql")
+        pytest.skip("PostgreSQL not installed (apt-get install -y postgresql)")
+    with postgres_server() as url:
+        s = connect(url=url)
+        s.replace_table(schema.RESPONSES, reference_frame)
+        yield s
+        s.backend.disconnect()
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("name", sorted(QUERIES))
+def test_postgres_matches_duckdb(store: Store, pg_store: Store, name: str) -> None:
+    duck, pg = QUERIES[name](store), QUERIES[name](pg_store)
+    assert len(duck) > 0
+    pd.testing.assert_frame_equal(
+        duck.reset_index(drop=True), pg.reset_index(drop=True),
+        check_dtype=False, check_exact=False, rtol=1e-9, atol=1e-9,
+    )
+
+
+def test_eight_threads_query_at_once(store: Store) -> None:
+    expected = {
+        "kpis": queries.kpis(store, NOW).as_dict(),
+        "trend": queries.trend(store, Filters(), "month").to_dict("list"),
+    }
+    results: list[dict[str, object]] = []
+    errors: list[BaseException] = []
+    barrier = threading.Barrier(8)
+
+    def work() -> None:
+        try:
+            own = connect(store.location)  # one cursor per thread, like one per session
+            barrier.wait()
+            for _ in range(5):
+                results.append({
+                    "kpis": queries.kpis(own, NOW).as_dict(),
+                    "trend": queries.trend(own, Filters(), "month").to_dict("list"),
+                })
+        except BaseException as exc:  # surfaced below with its traceback
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors, errors
+    assert len(results) == 40
+    for r in results:
+        assert r["kpis"] == expected["kpis"]
+        pd.testing.assert_frame_equal(pd.DataFrame(r["trend"]), pd.DataFrame(expected["trend"]))
