@@ -10,7 +10,6 @@ through cxdata and in pandas on the same in-memory frame. Writes bench/results.m
 from __future__ import annotations
 
 import argparse
-import gc
 import os
 import platform
 import statistics
@@ -25,10 +24,10 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from cxdata import queries, schema  # noqa: E402
-from cxdata.demo import demo_responses  # noqa: E402
-from cxdata.filters import Filters  # noqa: E402
-from cxdata.store import close_all, connect  # noqa: E402
+from cxdata import queries, schema
+from cxdata.demo import demo_responses
+from cxdata.filters import Filters
+from cxdata.store import close_all, connect
 
 
 def machine() -> str:
@@ -120,8 +119,6 @@ def run(rows: int, repeat: int, workdir: Path) -> list[dict[str, object]]:
               f"{pd_s / cx_s:5.1f}×", flush=True)
         out.append({"rows": rows, "query": name, "cxdata_s": cx_s, "pandas_s": pd_s})
     _check_same_answer(store, df)
-    del df
-    gc.collect()
     return out
 
 

@@ -9,11 +9,11 @@ from collections.abc import Callable, Iterator
 
 import pandas as pd
 import pytest
+from pg_server import pg_bin_dir, postgres_server
 
 from cxdata import queries, schema
 from cxdata.filters import Filters
 from cxdata.store import Store, connect
-from pg_server import pg_bin_dir, postgres_server
 
 IN_CI = os.environ.get("CI", "").lower() == "true"
 
