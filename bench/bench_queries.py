@@ -106,7 +106,7 @@ def run(rows: int, repeat: int, workdir: Path) -> list[dict[str, object]]:
         "kpis (NPS, CSAT, CES, friction)": (
             lambda: queries.kpis(store, everything), lambda: pandas_kpis(df)),
         "weekly NPS trend by region": (
-            lambda: queries.trend(store, everything, "week", by="region"),
+            lambda: queries.trend(store, everything, "week", by="region", metrics=["nps"]),
             lambda: pandas_weekly_nps_by_region(df)),
         "friction matrix touchpoint × stage": (
             lambda: queries.friction_matrix(store, everything),

@@ -17,12 +17,15 @@ import pandas as pd
 from cxdata import config, stats
 from cxdata.config import Thresholds
 from cxdata.errors import UnknownName
-from cxdata.filters import NOT_SET, Filters, filtered
+from cxdata.filters import NOT_SET, Filters, filtered, in_list
 from cxdata.schema import JOURNEY_STAGES
 from cxdata.scores import (
+    FAMILIES,
+    counts_from_keys,
     execute_counts,
-    group_keys,
+    family_of,
     grouped_counts,
+    key_counts,
     metric_columns,
     metric_def,
     score_frame,
@@ -47,6 +50,13 @@ def _check_dims(store: Store, dims: Sequence[str]) -> None:
 
 def _th(th: Thresholds | None) -> Thresholds:
     return th or config.thresholds()
+
+
+def _families(metrics: Sequence[str] | None) -> tuple[str, ...]:
+    """The count families the given metrics need (all when None)."""
+    if metrics is None:
+        return FAMILIES
+    return tuple(f for f in FAMILIES if f in {family_of(m) for m in metrics})
 
 
 # --- KPIs ------------------------------------------------------------------------------
@@ -100,24 +110,26 @@ class Kpis:
         }
 
 
+def _num(x: object) -> float | None:
+    return None if pd.isna(x) else round(float(x), 4)
+
+
 def _score(row: pd.Series, metric: str) -> Score:
-    cols = metric_columns(row.to_frame().T, metric).iloc[0]
-
-    def num(x: object) -> float | None:
-        return None if pd.isna(x) else round(float(x), 4)
-
-    detail = {k: (num(row[k]) if k.endswith(("_pct", "_sd")) else int(row[k]))
-              for k in _DETAILS[metric]}
-    if cols["suppressed"]:
-        detail = {k: None if k.endswith(("_pct", "_sd")) else v for k, v in detail.items()}
+    m = metric_def(metric)
+    family = m.n.removesuffix("_n")
+    suppressed = bool(row[f"{family}_suppressed"])
+    detail = {
+        k: _num(row[k]) if k.endswith(("_pct", "_sd")) else int(row[k])
+        for k in _DETAILS[metric]
+    }
     return Score(
         metric=metric,
-        value=num(cols["value"]),
-        n=int(cols["n"]),
-        ci_low=num(cols["ci_low"]),
-        ci_high=num(cols["ci_high"]),
-        low_base=bool(cols["low_base"]),
-        suppressed=bool(cols["suppressed"]),
+        value=_num(row[m.value]),
+        n=int(row[m.n]),
+        ci_low=_num(row[m.ci_low]) if m.ci_low else None,
+        ci_high=_num(row[m.ci_high]) if m.ci_high else None,
+        low_base=bool(row[f"{family}_low_base"]),
+        suppressed=suppressed,
         detail=detail,
     )
 
@@ -131,8 +143,7 @@ def _kpis_from_row(row: pd.Series) -> Kpis:
 
 def kpis(store: Store, filters: Filters, th: Thresholds | None = None) -> Kpis:
     """NPS / CSAT / CES / friction over all responses inside `filters`."""
-    counts = execute_counts(grouped_counts(responses(store, filters)))
-    return _kpis_from_row(score_frame(counts, _th(th)).iloc[0])
+    return _kpis_from_row(_total(store, filters, _th(th)).iloc[0])
 
 
 def kpis_by(
@@ -147,19 +158,28 @@ def kpis_by(
 
 
 def breakdown(
-    store: Store, filters: Filters, by: Sequence[str], th: Thresholds | None = None
+    store: Store,
+    filters: Filters,
+    by: Sequence[str],
+    th: Thresholds | None = None,
+    metrics: Sequence[str] | None = None,
 ) -> pd.DataFrame:
-    """Scores per combination of `by` dimensions, sorted by volume (missing → NOT_SET)."""
+    """Scores per combination of `by` dimensions, sorted by volume (missing → NOT_SET).
+    `metrics` limits the work to what a view shows (default: every metric)."""
     _check_dims(store, by)
     t = responses(store, filters)
-    counts = execute_counts(grouped_counts(t, group_keys(t, by)))
+    counts = execute_counts(grouped_counts(t, list(by), _families(metrics)), by)
     frame = score_frame(counts, _th(th))
     return frame.sort_values(["responses", *by], ascending=[False, *[True] * len(by)],
                              ignore_index=True)
 
 
 def drilldown(
-    store: Store, filters: Filters, path: Sequence[str], th: Thresholds | None = None
+    store: Store,
+    filters: Filters,
+    path: Sequence[str],
+    th: Thresholds | None = None,
+    metrics: Sequence[str] | None = None,
 ) -> pd.DataFrame:
     """Scores at every level of a dimension path (e.g. country → region → plan).
 
@@ -171,7 +191,7 @@ def drilldown(
     _check_dims(store, path)
     parts = []
     for depth in range(1, len(path) + 1):
-        level = breakdown(store, filters, path[:depth], th)
+        level = breakdown(store, filters, path[:depth], th, metrics)
         keys = level[list(path[:depth])].astype(str)
         level["level"] = depth
         level["id"] = keys.agg("/".join, axis=1)
@@ -188,9 +208,9 @@ def top_values(store: Store, filters: Filters, dim: str, n: int) -> list[str]:
     """The `n` most frequent values of a dimension inside `filters`."""
     _check_dims(store, [dim])
     t = responses(store, filters)
-    vol = t.group_by(group_keys(t, [dim])).aggregate(responses=t.count()).order_by(
+    vol = t.group_by(dim).aggregate(responses=t.count()).order_by(
         [ibis.desc("responses"), dim]).limit(n)
-    return [str(v) for v in vol.to_pandas()[dim]]
+    return [NOT_SET if pd.isna(v) else str(v) for v in vol.to_pandas()[dim]]
 
 
 def trend(
@@ -200,6 +220,7 @@ def trend(
     by: str | None = None,
     top_n: int | None = None,
     th: Thresholds | None = None,
+    metrics: Sequence[str] | None = None,
 ) -> pd.DataFrame:
     """Scores per period (`period` = first day of the day/week/month/quarter), optionally
     split by a dimension; with `top_n`, values outside the top N by volume become "Other"."""
@@ -209,12 +230,12 @@ def trend(
     keys: list[ir.Value] = [t.submitted_at.truncate(GRAINS[grain]).name("period")]
     if by is not None:
         _check_dims(store, [by])
-        col = group_keys(t, [by])[0]
+        col = t[by]
         if top_n is not None:
             top = top_values(store, filters, by, top_n)
-            col = ibis.cases((col.isin(top), col), else_=OTHER)
+            col = ibis.cases((in_list(col, top), col), else_=OTHER)
         keys.append(col.name(by))
-    counts = execute_counts(grouped_counts(t, keys))
+    counts = execute_counts(grouped_counts(t, keys, _families(metrics)), [by] if by else [])
     counts["period"] = pd.to_datetime(counts["period"]).dt.tz_localize(None)
     frame = score_frame(counts, _th(th))
     order = ["period", by] if by else ["period"]
@@ -234,8 +255,7 @@ def friction_matrix(
 ) -> pd.DataFrame:
     """Long frame, one row per (rows, cols) cell with the chosen metric's value, n, CI and
     flags, plus `responses` and `friction` for every cell. Suppressed cells keep their n."""
-    metric_def(metric)
-    frame = breakdown(store, filters, [rows, cols], th)
+    frame = breakdown(store, filters, [rows, cols], th, [metric, "friction"])
     frame = frame[frame["friction_n"] > 0] if metric == "friction" else frame
     view = metric_columns(frame, metric)
     out = pd.concat([frame[[rows, cols, "responses"]], view], axis=1)
@@ -270,20 +290,22 @@ def compare(
     previous: Filters,
     by: str | None = None,
     th: Thresholds | None = None,
+    metrics: Sequence[str] = FAMILIES,
 ) -> pd.DataFrame:
-    """Each metric now vs before, per group: `<m>_now`, `<m>_prev`, `<m>_change`,
+    """Each of `metrics` (nps, csat, ces, friction) now vs before, per group: `<m>_now`,
+    `<m>_prev`, `<m>_change`,
     `<m>_stat` (t or z) and `<m>_significant` (True/False; NA when either side is low base
     or suppressed — no test is run then). Changes are in the metric's own unit."""
     th = _th(th)
     dims = [by] if by else []
-    now = breakdown(store, current, dims, th) if dims else _total(store, current, th)
-    prev = breakdown(store, previous, dims, th) if dims else _total(store, previous, th)
+    now = breakdown(store, current, dims, th, metrics) if dims else _total(store, current, th)
+    prev = breakdown(store, previous, dims, th, metrics) if dims else _total(store, previous, th)
     if dims:
         merged = now.merge(prev, on=dims, how="outer", suffixes=("_now", "_prev"))
     else:
         merged = now.add_suffix("_now").join(prev.add_suffix("_prev"))
     out = merged[dims].copy() if dims else pd.DataFrame(index=merged.index)
-    for metric in ("nps", "csat", "ces", "friction"):
+    for metric in metrics:
         out = pd.concat([out, _metric_change(merged, metric)], axis=1)
     out["responses_now"] = merged["responses_now"].fillna(0).astype("int64")
     out["responses_prev"] = merged["responses_prev"].fillna(0).astype("int64")
@@ -291,7 +313,9 @@ def compare(
 
 
 def _total(store: Store, filters: Filters, th: Thresholds) -> pd.DataFrame:
-    return score_frame(execute_counts(grouped_counts(responses(store, filters))), th)
+    """Every metric over the whole selection, from one GROUP BY score_key query."""
+    keys = key_counts(responses(store, filters)).to_pandas()
+    return score_frame(counts_from_keys(keys), th)
 
 
 def _metric_change(m: pd.DataFrame, metric: str) -> pd.DataFrame:
@@ -342,7 +366,7 @@ def movers(
     """Segments (dimension, value) whose `metric` changed significantly, largest first."""
     rows = []
     for dim in dims:
-        cmp = compare(store, current, previous, dim, th)
+        cmp = compare(store, current, previous, dim, th, [metric])
         sig = cmp[cmp[f"{metric}_significant"].fillna(False).astype(bool)]
         rows.append(pd.DataFrame({
             "dimension": dim,

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+import ibis
 import ibis.expr.types as ir
 import numpy as np
 import pandas as pd
@@ -93,82 +94,168 @@ def _any_score(t: ir.Table) -> ir.BooleanValue:
     return t.nps.notnull() | t.csat.notnull() | t.ces.notnull()
 
 
-def count_aggregates(t: ir.Table) -> dict[str, ir.Value]:
-    """The sufficient statistics every score needs, as Ibis aggregate expressions."""
-    ces = t.ces.cast("float64")
-    at_touchpoint = t.touchpoint.notnull() & _any_score(t)
-    return {
-        "responses": t.count(),
-        "nps_n": t.nps.count(),
-        "promoters": (t.nps >= 9).sum(),
-        "detractors": (t.nps <= 6).sum(),
-        "csat_n": t.csat.count(),
-        "csat_top2": (t.csat >= 4).sum(),
-        "ces_n": t.ces.count(),
-        "ces_sum": ces.sum(),
-        "ces_sumsq": (ces * ces).sum(),
-        "ces_easy": (t.ces >= 5).sum(),
-        "friction_n": at_touchpoint.sum(),
-        "friction_events": (at_touchpoint & friction_event(t)).sum(),
-    }
+FAMILIES: tuple[str, ...] = ("nps", "csat", "ces", "friction")
+# The count columns each family of metrics is computed from.
+FAMILY_COUNTS: dict[str, tuple[str, ...]] = {
+    "nps": ("nps_n", "promoters", "detractors"),
+    "csat": ("csat_n", "csat_top2"),
+    "ces": ("ces_n", "ces_sum", "ces_sumsq", "ces_easy"),
+    "friction": ("friction_n", "friction_events"),
+}
 
 
-def grouped_counts(t: ir.Table, by: Sequence[str | ir.Value] = ()) -> ir.Table:
+def family_of(metric: str) -> str:
+    """The family (nps, csat, ces, friction) whose counts a metric needs."""
+    return metric_def(metric).n.removesuffix("_n")
+
+
+def count_aggregates(t: ir.Table, families: Sequence[str] = FAMILIES) -> dict[str, ir.Value]:
+    """The sufficient statistics of `families` as Ibis aggregates (plus `responses`).
+
+    Asking only for the families a view shows matters: each aggregate is a full pass over
+    the column in the engine."""
+    aggs: dict[str, ir.Value] = {"responses": t.count()}
+    if "nps" in families:
+        aggs |= {"nps_n": t.nps.count(), "promoters": (t.nps >= 9).sum(),
+                 "detractors": (t.nps <= 6).sum()}
+    if "csat" in families:
+        aggs |= {"csat_n": t.csat.count(), "csat_top2": (t.csat >= 4).sum()}
+    if "ces" in families:
+        ces = t.ces.cast("float64")
+        aggs |= {"ces_n": t.ces.count(), "ces_sum": ces.sum(), "ces_sumsq": (ces * ces).sum(),
+                 "ces_easy": (t.ces >= 5).sum()}
+    if "friction" in families:
+        at_touchpoint = t.touchpoint.notnull() & _any_score(t)
+        aggs |= {"friction_n": at_touchpoint.sum(),
+                 "friction_events": (at_touchpoint & friction_event(t)).sum()}
+    return aggs
+
+
+def grouped_counts(
+    t: ir.Table, by: Sequence[str | ir.Value] = (), families: Sequence[str] = FAMILIES
+) -> ir.Table:
     """One aggregate query: the count columns per group (all rows if `by` is empty)."""
-    aggs = count_aggregates(t)
+    aggs = count_aggregates(t, families)
     return t.group_by(list(by)).aggregate(**aggs) if by else t.aggregate(**aggs)
 
 
-def group_keys(t: ir.Table, dims: Sequence[str]) -> list[ir.Value]:
-    """Group keys for `dims` with missing values shown as NOT_SET (the columns themselves
-    stay untouched, so e.g. friction still sees a missing touchpoint as missing)."""
-    return [t[d].fill_null(NOT_SET).name(d) for d in dims]
+# Every response maps to one small integer that encodes its three scores and whether it
+# has a touchpoint: a < 12, b < 6, c < 8, so key = a + 12·b + 72·c + 576·tp < 1152.
+_NPS_W, _CSAT_W, _CES_W, _TP_W = 1, 12, 72, 576
 
 
-def execute_counts(expr: ir.Table) -> pd.DataFrame:
-    """Run a counts query; counts come back as int64 / float64 on every backend."""
+def _coded(col: ir.IntegerColumn, low: int, high: int, offset: int) -> ir.IntegerValue:
+    """value + offset inside the scale, else 0 (missing or out of range)."""
+    return ibis.cases((col.between(low, high), col.cast("int32") + offset), else_=0)
+
+
+def score_key(t: ir.Table) -> ir.IntegerValue:
+    """The per-response score key (see above); grouping on it is far cheaper than a dozen
+    conditional aggregates, and the counts per key determine every metric exactly."""
+    return (
+        _coded(t.nps, 0, 10, 1) * _NPS_W
+        + _coded(t.csat, 1, 5, 0) * _CSAT_W
+        + _coded(t.ces, 1, 7, 0) * _CES_W
+        + ibis.cases((t.touchpoint.notnull(), _TP_W), else_=0)
+    ).name("score_key")
+
+
+def key_counts(t: ir.Table) -> ir.Table:
+    """Responses per score key over the whole (filtered) table."""
+    return t.group_by(score_key(t)).aggregate(n=t.count())
+
+
+def counts_from_keys(keys: pd.DataFrame) -> pd.DataFrame:
+    """The one-row counts frame of every family, decoded from responses per score key."""
+    k = keys["score_key"].to_numpy().astype(np.int64)
+    w = pd.to_numeric(keys["n"]).to_numpy().astype(np.int64)
+    a, b = k % _CSAT_W, (k // _CSAT_W) % 6
+    c, tp = (k // _CES_W) % 8, k // _TP_W
+    nps = a - 1  # -1 = missing
+    scored_tp = (tp == 1) & ((a > 0) | (b > 0) | (c > 0))
+    bad = ((c >= 1) & (c <= 3)) | ((b >= 1) & (b <= 2)) | ((nps >= 0) & (nps <= 6))
+    row = {
+        "responses": w.sum(),
+        "nps_n": w[a > 0].sum(), "promoters": w[nps >= 9].sum(),
+        "detractors": w[(nps >= 0) & (nps <= 6)].sum(),
+        "csat_n": w[b > 0].sum(), "csat_top2": w[b >= 4].sum(),
+        "ces_n": w[c > 0].sum(), "ces_sum": float((w * c).sum()),
+        "ces_sumsq": float((w * c * c).sum()), "ces_easy": w[c >= 5].sum(),
+        "friction_n": w[scored_tp].sum(), "friction_events": w[scored_tp & bad].sum(),
+    }
+    return pd.DataFrame([row])
+
+
+def execute_counts(expr: ir.Table, dims: Sequence[str] = ()) -> pd.DataFrame:
+    """Run a counts query; counts come back as int64 / float64 on every backend, and a
+    missing value of a group dimension as NOT_SET (filled here, not in the engine: a
+    COALESCE on every grouped string costs more than the whole rest of the query)."""
     df = expr.to_pandas()
-    for col in COUNT_COLUMNS:
-        if col in df.columns:
-            df[col] = pd.to_numeric(df[col]).fillna(0)
-            df[col] = df[col].astype("float64" if col.startswith("ces_s") else "int64")
-    return df
+    fixed: dict[str, pd.Series] = {
+        col: pd.to_numeric(df[col]).fillna(0).astype(
+            "float64" if col.startswith("ces_s") else "int64")
+        for col in COUNT_COLUMNS
+        if col in df.columns
+    }
+    fixed |= {d: df[d].astype("object").where(df[d].notna(), NOT_SET) for d in dims}
+    return df.assign(**fixed)
+
+
+def _nps_scores(c: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    n, p, d = c["nps_n"], c["promoters"], c["detractors"]
+    out = {"passives": n - p - d, "nps": stats.nps_value(p, d, n)}
+    out["nps_ci_low"], out["nps_ci_high"] = stats.nps_ci(p, d, n)
+    out["promoter_pct"] = stats.share_pct(p, n)
+    out["passive_pct"] = stats.share_pct(n - p - d, n)
+    out["detractor_pct"] = stats.share_pct(d, n)
+    out["promoter_ci_low"], out["promoter_ci_high"] = stats.wilson_ci(p, n)
+    out["detractor_ci_low"], out["detractor_ci_high"] = stats.wilson_ci(d, n)
+    return out
+
+
+def _csat_scores(c: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    out = {"csat": stats.share_pct(c["csat_top2"], c["csat_n"])}
+    out["csat_ci_low"], out["csat_ci_high"] = stats.wilson_ci(c["csat_top2"], c["csat_n"])
+    return out
+
+
+def _ces_scores(c: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    mean, sd = stats.mean_and_sd(c["ces_sum"], c["ces_sumsq"], c["ces_n"])
+    out = {"ces": mean, "ces_sd": sd}
+    out["ces_ci_low"], out["ces_ci_high"] = stats.mean_ci(mean, sd, c["ces_n"])
+    out["ces_easy_pct"] = stats.share_pct(c["ces_easy"], c["ces_n"])
+    out["ces_easy_ci_low"], out["ces_easy_ci_high"] = stats.wilson_ci(c["ces_easy"], c["ces_n"])
+    return out
+
+
+def _friction_scores(c: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    out = {"friction": stats.share_pct(c["friction_events"], c["friction_n"])}
+    out["friction_ci_low"], out["friction_ci_high"] = stats.wilson_ci(
+        c["friction_events"], c["friction_n"])
+    return out
+
+
+_SCORERS = {"nps": _nps_scores, "csat": _csat_scores, "ces": _ces_scores,
+            "friction": _friction_scores}
 
 
 def score_frame(counts: pd.DataFrame, th: Thresholds) -> pd.DataFrame:
-    """Counts → values, CIs, shares, low-base and suppression flags (one row per group)."""
-    df = counts.copy()
-    n = df["nps_n"].to_numpy()
-    p, d = df["promoters"].to_numpy(), df["detractors"].to_numpy()
-    df["passives"] = n - p - d
-    df["nps"] = stats.nps_value(p, d, n)
-    df["nps_ci_low"], df["nps_ci_high"] = stats.nps_ci(p, d, n)
-    df["promoter_pct"] = stats.share_pct(p, n)
-    df["passive_pct"] = stats.share_pct(n - p - d, n)
-    df["detractor_pct"] = stats.share_pct(d, n)
-    df["promoter_ci_low"], df["promoter_ci_high"] = stats.wilson_ci(p, n)
-    df["detractor_ci_low"], df["detractor_ci_high"] = stats.wilson_ci(d, n)
-
-    df["csat"] = stats.share_pct(df["csat_top2"], df["csat_n"])
-    df["csat_ci_low"], df["csat_ci_high"] = stats.wilson_ci(df["csat_top2"], df["csat_n"])
-
-    mean, sd = stats.mean_and_sd(df["ces_sum"], df["ces_sumsq"], df["ces_n"])
-    df["ces"], df["ces_sd"] = mean, sd
-    df["ces_ci_low"], df["ces_ci_high"] = stats.mean_ci(mean, sd, df["ces_n"])
-    df["ces_easy_pct"] = stats.share_pct(df["ces_easy"], df["ces_n"])
-    df["ces_easy_ci_low"], df["ces_easy_ci_high"] = stats.wilson_ci(df["ces_easy"], df["ces_n"])
-
-    df["friction"] = stats.share_pct(df["friction_events"], df["friction_n"])
-    df["friction_ci_low"], df["friction_ci_high"] = stats.wilson_ci(
-        df["friction_events"], df["friction_n"]
-    )
-    for n_col, cols in _FAMILIES.items():
-        family = n_col.removesuffix("_n")
-        too_small = df[n_col] < th.min_n
-        df[f"{family}_suppressed"] = too_small
-        df[f"{family}_low_base"] = ~too_small & (df[n_col] < th.low_base)
-        df.loc[too_small, list(cols)] = np.nan
-    return df
+    """Counts → values, CIs, shares, low-base and suppression flags, for each family whose
+    counts are present (one row per group)."""
+    out: dict[str, np.ndarray] = {}
+    for family, scorer in _SCORERS.items():
+        n_col = f"{family}_n"
+        if n_col not in counts.columns:
+            continue
+        c = {col: counts[col].to_numpy() for col in FAMILY_COUNTS[family]}
+        family_out = scorer(c)
+        too_small = c[n_col] < th.min_n
+        for col in _FAMILIES[n_col]:
+            family_out[col] = np.where(too_small, np.nan, family_out[col])
+        out |= family_out
+        out[f"{family}_suppressed"] = too_small
+        out[f"{family}_low_base"] = ~too_small & (c[n_col] < th.low_base)
+    return pd.concat([counts, pd.DataFrame(out, index=counts.index)], axis=1)
 
 
 def metric_columns(frame: pd.DataFrame, metric: str) -> pd.DataFrame:

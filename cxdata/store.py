@@ -28,6 +28,15 @@ _IDENT = re.compile(r"^[a-z_][a-z0-9_]*$")
 
 _lock = threading.Lock()
 _raw: dict[Path, duckdb.DuckDBPyConnection] = {}
+# Bumped by every write in this process. The embedded file has one writer process, so a
+# Store's cached catalog (table names, schemas) is current while the generation is unchanged.
+_generation = 0
+
+
+def _bump_generation() -> None:
+    global _generation
+    with _lock:
+        _generation += 1
 
 
 class Store:
@@ -49,6 +58,8 @@ class Store:
         self.raw = raw
         self.location = location
         self.restrict: dict[str, tuple[str, ...]] = dict(restrict or {})
+        self._catalog_generation = -1
+        self._tables: dict[str, ir.Table] = {}
 
     def restricted(self, restrict: Mapping[str, tuple[str, ...]]) -> Store:
         """A Store on the same connection that sees only rows inside `restrict`."""
@@ -58,16 +69,24 @@ class Store:
             merged[dim] = tuple(v for v in values if prior is None or v in prior)
         return Store(self.backend, raw=self.raw, location=self.location, restrict=merged)
 
+    def _catalog(self) -> dict[str, ir.Table]:
+        """Unrestricted tables by name, re-read only after a write in this process."""
+        if self._catalog_generation != _generation:
+            self._catalog_generation = _generation
+            self._tables = {name: self.backend.table(name) for name in self.backend.list_tables()
+                            if not name.endswith("__new")}
+        return self._tables
+
     def has(self, name: str) -> bool:
         """Whether the dataset exists."""
-        return name in self.backend.list_tables()
+        return name in self._catalog()
 
     def table(self, name: str) -> ir.Table:
         """The dataset `name`, with the row restriction applied."""
         if not self.has(name):
             raise NoData(f"no {name} data yet in {self.location}: run `python -m cxdata demo` "
                          "or import a file")
-        table = self.backend.table(name)
+        table = self._catalog()[name]
         preds = [in_list(table[d], v) for d, v in self.restrict.items() if d in table.columns]
         return table.filter(preds) if preds else table
 
@@ -79,7 +98,7 @@ class Store:
         """Categorical columns of a dataset that can be filtered and grouped on."""
         if not self.has(name):
             return []
-        tbl_schema = self.backend.table(name).schema()
+        tbl_schema = self._catalog()[name].schema()
         return [
             col
             for col, dtype in tbl_schema.items()
@@ -103,8 +122,15 @@ class Store:
         """Delete a dataset."""
         _check_ident(name)
         self.backend.drop_table(name, force=True)
+        _bump_generation()
 
     def _write(self, name: str, frame: pd.DataFrame | pa.Table, *, append: bool) -> None:
+        try:
+            self._write_now(name, frame, append=append)
+        finally:
+            _bump_generation()
+
+    def _write_now(self, name: str, frame: pd.DataFrame | pa.Table, *, append: bool) -> None:
         _check_ident(name)
         if self.restrict:
             raise CxError("a restricted view cannot write data")
