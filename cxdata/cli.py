@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
+import os
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -177,6 +178,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (CxError, ValueError) as exc:
         print(f"python -m cxdata {args.command}: error: {exc}", file=sys.stderr)
         return 1
+    except BrokenPipeError:  # output piped into e.g. `head`: not an error of ours
+        sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - keeps interpreter exit quiet
+        return 0
     finally:
         close_all()
     return 0
