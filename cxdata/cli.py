@@ -17,6 +17,7 @@ from typing import NoReturn
 import pandas as pd
 
 from cxdata import queries, schema
+from cxdata.access import AccessDenied, load_policy
 from cxdata.config import Thresholds, thresholds
 from cxdata.errors import CxError
 from cxdata.filters import Filters
@@ -58,6 +59,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = _Parser(prog="python -m cxdata", description="CX analytics engine")
     p.add_argument("--data-dir", help="embedded store directory (default $CX_DATA_DIR or ./data)")
     p.add_argument("--url", help="warehouse connection URL (default $CX_DATABASE_URL)")
+    p.add_argument("--as-user", metavar="EMAIL",
+                   help="apply this user's role and row restriction from $CX_ACCESS_FILE")
     sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     demo = sub.add_parser("demo", help="generate and store the demo datasets")
@@ -169,11 +172,27 @@ COMMANDS: dict[str, Callable[[Store, argparse.Namespace], None]] = {
 }
 
 
+# The action each command needs (access.ACTIONS); commands not listed only read.
+NEEDS: dict[str, str] = {"demo": "manage"}
+
+
+def _scoped(store: Store, args: argparse.Namespace) -> Store:
+    """The store as `--as-user` may see it; unrestricted without an access file."""
+    policy = load_policy()
+    if args.as_user is None or policy is None:
+        return store
+    grant = policy.require(args.as_user)
+    action = NEEDS.get(args.command, "view")
+    if not grant.can(action):
+        raise AccessDenied(f"{args.as_user} is a {grant.role} and may not {action} data")
+    return grant.scoped(store)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run one command; returns the process exit code."""
     args = build_parser().parse_args(argv)
     try:
-        store = connect(args.data_dir, args.url)
+        store = _scoped(connect(args.data_dir, args.url), args)
         COMMANDS[args.command](store, args)
     except (CxError, ValueError) as exc:
         print(f"python -m cxdata {args.command}: error: {exc}", file=sys.stderr)
