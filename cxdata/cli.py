@@ -21,6 +21,7 @@ from cxdata.access import AccessDenied, load_policy
 from cxdata.config import Thresholds, thresholds
 from cxdata.errors import CxError
 from cxdata.filters import Filters
+from cxdata.importing.cli import add_parsers as add_import_parsers
 from cxdata.scores import METRICS, metric_columns
 from cxdata.store import Store, close_all, connect
 
@@ -90,6 +91,7 @@ def build_parser() -> argparse.ArgumentParser:
     friction.add_argument("--rows", default="touchpoint")
     friction.add_argument("--cols", default="journey_stage")
     friction.add_argument("--metric", default="friction")
+    COMMANDS.update(add_import_parsers(sub))
     return p
 
 
@@ -173,7 +175,7 @@ COMMANDS: dict[str, Callable[[Store, argparse.Namespace], None]] = {
 
 
 # The action each command needs (access.ACTIONS); commands not listed only read.
-NEEDS: dict[str, str] = {"demo": "manage"}
+NEEDS: dict[str, str] = {"demo": "manage", "import": "import"}
 
 
 def _scoped(store: Store, args: argparse.Namespace) -> Store:

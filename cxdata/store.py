@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 import threading
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import duckdb
@@ -120,42 +120,74 @@ class Store:
 
     def drop_table(self, name: str) -> None:
         """Delete a dataset."""
-        _check_ident(name)
-        self.backend.drop_table(name, force=True)
-        _bump_generation()
+        self.drop_tables([name])
 
-    def _write(self, name: str, frame: pd.DataFrame | pa.Table, *, append: bool) -> None:
+    def drop_tables(self, names: Sequence[str]) -> None:
+        """Delete several datasets as one (a dataset and the ones that point into it)."""
+        for name in names:
+            _check_ident(name)
+        if self.restrict:
+            raise CxError("a restricted view cannot delete data")
         try:
-            self._write_now(name, frame, append=append)
+            if self.raw is None:
+                for name in names:
+                    self.backend.drop_table(name, force=True)
+                return
+            self._in_transaction([f'DROP TABLE IF EXISTS "{name}"' for name in names])
         finally:
             _bump_generation()
 
-    def _write_now(self, name: str, frame: pd.DataFrame | pa.Table, *, append: bool) -> None:
-        _check_ident(name)
+    def write_tables(self, writes: Sequence[tuple[str, pd.DataFrame | pa.Table, bool]]) -> None:
+        """Write several datasets as one: (name, rows, append?) each. In DuckDB it is one
+        transaction, so either every table changes or none does (an import writes responses
+        and their touchpoint ratings together); other backends write table by table."""
+        try:
+            self._write_now(writes)
+        finally:
+            _bump_generation()
+
+    def _write(self, name: str, frame: pd.DataFrame | pa.Table, *, append: bool) -> None:
+        self.write_tables([(name, frame, append)])
+
+    def _write_now(self, writes: Sequence[tuple[str, pd.DataFrame | pa.Table, bool]]) -> None:
         if self.restrict:
             raise CxError("a restricted view cannot write data")
-        data = conformed(name, frame)
+        tables = []
+        for name, frame, append in writes:
+            _check_ident(name)
+            tables.append((name, conformed(name, frame), append))
         if self.raw is None:
-            self._write_generic(name, data, append=append)
+            for name, data, append in tables:
+                self._write_generic(name, data, append=append)
             return
+        statements: list[str] = []
         cur = self.raw.cursor()
         try:
-            cur.register("cx_incoming", data)
-            cur.execute("BEGIN TRANSACTION")
-            if append and self.has(name):
-                _add_missing_columns(cur, name, data.schema)
-                cols = ", ".join(f'"{c}"' for c in data.column_names)
-                cur.execute(f'INSERT INTO "{name}" ({cols}) SELECT {cols} FROM cx_incoming')
-            else:
-                order = ' ORDER BY "submitted_at"' if "submitted_at" in data.column_names else ""
-                cur.execute(f'CREATE OR REPLACE TABLE "{name}__new" AS '
-                            f"SELECT * FROM cx_incoming{order}")
-                cur.execute(f'DROP TABLE IF EXISTS "{name}"')
-                cur.execute(f'ALTER TABLE "{name}__new" RENAME TO "{name}"')
-            cur.execute("COMMIT")
-        except BaseException:
-            cur.execute("ROLLBACK")
-            raise
+            for i, (name, data, append) in enumerate(tables):
+                view = f"cx_incoming_{i}"
+                cur.register(view, data)
+                if append and self.has(name):
+                    statements += _add_column_statements(cur, name, data.schema)
+                    cols = ", ".join(f'"{c}"' for c in data.column_names)
+                    statements.append(
+                        f'INSERT INTO "{name}" ({cols}) SELECT {cols} FROM "{view}"')
+                else:
+                    order = (' ORDER BY "submitted_at"' if "submitted_at" in data.column_names
+                             else "")
+                    statements += [
+                        f'CREATE OR REPLACE TABLE "{name}__new" AS SELECT * FROM "{view}"{order}',
+                        f'DROP TABLE IF EXISTS "{name}"',
+                        f'ALTER TABLE "{name}__new" RENAME TO "{name}"',
+                    ]
+            _run_in_transaction(cur, statements)
+        finally:
+            cur.close()
+
+    def _in_transaction(self, statements: Sequence[str]) -> None:
+        assert self.raw is not None
+        cur = self.raw.cursor()
+        try:
+            _run_in_transaction(cur, statements)
         finally:
             cur.close()
 
@@ -238,12 +270,29 @@ def close_all() -> None:
         _raw.clear()
 
 
-def _add_missing_columns(cur: duckdb.DuckDBPyConnection, name: str, incoming: pa.Schema) -> None:
+def _run_in_transaction(cur: duckdb.DuckDBPyConnection, statements: Sequence[str]) -> None:
+    """All statements or none (DuckDB rolls back the whole transaction on any error)."""
+    cur.execute("BEGIN TRANSACTION")
+    try:
+        for sql in statements:
+            cur.execute(sql)
+        cur.execute("COMMIT")
+    except BaseException:
+        cur.execute("ROLLBACK")
+        raise
+
+
+def _add_column_statements(
+    cur: duckdb.DuckDBPyConnection, name: str, incoming: pa.Schema
+) -> list[str]:
+    """ALTER TABLE statements for the incoming columns the stored table lacks (as VARCHAR)."""
     existing = {row[0] for row in cur.execute(f'DESCRIBE "{name}"').fetchall()}
+    out = []
     for field in incoming:
         if field.name not in existing:
             _check_ident(field.name)
-            cur.execute(f'ALTER TABLE "{name}" ADD COLUMN "{field.name}" VARCHAR')
+            out.append(f'ALTER TABLE "{name}" ADD COLUMN "{field.name}" VARCHAR')
+    return out
 
 
 def _check_ident(name: str) -> None:

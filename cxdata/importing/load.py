@@ -1,0 +1,273 @@
+"""The whole import: read → map → validate → write, atomically.
+
+All tables touched by one import (responses and their touchpoint ratings) are written in
+one DuckDB transaction: new rows are inserted, or a replacement is built beside the old
+table and swapped in, and any failure rolls everything back, so the stored data is exactly
+as it was. After the commit the original file is copied to <data dir>/imports/, the reject
+report written beside it and the import logged.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import shutil
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import ibis
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+
+from cxdata import schema
+from cxdata.importing.datasets import data_dir_of, imports_dir, record_import
+from cxdata.importing.errors import MappingError, NothingToImport
+from cxdata.importing.mapping import Mapping, load_profile, suggested_mapping
+from cxdata.importing.readers import Source, read_source
+from cxdata.importing.rejects import write_rejects
+from cxdata.importing.validate import ExistingIds, Validated, validate
+from cxdata.store import Store, conformed
+
+MODES: tuple[str, ...] = ("append", "replace")
+Progress = Callable[[float, str], None]
+_IDENT = re.compile(r"^[a-z_][a-z0-9_]*$")
+
+
+@dataclass
+class ImportResult:
+    """What an import did. Always `imported + rejected == read`."""
+
+    source: str
+    dataset: str
+    mode: str
+    read: int
+    imported: int
+    rejected: int
+    rejects_file: str | None
+    warnings: list[str] = field(default_factory=list)
+    date_order: str | None = None
+    ratings: int = 0
+    stored_file: str | None = None
+    format: str = ""
+    encoding: str | None = None
+    delimiter: str | None = None
+    sheet: str | None = None
+    profile: str | None = None
+    seconds: float = 0.0
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-ready, counts first."""
+        out = asdict(self)
+        head = {k: out.pop(k) for k in ("read", "imported", "rejected", "rejects_file")}
+        return {**head, **out}
+
+
+def import_file(
+    store: Store,
+    path: str | Path,
+    *,
+    mapping: Mapping | None = None,
+    profile: str | None = None,
+    dataset: str | None = None,
+    mode: str = "append",
+    sheet: str | None = None,
+    name: str | None = None,
+    progress: Progress | None = None,
+) -> ImportResult:
+    """Import the file at `path` into the store.
+
+    The mapping is `mapping`, else the saved profile `profile`, else the profile saved for
+    files with these headers, else the suggestion. `name` is the file name to report and to
+    derive response ids from (the uploaded name when `path` is a temporary copy).
+    """
+    started = time.perf_counter()
+    report = progress or _silent
+    report(0.0, "reading the file")
+    source, mapping = read_with_mapping(
+        store, path, mapping=mapping, profile=profile, dataset=dataset, sheet=sheet, name=name
+    )
+    result = import_source(store, source, mapping, mode=mode, progress=report)
+    result.seconds = round(time.perf_counter() - started, 3)
+    return result
+
+
+def read_with_mapping(
+    store: Store,
+    path: str | Path,
+    *,
+    mapping: Mapping | None = None,
+    profile: str | None = None,
+    dataset: str | None = None,
+    sheet: str | None = None,
+    name: str | None = None,
+) -> tuple[Source, Mapping]:
+    """The file read (from the mapping's sheet unless `sheet` is given) and the mapping to
+    apply: `mapping`, else the profile `profile`, else the profile saved for these headers,
+    else the suggestion."""
+    data_dir = data_dir_of(store)
+    if mapping is None and profile is not None:
+        mapping = load_profile(profile, data_dir)
+    source = read_source(path, sheet=sheet or (mapping.sheet if mapping else None), name=name)
+    if mapping is None:
+        mapping = suggested_mapping(source, dataset=dataset, data_dir=data_dir)
+    elif dataset is not None and mapping.dataset != dataset:
+        raise MappingError(f"the mapping is for {mapping.dataset}, not {dataset}")
+    return source, mapping
+
+
+def dry_run(
+    store: Store,
+    source: Source,
+    mapping: Mapping,
+    *,
+    mode: str = "append",
+    now: pd.Timestamp | None = None,
+) -> Validated:
+    """Validate `source` under `mapping` against what is stored, without writing."""
+    if mode not in MODES:
+        raise ValueError(f"mode must be one of {', '.join(MODES)}, got {mode!r}")
+    append = mode == "append"
+    return validate(
+        source,
+        mapping,
+        id_prefix=Path(source.name).stem,
+        existing_ids=stored_ids(store) if append and mapping.dataset == schema.RESPONSES else None,
+        existing_types=stored_types(store, mapping.dataset) if append else None,
+        now=now,
+    )
+
+
+def import_source(
+    store: Store,
+    source: Source,
+    mapping: Mapping,
+    *,
+    mode: str = "append",
+    progress: Progress | None = None,
+    now: pd.Timestamp | None = None,
+) -> ImportResult:
+    """Validate and write a file already read; the stored data changes only if all of the
+    write succeeds."""
+    started = time.perf_counter()
+    report = progress or _silent
+    report(0.3, "checking every row")
+    checked = dry_run(store, source, mapping, mode=mode, now=now)
+    data_dir = data_dir_of(store)
+    stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S-%f")
+    folder = imports_dir(data_dir)
+    rejects_file = None
+    if checked.rejected:
+        rejects_file = write_rejects(
+            checked.rejects, folder / f"{stamp}-{Path(source.name).stem}.rejects.csv"
+        )
+    if checked.imported == 0 and mode == "replace":
+        raise NothingToImport(
+            f"{source.name}: no valid row ({checked.rejected} rejected"
+            f"{f', see {rejects_file}' if rejects_file else ''}); the stored "
+            f"{mapping.dataset} were left as they were"
+        )
+    stored_file = None
+    if checked.imported:
+        report(0.7, f"writing {checked.imported} rows")
+        store.write_tables(_writes(store, checked, append=mode == "append"))
+        folder.mkdir(parents=True, exist_ok=True)
+        stored_file = folder / f"{stamp}-{_safe_name(source.name)}"
+        shutil.copyfile(source.path, stored_file)
+    result = ImportResult(
+        source=source.name,
+        dataset=mapping.dataset,
+        mode=mode,
+        read=checked.read,
+        imported=checked.imported,
+        rejected=checked.rejected,
+        rejects_file=str(rejects_file) if rejects_file else None,
+        warnings=[*mapping.warnings(), *checked.warnings],
+        date_order=checked.date_order,
+        ratings=len(checked.ratings),
+        stored_file=str(stored_file) if stored_file else None,
+        format=source.format,
+        encoding=source.encoding,
+        delimiter=source.delimiter,
+        sheet=source.sheet,
+        profile=mapping.profile,
+        seconds=round(time.perf_counter() - started, 3),
+    )
+    record_import(
+        data_dir,
+        {
+            "at": dt.datetime.now().isoformat(timespec="seconds"),
+            "dataset": result.dataset,
+            "file": result.source,
+            "stored_file": result.stored_file,
+            "mode": mode,
+            "read": result.read,
+            "imported": result.imported,
+            "rejected": result.rejected,
+            "rejects_file": result.rejects_file,
+            "profile": result.profile,
+        },
+    )
+    report(1.0, f"imported {result.imported} of {result.read} rows")
+    return result
+
+
+def stored_ids(store: Store) -> ExistingIds | None:
+    """A check of which response ids are already stored (None when there are none)."""
+    if not store.has(schema.RESPONSES):
+        return None
+    table = store.backend.table(schema.RESPONSES)
+    if "response_id" not in table.columns:
+        return None
+
+    def check(ids: pd.Series) -> np.ndarray:
+        if len(ids) == 0:
+            return np.zeros(0, dtype=bool)
+        wanted = pa.table({"response_id": pa.array(ids.unique(), pa.string())})
+        if store.raw is not None:  # a registered view, not a memtable left in the catalog
+            cur = store.raw.cursor()
+            try:
+                cur.register("cx_import_ids", wanted)
+                found = cur.execute(
+                    f'SELECT w.response_id FROM cx_import_ids w SEMI JOIN "{schema.RESPONSES}" '
+                    "r ON CAST(r.response_id AS VARCHAR) = w.response_id"
+                ).fetchnumpy()["response_id"]
+            finally:
+                cur.close()
+        else:
+            mem = ibis.memtable(wanted)
+            found = mem.semi_join(table, mem.response_id == table.response_id).to_pyarrow()
+            found = found.column("response_id").to_numpy(zero_copy_only=False)
+        return ids.isin(found).to_numpy(dtype=bool)
+
+    return check
+
+
+def stored_types(store: Store, dataset: str) -> dict[str, str]:
+    """Column → stored type name ("string", "int64", "timestamp(6)"…) of a dataset."""
+    if not store.has(dataset):
+        return {}
+    return {
+        name: str(dtype).lstrip("!")
+        for name, dtype in store.backend.table(dataset).schema().items()
+    }
+
+
+def _writes(store: Store, checked: Validated, *, append: bool) -> list[tuple[str, pa.Table, bool]]:
+    writes = [(checked.dataset, conformed(checked.dataset, checked.frame), append)]
+    if checked.dataset == schema.RESPONSES:
+        ratings = conformed(schema.TOUCHPOINT_RATINGS, checked.ratings)
+        if len(ratings) or (not append and store.has(schema.TOUCHPOINT_RATINGS)):
+            writes.append((schema.TOUCHPOINT_RATINGS, ratings, append))
+    return writes
+
+
+def _safe_name(name: str) -> str:
+    return re.sub(r"[^\w.-]+", "_", Path(name).name).strip("._") or "upload"
+
+
+def _silent(_fraction: float, _message: str) -> None:
+    return None
