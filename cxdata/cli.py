@@ -24,6 +24,7 @@ from cxdata.filters import Filters
 from cxdata.importing.cli import add_parsers as add_import_parsers
 from cxdata.scores import METRICS, metric_columns
 from cxdata.store import Store, close_all, connect
+from cxdata.voc.cli import add_parsers as add_voc_parsers
 
 
 class _Parser(argparse.ArgumentParser):
@@ -67,6 +68,8 @@ def build_parser() -> argparse.ArgumentParser:
     demo = sub.add_parser("demo", help="generate and store the demo datasets")
     demo.add_argument("--rows", type=_positive, default=None)
     demo.add_argument("--seed", type=int, default=None)
+    demo.add_argument("--skip-themes", action="store_true",
+                      help="do not analyse the comments' themes now (takes a few seconds)")
 
     def filtered(name: str, help_text: str) -> argparse.ArgumentParser:
         cmd = sub.add_parser(name, help=help_text)
@@ -92,6 +95,7 @@ def build_parser() -> argparse.ArgumentParser:
     friction.add_argument("--cols", default="journey_stage")
     friction.add_argument("--metric", default="friction")
     COMMANDS.update(add_import_parsers(sub))
+    COMMANDS.update(add_voc_parsers(sub))
     return p
 
 
@@ -128,6 +132,13 @@ def cmd_demo(store: Store, args: argparse.Namespace) -> None:
     took = time.perf_counter() - started
     print(f"demo data: {rows} responses and {store.row_count(schema.METRICS)} metric points "
           f"stored in {store.location} ({took:.1f} s)")
+    if not args.skip_themes:
+        from cxdata.voc.cli import stderr_progress
+        from cxdata.voc.persist import compute_themes
+
+        started = time.perf_counter()
+        compute_themes(store, stderr_progress())
+        print(f"comment themes computed ({time.perf_counter() - started:.1f} s)")
 
 
 def cmd_kpis(store: Store, args: argparse.Namespace) -> None:
@@ -185,6 +196,8 @@ def _scoped(store: Store, args: argparse.Namespace) -> Store:
         return store
     grant = policy.require(args.as_user)
     action = NEEDS.get(args.command, "view")
+    if getattr(args, "rebuild", False) or getattr(args, "update", False):
+        action = "import"  # `themes --rebuild / --update` write results
     if not grant.can(action):
         raise AccessDenied(f"{args.as_user} is a {grant.role} and may not {action} data")
     return grant.scoped(store)

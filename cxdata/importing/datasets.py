@@ -13,11 +13,14 @@ import pandas as pd
 
 from cxdata import config, schema
 from cxdata.store import Store
+from cxdata.voc import tables as voc_tables
 
 DATASETS: tuple[str, ...] = (schema.RESPONSES, schema.TOUCHPOINT_RATINGS, schema.METRICS)
 DATE_COLUMNS: dict[str, str] = {schema.RESPONSES: "submitted_at", schema.METRICS: "date"}
 # Deleting or replacing a dataset takes these along (their rows point into it).
-DEPENDENTS: dict[str, tuple[str, ...]] = {schema.RESPONSES: (schema.TOUCHPOINT_RATINGS,)}
+DEPENDENTS: dict[str, tuple[str, ...]] = {
+    schema.RESPONSES: (schema.TOUCHPOINT_RATINGS, *voc_tables.ALL),
+}
 LOG_FILE = "log.json"
 
 

@@ -24,6 +24,7 @@ import pandas as pd
 import pyarrow as pa
 
 from cxdata import schema
+from cxdata.errors import CxError
 from cxdata.importing.datasets import data_dir_of, imports_dir, record_import
 from cxdata.importing.errors import MappingError, NothingToImport
 from cxdata.importing.mapping import Mapping, load_profile, suggested_mapping
@@ -177,6 +178,7 @@ def import_source(
         folder.mkdir(parents=True, exist_ok=True)
         stored_file = folder / f"{stamp}-{_safe_name(source.name)}"
         shutil.copyfile(source.path, stored_file)
+    theme_warnings = _updated_themes(store, mapping.dataset, checked.imported, report)
     result = ImportResult(
         source=source.name,
         dataset=mapping.dataset,
@@ -185,7 +187,7 @@ def import_source(
         imported=checked.imported,
         rejected=checked.rejected,
         rejects_file=str(rejects_file) if rejects_file else None,
-        warnings=[*mapping.warnings(), *checked.warnings],
+        warnings=[*mapping.warnings(), *checked.warnings, *theme_warnings],
         date_order=checked.date_order,
         ratings=len(checked.ratings),
         stored_file=str(stored_file) if stored_file else None,
@@ -263,6 +265,22 @@ def _writes(store: Store, checked: Validated, *, append: bool) -> list[tuple[str
         if len(ratings) or (not append and store.has(schema.TOUCHPOINT_RATINGS)):
             writes.append((schema.TOUCHPOINT_RATINGS, ratings, append))
     return writes
+
+
+def _updated_themes(store: Store, dataset: str, imported: int, report: Progress) -> list[str]:
+    """Analyse the new comments when themes were computed before (voc.update_themes: only
+    comments without results; results of replaced responses are dropped). The rows are
+    already stored, so a failure here is a warning, not a failed import."""
+    from cxdata.voc import persist as voc  # imported on use: keeps `import` light
+
+    if dataset != schema.RESPONSES or not imported or not voc.has_results(store):
+        return []
+    try:
+        voc.update_themes(store, lambda f, m: report(0.8 + 0.15 * f, f"themes: {m}"))
+    except (CxError, ValueError) as exc:
+        return [f"comment themes were not updated ({exc}); run `python -m cxdata themes "
+                "--update` or press “Update themes” on the Feedback page"]
+    return []
 
 
 def _safe_name(name: str) -> str:

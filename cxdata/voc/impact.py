@@ -1,0 +1,336 @@
+"""How much each theme moves NPS: volume, share, NPS with vs without, significance.
+
+The base is the analysed comments of the responses inside the filters (and the store's
+row restriction): C = responses with a comment that has results. For a theme T:
+
+    n            = responses in C whose comment mentions T
+    share        = 100 · n / |C|                                          (%)
+    NPS_with     = 100 · (P − D) / N over the mentions with an NPS answer   (points)
+    NPS_without  = the same over C minus the mentions                       (points)
+    impact       = NPS_with − NPS_without                                   (points)
+    t            = (NPS₁ − NPS₂)/√(Var₁/N₁ + Var₂/N₂), NPS as proportions,
+                   Var = p + d − (p − d)²   (stats.nps_change_t)
+    significant  = |t| > 1.96, tested only when both sides have N ≥ low_base (else NA)
+
+An NPS computed on fewer than min_n answers is suppressed (NaN, with its N kept).
+Everything is aggregated in the engine: one grouped query over responses ⋈ comment_themes
+and one total over the base, per call.
+"""
+
+from __future__ import annotations
+
+import ibis
+import ibis.expr.types as ir
+import numpy as np
+import pandas as pd
+
+from cxdata import config, stats
+from cxdata.config import Thresholds
+from cxdata.errors import NoData, UnknownName
+from cxdata.filters import NOT_SET, Filters
+from cxdata.queries import GRAINS, responses
+from cxdata.store import Store
+from cxdata.voc import tables
+from cxdata.voc.catalogue import label_of, theme_labels
+from cxdata.voc.language import language_name
+from cxdata.voc.sentiment import LEXICONS, NOT_AVAILABLE
+
+SOURCES: tuple[str, ...] = tables.SOURCES
+_COUNTS = ("n", "nps_n", "promoters", "detractors", "sentiment_n", "sentiment_sum")
+
+
+def _th(th: Thresholds | None) -> Thresholds:
+    return th or config.thresholds()
+
+
+def _check_source(source: str | None) -> None:
+    if source is not None and source not in SOURCES:
+        raise UnknownName("theme source", source, SOURCES)
+
+
+def analysed(store: Store, filters: Filters) -> ir.Table:
+    """The base C: responses inside `filters` whose comment was analysed, with
+    response_id, submitted_at, nps, touchpoint (when present), sentiment and the analysed
+    language (`voc_language`)."""
+    if not store.has(tables.COMMENTS):
+        raise NoData(
+            "no themes computed yet: run `python -m cxdata themes --rebuild` or "
+            "press “Compute themes” on the Feedback page"
+        )
+    t = responses(store, filters)
+    v = store.table(tables.COMMENTS).select(
+        response_id="response_id", sentiment="sentiment", voc_language="language"
+    )
+    t = t.select(
+        "response_id", "submitted_at", "nps", *(["touchpoint"] if "touchpoint" in t.columns else [])
+    )
+    return t.inner_join(v, "response_id")
+
+
+def mentions(store: Store, filters: Filters, source: str | None = None) -> ir.Table:
+    """C ⋈ comment_themes: one row per (response, theme) with theme, source and
+    theme_language, plus the columns of `analysed`."""
+    _check_source(source)
+    base = analysed(store, filters)
+    ct = store.table(tables.THEMES)
+    if source is not None:
+        ct = ct.filter(ct.source == source)
+    ct = ct.select("response_id", "theme", "source", theme_language="language")
+    return base.inner_join(ct, "response_id")
+
+
+def _aggregates(t: ir.Table) -> dict[str, ir.Value]:
+    """The counts every result is made from."""
+    return {
+        "n": t.count(),
+        "nps_n": t.nps.count(),
+        "promoters": (t.nps >= 9).sum(),
+        "detractors": (t.nps <= 6).sum(),
+        "sentiment_n": t.sentiment.count(),
+        "sentiment_sum": t.sentiment.sum(),
+    }
+
+
+def _counts(expr: ir.Table, keys: list[str]) -> pd.DataFrame:
+    df = expr.to_pandas()
+    for col in _COUNTS:
+        if col in df.columns:
+            df[col] = (
+                pd.to_numeric(df[col])
+                .fillna(0)
+                .astype("float64" if col == "sentiment_sum" else "int64")
+            )
+    for key in keys:
+        df[key] = df[key].astype("object").where(df[key].notna(), NOT_SET)
+    return df
+
+
+def _nps_columns(
+    p: np.ndarray, d: np.ndarray, n: np.ndarray, th: Thresholds, suffix: str
+) -> dict[str, np.ndarray]:
+    """NPS, its adjusted-Wald CI and the flags, suppressed below min_n."""
+    value = stats.nps_value(p, d, n)
+    low, high = stats.nps_ci(p, d, n)
+    small = n < th.min_n
+    return {
+        f"nps_{suffix}": np.where(small, np.nan, value),
+        f"nps_{suffix}_ci_low": np.where(small, np.nan, low),
+        f"nps_{suffix}_ci_high": np.where(small, np.nan, high),
+    }
+
+
+def _sentiment_mean(total: np.ndarray, n: np.ndarray) -> np.ndarray:
+    """Mean lexicon sentiment over the comments that have one; NaN (shown "n/a") when none
+    has a lexicon score — never 0."""
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(n > 0, total / np.where(n > 0, n, 1), np.nan)
+
+
+def theme_impact(
+    store: Store,
+    filters: Filters,
+    source: str | None = None,
+    th: Thresholds | None = None,
+) -> pd.DataFrame:
+    """One row per theme (largest first): theme, label, source, languages (codes with a
+    mention), n, comments (|C|), share, nps_n_with, promoters_with, detractors_with,
+    nps_with (+ CI), nps_n_without, nps_without (+ CI), nps_impact, t, significant (True /
+    False / NA = not tested, low base), low_base, suppressed, sentiment_n, sentiment_mean."""
+    th = _th(th)
+    base = analysed(store, filters)
+    total = _counts(base.aggregate(**_aggregates(base)), []).iloc[0]
+    m = mentions(store, filters, source)
+    grouped = _counts(
+        m.group_by(["theme", "source", "theme_language"]).aggregate(**_aggregates(m)),
+        ["theme_language"],
+    )
+    if grouped.empty:
+        return _empty_impact()
+    per_theme = grouped.groupby(["theme", "source"], as_index=False)[list(_COUNTS)].sum()
+    langs = (
+        grouped[grouped["theme_language"] != NOT_SET]
+        .groupby("theme")["theme_language"]
+        .agg(lambda s: sorted(set(s)))
+    )
+    out = pd.DataFrame({"theme": per_theme["theme"], "source": per_theme["source"]})
+    labels = theme_labels(store)
+    out.insert(1, "label", [label_of(t, labels) for t in out["theme"]])
+    out["languages"] = [langs.get(t, []) for t in out["theme"]]
+    n = per_theme["n"].to_numpy()
+    out["n"] = n
+    out["comments"] = int(total["n"])
+    out["share"] = stats.share_pct(n, total["n"])
+    pw, dw, nw = (per_theme[c].to_numpy() for c in ("promoters", "detractors", "nps_n"))
+    po, do, no = (total["promoters"] - pw, total["detractors"] - dw, total["nps_n"] - nw)
+    out["nps_n_with"], out["promoters_with"], out["detractors_with"] = nw, pw, dw
+    for col, values in _nps_columns(pw, dw, nw, th, "with").items():
+        out[col] = values
+    out["nps_n_without"] = no
+    for col, values in _nps_columns(po, do, no, th, "without").items():
+        out[col] = values
+    out["nps_impact"] = out["nps_with"] - out["nps_without"]
+    t = stats.nps_change_t(pw, dw, nw, po, do, no)
+    tested = (nw >= th.low_base) & (no >= th.low_base)
+    out["t"] = np.where(tested, t, np.nan)
+    out["significant"] = pd.array(
+        [bool(s) if ok else pd.NA for s, ok in zip(stats.is_significant(t), tested, strict=True)],
+        dtype="boolean",
+    )
+    out["suppressed"] = (nw < th.min_n) | (no < th.min_n)
+    out["low_base"] = ~out["suppressed"] & ~tested
+    out["sentiment_n"] = per_theme["sentiment_n"].to_numpy()
+    out["sentiment_mean"] = _sentiment_mean(
+        per_theme["sentiment_sum"].to_numpy(), out["sentiment_n"].to_numpy()
+    )
+    return out.sort_values(["n", "theme"], ascending=[False, True], ignore_index=True)
+
+
+def _empty_impact() -> pd.DataFrame:
+    cols = [
+        "theme",
+        "label",
+        "source",
+        "languages",
+        "n",
+        "comments",
+        "share",
+        "nps_n_with",
+        "promoters_with",
+        "detractors_with",
+        "nps_with",
+        "nps_with_ci_low",
+        "nps_with_ci_high",
+        "nps_n_without",
+        "nps_without",
+        "nps_without_ci_low",
+        "nps_without_ci_high",
+        "nps_impact",
+        "t",
+        "significant",
+        "suppressed",
+        "low_base",
+        "sentiment_n",
+        "sentiment_mean",
+    ]
+    return pd.DataFrame({c: pd.Series(dtype="object") for c in cols})
+
+
+def ranked_by_impact(impact: pd.DataFrame) -> pd.DataFrame:
+    """Themes ordered by NPS impact, most negative first; suppressed ones last."""
+    return impact.sort_values(
+        ["suppressed", "nps_impact", "n"],
+        ascending=[True, True, False],
+        na_position="last",
+        ignore_index=True,
+    )
+
+
+def theme_trend(
+    store: Store,
+    filters: Filters,
+    grain: str = "month",
+    themes: list[str] | None = None,
+    source: str | None = None,
+    th: Thresholds | None = None,
+) -> pd.DataFrame:
+    """Per period (first day of the day/week/month/quarter) and theme: n mentions,
+    comments (|C| in the period), share (%), nps_n_with and nps_with (suppressed below
+    min_n). Periods where a theme is not mentioned have n = 0."""
+    if grain not in GRAINS:
+        raise UnknownName("granularity", grain, GRAINS)
+    th = _th(th)
+    base = analysed(store, filters)
+    period = base.submitted_at.truncate(GRAINS[grain]).name("period")
+    totals = _counts(base.group_by(period).aggregate(**_aggregates(base)), [])
+    m = mentions(store, filters, source)
+    if themes is not None:
+        m = m.filter(m.theme.isin(list(themes)) if themes else ibis.literal(False))
+    mp = m.submitted_at.truncate(GRAINS[grain]).name("period")
+    grouped = _counts(m.group_by([mp, m.theme]).aggregate(**_aggregates(m)), [])
+    for frame in (totals, grouped):
+        frame["period"] = pd.to_datetime(frame["period"]).dt.tz_localize(None)
+    names = sorted(grouped["theme"].unique()) if themes is None else list(themes)
+    grid = pd.MultiIndex.from_product(
+        [sorted(totals["period"]), names], names=["period", "theme"]
+    ).to_frame(index=False)
+    out = grid.merge(
+        grouped[["period", "theme", "n", "nps_n", "promoters", "detractors"]],
+        on=["period", "theme"],
+        how="left",
+    ).fillna({"n": 0, "nps_n": 0, "promoters": 0, "detractors": 0})
+    out = out.merge(totals[["period", "n"]].rename(columns={"n": "comments"}), on="period")
+    for col in ("n", "nps_n", "promoters", "detractors", "comments"):
+        out[col] = out[col].astype("int64")
+    labels = theme_labels(store)
+    out.insert(2, "label", [label_of(t, labels) for t in out["theme"]])
+    out["share"] = stats.share_pct(out["n"], out["comments"])
+    out = out.rename(columns={"nps_n": "nps_n_with"})
+    value = stats.nps_value(out["promoters"], out["detractors"], out["nps_n_with"])
+    out["suppressed"] = out["nps_n_with"] < th.min_n
+    out["nps_with"] = np.where(out["suppressed"], np.nan, value)
+    return out.drop(columns=["promoters", "detractors"]).sort_values(
+        ["theme", "period"], ignore_index=True
+    )
+
+
+def theme_matrix(
+    store: Store,
+    filters: Filters,
+    by: str = "touchpoint",
+    source: str | None = None,
+    th: Thresholds | None = None,
+) -> pd.DataFrame:
+    """Theme × `by` (default touchpoint) cells: n mentions, comments (|C| in the column
+    value), share (% of that value's comments mentioning the theme), nps_n_with, nps_with
+    (suppressed below min_n). Missing values of `by` show as NOT_SET."""
+    allowed = store.dimensions()
+    if by not in allowed:
+        raise UnknownName("dimension", by, allowed)
+    th = _th(th)
+    t = responses(store, filters)
+    v = store.table(tables.COMMENTS).select("response_id")
+    base = t.inner_join(v, "response_id").select("response_id", "nps", by)
+    base = base.mutate(sentiment=ibis.null().cast("float64"))
+    totals = _counts(base.group_by(by).aggregate(**_aggregates(base)), [by])
+    ct = store.table(tables.THEMES)
+    if source is not None:
+        _check_source(source)
+        ct = ct.filter(ct.source == source)
+    m = base.inner_join(ct.select("response_id", "theme"), "response_id")
+    grouped = _counts(m.group_by(["theme", by]).aggregate(**_aggregates(m)), [by])
+    out = grouped.merge(totals[[by, "n"]].rename(columns={"n": "comments"}), on=by)
+    labels = theme_labels(store)
+    out.insert(1, "label", [label_of(x, labels) for x in out["theme"]])
+    out["share"] = stats.share_pct(out["n"], out["comments"])
+    out = out.rename(columns={"nps_n": "nps_n_with"})
+    value = stats.nps_value(out["promoters"], out["detractors"], out["nps_n_with"])
+    out["suppressed"] = out["nps_n_with"] < th.min_n
+    out["nps_with"] = np.where(out["suppressed"], np.nan, value)
+    keep = ["theme", "label", by, "n", "comments", "share", "nps_n_with", "nps_with", "suppressed"]
+    return out[keep].sort_values(["theme", by], ignore_index=True)
+
+
+def voc_languages(store: Store, filters: Filters) -> pd.DataFrame:
+    """Per analysed language inside `filters`: comments, the lexicon used for sentiment
+    ("n/a" when the language has none), sentiment_n and sentiment_mean (NaN without a
+    lexicon — never 0). Largest first; comments without a language show as NOT_SET."""
+    base = analysed(store, filters)
+    df = _counts(
+        base.group_by("voc_language").aggregate(
+            n=base.count(), sentiment_n=base.sentiment.count(), sentiment_sum=base.sentiment.sum()
+        ),
+        ["voc_language"],
+    )
+    out = pd.DataFrame(
+        {
+            "language": df["voc_language"],
+            "name": [language_name(None if c == NOT_SET else c) for c in df["voc_language"]],
+            "comments": df["n"],
+            "lexicon": [LEXICONS.get(c, NOT_AVAILABLE) for c in df["voc_language"]],
+            "sentiment_n": df["sentiment_n"],
+            "sentiment_mean": _sentiment_mean(
+                df["sentiment_sum"].to_numpy(), df["sentiment_n"].to_numpy()
+            ),
+        }
+    )
+    return out.sort_values(["comments", "language"], ascending=[False, True], ignore_index=True)

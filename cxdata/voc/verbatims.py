@@ -1,0 +1,133 @@
+"""The comments behind a theme, one page at a time.
+
+A page is one COUNT and one ordered LIMIT/OFFSET query in the engine, so only a page of
+comments ever leaves it. Text comes back as data (plain strings); showing it as plain text
+— never markdown or HTML — is the caller's job. In a restricted view (Store.restrict) a
+selection of fewer than RESTRICTED_MIN_ANSWERS answers shows no comments (DESIGN §4).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import ibis
+import ibis.expr.types as ir
+import pandas as pd
+
+from cxdata.errors import UnknownName
+from cxdata.filters import Filters
+from cxdata.queries import responses
+from cxdata.store import Store
+from cxdata.voc import tables
+from cxdata.voc.impact import analysed
+from cxdata.voc.sentiment import score_bands, sentiment_label
+
+BANDS: dict[str, str] = {
+    "all": "All answers",
+    "detractors": "Detractors (NPS 0–6)",
+    "passives": "Passives (NPS 7–8)",
+    "promoters": "Promoters (NPS 9–10)",
+}
+PAGE_SIZES: tuple[int, ...] = (10, 25, 50, 100)
+MAX_PAGE_SIZE = max(PAGE_SIZES)
+RESTRICTED_MIN_ANSWERS = 5
+COLUMNS: tuple[str, ...] = (
+    "submitted_at", "nps", "csat", "band", "language", "touchpoint", "sentiment",
+    "sentiment_label", "comment",
+)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class VerbatimPage:
+    """One page of a theme's comments, the number matching and the answers in the
+    selection (for the restricted-view rule)."""
+
+    theme: str
+    rows: pd.DataFrame
+    total: int
+    answers: int
+    page: int
+    page_size: int
+    withheld: bool
+
+    @property
+    def pages(self) -> int:
+        """Number of pages (at least 1)."""
+        return max(1, -(-self.total // self.page_size))
+
+
+def _band_filter(t: ir.Table, band: str) -> ir.BooleanValue | None:
+    if band not in BANDS:
+        raise UnknownName("score band", band, BANDS)
+    if band == "detractors":
+        return (t.nps <= 6).fill_null(False)
+    if band == "passives":
+        return t.nps.between(7, 8).fill_null(False)
+    if band == "promoters":
+        return (t.nps >= 9).fill_null(False)
+    return None
+
+
+def theme_verbatims(
+    store: Store,
+    filters: Filters,
+    theme: str,
+    page: int = 1,
+    page_size: int = 25,
+    band: str = "all",
+    language: str | None = None,
+) -> VerbatimPage:
+    """Page `page` (1-based, clamped) of the comments mentioning `theme` inside `filters`,
+    newest first: submitted_at, nps, csat, band (score band: the primary sentiment label),
+    language (analysed), touchpoint, sentiment (VADER compound or None), sentiment_label
+    ("n/a" without a lexicon) and comment, as plain values."""
+    if not 1 <= page_size <= MAX_PAGE_SIZE:
+        raise ValueError(f"page size must be between 1 and {MAX_PAGE_SIZE}, got {page_size}")
+    t = responses(store, filters)
+    analysed(store, filters)  # raises NoData when nothing was computed yet
+    v = store.table(tables.COMMENTS).select("response_id", "sentiment", voc_language="language")
+    ct = store.table(tables.THEMES)
+    ct = ct.filter(ct.theme == theme).select("response_id").distinct()
+    m = t.inner_join(v, "response_id").inner_join(ct, "response_id")
+    preds = [p for p in (_band_filter(m, band),) if p is not None]
+    if language:
+        preds.append(m.voc_language == language)
+    m = m.filter(preds) if preds else m
+    answers = int(t.count().to_pyarrow().as_py())
+    total = int(m.count().to_pyarrow().as_py())
+    withheld = bool(store.restrict) and answers < RESTRICTED_MIN_ANSWERS
+    if withheld or total == 0:
+        return VerbatimPage(
+            theme, _empty(), 0 if withheld else total, answers, 1, page_size, withheld
+        )
+    last = max(1, -(-total // page_size))
+    page = min(max(1, page), last)
+    cols = {c: m[c] for c in ("submitted_at", "nps", "csat", "touchpoint") if c in m.columns}
+    expr = (
+        m.order_by([ibis.desc("submitted_at"), "response_id"])
+        .select(
+            **cols,
+            language=m.voc_language,
+            sentiment=m.sentiment,
+            comment=m.comment,
+        )
+        .limit(page_size, offset=(page - 1) * page_size)
+    )
+    return VerbatimPage(theme, _rows(expr.to_pandas()), total, answers, page, page_size, False)
+
+
+def _rows(frame: pd.DataFrame) -> pd.DataFrame:
+    """Plain values in COLUMNS order, with the band and sentiment labels added."""
+    frame["submitted_at"] = pd.to_datetime(frame["submitted_at"]).dt.tz_localize(None)
+    for col in ("nps", "csat"):
+        frame[col] = pd.to_numeric(frame[col]).astype("Int8") if col in frame else pd.NA
+    if "touchpoint" not in frame:
+        frame["touchpoint"] = None
+    frame["band"] = score_bands(frame["nps"], frame["csat"])
+    frame["sentiment"] = pd.to_numeric(frame["sentiment"]).astype("float64")
+    frame["sentiment_label"] = [sentiment_label(x) for x in frame["sentiment"]]
+    return frame[list(COLUMNS)].reset_index(drop=True)
+
+
+def _empty() -> pd.DataFrame:
+    return pd.DataFrame({c: pd.Series(dtype="object") for c in COLUMNS})
