@@ -157,11 +157,11 @@ def voc_status(store: Store) -> VocStatus:
     ):
         return VocStatus(False, 0, 0, 0, (), None, True)
     computed = store.has(tables.COMMENTS)
-    pending = int(_pending(store).count().to_pyarrow().as_py())
+    pending = _visible_count(store, _pending(store))
     if not computed:
         return VocStatus(False, 0, pending, 0, (), None, True)
-    analysed = int(store.backend.table(tables.COMMENTS).count().to_pyarrow().as_py())
-    stale = int(_stale(store).count().to_pyarrow().as_py())
+    analysed = _visible_count(store, store.backend.table(tables.COMMENTS))
+    stale = _visible_count(store, _stale(store))
     langs: tuple[str, ...] = ()
     if store.has(tables.TOPICS):
         t = store.backend.table(tables.TOPICS)
@@ -177,12 +177,21 @@ def voc_status(store: Store) -> VocStatus:
             last = {
                 k: (v.isoformat(timespec="seconds") if isinstance(v, pd.Timestamp) else v)
                 for k, v in row.iloc[0].to_dict().items()
+                if not store.restrict or k in ("run_at", "kind")  # counts span all rows
             }
             matched = runs.filter(runs.kind != "update").order_by(ibis.desc("run_at")).limit(1)
             digest = matched.to_pandas()["taxonomy"]
             tax = load_taxonomy(taxonomy_dir(store))
             current = digest.empty or str(digest.iloc[0]) == tax.digest()
     return VocStatus(True, analysed, pending, stale, langs, last, current)
+
+
+def _visible_count(store: Store, t: ir.Table) -> int:
+    """Rows of a response-keyed table; in a restricted view only those of visible responses
+    (results are computed for the whole store, so their tables are not restricted)."""
+    if store.restrict:
+        t = t.semi_join(store.responses().select("response_id"), "response_id")
+    return int(t.count().to_pyarrow().as_py())
 
 
 def results_version(store: Store) -> str:

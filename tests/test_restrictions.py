@@ -1,0 +1,222 @@
+"""Row restrictions hold on every public query path of cxdata.
+
+The check: each public function that takes a Store gives the same answer on the full data
+seen through a restricted Store as on a store that physically holds only the allowed rows.
+The function list is discovered, not written down: a new public function that takes a
+Store fails `test_every_store_function_is_checked` until it is added here.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import importlib
+import inspect
+import pkgutil
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pytest
+
+import cxdata
+from cxdata import catalog, comments, kpi_metrics, queries, schema, segments
+from cxdata.errors import CxError
+from cxdata.filters import Filters
+from cxdata.importing import datasets, load
+from cxdata.store import Store, close_all, connect
+from cxdata.voc import catalogue, impact, persist, verbatims
+
+RESTRICT = {"country": ("Norway",)}
+END = dt.date(2026, 6, 30)
+NOW = Filters.make(dt.date(2026, 1, 1), END)
+PREV = Filters.make(dt.date(2025, 7, 1), dt.date(2025, 12, 31))
+WIDEN = Filters.make(None, None, {"country": ["Norway", "Sweden"]})
+
+Call = Callable[[Store], Any]
+CHECKED: dict[str, Call] = {
+    "cxdata.catalog.all_dimension_values": catalog.all_dimension_values,
+    "cxdata.catalog.data_version": catalog.data_version,
+    "cxdata.catalog.date_span": catalog.date_span,
+    "cxdata.catalog.dimension_cardinality": catalog.dimension_cardinality,
+    "cxdata.catalog.dimension_values": lambda s: catalog.dimension_values(s, "region"),
+    "cxdata.comments.comment_page": lambda s: comments.comment_page(
+        s, WIDEN, comments.CommentQuery(), page_size=50),
+    "cxdata.comments.export_csv": lambda s: comments.export_csv(
+        s, NOW, comments.CommentQuery()),
+    "cxdata.comments.export_frame": lambda s: comments.export_frame(
+        s, Filters(), comments.CommentQuery(text="deliver")),
+    "cxdata.comments.selection": lambda s: comments.selection(
+        s, WIDEN, comments.CommentQuery()).count().execute(),
+    "cxdata.importing.datasets.dataset_summaries": lambda s: datasets.dataset_summaries(s).drop(
+        columns=["last_import", "last_file"]),
+    "cxdata.kpi_metrics.applicable_filters": lambda s: kpi_metrics.applicable_filters(s, WIDEN),
+    "cxdata.kpi_metrics.metric_kpis": lambda s: kpi_metrics.metric_kpis(s, NOW, PREV),
+    "cxdata.kpi_metrics.metric_series": lambda s: kpi_metrics.metric_series(s, Filters()),
+    "cxdata.queries.breakdown": lambda s: queries.breakdown(s, WIDEN, ["region", "plan"]),
+    "cxdata.queries.compare": lambda s: queries.compare(s, NOW, PREV, "region"),
+    "cxdata.queries.drilldown": lambda s: queries.drilldown(s, Filters(), ["country", "region"]),
+    "cxdata.queries.friction_hotspots": lambda s: queries.friction_hotspots(s, Filters()),
+    "cxdata.queries.friction_matrix": lambda s: queries.friction_matrix(s, WIDEN),
+    "cxdata.queries.kpis": lambda s: queries.kpis(s, WIDEN),
+    "cxdata.queries.kpis_by": lambda s: queries.kpis_by(s, Filters(), "country"),
+    "cxdata.queries.movers": lambda s: queries.movers(s, NOW, PREV, ["region", "channel"]),
+    "cxdata.queries.responses": lambda s: queries.responses(s, WIDEN).count().execute(),
+    "cxdata.queries.top_values": lambda s: queries.top_values(s, Filters(), "country", 3),
+    "cxdata.queries.trend": lambda s: queries.trend(s, WIDEN, "month", by="country"),
+    "cxdata.segments.movers": lambda s: segments.movers(s, NOW, PREV, ["region"]),
+    "cxdata.segments.period_counts": lambda s: segments.period_counts(s, NOW, PREV, ["region"]),
+    "cxdata.segments.segment_vs_rest": lambda s: segments.segment_vs_rest(s, Filters(), "plan"),
+    "cxdata.voc.catalogue.theme_labels": catalogue.theme_labels,
+    "cxdata.voc.impact.analysed": lambda s: impact.analysed(s, WIDEN).count().execute(),
+    "cxdata.voc.impact.mentions": lambda s: impact.mentions(s, WIDEN).count().execute(),
+    "cxdata.voc.impact.theme_impact": lambda s: impact.theme_impact(s, WIDEN),
+    "cxdata.voc.impact.theme_matrix": lambda s: impact.theme_matrix(s, Filters()),
+    "cxdata.voc.impact.theme_trend": lambda s: impact.theme_trend(s, Filters(), "quarter"),
+    "cxdata.voc.impact.voc_languages": lambda s: impact.voc_languages(s, WIDEN),
+    "cxdata.voc.persist.has_results": persist.has_results,
+    # The last run's counts span all rows: hidden when restricted (checked below).
+    "cxdata.voc.persist.voc_status": lambda s: dataclasses.replace(
+        persist.voc_status(s), last_run=None),
+    "cxdata.voc.verbatims.theme_verbatims": lambda s: verbatims.theme_verbatims(
+        s, WIDEN, "delivery", page_size=50),
+}
+# Functions that write: a restricted Store refuses them (test below).
+WRITERS: dict[str, Call] = {
+    "cxdata.voc.persist.compute_themes": persist.compute_themes,
+    "cxdata.voc.persist.update_themes": persist.update_themes,
+    "cxdata.voc.persist.rematch_taxonomy": persist.rematch_taxonomy,
+    "cxdata.importing.datasets.delete_dataset": lambda s: datasets.delete_dataset(
+        s, schema.RESPONSES),
+}
+EXEMPT: dict[str, str] = {
+    "cxdata.cli.cmd_demo": "CLI handler; writes (refused when restricted)",
+    "cxdata.cli.cmd_friction": "CLI handler over queries.friction_matrix",
+    "cxdata.cli.cmd_kpis": "CLI handler over queries.kpis / kpis_by",
+    "cxdata.cli.cmd_trend": "CLI handler over queries.trend",
+    "cxdata.importing.cli.cmd_import": "CLI handler over import_file (a write)",
+    "cxdata.importing.cli.cmd_suggest_mapping": "reads a file, not the store",
+    "cxdata.voc.cli.cmd_themes": "CLI handler over theme_impact / voc_languages",
+    "cxdata.importing.datasets.data_dir_of": "a path, no data",
+    "cxdata.voc.taxonomy.taxonomy_dir": "a path, no data",
+    "cxdata.voc.persist.results_version": "a run id of the theme model, no rows",
+    "cxdata.importing.load.import_file": "a write (refused when restricted)",
+    "cxdata.importing.load.import_source": "a write (refused when restricted)",
+    "cxdata.importing.load.dry_run": "import validation before a write",
+    "cxdata.importing.load.read_with_mapping": "reads a file and saved mappings",
+    "cxdata.importing.load.stored_ids": "import duplicate check before a write",
+    "cxdata.importing.load.stored_types": "column types, no rows",
+}
+
+
+def store_functions() -> set[str]:
+    """Every public function in cxdata with a parameter annotated as Store."""
+    found = set()
+    for info in pkgutil.walk_packages(cxdata.__path__, "cxdata."):
+        if info.name.endswith("__main__"):
+            continue
+        module = importlib.import_module(info.name)
+        for name, fn in inspect.getmembers(module, inspect.isfunction):
+            if fn.__module__ != module.__name__ or name.startswith("_"):
+                continue
+            params = inspect.signature(fn).parameters.values()
+            if any(p.annotation in (Store, "Store") for p in params):
+                found.add(f"{info.name}.{name}")
+    return found
+
+
+def test_every_store_function_is_checked() -> None:
+    missing = store_functions() - set(CHECKED) - set(WRITERS) - set(EXEMPT)
+    assert not missing, f"add these to tests/test_restrictions.py: {sorted(missing)}"
+
+
+@pytest.fixture(scope="module")
+def stores(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Store, Store]]:
+    """(full data seen through the restriction, a store holding only the allowed rows)."""
+    from cxdata.demo import demo_metrics, demo_responses
+
+    full = connect(tmp_path_factory.mktemp("full"))
+    full.replace_table(schema.RESPONSES, demo_responses(rows=12_000, seed=5, end=END))
+    full.replace_table(schema.METRICS, demo_metrics(seed=5, end=END))
+    persist.compute_themes(full)
+    only = connect(tmp_path_factory.mktemp("only"))
+    allowed = set(full.restricted(RESTRICT).responses().response_id.to_pandas())
+    for name in full.backend.list_tables():
+        frame = full.backend.table(name).to_pandas()
+        if "country" in frame.columns:
+            frame = frame[frame["country"].isin(RESTRICT["country"])]
+        elif "response_id" in frame.columns:
+            frame = frame[frame["response_id"].isin(allowed)]
+        _copy_table(full, only, name, frame)
+    yield full.restricted(RESTRICT), only
+    close_all()
+
+
+def _copy_table(source: Store, target: Store, name: str, frame: pd.DataFrame) -> None:
+    """Copy with the source's exact column types (an empty frame has none of its own)."""
+    assert target.raw is not None and source.raw is not None
+    target.raw.register("copied", frame)
+    types = source.raw.execute(f'DESCRIBE "{name}"').fetchall()
+    cols = ", ".join(f'CAST("{c}" AS {t}) AS "{c}"' for c, t, *_ in types)
+    target.raw.execute(f'CREATE TABLE "{name}" AS SELECT {cols} FROM copied')
+    target.raw.unregister("copied")
+    target.replace_table(name, target.backend.table(name).to_pyarrow())
+
+
+def _comparable(value: Any) -> Any:
+    if isinstance(value, pd.DataFrame):  # row order is not what is checked here
+        return value.sort_values(list(value.columns), key=lambda c: c.astype(str)).reset_index(
+            drop=True)
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {k: _comparable(v) for k, v in dataclasses.asdict(value).items()}
+    if isinstance(value, list | tuple):
+        return [_comparable(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _comparable(v) for k, v in value.items()}
+    return value
+
+
+def _assert_same(a: Any, b: Any) -> None:
+    if isinstance(a, pd.DataFrame):
+        pd.testing.assert_frame_equal(a, b, check_dtype=False)
+    elif isinstance(a, dict):
+        assert a.keys() == b.keys()
+        for k in a:
+            _assert_same(a[k], b[k])
+    elif isinstance(a, list):
+        assert len(a) == len(b)
+        for x, y in zip(a, b, strict=True):
+            _assert_same(x, y)
+    else:
+        assert a == b
+
+
+@pytest.mark.parametrize("name", sorted(CHECKED))
+def test_restricted_equals_physically_filtered(stores: tuple[Store, Store], name: str) -> None:
+    restricted, only = stores
+    _assert_same(_comparable(CHECKED[name](restricted)), _comparable(CHECKED[name](only)))
+
+
+def test_widening_filter_sees_nothing_outside(stores: tuple[Store, Store]) -> None:
+    restricted, _ = stores
+    assert queries.kpis(restricted, Filters.make(where={"country": ["Sweden"]})).responses == 0
+    assert set(catalog.dimension_values(restricted, "country")) == {"Norway"}
+    last_run = persist.voc_status(restricted).last_run
+    assert last_run is not None and set(last_run) == {"run_at", "kind"}
+
+
+@pytest.mark.parametrize("name", sorted(WRITERS))
+def test_restricted_store_refuses_writes(stores: tuple[Store, Store], name: str) -> None:
+    restricted, _ = stores
+    with pytest.raises(CxError, match="restricted view cannot"):
+        WRITERS[name](restricted)
+
+
+def test_writers_list_matches_import_side(tmp_path: Path) -> None:
+    """The import entry points refuse a restricted store as well."""
+    restricted = connect(tmp_path).restricted(RESTRICT)
+    csv = tmp_path / "one.csv"
+    csv.write_text("id,nps\n1,9\n")
+    with pytest.raises(CxError, match="restricted view cannot"):
+        load.import_file(restricted, csv)
