@@ -1,0 +1,256 @@
+"""Keep the widgets and the URL in step, for one session.
+
+Each script run:
+
+1. `begin_run` compares the URL with the parameters this session last wrote. On the first
+   run, or when the URL differs and is not empty (a shared link, a page link carrying
+   parameters, the browser's back button), the URL is *adopted*: every bound widget takes
+   its value from it. An empty URL after a sidebar page switch (Streamlit clears the
+   parameters then) is not adopted: the widgets keep the session's values.
+2. Bound widgets (`select`, `multi`, `text`, `integer`) seed their value (adopted URL →
+   the session's remembered value → default), render, and publish their parameter.
+3. `end_run` writes the published parameters to the URL when they differ from it.
+
+Widget values are also remembered under a plain session key, because Streamlit drops a
+widget's state when its page is left; coming back restores the options the user had.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
+
+import streamlit as st
+
+from pages._shared.urlstate import (
+    EMBED_PARAMS,
+    Params,
+    decode_choice,
+    decode_int,
+    decode_many,
+    decode_text,
+    same_params,
+)
+
+T = TypeVar("T")
+
+_LAST = "_cx_url_last"  # the parameters this session last wrote to the URL
+_ADOPT = "_cx_url_adopt"  # the URL's parameters when they are adopted in this run, else None
+_RUN = "_cx_url_run"  # the parameters published so far in this run
+_KEEP = "_cx_keep."  # prefix of the remembered widget values
+_MISSING = object()
+
+
+def url_params() -> Params:
+    """The URL's query parameters (embedding options left out), repeated keys as lists."""
+    qp = st.query_params
+    return {k: qp.get_all(k) for k in qp if k not in EMBED_PARAMS}
+
+
+def begin_run() -> None:
+    """Decide whether this run adopts the URL (see the module docstring)."""
+    url = url_params()
+    last = st.session_state.get(_LAST)
+    adopt = last is None or (bool(url) and not same_params(url, last))
+    st.session_state[_ADOPT] = url if adopt else None
+    st.session_state[_RUN] = {}
+
+
+def adopted() -> Params | None:
+    """The URL parameters being adopted in this run, or None."""
+    return st.session_state.get(_ADOPT)
+
+
+def publish(params: Params) -> None:
+    """Add parameters to the URL written at the end of this run."""
+    st.session_state.setdefault(_RUN, {}).update(params)
+
+
+def published() -> Params:
+    """The parameters published so far in this run."""
+    return dict(st.session_state.get(_RUN, {}))
+
+
+def end_run() -> Params:
+    """Write this run's parameters to the URL (when they changed) and return them."""
+    params = published()
+    if not same_params(params, url_params()):
+        st.query_params.from_dict(params)
+    st.session_state[_LAST] = params
+    st.session_state[_ADOPT] = None
+    return params
+
+
+def remember(key: str, value: Any) -> None:
+    """Store a widget's value so it survives leaving and re-entering its page."""
+    st.session_state[_KEEP + key] = value
+
+
+def kept(key: str, default: Any = None) -> Any:
+    """The remembered value of a widget (see `remember`)."""
+    return st.session_state.get(_KEEP + key, default)
+
+
+def set_value(key: str, value: Any) -> None:
+    """Set a bound widget's value from code (callbacks, links): widget and memory."""
+    st.session_state[key] = value
+    remember(key, value)
+
+
+def seed(
+    key: str,
+    param: str,
+    decode: Callable[[Sequence[str] | None], T],
+    valid: Callable[[Any], bool],
+) -> None:
+    """Give the widget `key` its value before it is drawn: the adopted URL's, else the
+    current one if still valid, else the remembered one, else the default."""
+    adopt = adopted()
+    if adopt is not None:
+        st.session_state[key] = decode(adopt.get(param))
+        return
+    current = st.session_state.get(key, _MISSING)
+    if current is not _MISSING and valid(current):
+        return
+    kept = st.session_state.get(_KEEP + key, _MISSING)
+    st.session_state[key] = kept if kept is not _MISSING and valid(kept) else decode(None)
+
+
+def select(
+    label: str,
+    options: Sequence[str],
+    *,
+    key: str,
+    param: str,
+    default: str,
+    format_func: Callable[[str], str] = str,
+    radio: bool = False,
+    where: Any = st,
+    help: str | None = None,
+    on_change: Callable[[], None] | None = None,
+) -> str:
+    """A selectbox (or horizontal radio) bound to one URL parameter."""
+    choices = list(options)
+    if default not in choices:
+        default = choices[0]
+    seed(key, param, lambda v: decode_choice(v, choices, default), lambda v: v in choices)
+    if radio:
+        value = where.radio(
+            label,
+            choices,
+            key=key,
+            format_func=format_func,
+            help=help,
+            horizontal=True,
+            on_change=on_change,
+        )
+    else:
+        value = where.selectbox(
+            label, choices, key=key, format_func=format_func, help=help, on_change=on_change
+        )
+    remember(key, value)
+    publish({param: [value]} if value != default else {})
+    return value
+
+
+def multi(
+    label: str,
+    options: Sequence[str],
+    *,
+    key: str,
+    param: str,
+    format_func: Callable[[str], str] = str,
+    where: Any = st,
+    help: str | None = None,
+    placeholder: str = "All",
+    publish_param: bool = True,
+) -> list[str]:
+    """A multiselect bound to one repeated URL parameter (empty = no restriction)."""
+    choices = list(options)
+    allowed = set(choices)
+    seed(
+        key,
+        param,
+        lambda v: decode_many(v, choices),
+        lambda v: isinstance(v, list) and all(x in allowed for x in v),
+    )
+    value = list(
+        where.multiselect(
+            label, choices, key=key, format_func=format_func, help=help, placeholder=placeholder
+        )
+    )
+    remember(key, value)
+    if publish_param:
+        publish({param: value} if value else {})
+    return value
+
+
+def text(
+    label: str,
+    *,
+    key: str,
+    param: str,
+    where: Any = st,
+    placeholder: str = "",
+    help: str | None = None,
+    max_chars: int = 200,
+) -> str:
+    """A text input bound to one URL parameter."""
+    seed(key, param, lambda v: decode_text(v, max_chars), lambda v: isinstance(v, str))
+    value = where.text_input(
+        label, key=key, placeholder=placeholder, help=help, max_chars=max_chars
+    )
+    remember(key, value)
+    publish({param: [value]} if value else {})
+    return value
+
+
+def integer(
+    label: str,
+    *,
+    key: str,
+    param: str,
+    low: int,
+    high: int,
+    default: int,
+    where: Any = st,
+    help: str | None = None,
+) -> int:
+    """A slider over [low, high] bound to one URL parameter."""
+    seed(
+        key,
+        param,
+        lambda v: decode_int(v, low, high, default),
+        lambda v: isinstance(v, int) and low <= v <= high,
+    )
+    value = int(where.slider(label, min_value=low, max_value=high, key=key, help=help))
+    remember(key, value)
+    publish({param: [str(value)]} if value != default else {})
+    return value
+
+
+def page_number(
+    num_pages: int, *, key: str, param: str = "pg", reset: bool = False, where: Any = st
+) -> int:
+    """The pagination widget bound to the `pg` parameter (1-based).
+
+    Its start page is passed as `default` under a fresh widget key whenever it must be
+    set from outside (adopted URL, `reset` after a new search, fewer pages than before),
+    because st.pagination always has a default and must not also get a session value.
+    """
+    num_pages = max(1, num_pages)
+    gen_key = f"_cx_gen.{key}"
+    gen = int(st.session_state.get(gen_key, 0))
+    adopt = adopted()
+    current = st.session_state.get(f"{key}.{gen}", kept(key, 1))
+    if adopt is not None:
+        start, gen = decode_int(adopt.get(param), 1, num_pages, 1), gen + 1
+    elif reset or not (isinstance(current, int) and 1 <= current <= num_pages):
+        start, gen = 1, gen + 1
+    else:
+        start = current
+    st.session_state[gen_key] = gen
+    value = int(where.pagination(num_pages, default=start, key=f"{key}.{gen}"))
+    remember(key, value)
+    publish({param: [str(value)]} if value != 1 else {})
+    return value

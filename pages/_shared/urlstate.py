@@ -1,0 +1,206 @@
+"""The view state in the URL: global filters and page options ↔ query parameters.
+
+Pure Python (no Streamlit), so the codec is tested on its own. The parameters:
+
+- ``period``: 30d | 90d | qtd | ytd | 12m | custom (default 90d); with ``custom`` also
+  ``from`` and ``to`` (YYYY-MM-DD, inclusive);
+- ``vs``: prev (previous period, default) | yoy (same period last year);
+- one repeated parameter per filtered dimension, named after it: ``region=Oslo&region=Viken``
+  (a dimension whose name collides with a parameter below is written ``dim.<name>``);
+- page options, named per page (``grain``, ``split``, ``cols``, ``path``, ``q``, ``pg``…).
+
+A parameter equal to its default is left out, so the default view has a clean URL.
+Decoding never fails: an unknown or malformed value falls back to the default.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from cxdata.filters import Filters
+from cxdata.periods import comparison_range
+
+Params = dict[str, list[str]]
+
+PERIODS: dict[str, str] = {
+    "30d": "Last 30 days",
+    "90d": "Last 90 days",
+    "qtd": "Quarter to date",
+    "ytd": "Year to date",
+    "12m": "Last 12 months",
+    "custom": "Custom range",
+}
+DEFAULT_PERIOD = "90d"
+COMPARISONS: dict[str, str] = {"prev": "previous period", "yoy": "same period last year"}
+DEFAULT_COMPARISON = "prev"
+
+GLOBAL_PARAMS = frozenset({"period", "from", "to", "vs"})
+# Every page option's parameter name; a dimension with one of these names gets a prefix.
+PAGE_PARAMS = frozenset({
+    "metric", "grain", "split", "top", "kpi", "cols", "color", "path", "chart", "by",
+    "q", "band", "lang", "tp", "seg", "sort", "size", "pg", "view",
+})  # fmt: skip
+EMBED_PARAMS = frozenset({"embed", "embed_options"})
+DIM_PREFIX = "dim."
+
+
+def dim_param(dim: str) -> str:
+    """The query parameter of a dimension's filter."""
+    reserved = GLOBAL_PARAMS | PAGE_PARAMS | EMBED_PARAMS
+    return f"{DIM_PREFIX}{dim}" if dim in reserved or dim.startswith(DIM_PREFIX) else dim
+
+
+def _iso(text: str) -> dt.date | None:
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        return None
+
+
+def _last(values: Sequence[str] | None) -> str | None:
+    return values[-1] if values else None
+
+
+def decode_choice(values: Sequence[str] | None, choices: Sequence[str], default: str) -> str:
+    """The last value if it is one of `choices`, else `default`."""
+    value = _last(values)
+    return value if value in choices else default
+
+
+def decode_int(values: Sequence[str] | None, low: int, high: int, default: int) -> int:
+    """The last value as an int within [low, high], else `default`."""
+    try:
+        value = int(_last(values) or "")
+    except ValueError:
+        return default
+    return value if low <= value <= high else default
+
+
+def decode_many(values: Sequence[str] | None, choices: Sequence[str] | None = None) -> list[str]:
+    """Distinct values in URL order, keeping only `choices` when given."""
+    out: list[str] = []
+    for value in values or ():
+        if value not in out and (choices is None or value in choices):
+            out.append(value)
+    return out
+
+
+def decode_text(values: Sequence[str] | None, max_len: int = 200) -> str:
+    """Free text, trimmed to `max_len` characters."""
+    return (_last(values) or "")[:max_len]
+
+
+@dataclass(frozen=True)
+class ViewFilters:
+    """The global filters exactly as the user chose them (a preset stays a preset)."""
+
+    period: str = DEFAULT_PERIOD
+    start: dt.date | None = None
+    end: dt.date | None = None
+    compare: str = DEFAULT_COMPARISON
+    where: tuple[tuple[str, tuple[str, ...]], ...] = ()
+
+    def __post_init__(self) -> None:
+        if self.period not in PERIODS:
+            raise ValueError(f"unknown period {self.period!r}")
+        if self.compare not in COMPARISONS:
+            raise ValueError(f"unknown comparison {self.compare!r}")
+        if self.period == "custom" and (
+            self.start is None or self.end is None or self.start > self.end
+        ):
+            raise ValueError("a custom period needs a start on or before its end")
+
+    @classmethod
+    def make(
+        cls,
+        period: str = DEFAULT_PERIOD,
+        start: dt.date | None = None,
+        end: dt.date | None = None,
+        compare: str = DEFAULT_COMPARISON,
+        where: Mapping[str, Sequence[str]] | None = None,
+    ) -> ViewFilters:
+        """A ViewFilters with dimension values in a canonical order (sorted by dimension,
+        values in the order given, duplicates and empty lists dropped)."""
+        items = tuple(
+            sorted(
+                (dim, tuple(decode_many(values))) for dim, values in (where or {}).items() if values
+            )
+        )
+        if period != "custom":
+            start = end = None
+        return cls(period, start, end, compare, items)
+
+    def dims(self) -> dict[str, list[str]]:
+        """The selected values per dimension."""
+        return {dim: list(values) for dim, values in self.where}
+
+    def to_params(self) -> Params:
+        """The query parameters of this view (defaults left out)."""
+        params: Params = {}
+        if self.period != DEFAULT_PERIOD:
+            params["period"] = [self.period]
+        if self.period == "custom" and self.start and self.end:
+            params["from"] = [self.start.isoformat()]
+            params["to"] = [self.end.isoformat()]
+        if self.compare != DEFAULT_COMPARISON:
+            params["vs"] = [self.compare]
+        for dim, values in self.where:
+            params[dim_param(dim)] = list(values)
+        return params
+
+    @classmethod
+    def from_params(cls, params: Mapping[str, Sequence[str]], dims: Sequence[str]) -> ViewFilters:
+        """The view in `params`; only the given dimensions are read, bad values are dropped."""
+        period = decode_choice(params.get("period"), list(PERIODS), DEFAULT_PERIOD)
+        start = _iso(_last(params.get("from")) or "")
+        end = _iso(_last(params.get("to")) or "")
+        if period == "custom" and (start is None or end is None or start > end):
+            period, start, end = DEFAULT_PERIOD, None, None
+        compare = decode_choice(params.get("vs"), list(COMPARISONS), DEFAULT_COMPARISON)
+        where = {dim: decode_many(params.get(dim_param(dim))) for dim in dims}
+        return cls.make(period, start, end, compare, where)
+
+    def date_range(self, anchor: dt.date) -> tuple[dt.date, dt.date]:
+        """The inclusive date range; presets end on `anchor` (the latest data day)."""
+        if self.period == "custom" and self.start and self.end:
+            return self.start, self.end
+        return preset_range(self.period, anchor)
+
+    def filters(self, anchor: dt.date) -> Filters:
+        """The engine Filters of this view."""
+        start, end = self.date_range(anchor)
+        return Filters.make(start, end, self.dims())
+
+    def comparison(self, anchor: dt.date) -> Filters:
+        """The engine Filters of the comparison period (same dimension filters)."""
+        start, end = self.date_range(anchor)
+        prev_start, prev_end = comparison_range(start, end, COMPARISONS[self.compare])
+        return Filters.make(prev_start, prev_end, self.dims())
+
+
+def preset_range(period: str, anchor: dt.date) -> tuple[dt.date, dt.date]:
+    """The inclusive range of a preset that ends on `anchor`."""
+    if period == "30d":
+        return anchor - dt.timedelta(days=29), anchor
+    if period == "qtd":
+        first_month = 3 * ((anchor.month - 1) // 3) + 1
+        return dt.date(anchor.year, first_month, 1), anchor
+    if period == "ytd":
+        return dt.date(anchor.year, 1, 1), anchor
+    if period == "12m":
+        return anchor - dt.timedelta(days=364), anchor
+    return anchor - dt.timedelta(days=89), anchor
+
+
+def same_params(a: Mapping[str, Sequence[str]], b: Mapping[str, Sequence[str]]) -> bool:
+    """Whether two parameter sets are equal (key order ignored, value order kept)."""
+    return {k: list(v) for k, v in a.items()} == {k: list(v) for k, v in b.items()}
+
+
+def query_string(params: Mapping[str, Sequence[str]]) -> str:
+    """`params` as a URL query string (repeated keys for lists)."""
+    from urllib.parse import urlencode
+
+    return urlencode([(k, v) for k, values in params.items() for v in values])

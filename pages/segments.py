@@ -1,0 +1,208 @@
+"""Segments: drill down a dimension path (treemap / sunburst sized by answers, coloured by
+a score) and compare each segment with the rest, with a CSV download."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import pandas as pd
+import streamlit as st
+
+from cxdata.comments import safe_csv
+from pages._shared import charts, common, fmt, state
+from pages._shared.session import Ctx, context
+from pages._shared.urlstate import decode_many
+
+NONE = "none"
+LEVELS = 3
+DEFAULT_PATH: tuple[str, ...] = ("country", "region", "plan")
+SEGMENT_METRICS: tuple[str, ...] = ("nps", "csat", "ces", "friction")
+CHARTS: dict[str, str] = {"treemap": "Treemap", "sunburst": "Sunburst"}
+TESTS: dict[str, str] = {
+    "nps": "t-test on NPS (variance p + d − (p − d)²)",
+    "csat": "two-proportion z-test",
+    "ces": "Welch t-test",
+    "friction": "two-proportion z-test",
+}
+
+
+def default_path(dims: Sequence[str]) -> list[str]:
+    """country → region → plan when present, else the first dimensions."""
+    path = [d for d in DEFAULT_PATH if d in dims]
+    return path or list(dims[:2])
+
+
+def path_select(dims: Sequence[str]) -> list[str]:
+    """Up to three levels; a level set to "—" ends the path. URL: path=a&path=b&path=c."""
+    default = default_path(dims)
+    chosen: list[str] = []
+    columns = st.columns(LEVELS)
+    for i, col in enumerate(columns):
+        options = [d for d in dims if d not in chosen] + ([NONE] if i > 0 else [])
+        if not options:
+            break
+
+        def decode(values: Sequence[str] | None, i: int = i, options: list[str] = options) -> str:
+            path = default if values is None else decode_many(values, dims)
+            pick = path[i] if i < len(path) else NONE
+            return pick if pick in options else (NONE if i > 0 else options[0])
+
+        key = f"segments.level{i}"
+        state.seed(key, "path", decode, lambda v, options=options: v in options)
+        value = col.selectbox(
+            f"Level {i + 1}",
+            options,
+            key=key,
+            format_func=lambda d: "—" if d == NONE else fmt.dim_label(d),
+        )
+        state.remember(key, value)
+        if value == NONE:
+            break
+        chosen.append(value)
+    state.publish({"path": chosen} if chosen != default else {})
+    return chosen
+
+
+def comparison_table(table: pd.DataFrame, metric: str, th_low_base: int) -> pd.DataFrame:
+    """The segment-vs-rest frame in words and rounded numbers, for display and CSV."""
+
+    def verdict(row: pd.Series) -> str:
+        if row["suppressed"]:
+            return "n too small"
+        if pd.isna(row["significant"]):
+            return f"not tested (under {th_low_base} answers)"
+        if not row["significant"]:
+            return "no"
+        return "yes, higher" if row["difference"] > 0 else "yes, lower"
+
+    name = fmt.SHORT_LABELS[metric]
+    return pd.DataFrame(
+        {
+            "Segment": table["segment"],
+            "Answers": table["responses"],
+            f"{name} n": table["n"],
+            name: table["value"].round(2),
+            "CI low": table["ci_low"].round(2),
+            "CI high": table["ci_high"].round(2),
+            f"Rest {name}": table["rest_value"].round(2),
+            "Rest n": table["rest_n"],
+            "Difference": table["difference"].round(2),
+            "Significant (95%)": table.apply(verdict, axis=1),
+        }
+    )
+
+
+def drill(ctx: Ctx, path: list[str], metric: str, kind: str) -> None:
+    """The treemap / sunburst."""
+    nodes = ctx.drilldown(path)
+    if nodes.empty:
+        st.info("No answers to drill into.")
+        return
+    score = getattr(ctx.kpis(), metric)
+    name = fmt.SHORT_LABELS[metric]
+    charts.show(
+        charts.drill_figure(
+            nodes, metric, kind, "All answers", None if score.suppressed else score.value, score.n
+        ),
+        key="drill",
+        alt=f"{CHARTS[kind]} of {' → '.join(path)} coloured by {name}",
+    )
+    zoom = (
+        "Click a box to zoom in, the bar above to zoom out."
+        if kind == "treemap"
+        else "Click a ring segment to zoom in, the centre to zoom out."
+    )
+    st.caption(
+        f"Size: answers. Colour: {name} (blue better, red worse). Grey: fewer than "
+        f"{ctx.th.min_n} answers (n too small). {zoom}"
+    )
+
+
+def vs_rest(ctx: Ctx, path: list[str], metric: str) -> None:
+    """Each segment of one level vs all other answers, with a CSV download."""
+    st.subheader("Each segment vs the rest")
+    by = state.select(
+        "Segments of",
+        path,
+        key="segments.by",
+        param="by",
+        default=path[0],
+        format_func=fmt.dim_label,
+        where=st.columns([1, 3])[0],
+    )
+    table = ctx.segment_vs_rest(by, metric)
+    if table.empty:
+        st.info("No segments to compare.")
+        return
+    shown = comparison_table(table, metric, ctx.th.low_base)
+    name = fmt.SHORT_LABELS[metric]
+    st.dataframe(
+        shown,
+        hide_index=True,
+        width="stretch",
+        column_config={
+            **{
+                col: st.column_config.NumberColumn(format="%.2f")
+                for col in (name, "CI low", "CI high", f"Rest {name}")
+            },
+            "Answers": st.column_config.NumberColumn(format="localized"),
+            f"{name} n": st.column_config.NumberColumn(format="localized"),
+            "Rest n": st.column_config.NumberColumn(format="localized"),
+            "Difference": st.column_config.NumberColumn(
+                format="%+.2f", help="Segment minus the rest, in the metric's unit"
+            ),
+        },
+    )
+    st.download_button(
+        "Download CSV",
+        safe_csv(shown),
+        file_name=f"segments_{by}_{metric}.csv",
+        mime="text/csv",
+        icon=":material/download:",
+        on_click="ignore",
+    )
+    st.caption(
+        f"“The rest” is every other answer inside the filters. Significance: "
+        f"{TESTS[metric]} at 95%; not run when either side has fewer than "
+        f"{ctx.th.low_base} answers."
+    )
+
+
+def render() -> None:
+    """The page."""
+    ctx = context()
+    common.header("Segments", ctx)
+    if not common.has_answers(ctx):
+        return
+    dims = ctx.dimensions()
+    if not dims:
+        st.info("The data has no segment columns to drill into.")
+        return
+    path = path_select(dims)
+    c1, c2, _ = st.columns([1, 1, 2])
+    metric = state.select(
+        "Colour and compare by",
+        SEGMENT_METRICS,
+        key="segments.metric",
+        param="metric",
+        default="nps",
+        format_func=fmt.metric_label,
+        where=c1,
+    )
+    kind = state.select(
+        "Chart",
+        list(CHARTS),
+        key="segments.chart",
+        param="chart",
+        default="treemap",
+        format_func=CHARTS.__getitem__,
+        radio=True,
+        where=c2,
+    )
+    with common.guard("The drilldown could not be computed"):
+        drill(ctx, path, metric, kind)
+    with common.guard("The comparison could not be computed"):
+        vs_rest(ctx, path, metric)
+
+
+render()
