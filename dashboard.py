@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import streamlit as st
 
+from cxdata.access import Grant
 from cxdata.errors import CxError
-from pages._shared import common, session, sidebar, start, state
+from pages._shared import auth, common, session, sidebar, start, state
 
 st.set_page_config(
     page_title="CX dashboard",
@@ -19,26 +20,34 @@ st.set_page_config(
 )
 
 
-def _navigation() -> tuple[st.Page, bool]:
-    """Register the pages (the Data page only once its file exists); returns the page to
-    run and whether it is the Data page."""
+def _signed_out() -> None:
+    """The only page while nobody is signed in (auth.session_grant drew the screen)."""
+
+
+def _navigation(grant: Grant) -> tuple[st.Page, bool]:
+    """Register the pages (the Data page only for those who may import, and only once its
+    file exists); returns the page to run and whether it is the Data page."""
     pages = [
         st.Page(p.path, title=p.title, icon=p.icon, default=p is common.OVERVIEW)
         for p in common.DASHBOARD_PAGES
     ]
-    if start.data_page_exists():
+    if start.data_page_exists() and auth.may_import(grant):
         pages.append(st.Page(common.DATA.path, title=common.DATA.title, icon=common.DATA.icon))
     current = st.navigation(pages)
     return current, current.url_path == "data"
 
 
 def main() -> None:
-    """One script run: context → sidebar filters → page → URL and copy link."""
-    page, is_data_page = _navigation()
+    """One script run: sign-in → context → sidebar filters → page → URL and copy link."""
+    grant = auth.session_grant()
+    if grant is None:
+        st.navigation([st.Page(_signed_out, title="Sign in")], position="hidden")
+        return
+    page, is_data_page = _navigation(grant)
     state.begin_run()
     link_slot = st.sidebar.container()
     try:
-        store = session.session_store()
+        store = session.session_store(grant)
         start.auto_demo(store)
         ctx = session.build_context(store, session.data_key(store))
     except (CxError, ValueError) as exc:

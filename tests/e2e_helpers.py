@@ -66,8 +66,11 @@ def make_demo_store(data_dir: Path, rows: int) -> None:
 class AppServer:
     """`streamlit run dashboard.py` on a free port with its own data directory."""
 
-    def __init__(self, data_dir: Path, env: dict[str, str] | None = None) -> None:
+    def __init__(
+        self, data_dir: Path, env: dict[str, str] | None = None, args: tuple[str, ...] = ()
+    ) -> None:
         self.data_dir = data_dir
+        self.extra_args = args
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.extra_env = env or {}
@@ -95,6 +98,7 @@ class AppServer:
             "false",
             "--server.fileWatcherType",
             "none",
+            *self.extra_args,
         ]
         self.started_at = time.perf_counter()
         self.proc = subprocess.Popen(

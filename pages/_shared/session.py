@@ -23,14 +23,19 @@ import pandas as pd
 import streamlit as st
 
 from cxdata import catalog, comments, kpi_metrics, queries, segments
+from cxdata.access import OPEN, Grant
 from cxdata.config import Thresholds, thresholds
+from cxdata.errors import CxError
 from cxdata.filters import Filters
 from cxdata.queries import Kpis
 from cxdata.store import Store, connect
+from pages._shared.auth import auth_configured
 from pages._shared.urlstate import ViewFilters
 
 ENTRYPOINT = Path(__file__).resolve().parents[2] / "dashboard.py"
 _STORE = "_cx_store"
+_SCOPED = "_cx_scoped_store"
+_GRANT_KEY = "_cx_grant"  # set by auth.session_grant()
 _CTX = "_cx_ctx"
 _ACTIVE = "_cx_in_entrypoint"
 _CACHE = {"show_spinner": False, "max_entries": 256}
@@ -45,13 +50,26 @@ def database_url() -> str | None:
     return str(url) if url else (os.environ.get("CX_DATABASE_URL", "").strip() or None)
 
 
-def session_store() -> Store:
-    """This session's Store (its own cursor), created on first use."""
+def session_store(grant: Grant | None = None) -> Store:
+    """This session's Store (its own cursor), created on first use, narrowed to what
+    `grant` may see (default: the grant of this session's sign-in)."""
     store = st.session_state.get(_STORE)
     if store is None:
         store = connect(url=database_url())
         st.session_state[_STORE] = store
-    return store
+    grant = grant or st.session_state.get(_GRANT_KEY)
+    if grant is None:
+        if auth_configured():
+            raise CxError("nobody is signed in")
+        grant = OPEN  # local use (a page run on its own, e.g. in AppTest)
+    restrict = dict(grant.restrict)
+    if not restrict:
+        return store
+    scoped = st.session_state.get(_SCOPED)
+    if scoped is None or scoped.restrict != restrict:
+        scoped = store.restricted(restrict)
+        st.session_state[_SCOPED] = scoped
+    return scoped
 
 
 def fresh_store(store: Store) -> Store:

@@ -1,0 +1,94 @@
+"""Sign-in and access: who is using this session, and what they may see and do.
+
+With an `[auth]` section in `.streamlit/secrets.toml`, everyone signs in through OIDC
+(`st.login`) first; the access file ($CX_ACCESS_FILE, see cxdata.access) then gives the
+signed-in e-mail a role and a row restriction, which the engine applies to every query.
+Without `[auth]` the app is open, for local use, and says so.
+"""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from cxdata.access import OPEN, AccessPolicy, Grant, load_policy
+from cxdata.errors import CxError
+
+
+def auth_configured() -> bool:
+    """Whether sign-in is configured (an `[auth]` section in the app's secrets)."""
+    try:
+        return "auth" in st.secrets
+    except Exception:  # no secrets file at all: Streamlit raises on access
+        return False
+
+
+def _policy() -> AccessPolicy | None:
+    try:
+        return load_policy()
+    except CxError as exc:
+        # A broken access file must not open the dashboard to everyone.
+        st.error(f"Access is closed until the access file is fixed: {exc}",
+                 icon=":material/lock:")
+        st.stop()
+    return None  # unreachable; st.stop() raises
+
+
+_GRANT = "_cx_grant"
+
+
+def current_grant() -> Grant | None:
+    """The grant session_grant() found for this session in this run (None: nobody)."""
+    return st.session_state.get(_GRANT)
+
+
+def may_import(grant: Grant) -> bool:
+    """Imports need the analyst role and unrestricted rows: an import can carry any
+    region, and the Data page shows row counts of whole datasets."""
+    return grant.can("import") and not grant.restrict
+
+
+def session_grant() -> Grant | None:
+    """This session's grant, or None after drawing the sign-in / no-access screen."""
+    policy = _policy()
+    st.session_state.pop(_GRANT, None)
+    if not auth_configured():
+        st.sidebar.caption(":material/lock_open: Open access: sign-in is not configured "
+                           "(local use). See the README to host it.")
+        st.session_state[_GRANT] = OPEN
+        return OPEN
+    if not st.user.is_logged_in:
+        _sign_in_screen()
+        return None
+    email = str(st.user.get("email") or "")
+    if policy is None:
+        grant = Grant(email=email, role="admin")
+    else:
+        grant = policy.grant_for(email) if email else None
+        if grant is None:
+            _no_access_screen(email, policy.admin_contact)
+            return None
+    _signed_in_panel(grant)
+    st.session_state[_GRANT] = grant
+    return grant
+
+
+def _sign_in_screen() -> None:
+    st.title("CX dashboard")
+    st.write("Sign in to see the customer-experience data you have access to.")
+    st.button("Sign in", icon=":material/login:", type="primary", on_click=st.login,
+              key="cx_sign_in")
+
+
+def _no_access_screen(email: str, contact: str) -> None:
+    st.title("No access yet")
+    who = email or "Your account (no e-mail address was shared by the sign-in provider)"
+    st.warning(f"{who} is signed in but has no access to this dashboard. "
+               f"Ask {contact} to add you.", icon=":material/lock:")
+    st.button("Sign out", icon=":material/logout:", on_click=st.logout, key="cx_sign_out")
+
+
+def _signed_in_panel(grant: Grant) -> None:
+    with st.sidebar:
+        st.caption(f":material/person: {grant.email} · {grant.describe()}")
+        st.button("Sign out", icon=":material/logout:", on_click=st.logout,
+                  key="cx_sign_out", type="tertiary")

@@ -1,0 +1,227 @@
+"""Hosted use end to end: OIDC sign-in against a real local provider, then each user sees
+only their scope, URL parameters cannot widen it, and a signed-out browser sees no data."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import secrets
+import shutil
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from e2e_helpers import (
+    APP_IDLE,
+    EXCEPTION,
+    VIEWPORT,
+    AppServer,
+    chromium,
+    find_chromium,
+    free_port,
+    make_demo_store,
+    screenshot,
+    wait_idle,
+)
+
+pytestmark = pytest.mark.browser
+
+ACCESS = """
+admin_contact = "cx-admins@example.com"
+
+[users."ola@example.com"]
+role = "viewer"
+restrict = { country = ["Norway"] }
+
+[users."sven@example.com"]
+role = "analyst"
+restrict = { country = ["Sweden"] }
+"""
+USERS = {
+    "ola": {"sub": "ola", "email": "ola@example.com"},
+    "sven": {"sub": "sven", "email": "sven@example.com"},
+    "mallory": {"sub": "mallory", "email": "mallory@example.com"},
+}
+
+
+@pytest.fixture(scope="module")
+def chromium_path() -> str:
+    path = find_chromium()
+    if path is None:
+        if os.environ.get("CI") == "true":
+            pytest.fail("CI=true but no Chromium found (apt-get install chromium)")
+        pytest.skip("no Chromium found: install Debian's chromium to run the browser tests")
+    return path
+
+
+@pytest.fixture(scope="module")
+def provider() -> Iterator[str]:
+    """oidc-provider-mock on a free loopback port with three predefined users."""
+    exe = shutil.which("oidc-provider-mock") or str(Path(sys.executable).parent /
+                                                     "oidc-provider-mock")
+    port = free_port()
+    args = [exe, "--port", str(port)]
+    for claims in USERS.values():
+        args += ["--user-claims", json.dumps(claims)]
+    proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        _wait_http(f"{url}/.well-known/openid-configuration")
+        yield url
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def app(
+    chromium_path: str, provider: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[AppServer]:
+    root = tmp_path_factory.mktemp("hosted")
+    data_dir = root / "data"
+    make_demo_store(data_dir, 20_000)
+    (root / "access.toml").write_text(ACCESS)
+    server = AppServer(data_dir, env={"CX_ACCESS_FILE": str(root / "access.toml")})
+    (root / "secrets.toml").write_text(
+        "[auth]\n"
+        f'redirect_uri = "{server.url}/oauth2callback"\n'
+        f'cookie_secret = "{secrets.token_hex(16)}"\n'
+        'client_id = "cx-dashboard"\n'
+        'client_secret = "test-secret"\n'
+        f'server_metadata_url = "{provider}/.well-known/openid-configuration"\n'
+    )
+    server.extra_args = ("--secrets.files", str(root / "secrets.toml"))
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="module")
+def browser(chromium_path: str) -> Iterator[Any]:
+    with chromium(chromium_path) as b:
+        yield b
+
+
+def _wait_http(url: str, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(url, timeout=2) as r:
+                if r.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.2)
+    raise TimeoutError(f"{url} did not answer")
+
+
+def sign_in(browser: Any, app: AppServer, user: str, path: str = "") -> Any:
+    """A fresh browser context signed in as `user`; returns its page."""
+    context = browser.new_context(viewport=VIEWPORT)
+    page = context.new_page()
+    page.goto(f"{app.url}/{path}")
+    page.wait_for_selector(APP_IDLE, timeout=45_000)
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_selector(f"button[value='{user}']", timeout=30_000)
+    page.click(f"button[value='{user}']")
+    page.wait_for_url(re.compile(re.escape(app.url)), timeout=30_000)
+    page.wait_for_selector(APP_IDLE, timeout=45_000)
+    wait_idle(page)
+    return page
+
+
+def body_text(page: Any) -> str:
+    return str(page.inner_text("[data-testid='stApp']"))
+
+
+def responses_count(page: Any) -> int:
+    """The Responses KPI tile's number."""
+    text = body_text(page)
+    match = re.search(r"Responses\s*\n?\s*([\d,]+)", text)
+    assert match, text[:2000]
+    return int(match.group(1).replace(",", ""))
+
+
+def country_filter_options(page: Any) -> list[str]:
+    """The Country filter's options; none when the sidebar leaves out a one-value filter."""
+    box = page.locator("[data-testid='stSidebar'] [data-testid='stMultiSelect']").filter(
+        has=page.get_by_text("Country", exact=True))
+    if box.count() == 0:
+        return []
+    box.locator("input").click()
+    options = page.locator("[role='option']").all_inner_texts()
+    page.keyboard.press("Escape")
+    return options
+
+
+def test_signed_out_browser_sees_no_data(app: AppServer, browser: Any) -> None:
+    context = browser.new_context(viewport=VIEWPORT)
+    page = context.new_page()
+    for path in ("", "segments?country=Sweden", "feedback?q=delivery"):
+        page.goto(f"{app.url}/{path}")
+        page.wait_for_selector(APP_IDLE, timeout=45_000)
+        wait_idle(page)
+        text = body_text(page)
+        assert "Sign in" in text
+        assert "NPS" not in text and "Norway" not in text and "Sweden" not in text
+        assert page.locator(".js-plotly-plot").count() == 0
+    screenshot(page, "auth_signed_out")
+    context.close()
+
+
+def test_each_user_sees_only_their_scope(app: AppServer, browser: Any) -> None:
+    ola = sign_in(browser, app, "ola")
+    assert "ola@example.com" in body_text(ola) and "country = Norway" in body_text(ola)
+    assert set(country_filter_options(ola)) <= {"Norway"}
+    assert "Sweden" not in body_text(ola) and "Denmark" not in body_text(ola)
+    ola_count = responses_count(ola)
+    screenshot(ola, "auth_ola_overview")
+    sven = sign_in(browser, app, "sven")
+    assert set(country_filter_options(sven)) <= {"Sweden"}
+    assert "Norway" not in body_text(sven) and "Slovenia" not in body_text(sven)
+    sven_count = responses_count(sven)
+    assert ola_count > 0 and sven_count > 0 and ola_count != sven_count
+    # Viewers may not import; a restricted analyst neither (imports span all rows).
+    for page in (ola, sven):
+        assert page.locator("[data-testid='stSidebarNav']").filter(has_text="Data").count() == 0
+        assert page.locator(EXCEPTION).count() == 0
+    ola.context.close()
+    sven.context.close()
+
+
+def test_url_parameters_cannot_widen_the_scope(app: AppServer, browser: Any) -> None:
+    ola = sign_in(browser, app, "ola")
+    baseline = responses_count(ola)
+    for query in ("?country=Sweden", "?country=Sweden&country=Norway", "?dim.country=Sweden"):
+        ola.goto(f"{app.url}/{query}")
+        ola.wait_for_selector(APP_IDLE, timeout=45_000)
+        wait_idle(ola)
+        text = body_text(ola)
+        assert "Sweden" not in text.replace("country = Norway", "")
+        assert ola.locator(EXCEPTION).count() == 0
+        if "No answers match" not in text:
+            assert responses_count(ola) <= baseline
+    ola.goto(f"{app.url}/feedback?country=Sweden&q=leverans")
+    ola.wait_for_selector(APP_IDLE, timeout=45_000)
+    wait_idle(ola)
+    assert "Stockholm" not in body_text(ola) and "Skåne" not in body_text(ola)
+    screenshot(ola, "auth_ola_widen_attempt")
+    ola.context.close()
+
+
+def test_user_missing_from_the_access_file_is_told_whom_to_ask(
+    app: AppServer, browser: Any
+) -> None:
+    page = sign_in(browser, app, "mallory")
+    text = body_text(page)
+    assert "mallory@example.com" in text and "cx-admins@example.com" in text
+    assert "NPS" not in text and page.locator(".js-plotly-plot").count() == 0
+    screenshot(page, "auth_no_access")
+    page.context.close()
