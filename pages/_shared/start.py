@@ -13,6 +13,7 @@ import streamlit as st
 from cxdata import demo, schema
 from cxdata.errors import CxError
 from cxdata.store import Store
+from cxdata.voc.persist import compute_themes
 
 # One demo load per process, even when several sessions start at once.
 _demo_lock = threading.RLock()
@@ -33,8 +34,10 @@ def store_demo(store: Store) -> str:
             schema.RESPONSES, demo.demo_responses(rows=demo.DEFAULT_ROWS, seed=demo.DEFAULT_SEED)
         )
         store.replace_table(schema.METRICS, demo.demo_metrics(seed=demo.DEFAULT_SEED))
+        # Themes once now, so the Feedback page's themes are there on first visit.
+        compute_themes(store)
     took = time.perf_counter() - started
-    return f"{demo.DEFAULT_ROWS:,} demo responses stored in {took:.1f} s."
+    return f"{demo.DEFAULT_ROWS:,} demo responses stored, comments analysed ({took:.1f} s)."
 
 
 def auto_demo(store: Store) -> bool:
@@ -44,14 +47,14 @@ def auto_demo(store: Store) -> bool:
     with _demo_lock:
         if store.has(schema.RESPONSES):
             return False
-        with st.spinner("First start: generating the demo data…"):
+        with st.spinner("First start: generating the demo data and its comment themes…"):
             st.session_state[TOAST] = store_demo(store)
     return True
 
 
 def _load_demo(store: Store) -> None:
     try:
-        with st.spinner("Generating the demo data (a few seconds)…"):
+        with st.spinner("Generating the demo data and analysing its comments (about 15 s)…"):
             st.session_state[TOAST] = store_demo(store)
     except CxError as exc:
         st.session_state[TOAST] = f"Could not store the demo data: {exc}"
