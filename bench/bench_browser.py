@@ -40,6 +40,8 @@ from e2e_helpers import (  # noqa: E402
     wait_rendered,
 )
 
+from bench.machine import cpu_model, memory_gib  # noqa: E402
+
 TARGET_FIRST_RENDER = 5.0
 TARGET_FILTER_CHANGE = 1.0
 FILTER_VALUES = [
@@ -55,23 +57,9 @@ OVERVIEW_PLOTS = 9  # 4 + 4 sparklines and the movers chart on the demo data
 
 def machine() -> dict[str, str]:
     """What the numbers were measured on."""
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    mem = ""
-    try:
-        kb = int(Path("/proc/meminfo").read_text().split()[1])
-        mem = f"{kb / 1024**2:.0f} GiB"
-    except (OSError, ValueError, IndexError):
-        pass
     return {
-        "CPU": f"{cpu} ({os.cpu_count()} cores)",
-        "memory": mem,
+        "CPU": f"{cpu_model()} ({os.cpu_count()} cores)",
+        "memory": f"{memory_gib():.0f} GiB",
         "OS": platform.platform(),
         "Python": platform.python_version(),
         "streamlit / plotly / duckdb": f"{version('streamlit')} / {version('plotly')} / "

@@ -13,7 +13,6 @@ bench/import_results.md.
 from __future__ import annotations
 
 import argparse
-import os
 import platform
 import statistics
 import sys
@@ -26,30 +25,12 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench.machine import machine
 from cxdata import schema
 from cxdata.importing import import_file
 from cxdata.store import connect
 
 RESULTS = Path(__file__).resolve().parent / "import_results.md"
-
-
-def machine() -> dict[str, str]:
-    """CPU model, cores and memory of this machine."""
-    model = "unknown CPU"
-    cpuinfo = Path("/proc/cpuinfo")
-    if cpuinfo.exists():
-        for line in cpuinfo.read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
-    return {
-        "cpu": model,
-        "cores": str(os.cpu_count()),
-        "ram": f"{mem:.0f} GiB",
-        "os": f"{platform.system()} {platform.release()}",
-        "python": platform.python_version(),
-    }
 
 
 def export_csv(path: Path, rows: int, seed: int = 1) -> int:
@@ -126,7 +107,6 @@ def main() -> None:
             if times[-1] > 60:
                 break
     assert result is not None
-    info = machine()
     table = "\n".join(
         [
             "| rows | file | encoding, delimiter | read | imported | rejected | median s | runs "
@@ -144,8 +124,8 @@ def main() -> None:
         "mapping, validate every row, write the rejects, write atomically, keep the original) "
         "of a semicolon-separated cp1252 export with day-first timestamps into a fresh "
         "embedded store.\n\n"
-        f"Machine: {info['cpu']}, {info['cores']} cores, {info['ram']} RAM, {info['os']}, "
-        f"Python {info['python']}.\n\n{table}\n\n"
+        f"Machine: {machine(release=True)}, Python {platform.python_version()}.\n\n"
+        f"{table}\n\n"
         f"Runs (s): {', '.join(f'{t:.2f}' for t in times)}. Target: ≤ 30 s for 1M rows on "
         "2 cores.\n"
     )

@@ -10,9 +10,7 @@ through cxdata and in pandas on the same in-memory frame. Writes bench/results.m
 from __future__ import annotations
 
 import argparse
-import os
 import platform
-import statistics
 import sys
 import tempfile
 import time
@@ -24,35 +22,12 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench.machine import machine
+from bench.timing import median_seconds
 from cxdata import queries, schema
 from cxdata.demo import demo_responses
 from cxdata.filters import Filters
 from cxdata.store import close_all, connect
-
-
-def machine() -> str:
-    """CPU model, cores and memory of this machine."""
-    model = "unknown CPU"
-    cpuinfo = Path("/proc/cpuinfo")
-    if cpuinfo.exists():
-        for line in cpuinfo.read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
-    return f"{model}, {os.cpu_count()} cores, {mem:.0f} GiB RAM, {platform.system()}"
-
-
-def median_seconds(fn: Callable[[], object], repeat: int) -> float:
-    """Median wall time of `repeat` runs after one warm-up run."""
-    fn()
-    times = []
-    for _ in range(repeat):
-        started = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - started)
-    return statistics.median(times)
-
 
 # --- the same three queries in plain pandas --------------------------------------------
 
@@ -62,8 +37,11 @@ def pandas_kpis(df: pd.DataFrame) -> dict[str, float]:
     csat = df["csat"].dropna()
     ces = df["ces"].dropna().astype(float)
     tagged = df[df["touchpoint"].notna()]
-    bad = (tagged["ces"] <= 3).fillna(False) | (tagged["csat"] <= 2).fillna(False) | (
-        tagged["nps"] <= 6).fillna(False)
+    bad = (
+        (tagged["ces"] <= 3).fillna(False)
+        | (tagged["csat"] <= 2).fillna(False)
+        | (tagged["nps"] <= 6).fillna(False)
+    )
     return {
         "nps": 100 * ((nps >= 9).mean() - (nps <= 6).mean()),
         "csat": 100 * (csat >= 4).mean(),
@@ -83,8 +61,11 @@ def pandas_weekly_nps_by_region(df: pd.DataFrame) -> pd.DataFrame:
 
 def pandas_friction_matrix(df: pd.DataFrame) -> pd.DataFrame:
     tagged = df[df["touchpoint"].notna()]
-    bad = (tagged["ces"] <= 3).fillna(False) | (tagged["csat"] <= 2).fillna(False) | (
-        tagged["nps"] <= 6).fillna(False)
+    bad = (
+        (tagged["ces"] <= 3).fillna(False)
+        | (tagged["csat"] <= 2).fillna(False)
+        | (tagged["nps"] <= 6).fillna(False)
+    )
     g = tagged.assign(bad=bad).groupby(["touchpoint", "journey_stage"])["bad"].agg(["sum", "size"])
     g["friction"] = 100 * g["sum"] / g["size"]
     return g
@@ -99,24 +80,29 @@ def run(rows: int, repeat: int, workdir: Path) -> list[dict[str, object]]:
     started = time.perf_counter()
     store.replace_table(schema.RESPONSES, df)
     stored = time.perf_counter() - started
-    print(f"{rows:>11,} rows: generated in {generated:.1f} s, stored in {stored:.1f} s",
-          flush=True)
+    print(f"{rows:>11,} rows: generated in {generated:.1f} s, stored in {stored:.1f} s", flush=True)
     everything = Filters()
     pairs: dict[str, tuple[Callable[[], object], Callable[[], object]]] = {
         "kpis (NPS, CSAT, CES, friction)": (
-            lambda: queries.kpis(store, everything), lambda: pandas_kpis(df)),
+            lambda: queries.kpis(store, everything),
+            lambda: pandas_kpis(df),
+        ),
         "weekly NPS trend by region": (
             lambda: queries.trend(store, everything, "week", by="region", metrics=["nps"]),
-            lambda: pandas_weekly_nps_by_region(df)),
+            lambda: pandas_weekly_nps_by_region(df),
+        ),
         "friction matrix touchpoint × stage": (
             lambda: queries.friction_matrix(store, everything),
-            lambda: pandas_friction_matrix(df)),
+            lambda: pandas_friction_matrix(df),
+        ),
     }
     out = []
     for name, (cx, pdf) in pairs.items():
         cx_s, pd_s = median_seconds(cx, repeat), median_seconds(pdf, repeat)
-        print(f"  {name:<36} cxdata {cx_s:7.3f} s   pandas {pd_s:7.3f} s   "
-              f"{pd_s / cx_s:5.1f}×", flush=True)
+        print(
+            f"  {name:<36} cxdata {cx_s:7.3f} s   pandas {pd_s:7.3f} s   {pd_s / cx_s:5.1f}×",
+            flush=True,
+        )
         out.append({"rows": rows, "query": name, "cxdata_s": cx_s, "pandas_s": pd_s})
     _check_same_answer(store, df)
     return out

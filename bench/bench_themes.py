@@ -17,9 +17,7 @@ Writes the results with the machine (CPU model, cores, RAM) to --out.
 from __future__ import annotations
 
 import argparse
-import os
 import platform
-import statistics
 import sys
 import tempfile
 import time
@@ -32,6 +30,8 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench.machine import machine
+from bench.timing import median_seconds
 from cxdata import schema
 from cxdata.demo import demo_responses
 from cxdata.filters import Filters
@@ -39,19 +39,6 @@ from cxdata.store import Store, close_all, connect
 from cxdata.voc import impact, persist, verbatims
 
 TARGET_SECONDS = 60.0
-
-
-def machine() -> str:
-    """CPU model (from /proc/cpuinfo), cores and memory of this machine."""
-    model = "unknown CPU"
-    cpuinfo = Path("/proc/cpuinfo")
-    if cpuinfo.exists():
-        for line in cpuinfo.read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
-    return f"{model}, {os.cpu_count()} cores, {mem:.0f} GiB RAM, {platform.system()}"
 
 
 def progress_printer(label: str) -> Callable[[float, str], None]:
@@ -66,17 +53,6 @@ def progress_printer(label: str) -> Callable[[float, str], None]:
             state["next"] = fraction + 0.1
 
     return report
-
-
-def median_seconds(fn: Callable[[], object], repeat: int = 5) -> float:
-    """Median wall time of `repeat` runs after one warm-up run."""
-    fn()
-    times = []
-    for _ in range(repeat):
-        started = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - started)
-    return statistics.median(times)
 
 
 def timed_run(fn: Callable[[], persist.VocRun]) -> tuple[float, persist.VocRun]:

@@ -6,78 +6,54 @@ Errors print one line on stderr and exit non-zero: 2 for bad arguments, 1 for da
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import json
 import os
 import sys
 import time
 from collections.abc import Callable, Sequence
-from typing import NoReturn
 
 import pandas as pd
 
 from cxdata import queries, schema
 from cxdata.access import AccessDenied, load_policy
-from cxdata.config import Thresholds, thresholds
+from cxdata.cli_args import (
+    Parser,
+    add_filter_options,
+    filters_of,
+    positive_int,
+    thresholds_of,
+)
 from cxdata.errors import CxError
-from cxdata.filters import Filters
 from cxdata.importing.cli import add_parsers as add_import_parsers
 from cxdata.scores import METRICS, metric_columns
 from cxdata.store import Store, close_all, connect
 from cxdata.voc.cli import add_parsers as add_voc_parsers
 
 
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> NoReturn:
-        self.exit(2, f"{self.prog}: error: {message}\n")
-
-
-def _date(text: str) -> dt.date:
-    try:
-        return dt.date.fromisoformat(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): {text!r}") from None
-
-
-def _where(text: str) -> tuple[str, str]:
-    dim, sep, value = text.partition("=")
-    if not sep or not dim.strip() or not value.strip():
-        raise argparse.ArgumentTypeError(f"expected DIM=VALUE, got {text!r}")
-    return dim.strip(), value.strip()
-
-
-def _positive(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
-    return value
-
-
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of every subcommand."""
-    p = _Parser(prog="python -m cxdata", description="CX analytics engine")
+    p = Parser(prog="python -m cxdata", description="CX analytics engine")
     p.add_argument("--data-dir", help="embedded store directory (default $CX_DATA_DIR or ./data)")
     p.add_argument("--url", help="warehouse connection URL (default $CX_DATABASE_URL)")
-    p.add_argument("--as-user", metavar="EMAIL",
-                   help="apply this user's role and row restriction from $CX_ACCESS_FILE")
-    sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    p.add_argument(
+        "--as-user",
+        metavar="EMAIL",
+        help="apply this user's role and row restriction from $CX_ACCESS_FILE",
+    )
+    sub = p.add_subparsers(dest="command", required=True, parser_class=Parser)
 
     demo = sub.add_parser("demo", help="generate and store the demo datasets")
-    demo.add_argument("--rows", type=_positive, default=None)
+    demo.add_argument("--rows", type=positive_int, default=None)
     demo.add_argument("--seed", type=int, default=None)
-    demo.add_argument("--skip-themes", action="store_true",
-                      help="do not analyse the comments' themes now (takes a few seconds)")
+    demo.add_argument(
+        "--skip-themes",
+        action="store_true",
+        help="do not analyse the comments' themes now (takes a few seconds)",
+    )
 
     def filtered(name: str, help_text: str) -> argparse.ArgumentParser:
         cmd = sub.add_parser(name, help=help_text)
-        cmd.add_argument("--from", dest="start", type=_date)
-        cmd.add_argument("--to", dest="end", type=_date)
-        cmd.add_argument("--where", type=_where, action="append", default=[],
-                         metavar="DIM=VALUE", help="repeatable; one dimension repeated = IN")
-        cmd.add_argument("--min-n", type=_positive, default=None)
+        add_filter_options(cmd)
         return cmd
 
     kpis = filtered("kpis", "NPS, CSAT, CES and friction with CIs")
@@ -88,7 +64,7 @@ def build_parser() -> argparse.ArgumentParser:
     trend.add_argument("--grain", choices=sorted(queries.GRAINS), default="week")
     trend.add_argument("--metric", default="nps")
     trend.add_argument("--by")
-    trend.add_argument("--top", type=_positive, default=None)
+    trend.add_argument("--top", type=positive_int, default=None)
 
     friction = filtered("friction", "friction matrix, CSV on stdout")
     friction.add_argument("--rows", default="touchpoint")
@@ -99,26 +75,11 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-def _filters(args: argparse.Namespace) -> Filters:
-    where: dict[str, list[str]] = {}
-    for dim, value in args.where:
-        where.setdefault(dim, []).append(value)
-    return Filters.make(args.start, args.end, where)
-
-
-def _thresholds(args: argparse.Namespace) -> Thresholds:
-    base = thresholds()
-    if args.min_n is None:
-        return base
-    return Thresholds(min_n=args.min_n, low_base=max(base.low_base, args.min_n))
-
-
 def _fmt(score: queries.Score) -> str:
     if score.suppressed:
         return f"n too small (n={score.n})"
     flag = "  low base" if score.low_base else ""
-    return (f"{score.value:8.2f}  [{score.ci_low:.2f}, {score.ci_high:.2f}]  "
-            f"n={score.n}{flag}")
+    return f"{score.value:8.2f}  [{score.ci_low:.2f}, {score.ci_high:.2f}]  n={score.n}{flag}"
 
 
 def cmd_demo(store: Store, args: argparse.Namespace) -> None:
@@ -130,8 +91,10 @@ def cmd_demo(store: Store, args: argparse.Namespace) -> None:
     store.replace_table(schema.RESPONSES, demo.demo_responses(rows=rows, seed=seed))
     store.replace_table(schema.METRICS, demo.demo_metrics(seed=seed))
     took = time.perf_counter() - started
-    print(f"demo data: {rows} responses and {store.row_count(schema.METRICS)} metric points "
-          f"stored in {store.location} ({took:.1f} s)")
+    print(
+        f"demo data: {rows} responses and {store.row_count(schema.METRICS)} metric points "
+        f"stored in {store.location} ({took:.1f} s)"
+    )
     if not args.skip_themes:
         from cxdata.voc.cli import stderr_progress
         from cxdata.voc.persist import compute_themes
@@ -142,7 +105,7 @@ def cmd_demo(store: Store, args: argparse.Namespace) -> None:
 
 
 def cmd_kpis(store: Store, args: argparse.Namespace) -> None:
-    f, th = _filters(args), _thresholds(args)
+    f, th = filters_of(args), thresholds_of(args)
     result = queries.kpis(store, f, th)
     by = queries.kpis_by(store, f, args.by, th) if args.by else None
     if args.json:
@@ -161,8 +124,9 @@ def cmd_kpis(store: Store, args: argparse.Namespace) -> None:
 
 
 def cmd_trend(store: Store, args: argparse.Namespace) -> None:
-    frame = queries.trend(store, _filters(args), args.grain, args.by, args.top,
-                          _thresholds(args))
+    frame = queries.trend(
+        store, filters_of(args), args.grain, args.by, args.top, thresholds_of(args)
+    )
     keys = ["period", args.by] if args.by else ["period"]
     out = pd.concat([frame[keys], metric_columns(frame, args.metric)], axis=1)
     out.insert(len(keys), "metric", args.metric)
@@ -171,8 +135,9 @@ def cmd_trend(store: Store, args: argparse.Namespace) -> None:
 
 
 def cmd_friction(store: Store, args: argparse.Namespace) -> None:
-    frame = queries.friction_matrix(store, _filters(args), args.rows, args.cols, args.metric,
-                                    _thresholds(args))
+    frame = queries.friction_matrix(
+        store, filters_of(args), args.rows, args.cols, args.metric, thresholds_of(args)
+    )
     frame.insert(2, "metric", args.metric)
     frame.to_csv(sys.stdout, index=False, float_format="%.4f")
 

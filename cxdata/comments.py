@@ -90,7 +90,23 @@ class CommentPage:
     @property
     def pages(self) -> int:
         """Number of pages (at least 1)."""
-        return max(1, -(-self.total // self.page_size))
+        return page_count(self.total, self.page_size)
+
+
+def check_page_size(page_size: int, largest: int = MAX_PAGE_SIZE) -> None:
+    """Raise ValueError unless 1 <= page_size <= largest."""
+    if not 1 <= page_size <= largest:
+        raise ValueError(f"page size must be between 1 and {largest}, got {page_size}")
+
+
+def page_count(total: int, page_size: int) -> int:
+    """How many pages of `page_size` rows `total` rows fill (at least 1)."""
+    return max(1, -(-total // page_size))
+
+
+def clamped_page(page: int, total: int, page_size: int) -> int:
+    """`page` (1-based) moved into 1..page_count(total, page_size)."""
+    return min(max(1, page), page_count(total, page_size))
 
 
 def _band(t: ir.Table, band: str) -> ir.BooleanValue | None:
@@ -182,8 +198,7 @@ def comment_page(
     view (Store.restrict) a selection of fewer than RESTRICTED_MIN_ANSWERS answers
     returns no rows and `withheld=True`.
     """
-    if not 1 <= page_size <= MAX_PAGE_SIZE:
-        raise ValueError(f"page size must be between 1 and {MAX_PAGE_SIZE}, got {page_size}")
+    check_page_size(page_size)
     base = selection(store, filters, query)
     matching = with_comment(base, query.text)
     row = (
@@ -200,8 +215,7 @@ def comment_page(
     if withheld or total == 0:
         empty = pd.DataFrame({c: pd.Series(dtype="object") for c in cols})
         return CommentPage(empty, 0 if withheld else total, answers, 1, page_size, withheld)
-    last_page = max(1, -(-total // page_size))
-    page = min(max(1, page), last_page)
+    page = clamped_page(page, total, page_size)
     expr = (
         _ordered(matching, query.sort).select(cols).limit(page_size, offset=(page - 1) * page_size)
     )

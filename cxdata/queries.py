@@ -84,8 +84,7 @@ class Score:
 
 
 _DETAILS: dict[str, tuple[str, ...]] = {
-    "nps": ("promoters", "passives", "detractors", "promoter_pct", "passive_pct",
-            "detractor_pct"),
+    "nps": ("promoters", "passives", "detractors", "promoter_pct", "passive_pct", "detractor_pct"),
     "csat": ("csat_top2",),
     "ces": ("ces_sd", "ces_easy_pct"),
     "friction": ("friction_events",),
@@ -119,8 +118,7 @@ def _score(row: pd.Series, metric: str) -> Score:
     family = m.n.removesuffix("_n")
     suppressed = bool(row[f"{family}_suppressed"])
     detail = {
-        k: _num(row[k]) if k.endswith(("_pct", "_sd")) else int(row[k])
-        for k in _DETAILS[metric]
+        k: _num(row[k]) if k.endswith(("_pct", "_sd")) else int(row[k]) for k in _DETAILS[metric]
     }
     return Score(
         metric=metric,
@@ -170,8 +168,9 @@ def breakdown(
     t = responses(store, filters)
     counts = execute_counts(grouped_counts(t, list(by), _families(metrics)), by)
     frame = score_frame(counts, _th(th))
-    return frame.sort_values(["responses", *by], ascending=[False, *[True] * len(by)],
-                             ignore_index=True)
+    return frame.sort_values(
+        ["responses", *by], ascending=[False, *[True] * len(by)], ignore_index=True
+    )
 
 
 def drilldown(
@@ -208,8 +207,12 @@ def top_values(store: Store, filters: Filters, dim: str, n: int) -> list[str]:
     """The `n` most frequent values of a dimension inside `filters`."""
     _check_dims(store, [dim])
     t = responses(store, filters)
-    vol = t.group_by(dim).aggregate(responses=t.count()).order_by(
-        [ibis.desc("responses"), dim]).limit(n)
+    vol = (
+        t.group_by(dim)
+        .aggregate(responses=t.count())
+        .order_by([ibis.desc("responses"), dim])
+        .limit(n)
+    )
     return [NOT_SET if pd.isna(v) else str(v) for v in vol.to_pandas()[dim]]
 
 
@@ -262,8 +265,9 @@ def friction_matrix(
     out["friction"] = frame["friction"]
     if cols == "journey_stage":
         order = {s: i for i, s in enumerate(JOURNEY_STAGES)}
-        out = out.sort_values([rows, cols], key=lambda s: s.map(order).fillna(len(order))
-                              if s.name == cols else s)
+        out = out.sort_values(
+            [rows, cols], key=lambda s: s.map(order).fillna(len(order)) if s.name == cols else s
+        )
     return out.reset_index(drop=True)
 
 
@@ -277,8 +281,11 @@ def friction_hotspots(
     """The touchpoint × `by` cells with the highest friction rate, among cells not low base."""
     cells = friction_matrix(store, filters, "touchpoint", by, "friction", th)
     solid = cells[~cells["suppressed"] & ~cells["low_base"]]
-    return solid.sort_values(["value", "n"], ascending=[False, False]).head(limit).reset_index(
-        drop=True)
+    return (
+        solid.sort_values(["value", "n"], ascending=[False, False])
+        .head(limit)
+        .reset_index(drop=True)
+    )
 
 
 # --- changes and their significance -----------------------------------------------------
@@ -323,18 +330,34 @@ def _metric_change(m: pd.DataFrame, metric: str) -> pd.DataFrame:
         return m[f"{col}_{side}"].astype("float64").fillna(0).to_numpy()
 
     if metric == "nps":
-        stat = stats.nps_change_t(c("promoters", "now"), c("detractors", "now"), c("nps_n", "now"),
-                                  c("promoters", "prev"), c("detractors", "prev"),
-                                  c("nps_n", "prev"))
+        stat = stats.nps_change_t(
+            c("promoters", "now"),
+            c("detractors", "now"),
+            c("nps_n", "now"),
+            c("promoters", "prev"),
+            c("detractors", "prev"),
+            c("nps_n", "prev"),
+        )
     elif metric == "csat":
-        stat = stats.proportion_change_z(c("csat_top2", "now"), c("csat_n", "now"),
-                                         c("csat_top2", "prev"), c("csat_n", "prev"))
+        stat = stats.proportion_change_z(
+            c("csat_top2", "now"), c("csat_n", "now"), c("csat_top2", "prev"), c("csat_n", "prev")
+        )
     elif metric == "ces":
-        stat = stats.mean_change_t(m["ces_now"], m["ces_sd_now"], c("ces_n", "now"),
-                                   m["ces_prev"], m["ces_sd_prev"], c("ces_n", "prev"))
+        stat = stats.mean_change_t(
+            m["ces_now"],
+            m["ces_sd_now"],
+            c("ces_n", "now"),
+            m["ces_prev"],
+            m["ces_sd_prev"],
+            c("ces_n", "prev"),
+        )
     else:
-        stat = stats.proportion_change_z(c("friction_events", "now"), c("friction_n", "now"),
-                                         c("friction_events", "prev"), c("friction_n", "prev"))
+        stat = stats.proportion_change_z(
+            c("friction_events", "now"),
+            c("friction_n", "now"),
+            c("friction_events", "prev"),
+            c("friction_n", "prev"),
+        )
     family = metric
     untested = (
         m[f"{family}_low_base_now"].fillna(True).astype(bool)
@@ -344,42 +367,15 @@ def _metric_change(m: pd.DataFrame, metric: str) -> pd.DataFrame:
     )
     significant = pd.array(stats.is_significant(stat), dtype="boolean")
     significant[untested.to_numpy()] = pd.NA
-    return pd.DataFrame({
-        f"{metric}_now": m[f"{metric}_now"],
-        f"{metric}_prev": m[f"{metric}_prev"],
-        f"{metric}_change": m[f"{metric}_now"] - m[f"{metric}_prev"],
-        f"{metric}_n_now": m[f"{family}_n_now"].fillna(0).astype("int64"),
-        f"{metric}_n_prev": m[f"{family}_n_prev"].fillna(0).astype("int64"),
-        f"{metric}_stat": np.where(untested, np.nan, stat),
-        f"{metric}_significant": significant,
-    }, index=m.index)
-
-
-def movers(
-    store: Store,
-    current: Filters,
-    previous: Filters,
-    dims: Sequence[str],
-    metric: str = "nps",
-    th: Thresholds | None = None,
-) -> pd.DataFrame:
-    """Segments (dimension, value) whose `metric` changed significantly, largest first."""
-    rows = []
-    for dim in dims:
-        cmp = compare(store, current, previous, dim, th, [metric])
-        sig = cmp[cmp[f"{metric}_significant"].fillna(False).astype(bool)]
-        rows.append(pd.DataFrame({
-            "dimension": dim,
-            "value": sig[dim].astype(str),
-            "now": sig[f"{metric}_now"],
-            "prev": sig[f"{metric}_prev"],
-            "change": sig[f"{metric}_change"],
-            "n_now": sig[f"{metric}_n_now"],
-            "n_prev": sig[f"{metric}_n_prev"],
-        }))
-    out = pd.concat(rows, ignore_index=True) if rows else pd.DataFrame()
-    if out.empty:
-        return out
-    out = out[out["value"] != NOT_SET]
-    return out.reindex(out["change"].abs().sort_values(ascending=False).index).reset_index(
-        drop=True)
+    return pd.DataFrame(
+        {
+            f"{metric}_now": m[f"{metric}_now"],
+            f"{metric}_prev": m[f"{metric}_prev"],
+            f"{metric}_change": m[f"{metric}_now"] - m[f"{metric}_prev"],
+            f"{metric}_n_now": m[f"{family}_n_now"].fillna(0).astype("int64"),
+            f"{metric}_n_prev": m[f"{family}_n_prev"].fillna(0).astype("int64"),
+            f"{metric}_stat": np.where(untested, np.nan, stat),
+            f"{metric}_significant": significant,
+        },
+        index=m.index,
+    )

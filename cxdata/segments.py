@@ -231,8 +231,9 @@ def movers(
     th: Thresholds | None = None,
 ) -> pd.DataFrame:
     """Segments (dimension, value) whose `metric` changed significantly from `previous` to
-    `current`, largest absolute change first — the same result as queries.movers, from one
-    query. Segments that are low base or suppressed in either period are not tested."""
+    `current`, largest absolute change first — the significant rows of queries.compare for
+    each dimension, from one query. Segments that are low base or suppressed in either
+    period are not tested."""
     metric_def(metric)
     th = th or config.thresholds()
     counts = period_counts(store, current, previous, dims, _NEEDED[metric])

@@ -33,7 +33,8 @@ from cxdata.importing import (
 from cxdata.importing.datasets import data_dir_of
 from cxdata.importing.dates import DATE_ORDERS
 from cxdata.importing.mapping import DATASETS, mapping_from_table, mapping_table
-from cxdata.store import Store, connect
+from cxdata.store import Store
+from pages._shared.session import session_store
 
 UPLOAD_TYPES = ["csv", "tsv", "txt", "xlsx", "xlsm", "xls", "ods", "parquet", "pq"]
 STATE = "cx_import_cache"  # per-session cache: the saved upload, the read file, the last check
@@ -49,13 +50,6 @@ TARGETS_HELP = (
     "target), `rating` for a rating of the named touchpoint, any other lower-case name for a "
     "segment column, or empty to ignore the column."
 )
-
-
-def session_store() -> Store:
-    """This session's Store (its own cursor on the process-wide DuckDB connection)."""
-    if "cx_store" not in st.session_state:
-        st.session_state["cx_store"] = connect()
-    return st.session_state["cx_store"]
 
 
 def _cache() -> dict[str, Any]:

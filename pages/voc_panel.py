@@ -107,28 +107,49 @@ def volume_figure(frame: pd.DataFrame) -> go.Figure:
         f"(n = {int(r['nps_n_with']):,})"
         for _, r in top.iterrows()
     ]
+    texts = [f"{int(n):,} · {s:.1f}%" for n, s in zip(top["n"], top["share"], strict=True)]
+    return _theme_bars(top["label"], top["n"], GOOD, texts, hover, "comments mentioning the theme")
+
+
+def _pts(v: float) -> str:
+    return "n too small" if pd.isna(v) else f"{v:+.1f}"
+
+
+def _theme_bars(
+    labels: pd.Series,
+    x: pd.Series,
+    colour: str | list[str],
+    texts: list[str],
+    hover: list[str],
+    x_title: str,
+) -> go.Figure:
+    """Horizontal bars, one per theme (the first row at the bottom), 26 px a bar."""
     fig = go.Figure(
         go.Bar(
-            x=top["n"],
-            y=[plain(x) for x in top["label"]],
+            x=x,
+            y=[plain(label) for label in labels],
             orientation="h",
-            marker_color=GOOD,
-            text=[f"{int(n):,} · {s:.1f}%" for n, s in zip(top["n"], top["share"], strict=True)],
+            marker_color=colour,
+            text=texts,
             textposition="auto",
             hovertext=hover,
             hoverinfo="text",
         )
     )
     fig.update_layout(
-        height=max(240, 26 * len(top) + 60),
+        height=max(240, 26 * len(labels) + 60),
         margin={"l": 8, "r": 8, "t": 8, "b": 8},
-        xaxis_title="comments mentioning the theme",
+        xaxis_title=x_title,
     )
     return fig
 
 
-def _pts(v: float) -> str:
-    return "n too small" if pd.isna(v) else f"{v:+.1f}"
+def _mentions(r: pd.Series) -> str:
+    """Hover lines of a theme cell: mentions of the comments, and NPS with the theme."""
+    return (
+        f"{int(r['n']):,} of {int(r['comments']):,} comments ({r['share']:.1f}%)<br>"
+        f"NPS with {_pts(r['nps_with'])} (n = {int(r['nps_n_with']):,})"
+    )
 
 
 def impact_figure(frame: pd.DataFrame) -> go.Figure:
@@ -148,22 +169,13 @@ def impact_figure(frame: pd.DataFrame) -> go.Figure:
             f"(n = {int(r['nps_n_without']):,})<br>impact {r['nps_impact']:+.1f} points{t} · "
             f"{_sig_text(r)}"
         )
-    fig = go.Figure(
-        go.Bar(
-            x=ranked["nps_impact"],
-            y=[plain(x) for x in ranked["label"]],
-            orientation="h",
-            marker_color=colours,
-            text=texts,
-            textposition="auto",
-            hovertext=hover,
-            hoverinfo="text",
-        )
-    )
-    fig.update_layout(
-        height=max(240, 26 * len(ranked) + 60),
-        margin={"l": 8, "r": 8, "t": 8, "b": 8},
-        xaxis_title="NPS impact (points): with the theme − without",
+    fig = _theme_bars(
+        ranked["label"],
+        ranked["nps_impact"],
+        colours,
+        texts,
+        hover,
+        "NPS impact (points): with the theme − without",
     )
     fig.add_vline(x=0, line_width=1, line_color=NEUTRAL)
     return fig
@@ -175,9 +187,7 @@ def trend_figure(frame: pd.DataFrame) -> go.Figure:
     for label, g in frame.groupby("label", sort=False):
         g = g.sort_values("period")
         hover = [
-            f"{plain(label)} · {pd.Timestamp(r['period']):%b %Y}<br>{int(r['n']):,} of "
-            f"{int(r['comments']):,} comments ({r['share']:.1f}%)<br>NPS with "
-            f"{_pts(r['nps_with'])} (n = {int(r['nps_n_with']):,})"
+            f"{plain(label)} · {pd.Timestamp(r['period']):%b %Y}<br>{_mentions(r)}"
             for _, r in g.iterrows()
         ]
         fig.add_trace(
@@ -215,11 +225,7 @@ def heatmap_figure(frame: pd.DataFrame, themes: list[str]) -> go.Figure:
         i, j = row[r["theme"]], col[str(r["touchpoint"])]
         z[i, j] = r["share"]
         text[i][j] = "&lt;1" if r["share"] < 0.5 else f"{r['share']:.0f}"
-        hover[i][j] = (
-            f"{plain(r['label'])} at {plain(r['touchpoint'])}<br>{int(r['n']):,} of "
-            f"{int(r['comments']):,} comments ({r['share']:.1f}%)<br>NPS with "
-            f"{_pts(r['nps_with'])} (n = {int(r['nps_n_with']):,})"
-        )
+        hover[i][j] = f"{plain(r['label'])} at {plain(r['touchpoint'])}<br>{_mentions(r)}"
     fig = go.Figure(
         go.Heatmap(
             z=z,

@@ -1,6 +1,7 @@
 """Plain pandas / math implementations of DESIGN §4, written independently of cxdata.
 
-Each function takes the raw rows of one group and returns what the dashboard should show.
+Each function takes the raw rows of one group and returns what the dashboard should show;
+`rows_in` picks the raw rows that a Filters selects.
 """
 
 from __future__ import annotations
@@ -9,7 +10,25 @@ import math
 
 import pandas as pd
 
+from cxdata.filters import NOT_SET, Filters
+
 Z = 1.96
+
+
+def rows_in(frame: pd.DataFrame, f: Filters) -> pd.DataFrame:
+    """The rows of `frame` inside `f`: the pandas equivalent of a Filters (dates inclusive
+    by calendar day; NOT_SET in an IN-list matches a missing value)."""
+    keep = pd.Series(True, index=frame.index)
+    if f.start:
+        keep &= frame["submitted_at"] >= pd.Timestamp(f.start)
+    if f.end:
+        keep &= frame["submitted_at"] < pd.Timestamp(f.end) + pd.Timedelta(days=1)
+    for dim, values in f.where:
+        col = frame[dim]
+        keep &= col.isin([v for v in values if v != NOT_SET]) | (
+            col.isna() if NOT_SET in values else False
+        )
+    return frame[keep]
 
 
 def nps(rows: pd.DataFrame) -> dict[str, float]:
@@ -54,26 +73,40 @@ def ces(rows: pd.DataFrame) -> dict[str, float]:
     s = rows["ces"].dropna().astype(float)
     n = len(s)
     if n == 0:
-        return {"n": 0, "value": math.nan, "ci_low": math.nan, "ci_high": math.nan,
-                "easy": math.nan}
+        return {
+            "n": 0,
+            "value": math.nan,
+            "ci_low": math.nan,
+            "ci_high": math.nan,
+            "easy": math.nan,
+        }
     mean = float(s.mean())
     sd = float(s.std(ddof=1)) if n > 1 else 0.0
     half = Z * sd / math.sqrt(n)
-    return {"n": n, "value": mean, "ci_low": mean - half, "ci_high": mean + half,
-            "easy": 100 * float((s >= 5).mean())}
+    return {
+        "n": n,
+        "value": mean,
+        "ci_low": mean - half,
+        "ci_high": mean + half,
+        "easy": 100 * float((s >= 5).mean()),
+    }
 
 
 def friction(rows: pd.DataFrame) -> dict[str, float]:
     """Share of touchpoint-tagged answers with CES ≤ 3, CSAT ≤ 2 or NPS ≤ 6."""
     scored = rows[rows["touchpoint"].notna() & rows[["nps", "csat", "ces"]].notna().any(axis=1)]
-    bad = (scored["ces"] <= 3).fillna(False) | (scored["csat"] <= 2).fillna(False) | (
-        scored["nps"] <= 6).fillna(False)
+    bad = (
+        (scored["ces"] <= 3).fillna(False)
+        | (scored["csat"] <= 2).fillna(False)
+        | (scored["nps"] <= 6).fillna(False)
+    )
     n = len(scored)
     return {"n": n, "value": 100 * float(bad.sum()) / n if n else math.nan}
 
 
 def nps_t(a: pd.DataFrame, b: pd.DataFrame) -> float:
     """t statistic of NPS(a) − NPS(b)."""
+
     def parts(rows: pd.DataFrame) -> tuple[float, float, int]:
         s = rows["nps"].dropna()
         n = len(s)

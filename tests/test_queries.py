@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 import reference as ref
 
-from cxdata import queries, schema
+from cxdata import queries, schema, segments
 from cxdata.config import Thresholds
 from cxdata.errors import UnknownName
 from cxdata.filters import NOT_SET, Filters
@@ -22,20 +22,6 @@ def close(a: float | None, b: float, tol: float = 1e-6) -> bool:
     return math.isclose(a, b, rel_tol=tol, abs_tol=tol)
 
 
-def in_range(frame: pd.DataFrame, f: Filters) -> pd.DataFrame:
-    """The pandas equivalent of a Filters."""
-    keep = pd.Series(True, index=frame.index)
-    if f.start:
-        keep &= frame["submitted_at"] >= pd.Timestamp(f.start)
-    if f.end:
-        keep &= frame["submitted_at"] < pd.Timestamp(f.end) + pd.Timedelta(days=1)
-    for dim, values in f.where:
-        col = frame[dim]
-        keep &= col.isin([v for v in values if v != NOT_SET]) | (
-            col.isna() if NOT_SET in values else False)
-    return frame[keep]
-
-
 FILTERS = [
     Filters(),
     Filters.make(dt.date(2025, 3, 1), dt.date(2025, 5, 31)),
@@ -46,7 +32,7 @@ FILTERS = [
 
 @pytest.mark.parametrize("f", FILTERS, ids=["all", "spring", "skane+missing", "basic-web"])
 def test_kpis_match_reference(store: Store, reference_frame: pd.DataFrame, f: Filters) -> None:
-    rows = in_range(reference_frame, f)
+    rows = ref.rows_in(reference_frame, f)
     k = queries.kpis(store, f)
     assert k.responses == len(rows)
     want = ref.nps(rows)
@@ -126,8 +112,10 @@ def test_friction_matrix_cells(store: Store, reference_frame: pd.DataFrame) -> N
     assert set(cells.columns) >= {"touchpoint", "journey_stage", "value", "n", "suppressed"}
     tagged = reference_frame[reference_frame["touchpoint"].notna()]
     for _, cell in cells.iterrows():
-        rows = tagged[(tagged["touchpoint"] == cell["touchpoint"])
-                      & (tagged["journey_stage"] == cell["journey_stage"])]
+        rows = tagged[
+            (tagged["touchpoint"] == cell["touchpoint"])
+            & (tagged["journey_stage"] == cell["journey_stage"])
+        ]
         want = ref.friction(rows)
         assert cell["n"] == want["n"] and close(cell["value"], want["value"], 1e-4)
     stages = cells[cells["touchpoint"] == "checkout"]["journey_stage"].tolist()
@@ -145,7 +133,7 @@ def test_friction_matrix_other_metric(store: Store, reference_frame: pd.DataFram
 
 def test_min_n_suppresses_and_flags_low_base(store: Store, reference_frame: pd.DataFrame) -> None:
     f = Filters.make(dt.date(2025, 1, 1), dt.date(2025, 1, 1))
-    rows = in_range(reference_frame, f)
+    rows = ref.rows_in(reference_frame, f)
     assert 10 <= ref.nps(rows)["n"] < 100
     n = ref.nps(rows)["n"]
     hidden = queries.kpis(store, f, Thresholds(min_n=n + 1, low_base=n + 1))
@@ -167,15 +155,17 @@ def test_empty_selection_is_n_zero_not_an_error(store: Store) -> None:
 
 def test_all_promoters_gives_100_with_ci_inside_range(tmp_path) -> None:
     s = connect(tmp_path)
-    frame = pd.DataFrame({
-        "response_id": [f"P{i}" for i in range(50)],
-        "submitted_at": pd.Timestamp("2025-01-01"),
-        "nps": pd.Series([9, 10] * 25, dtype="Int8"),
-        "csat": pd.Series([5] * 50, dtype="Int8"),
-        "ces": pd.Series([None] * 50, dtype="Int8"),
-        "touchpoint": "checkout",
-        "region": "Oslo",
-    })
+    frame = pd.DataFrame(
+        {
+            "response_id": [f"P{i}" for i in range(50)],
+            "submitted_at": pd.Timestamp("2025-01-01"),
+            "nps": pd.Series([9, 10] * 25, dtype="Int8"),
+            "csat": pd.Series([5] * 50, dtype="Int8"),
+            "ces": pd.Series([None] * 50, dtype="Int8"),
+            "touchpoint": "checkout",
+            "region": "Oslo",
+        }
+    )
     s.replace_table(schema.RESPONSES, frame)
     k = queries.kpis(s, Filters())
     assert k.nps.value == 100.0 and k.nps.detail["detractors"] == 0
@@ -189,7 +179,7 @@ def test_compare_matches_t_statistic(store: Store, reference_frame: pd.DataFrame
     now = Filters.make(dt.date(2025, 7, 1), dt.date(2025, 12, 31))
     prev = Filters.make(dt.date(2025, 1, 1), dt.date(2025, 6, 30))
     out = queries.compare(store, now, prev).iloc[0]
-    a, b = in_range(reference_frame, now), in_range(reference_frame, prev)
+    a, b = ref.rows_in(reference_frame, now), ref.rows_in(reference_frame, prev)
     t = ref.nps_t(a, b)
     assert close(out["nps_stat"], t)
     assert out["nps_significant"] == (abs(t) > 1.96)
@@ -205,20 +195,34 @@ def test_compare_skips_test_on_low_base(store: Store) -> None:
 
 def test_movers_are_significant_and_sorted(tmp_path) -> None:
     s = connect(tmp_path)
-    before = pd.DataFrame({"region": ["A"] * 400 + ["B"] * 400,
-                           "nps": [10] * 200 + [0] * 200 + [10] * 200 + [0] * 200})
-    after = pd.DataFrame({"region": ["A"] * 400 + ["B"] * 400,
-                          "nps": [10] * 350 + [0] * 50 + [10] * 205 + [0] * 195})
-    frame = pd.concat([before.assign(submitted_at=pd.Timestamp("2025-01-15")),
-                       after.assign(submitted_at=pd.Timestamp("2025-02-15"))], ignore_index=True)
+    before = pd.DataFrame(
+        {
+            "region": ["A"] * 400 + ["B"] * 400,
+            "nps": [10] * 200 + [0] * 200 + [10] * 200 + [0] * 200,
+        }
+    )
+    after = pd.DataFrame(
+        {"region": ["A"] * 400 + ["B"] * 400, "nps": [10] * 350 + [0] * 50 + [10] * 205 + [0] * 195}
+    )
+    frame = pd.concat(
+        [
+            before.assign(submitted_at=pd.Timestamp("2025-01-15")),
+            after.assign(submitted_at=pd.Timestamp("2025-02-15")),
+        ],
+        ignore_index=True,
+    )
     frame["response_id"] = [f"M{i}" for i in range(len(frame))]
     frame["nps"] = frame["nps"].astype("Int8")
     frame["csat"] = pd.Series([None] * len(frame), dtype="Int8")
     frame["ces"] = pd.Series([None] * len(frame), dtype="Int8")
     frame["touchpoint"] = "checkout"
     s.replace_table(schema.RESPONSES, frame)
-    out = queries.movers(s, Filters.make(dt.date(2025, 2, 1), dt.date(2025, 2, 28)),
-                         Filters.make(dt.date(2025, 1, 1), dt.date(2025, 1, 31)), ["region"])
+    out = segments.movers(
+        s,
+        Filters.make(dt.date(2025, 2, 1), dt.date(2025, 2, 28)),
+        Filters.make(dt.date(2025, 1, 1), dt.date(2025, 1, 31)),
+        ["region"],
+    )
     assert out["value"].tolist() == ["A"]
     assert close(out["change"].iloc[0], 75.0)
 

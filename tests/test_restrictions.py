@@ -61,7 +61,6 @@ CHECKED: dict[str, Call] = {
     "cxdata.queries.friction_matrix": lambda s: queries.friction_matrix(s, WIDEN),
     "cxdata.queries.kpis": lambda s: queries.kpis(s, WIDEN),
     "cxdata.queries.kpis_by": lambda s: queries.kpis_by(s, Filters(), "country"),
-    "cxdata.queries.movers": lambda s: queries.movers(s, NOW, PREV, ["region", "channel"]),
     "cxdata.queries.responses": lambda s: queries.responses(s, WIDEN).count().execute(),
     "cxdata.queries.top_values": lambda s: queries.top_values(s, Filters(), "country", 3),
     "cxdata.queries.trend": lambda s: queries.trend(s, WIDEN, "month", by="country"),

@@ -95,39 +95,20 @@ def _wired() -> bool:
     return "themes" in cli.build_parser().format_help()
 
 
+def python_m_cxdata(data_dir: Path, *argv: str) -> subprocess.CompletedProcess[str]:
+    """`python -m cxdata --data-dir DATA_DIR ARGV…` in a subprocess, output captured."""
+    return subprocess.run(
+        [sys.executable, "-m", "cxdata", "--data-dir", str(data_dir), *argv],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+
 @pytest.mark.skipif(not _wired(), reason="`themes` is not wired into cxdata/cli.py yet")
 def test_through_python_m_cxdata(data_dir: Path) -> None:
-    proc = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "cxdata",
-            "--data-dir",
-            str(data_dir),
-            "themes",
-            "--json",
-            "--where",
-            "language=no",
-        ],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    proc = python_m_cxdata(data_dir, "themes", "--json", "--where", "language=no")
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout)["languages"][0]["language"] == "no"
-    bad = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "cxdata",
-            "--data-dir",
-            str(data_dir),
-            "themes",
-            "--where",
-            "colour=blue",
-        ],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    bad = python_m_cxdata(data_dir, "themes", "--where", "colour=blue")
     assert bad.returncode == 1 and len(bad.stderr.strip().splitlines()) == 1

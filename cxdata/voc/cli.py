@@ -10,7 +10,6 @@ The lead wires it in with `COMMANDS.update(voc_cli.add_parsers(sub))`.
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import json
 import math
 import sys
@@ -19,10 +18,9 @@ from typing import Any
 
 import pandas as pd
 
-from cxdata import config
-from cxdata.config import Thresholds
+from cxdata.cli_args import add_filter_options, filters_of, thresholds_of
 from cxdata.errors import NoData
-from cxdata.filters import NOT_SET, Filters
+from cxdata.filters import NOT_SET
 from cxdata.store import Store
 from cxdata.voc import impact, persist, tables
 from cxdata.voc.language import language_name
@@ -30,44 +28,10 @@ from cxdata.voc.language import language_name
 Handler = Callable[[Store, argparse.Namespace], None]
 
 
-def _date(text: str) -> dt.date:
-    try:
-        return dt.date.fromisoformat(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): {text!r}") from None
-
-
-def _where(text: str) -> tuple[str, str]:
-    dim, sep, value = text.partition("=")
-    if not sep or not dim.strip() or not value.strip():
-        raise argparse.ArgumentTypeError(f"expected DIM=VALUE, got {text!r}")
-    return dim.strip(), value.strip()
-
-
-def _positive(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
-    return value
-
-
 def add_parsers(sub: argparse._SubParsersAction) -> dict[str, Handler]:
     """Add the `themes` subcommand to an argparse sub-parser set; returns its handler."""
     cmd = sub.add_parser("themes", help="theme impact on NPS (and computing the themes)")
-    cmd.add_argument("--from", dest="start", type=_date)
-    cmd.add_argument("--to", dest="end", type=_date)
-    cmd.add_argument(
-        "--where",
-        type=_where,
-        action="append",
-        default=[],
-        metavar="DIM=VALUE",
-        help="repeatable; one dimension repeated = IN",
-    )
-    cmd.add_argument("--min-n", type=_positive, default=None)
+    add_filter_options(cmd)
     cmd.add_argument(
         "--source",
         choices=[*tables.SOURCES, "all"],
@@ -87,20 +51,6 @@ def add_parsers(sub: argparse._SubParsersAction) -> dict[str, Handler]:
         help="analyse only comments without results (new or changed)",
     )
     return {"themes": cmd_themes}
-
-
-def _filters(args: argparse.Namespace) -> Filters:
-    where: dict[str, list[str]] = {}
-    for dim, value in args.where:
-        where.setdefault(dim, []).append(value)
-    return Filters.make(args.start, args.end, where)
-
-
-def _thresholds(args: argparse.Namespace) -> Thresholds:
-    base = config.thresholds()
-    if args.min_n is None:
-        return base
-    return Thresholds(min_n=args.min_n, low_base=max(base.low_base, args.min_n))
 
 
 def stderr_progress() -> Callable[[float, str], None]:
@@ -219,7 +169,7 @@ def cmd_themes(store: Store, args: argparse.Namespace) -> None:
     elif not persist.has_results(store):
         raise NoData("no themes computed yet: run `python -m cxdata themes --rebuild`")
     source = None if args.source == "all" else args.source
-    f, th = _filters(args), _thresholds(args)
+    f, th = filters_of(args), thresholds_of(args)
     frame = impact.theme_impact(store, f, source, th)
     languages = impact.voc_languages(store, f)
     if args.json:

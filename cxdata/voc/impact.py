@@ -119,6 +119,18 @@ def _nps_columns(
     }
 
 
+def _share_and_nps_with(cells: pd.DataFrame, th: Thresholds) -> pd.DataFrame:
+    """Theme cells (n, comments, nps_n, promoters, detractors) with share (% of the
+    comments mentioning the theme), nps_n renamed nps_n_with, suppressed (nps_n_with below
+    min_n) and nps_with (NaN when suppressed) added."""
+    out = cells.assign(share=stats.share_pct(cells["n"], cells["comments"]))
+    out = out.rename(columns={"nps_n": "nps_n_with"})
+    value = stats.nps_value(out["promoters"], out["detractors"], out["nps_n_with"])
+    out["suppressed"] = out["nps_n_with"] < th.min_n
+    out["nps_with"] = np.where(out["suppressed"], np.nan, value)
+    return out
+
+
 def _sentiment_mean(total: np.ndarray, n: np.ndarray) -> np.ndarray:
     """Mean lexicon sentiment over the comments that have one; NaN (shown "n/a") when none
     has a lexicon score — never 0."""
@@ -263,11 +275,7 @@ def theme_trend(
         out[col] = out[col].astype("int64")
     labels = theme_labels(store)
     out.insert(2, "label", [label_of(t, labels) for t in out["theme"]])
-    out["share"] = stats.share_pct(out["n"], out["comments"])
-    out = out.rename(columns={"nps_n": "nps_n_with"})
-    value = stats.nps_value(out["promoters"], out["detractors"], out["nps_n_with"])
-    out["suppressed"] = out["nps_n_with"] < th.min_n
-    out["nps_with"] = np.where(out["suppressed"], np.nan, value)
+    out = _share_and_nps_with(out, th)
     return out.drop(columns=["promoters", "detractors"]).sort_values(
         ["theme", "period"], ignore_index=True
     )
@@ -301,11 +309,7 @@ def theme_matrix(
     out = grouped.merge(totals[[by, "n"]].rename(columns={"n": "comments"}), on=by)
     labels = theme_labels(store)
     out.insert(1, "label", [label_of(x, labels) for x in out["theme"]])
-    out["share"] = stats.share_pct(out["n"], out["comments"])
-    out = out.rename(columns={"nps_n": "nps_n_with"})
-    value = stats.nps_value(out["promoters"], out["detractors"], out["nps_n_with"])
-    out["suppressed"] = out["nps_n_with"] < th.min_n
-    out["nps_with"] = np.where(out["suppressed"], np.nan, value)
+    out = _share_and_nps_with(out, th)
     keep = ["theme", "label", by, "n", "comments", "share", "nps_n_with", "nps_with", "suppressed"]
     return out[keep].sort_values(["theme", by], ignore_index=True)
 

@@ -14,6 +14,12 @@ import ibis
 import ibis.expr.types as ir
 import pandas as pd
 
+from cxdata.comments import (
+    RESTRICTED_MIN_ANSWERS,
+    CommentPage,
+    check_page_size,
+    clamped_page,
+)
 from cxdata.errors import UnknownName
 from cxdata.filters import Filters
 from cxdata.queries import responses
@@ -30,7 +36,6 @@ BANDS: dict[str, str] = {
 }
 PAGE_SIZES: tuple[int, ...] = (10, 25, 50, 100)
 MAX_PAGE_SIZE = max(PAGE_SIZES)
-RESTRICTED_MIN_ANSWERS = 5
 COLUMNS: tuple[str, ...] = (
     "submitted_at", "nps", "csat", "band", "language", "touchpoint", "sentiment",
     "sentiment_label", "comment",
@@ -38,22 +43,11 @@ COLUMNS: tuple[str, ...] = (
 
 
 @dataclass(frozen=True)
-class VerbatimPage:
+class VerbatimPage(CommentPage):
     """One page of a theme's comments, the number matching and the answers in the
-    selection (for the restricted-view rule)."""
+    selection (for the restricted-view rule): a CommentPage with its theme."""
 
     theme: str
-    rows: pd.DataFrame
-    total: int
-    answers: int
-    page: int
-    page_size: int
-    withheld: bool
-
-    @property
-    def pages(self) -> int:
-        """Number of pages (at least 1)."""
-        return max(1, -(-self.total // self.page_size))
 
 
 def _band_filter(t: ir.Table, band: str) -> ir.BooleanValue | None:
@@ -81,8 +75,7 @@ def theme_verbatims(
     newest first: submitted_at, nps, csat, band (score band: the primary sentiment label),
     language (analysed), touchpoint, sentiment (VADER compound or None), sentiment_label
     ("n/a" without a lexicon) and comment, as plain values."""
-    if not 1 <= page_size <= MAX_PAGE_SIZE:
-        raise ValueError(f"page size must be between 1 and {MAX_PAGE_SIZE}, got {page_size}")
+    check_page_size(page_size, MAX_PAGE_SIZE)
     t = responses(store, filters)
     analysed(store, filters)  # raises NoData when nothing was computed yet
     v = store.table(tables.COMMENTS).select("response_id", "sentiment", voc_language="language")
@@ -98,10 +91,9 @@ def theme_verbatims(
     withheld = bool(store.restrict) and answers < RESTRICTED_MIN_ANSWERS
     if withheld or total == 0:
         return VerbatimPage(
-            theme, _empty(), 0 if withheld else total, answers, 1, page_size, withheld
+            _empty(), 0 if withheld else total, answers, 1, page_size, withheld, theme=theme
         )
-    last = max(1, -(-total // page_size))
-    page = min(max(1, page), last)
+    page = clamped_page(page, total, page_size)
     cols = {c: m[c] for c in ("submitted_at", "nps", "csat", "touchpoint") if c in m.columns}
     expr = (
         m.order_by([ibis.desc("submitted_at"), "response_id"])
@@ -113,7 +105,8 @@ def theme_verbatims(
         )
         .limit(page_size, offset=(page - 1) * page_size)
     )
-    return VerbatimPage(theme, _rows(expr.to_pandas()), total, answers, page, page_size, False)
+    rows = _rows(expr.to_pandas())
+    return VerbatimPage(rows, total, answers, page, page_size, False, theme=theme)
 
 
 def _rows(frame: pd.DataFrame) -> pd.DataFrame:
