@@ -15,6 +15,7 @@ import pandas as pd
 import streamlit as st
 
 from cxdata import schema
+from cxdata.access import OPEN, Grant
 from cxdata.errors import CxError
 from cxdata.importing import (
     MODES,
@@ -34,6 +35,7 @@ from cxdata.importing.datasets import data_dir_of
 from cxdata.importing.dates import DATE_ORDERS
 from cxdata.importing.mapping import DATASETS, mapping_from_table, mapping_table
 from cxdata.store import Store
+from pages._shared.auth import auth_configured, current_grant, may_import
 from pages._shared.session import session_store
 
 UPLOAD_TYPES = ["csv", "tsv", "txt", "xlsx", "xlsm", "xls", "ods", "parquet", "pq"]
@@ -284,9 +286,12 @@ def import_section(store: Store) -> None:
         st.dataframe(source.frame.head(50), width="stretch")
     st.markdown("**Column mapping** — check the suggestion, edit where needed")
     mapping = _mapping_editor(store, source, dataset, key)
+    modes = MODES if _grant().can("manage") else ("append",)
+    if len(modes) < len(MODES):
+        st.caption("Replacing stored data needs the admin role; imports append.")
     mode = st.radio(
         "Mode",
-        MODES,
+        modes,
         horizontal=True,
         key="cx_mode",
         format_func=lambda m: {
@@ -334,6 +339,9 @@ def datasets_section(store: Store) -> None:
             "last_file": "File",
         },
     )
+    if not _grant().can("manage"):
+        st.caption("Deleting a dataset needs the admin role.")
+        return
     deletable = [d for d in summaries["dataset"] if d != schema.TOUCHPOINT_RATINGS]
     cols = st.columns(len(deletable) or 1)
     for col, dataset in zip(cols, deletable, strict=False):
@@ -342,6 +350,14 @@ def datasets_section(store: Store) -> None:
             st.session_state[ASK_DELETE] = dataset
         if st.session_state.get(ASK_DELETE) == dataset:
             _confirm_delete(store, dataset, rows)
+
+
+def _grant() -> Grant:
+    """Who is importing: the signed-in grant, or open local use without sign-in."""
+    grant = current_grant()
+    if grant is None and not auth_configured():
+        return OPEN
+    return grant if grant is not None else Grant(email="", role="viewer")
 
 
 def _day(value: object) -> str:
@@ -358,6 +374,11 @@ def main() -> None:
     toast = st.session_state.pop("cx_toast", None)
     if toast:
         st.toast(toast)
+    if not may_import(_grant()):
+        # The navigation hides this page from them; this guards a direct request too.
+        st.warning("Importing needs the analyst role without a row restriction.",
+                   icon=":material/lock:")
+        return
     try:
         store = session_store()
     except CxError as exc:

@@ -5,10 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from conftest import random_responses
 from import_corpus import slovenian_cp1250, survey_mixed_scales
 from streamlit.testing.v1 import AppTest
 
 from cxdata import schema
+from cxdata.access import Grant
 from cxdata.store import connect
 
 PAGE = str(Path(__file__).resolve().parents[1] / "pages" / "data.py")
@@ -91,3 +93,34 @@ def test_replace_asks_and_delete_asks(data_dir: Path, tmp_path: Path) -> None:
     at.button(key="cx_confirm_delete").click().run()
     assert not at.exception, at.exception
     assert not connect(data_dir).has(schema.RESPONSES)
+
+
+@pytest.mark.parametrize(
+    "grant,can_open,can_replace",
+    [
+        (Grant("v@example.com", "viewer"), False, False),
+        (Grant("a@example.com", "analyst", (("country", ("Norway",)),)), False, False),
+        (Grant("a@example.com", "analyst"), True, False),
+        (Grant("x@example.com", "admin"), True, True),
+    ],
+    ids=["viewer", "restricted-analyst", "analyst", "admin"],
+)
+def test_roles_on_the_data_page(
+    data_dir: Path, tmp_path: Path, grant: Grant, can_open: bool, can_replace: bool
+) -> None:
+    connect(data_dir).replace_table(schema.RESPONSES, random_responses(50))
+    at = AppTest.from_file(PAGE, default_timeout=60)
+    at.session_state["_cx_grant"] = grant  # what the dashboard's sign-in leaves for the page
+    at.run()
+    assert not at.exception, at.exception
+    locked = any("needs the analyst role" in w.value for w in at.warning)
+    assert locked is not can_open
+    if not can_open:
+        assert not at.file_uploader and not at.dataframe
+        return
+    delete_buttons = [b for b in at.button if b.label.startswith("Delete ")]
+    assert bool(delete_buttons) is can_replace
+    at.file_uploader[0].set_value(("s.csv", b"id,nps\n1,9\n2,3\n", "text/csv"))
+    at.run()
+    options = [o.split()[0] for o in at.radio(key="cx_mode").options]
+    assert options == (["Append", "Replace"] if can_replace else ["Append"])
