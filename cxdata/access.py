@@ -33,8 +33,6 @@ from cxdata.store import Store
 ROLES: tuple[str, ...] = ("viewer", "analyst", "admin")
 # What each action needs, at least.
 ACTIONS: dict[str, str] = {"view": "viewer", "import": "analyst", "manage": "admin"}
-# Under a restriction, comments of a selection with fewer answers than this are hidden.
-MIN_COMMENT_CELL = 5
 
 
 class AccessDenied(CxError):
