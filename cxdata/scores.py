@@ -18,6 +18,7 @@ from cxdata import stats
 from cxdata.config import Thresholds
 from cxdata.errors import UnknownName
 from cxdata.filters import NOT_SET
+from cxdata.schema import SCORE_COLUMNS
 
 
 @dataclass(frozen=True)
@@ -124,7 +125,9 @@ def count_aggregates(t: ir.Table, families: Sequence[str] = FAMILIES) -> dict[st
         ces = t.ces.cast("float64")
         aggs |= {"ces_n": t.ces.count(), "ces_sum": ces.sum(), "ces_sumsq": (ces * ces).sum(),
                  "ces_easy": (t.ces >= 5).sum()}
-    if "friction" in families:
+    if "friction" in families and "_friction" in t.columns:
+        aggs |= {"friction_n": t._friction.count(), "friction_events": t._friction.sum()}
+    elif "friction" in families:
         at_touchpoint = t.touchpoint.notnull() & _any_score(t)
         aggs |= {"friction_n": at_touchpoint.sum(),
                  "friction_events": (at_touchpoint & friction_event(t)).sum()}
@@ -160,9 +163,36 @@ def score_key(t: ir.Table) -> ir.IntegerValue:
     ).name("score_key")
 
 
+def friction_flag(t: ir.Table) -> ir.IntegerValue:
+    """Per response: 1 friction, 0 none, NULL not counted (no touchpoint or no score)."""
+    at_touchpoint = t.touchpoint.notnull() & _any_score(t)
+    return ibis.cases((at_touchpoint, friction_event(t).cast("int8")), else_=None).cast("int8")
+
+
+# Per-row values the embedded store keeps beside each response (computed once at write
+# time from these same expressions), so the hot aggregates read one small column instead of
+# evaluating the scores of every row; other engines compute them in the query.
+DERIVED: dict[str, tuple[str, object]] = {
+    "_score_key": ("int16", score_key),
+    "_friction": ("int8", friction_flag),
+}
+
+
+def with_derived(t: ir.Table) -> ir.Table:
+    """`t` plus the DERIVED columns (scores or touchpoint missing in `t` count as empty)."""
+    missing = {c: ibis.null().cast("int8") for c in SCORE_COLUMNS if c not in t.columns}
+    if "touchpoint" not in t.columns:
+        missing["touchpoint"] = ibis.null().cast("string")
+    base = t.mutate(**missing) if missing else t
+    values = {name: fn(base).cast(dtype) for name, (dtype, fn) in DERIVED.items()}  # type: ignore[operator]
+    out = base.mutate(**values)
+    return out.drop(*missing) if missing else out
+
+
 def key_counts(t: ir.Table) -> ir.Table:
     """Responses per score key over the whole (filtered) table."""
-    return t.group_by(score_key(t)).aggregate(n=t.count())
+    key = t["_score_key"].name("score_key") if "_score_key" in t.columns else score_key(t)
+    return t.group_by(key).aggregate(n=t.count())
 
 
 def counts_from_keys(keys: pd.DataFrame) -> pd.DataFrame:

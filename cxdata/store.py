@@ -22,6 +22,7 @@ import pyarrow as pa
 from cxdata import config, schema
 from cxdata.errors import CxError, NoData, StoreBusy
 from cxdata.filters import in_list
+from cxdata.scores import DERIVED, with_derived
 
 DB_FILE = "cx.duckdb"
 _IDENT = re.compile(r"^[a-z_][a-z0-9_]*$")
@@ -167,15 +168,21 @@ class Store:
                 view = f"cx_incoming_{i}"
                 cur.register(view, data)
                 if append and self.has(name):
+                    stored = self._catalog()[name].columns
+                    derived = name == schema.RESPONSES and all(c in stored for c in DERIVED)
                     statements += _add_column_statements(cur, name, data.schema)
-                    cols = ", ".join(f'"{c}"' for c in data.column_names)
+                    source = _select_with_derived(view, data.schema) if derived else f'"{view}"'
+                    names = [*data.column_names, *(DERIVED if derived else ())]
+                    cols = ", ".join(f'"{c}"' for c in dict.fromkeys(names))
                     statements.append(
-                        f'INSERT INTO "{name}" ({cols}) SELECT {cols} FROM "{view}"')
+                        f'INSERT INTO "{name}" ({cols}) SELECT {cols} FROM {source}')
                 else:
                     order = (' ORDER BY "submitted_at"' if "submitted_at" in data.column_names
                              else "")
+                    source = (_select_with_derived(view, data.schema)
+                              if name == schema.RESPONSES else f'"{view}"')
                     statements += [
-                        f'CREATE OR REPLACE TABLE "{name}__new" AS SELECT * FROM "{view}"{order}',
+                        f'CREATE OR REPLACE TABLE "{name}__new" AS SELECT * FROM {source}{order}',
                         f'DROP TABLE IF EXISTS "{name}"',
                         f'ALTER TABLE "{name}__new" RENAME TO "{name}"',
                     ]
@@ -268,6 +275,13 @@ def close_all() -> None:
         for raw in _raw.values():
             raw.close()
         _raw.clear()
+
+
+def _select_with_derived(view: str, incoming: pa.Schema) -> str:
+    """A subquery over the registered `view` that adds scores.DERIVED (compiled by Ibis from
+    the same expressions the queries use)."""
+    unbound = ibis.table(ibis.Schema.from_pyarrow(incoming), name=view)
+    return f"({ibis.to_sql(with_derived(unbound), dialect='duckdb')})"
 
 
 def _run_in_transaction(cur: duckdb.DuckDBPyConnection, statements: Sequence[str]) -> None:

@@ -243,3 +243,18 @@ def test_restricted_store_cannot_be_widened(store: Store, reference_frame: pd.Da
     k = queries.kpis(only_oslo, Filters.make(where={"region": ["Oslo", "Skåne"]}))
     assert k.responses == int((reference_frame["region"] == "Oslo").sum())
     assert queries.kpis(only_oslo, Filters.make(where={"region": ["Skåne"]})).responses == 0
+
+
+def test_appended_rows_get_their_derived_columns(tmp_path, reference_frame: pd.DataFrame) -> None:
+    s = connect(tmp_path)
+    first, second = reference_frame.iloc[:7000], reference_frame.iloc[7000:]
+    s.replace_table(schema.RESPONSES, first)
+    s.append_rows(schema.RESPONSES, second.drop(columns=["ces"]))  # a file without CES
+    assert {"_score_key", "_friction"} <= set(s.backend.table(schema.RESPONSES).columns)
+    combined = pd.concat([first, second.assign(ces=pd.Series(dtype="Int8"))])
+    k = queries.kpis(s, Filters())
+    assert k.friction.n == ref.friction(combined)["n"]
+    assert close(k.friction.value, ref.friction(combined)["value"], 1e-4)
+    assert k.ces.n == ref.ces(combined)["n"] and close(k.nps.value, ref.nps(combined)["value"])
+    cells = queries.friction_matrix(s, Filters(), "touchpoint", "plan")
+    assert cells["n"].sum() == ref.friction(combined)["n"]

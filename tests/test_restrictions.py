@@ -13,7 +13,7 @@ import datetime as dt
 import importlib
 import inspect
 import pkgutil
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +25,7 @@ from cxdata import catalog, comments, kpi_metrics, queries, schema, segments
 from cxdata.errors import CxError
 from cxdata.filters import Filters
 from cxdata.importing import datasets, load
-from cxdata.store import Store, close_all, connect
+from cxdata.store import Store, connect
 from cxdata.voc import catalogue, impact, persist, verbatims
 
 RESTRICT = {"country": ("Norway",)}
@@ -131,7 +131,7 @@ def test_every_store_function_is_checked() -> None:
 
 
 @pytest.fixture(scope="module")
-def stores(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Store, Store]]:
+def stores(tmp_path_factory: pytest.TempPathFactory) -> tuple[Store, Store]:
     """(full data seen through the restriction, a store holding only the allowed rows)."""
     from cxdata.demo import demo_metrics, demo_responses
 
@@ -148,8 +148,7 @@ def stores(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Store, St
         elif "response_id" in frame.columns:
             frame = frame[frame["response_id"].isin(allowed)]
         _copy_table(full, only, name, frame)
-    yield full.restricted(RESTRICT), only
-    close_all()
+    return full.restricted(RESTRICT), only
 
 
 def _copy_table(source: Store, target: Store, name: str, frame: pd.DataFrame) -> None:
