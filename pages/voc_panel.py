@@ -469,8 +469,9 @@ def verbatim_section(
     rows = page.rows.assign(
         nps=[_score_text(x) for x in page.rows["nps"]],
         csat=[_score_text(x) for x in page.rows["csat"]],
-        band=[b or "–" for b in page.rows["band"]],
-        language=[language_name(x) if x else "undetermined" for x in page.rows["language"]],
+        band=[b if isinstance(b, str) and b else "–" for b in page.rows["band"]],
+        language=[language_name(x) if isinstance(x, str) and x else "undetermined"
+                  for x in page.rows["language"]],
         sentiment=[
             ("n/a" if pd.isna(s) else f"{s:+.2f} {lab}")
             for s, lab in zip(page.rows["sentiment"], page.rows["sentiment_label"], strict=True)
