@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -24,21 +26,24 @@ def random_responses(n: int, seed: int = 0) -> pd.DataFrame:
         values = rng.integers(low, high + 1, n)
         return pd.Series(values, dtype="Int8").where(rng.random(n) < present)
 
-    frame = pd.DataFrame({
-        "response_id": [f"T{seed}-{i}" for i in range(n)],
-        "submitted_at": pd.Timestamp("2025-01-01")
-        + pd.to_timedelta(rng.integers(0, 400 * 86_400, n), unit="s"),
-        "nps": scores(0, 10, 0.8),
-        "csat": scores(1, 5, 0.6),
-        "ces": scores(1, 7, 0.5),
-        "comment": None,
-        "touchpoint": pd.Series(rng.choice(TOUCHPOINTS, n)).where(rng.random(n) < 0.9),
-        "journey_stage": rng.choice(STAGES, n),
-        "channel": rng.choice(["web", "phone", "store"], n),
-        "region": pd.Series(rng.choice(["Oslo", "Skåne", "Celje"], n, p=[0.6, 0.3, 0.1]))
-        .where(rng.random(n) < 0.95),
-        "plan": rng.choice(["Basic", "Plus", "Premium"], n),
-    })
+    frame = pd.DataFrame(
+        {
+            "response_id": [f"T{seed}-{i}" for i in range(n)],
+            "submitted_at": pd.Timestamp("2025-01-01")
+            + pd.to_timedelta(rng.integers(0, 400 * 86_400, n), unit="s"),
+            "nps": scores(0, 10, 0.8),
+            "csat": scores(1, 5, 0.6),
+            "ces": scores(1, 7, 0.5),
+            "comment": None,
+            "touchpoint": pd.Series(rng.choice(TOUCHPOINTS, n)).where(rng.random(n) < 0.9),
+            "journey_stage": rng.choice(STAGES, n),
+            "channel": rng.choice(["web", "phone", "store"], n),
+            "region": pd.Series(rng.choice(["Oslo", "Skåne", "Celje"], n, p=[0.6, 0.3, 0.1])).where(
+                rng.random(n) < 0.95
+            ),
+            "plan": rng.choice(["Basic", "Plus", "Premium"], n),
+        }
+    )
     no_score = frame[["nps", "csat", "ces"]].isna().all(axis=1)
     frame.loc[no_score, "nps"] = 5
     return frame
@@ -51,12 +56,34 @@ def reference_frame() -> pd.DataFrame:
 
 
 @pytest.fixture(scope="session")
-def store(tmp_path_factory: pytest.TempPathFactory, reference_frame: pd.DataFrame) -> Iterator[
-    Store
-]:
+def store(
+    tmp_path_factory: pytest.TempPathFactory, reference_frame: pd.DataFrame
+) -> Iterator[Store]:
     """An embedded store holding `reference_frame`."""
     path: Path = tmp_path_factory.mktemp("store")
     s = connect(path)
     s.replace_table(schema.RESPONSES, reference_frame)
     yield s
     close_all()
+
+
+@pytest.fixture(scope="module")
+def chromium_path() -> str:
+    """Debian's Chromium; browser tests skip visibly without it, except in CI."""
+    from e2e_helpers import find_chromium
+
+    path = find_chromium()
+    if path is None:
+        if os.environ.get("CI") == "true":
+            pytest.fail("CI=true but no Chromium found (apt-get install chromium)")
+        pytest.skip("no Chromium found: install Debian's chromium to run the browser tests")
+    return path
+
+
+@pytest.fixture(scope="module")
+def browser(chromium_path: str) -> Iterator[Any]:
+    """One headless Chromium per test module."""
+    from e2e_helpers import chromium
+
+    with chromium(chromium_path) as b:
+        yield b

@@ -4,7 +4,6 @@ only their scope, URL parameters cannot widen it, and a signed-out browser sees 
 from __future__ import annotations
 
 import json
-import os
 import re
 import secrets
 import shutil
@@ -22,8 +21,6 @@ from e2e_helpers import (
     EXCEPTION,
     VIEWPORT,
     AppServer,
-    chromium,
-    find_chromium,
     free_port,
     make_demo_store,
     screenshot,
@@ -51,20 +48,11 @@ USERS = {
 
 
 @pytest.fixture(scope="module")
-def chromium_path() -> str:
-    path = find_chromium()
-    if path is None:
-        if os.environ.get("CI") == "true":
-            pytest.fail("CI=true but no Chromium found (apt-get install chromium)")
-        pytest.skip("no Chromium found: install Debian's chromium to run the browser tests")
-    return path
-
-
-@pytest.fixture(scope="module")
 def provider() -> Iterator[str]:
     """oidc-provider-mock on a free loopback port with three predefined users."""
-    exe = shutil.which("oidc-provider-mock") or str(Path(sys.executable).parent /
-                                                     "oidc-provider-mock")
+    exe = shutil.which("oidc-provider-mock") or str(
+        Path(sys.executable).parent / "oidc-provider-mock"
+    )
     port = free_port()
     args = [exe, "--port", str(port)]
     for claims in USERS.values():
@@ -102,12 +90,6 @@ def app(
         yield server
     finally:
         server.stop()
-
-
-@pytest.fixture(scope="module")
-def browser(chromium_path: str) -> Iterator[Any]:
-    with chromium(chromium_path) as b:
-        yield b
 
 
 def _wait_http(url: str, timeout: float = 30) -> None:
@@ -152,7 +134,8 @@ def responses_count(page: Any) -> int:
 def country_filter_options(page: Any) -> list[str]:
     """The Country filter's options; none when the sidebar leaves out a one-value filter."""
     box = page.locator("[data-testid='stSidebar'] [data-testid='stMultiSelect']").filter(
-        has=page.get_by_text("Country", exact=True))
+        has=page.get_by_text("Country", exact=True)
+    )
     if box.count() == 0:
         return []
     box.locator("input").click()

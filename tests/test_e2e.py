@@ -7,7 +7,6 @@ under CI=true a missing browser fails the run.
 
 from __future__ import annotations
 
-import os
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,10 +17,8 @@ import pytest
 from e2e_helpers import (
     VIEWPORT,
     AppServer,
-    chromium,
     click_heatmap_cell,
     exceptions,
-    find_chromium,
     make_demo_store,
     metric_texts,
     open_page,
@@ -39,16 +36,6 @@ PAGES = {
     "segments": "segments",
     "feedback": "feedback",
 }
-CHROMIUM = find_chromium()
-
-
-@pytest.fixture(scope="module")
-def chromium_path() -> str:
-    if CHROMIUM is None:
-        if os.environ.get("CI") == "true":
-            pytest.fail("CI=true but no Chromium found (apt-get install chromium)")
-        pytest.skip("no Chromium found: install Debian's chromium to run the browser tests")
-    return CHROMIUM
 
 
 @pytest.fixture(scope="module")
@@ -61,12 +48,6 @@ def server(chromium_path: str, tmp_path_factory: pytest.TempPathFactory) -> Iter
         yield app
     finally:
         app.stop()
-
-
-@pytest.fixture(scope="module")
-def browser(chromium_path: str) -> Iterator[Any]:
-    with chromium(chromium_path) as b:
-        yield b
 
 
 @pytest.fixture
