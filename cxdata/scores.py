@@ -125,12 +125,9 @@ def count_aggregates(t: ir.Table, families: Sequence[str] = FAMILIES) -> dict[st
         ces = t.ces.cast("float64")
         aggs |= {"ces_n": t.ces.count(), "ces_sum": ces.sum(), "ces_sumsq": (ces * ces).sum(),
                  "ces_easy": (t.ces >= 5).sum()}
-    if "friction" in families and "_friction" in t.columns:
-        aggs |= {"friction_n": t._friction.count(), "friction_events": t._friction.sum()}
-    elif "friction" in families:
-        at_touchpoint = t.touchpoint.notnull() & _any_score(t)
-        aggs |= {"friction_n": at_touchpoint.sum(),
-                 "friction_events": (at_touchpoint & friction_event(t)).sum()}
+    if "friction" in families:
+        flag = t._friction if "_friction" in t.columns else friction_flag(t)
+        aggs |= {"friction_n": flag.count(), "friction_events": flag.sum()}
     return aggs
 
 
@@ -166,7 +163,10 @@ def score_key(t: ir.Table) -> ir.IntegerValue:
 def friction_flag(t: ir.Table) -> ir.IntegerValue:
     """Per response: 1 friction, 0 none, NULL not counted (no touchpoint or no score)."""
     at_touchpoint = t.touchpoint.notnull() & _any_score(t)
-    return ibis.cases((at_touchpoint, friction_event(t).cast("int8")), else_=None).cast("int8")
+    # CASE with integer branches: PostgreSQL cannot cast a boolean to a small integer.
+    return ibis.cases(
+        (at_touchpoint & friction_event(t), 1), (at_touchpoint, 0), else_=None
+    ).cast("int8")
 
 
 # Per-row values the embedded store keeps beside each response (computed once at write
