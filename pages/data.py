@@ -15,7 +15,7 @@ import pandas as pd
 import streamlit as st
 
 from cxdata import schema
-from cxdata.access import OPEN, Grant
+from cxdata.access import Grant
 from cxdata.errors import CxError
 from cxdata.importing import (
     MODES,
@@ -35,7 +35,7 @@ from cxdata.importing.datasets import data_dir_of
 from cxdata.importing.dates import DATE_ORDERS
 from cxdata.importing.mapping import DATASETS, mapping_from_table, mapping_table
 from cxdata.store import Store
-from pages._shared.auth import auth_configured, current_grant, may_import
+from pages._shared.auth import effective_grant, may_import
 from pages._shared.session import session_store
 
 UPLOAD_TYPES = ["csv", "tsv", "txt", "xlsx", "xlsm", "xls", "ods", "parquet", "pq"]
@@ -353,11 +353,8 @@ def datasets_section(store: Store) -> None:
 
 
 def _grant() -> Grant:
-    """Who is importing: the signed-in grant, or open local use without sign-in."""
-    grant = current_grant()
-    if grant is None and not auth_configured():
-        return OPEN
-    return grant if grant is not None else Grant(email="", role="viewer")
+    """Who is importing; nobody signed in gets no rights (the page is not shown then)."""
+    return effective_grant() or Grant(email="", role="viewer")
 
 
 def _day(value: object) -> str:

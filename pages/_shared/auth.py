@@ -41,6 +41,15 @@ def current_grant() -> Grant | None:
     return st.session_state.get(_GRANT)
 
 
+def effective_grant() -> Grant | None:
+    """The signed-in grant; open access when sign-in is not configured (also for a page
+    run on its own, as in AppTest); None when sign-in is configured and nobody is in."""
+    grant = current_grant()
+    if grant is None and not auth_configured():
+        return OPEN
+    return grant
+
+
 def may_import(grant: Grant) -> bool:
     """Imports need the analyst role and unrestricted rows: an import can carry any
     region, and the Data page shows row counts of whole datasets."""

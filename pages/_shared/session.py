@@ -23,19 +23,18 @@ import pandas as pd
 import streamlit as st
 
 from cxdata import catalog, comments, kpi_metrics, queries, segments
-from cxdata.access import OPEN, Grant
+from cxdata.access import Grant
 from cxdata.config import Thresholds, thresholds
 from cxdata.errors import CxError
 from cxdata.filters import Filters
 from cxdata.queries import Kpis
 from cxdata.store import Store, connect
-from pages._shared.auth import auth_configured
+from pages._shared.auth import effective_grant
 from pages._shared.urlstate import ViewFilters
 
 ENTRYPOINT = Path(__file__).resolve().parents[2] / "dashboard.py"
 _STORE = "_cx_store"
 _SCOPED = "_cx_scoped_store"
-_GRANT_KEY = "_cx_grant"  # set by auth.session_grant()
 _CTX = "_cx_ctx"
 _ACTIVE = "_cx_in_entrypoint"
 _CACHE = {"show_spinner": False, "max_entries": 256}
@@ -57,11 +56,9 @@ def session_store(grant: Grant | None = None) -> Store:
     if store is None:
         store = connect(url=database_url())
         st.session_state[_STORE] = store
-    grant = grant or st.session_state.get(_GRANT_KEY)
+    grant = grant or effective_grant()
     if grant is None:
-        if auth_configured():
-            raise CxError("nobody is signed in")
-        grant = OPEN  # local use (a page run on its own, e.g. in AppTest)
+        raise CxError("nobody is signed in")
     restrict = dict(grant.restrict)
     if not restrict:
         return store
