@@ -36,7 +36,7 @@ from cxdata.importing.dates import DATE_ORDERS
 from cxdata.importing.mapping import DATASETS, mapping_from_table, mapping_table
 from cxdata.store import Store
 from pages._shared.auth import effective_grant, may_import
-from pages._shared.session import session_store
+from pages._shared.session import session_store, within_entrypoint
 
 UPLOAD_TYPES = ["csv", "tsv", "txt", "xlsx", "xlsm", "xls", "ods", "parquet", "pq"]
 STATE = "cx_import_cache"  # per-session cache: the saved upload, the read file, the last check
@@ -363,6 +363,7 @@ def _day(value: object) -> str:
 
 def main() -> None:
     """The page."""
+    within_entrypoint()
     st.title("Data")
     st.caption(
         "Import survey exports and KPI files. Every row is checked; rejected rows are "

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import streamlit as st
 from conftest import random_responses
 from import_corpus import slovenian_cp1250, survey_mixed_scales
 from streamlit.testing.v1 import AppTest
@@ -12,8 +13,10 @@ from streamlit.testing.v1 import AppTest
 from cxdata import schema
 from cxdata.access import Grant
 from cxdata.store import connect
+from pages._shared import auth
 
-PAGE = str(Path(__file__).resolve().parents[1] / "pages" / "data.py")
+DASHBOARD = str(Path(__file__).resolve().parents[1] / "dashboard.py")
+PAGE = "pages/data.py"
 
 
 @pytest.fixture
@@ -25,8 +28,10 @@ def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 def page() -> AppTest:
-    at = AppTest.from_file(PAGE, default_timeout=60)
+    """The Data page as a user reaches it: through the dashboard's navigation."""
+    at = AppTest.from_file(DASHBOARD, default_timeout=60)
     at.run()
+    at.switch_page(PAGE).run()
     assert not at.exception, at.exception
     return at
 
@@ -106,18 +111,31 @@ def test_replace_asks_and_delete_asks(data_dir: Path, tmp_path: Path) -> None:
     ids=["viewer", "restricted-analyst", "analyst", "admin"],
 )
 def test_roles_on_the_data_page(
-    data_dir: Path, tmp_path: Path, grant: Grant, can_open: bool, can_replace: bool
+    data_dir: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    grant: Grant,
+    can_open: bool,
+    can_replace: bool,
 ) -> None:
     connect(data_dir).replace_table(schema.RESPONSES, random_responses(50))
-    at = AppTest.from_file(PAGE, default_timeout=60)
-    at.session_state["_cx_grant"] = grant  # what the dashboard's sign-in leaves for the page
+
+    def signed_in() -> Grant:  # what a real sign-in and the access file would give
+        st.session_state["_cx_grant"] = grant
+        return grant
+
+    monkeypatch.setattr(auth, "session_grant", signed_in)
+    at = AppTest.from_file(DASHBOARD, default_timeout=60)
     at.run()
     assert not at.exception, at.exception
-    locked = any("needs the analyst role" in w.value for w in at.warning)
-    assert locked is not can_open
-    if not can_open:
-        assert not at.file_uploader and not at.dataframe
+    if not can_open:  # the Data page is not among their pages at all
+        with pytest.raises(ValueError, match="Could not find a navigation page"):
+            at.switch_page(PAGE)
+        assert not at.file_uploader
         return
+    at.switch_page(PAGE).run()
+    assert not at.exception, at.exception
+    assert at.title[0].value == "Data"
     delete_buttons = [b for b in at.button if b.label.startswith("Delete ")]
     assert bool(delete_buttons) is can_replace
     at.file_uploader[0].set_value(("s.csv", b"id,nps\n1,9\n2,3\n", "text/csv"))

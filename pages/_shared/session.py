@@ -325,15 +325,24 @@ def entrypoint_run() -> Iterator[None]:
         st.session_state[_ACTIVE] = False
 
 
+def within_entrypoint() -> None:
+    """Make sure this page runs inside dashboard.py (pages call this first).
+
+    Because a pages/ folder exists, Streamlit starts each server process (and AppTest each
+    run) in its legacy multipage mode, which runs a requested page file alone until
+    st.navigation has been called. Then run the entry point instead: it signs in, calls
+    st.navigation, prepares the context and runs this page inside; this outer run stops.
+    """
+    if not st.session_state.get(_ACTIVE):
+        runpy.run_path(str(ENTRYPOINT))
+        st.stop()
+
+
 def context() -> Ctx:
     """The context dashboard.py prepared for this run (pages call this first)."""
+    within_entrypoint()
     ctx = st.session_state.get(_CTX)
-    if ctx is None or not st.session_state.get(_ACTIVE):
-        # A page file run without dashboard.py around it. Because a pages/ folder exists,
-        # Streamlit starts each server process (and AppTest each run) in its legacy
-        # multipage mode, which runs a requested page file alone until st.navigation has
-        # been called. Run the entry point instead: it calls st.navigation, prepares the
-        # context and runs this page inside; then this outer run stops.
+    if ctx is None:
         runpy.run_path(str(ENTRYPOINT))
         st.stop()
     return ctx
