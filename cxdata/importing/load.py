@@ -31,7 +31,7 @@ from cxdata.importing.mapping import Mapping, load_profile, suggested_mapping
 from cxdata.importing.readers import Source, read_source
 from cxdata.importing.rejects import write_rejects
 from cxdata.importing.validate import ExistingIds, Validated, validate
-from cxdata.store import Store, conformed
+from cxdata.store import Store
 
 MODES: tuple[str, ...] = ("append", "replace")
 Progress = Callable[[float, str], None]
@@ -258,10 +258,13 @@ def stored_types(store: Store, dataset: str) -> dict[str, str]:
     }
 
 
-def _writes(store: Store, checked: Validated, *, append: bool) -> list[tuple[str, pa.Table, bool]]:
-    writes = [(checked.dataset, conformed(checked.dataset, checked.frame), append)]
+def _writes(
+    store: Store, checked: Validated, *, append: bool
+) -> list[tuple[str, pd.DataFrame, bool]]:
+    """What to write; Store.write_tables gives each frame the contract's types."""
+    writes = [(checked.dataset, checked.frame, append)]
     if checked.dataset == schema.RESPONSES:
-        ratings = conformed(schema.TOUCHPOINT_RATINGS, checked.ratings)
+        ratings = checked.ratings
         if len(ratings) or (not append and store.has(schema.TOUCHPOINT_RATINGS)):
             writes.append((schema.TOUCHPOINT_RATINGS, ratings, append))
     return writes
