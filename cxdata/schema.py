@@ -45,6 +45,9 @@ RESPONSE_CORE: dict[str, str] = {
 SCORE_COLUMNS: tuple[str, ...] = ("nps", "csat", "ces")
 # String columns that identify or carry free text: never offered as a dimension.
 NON_DIMENSION_COLUMNS: frozenset[str] = frozenset({"response_id", "comment", "customer_id"})
+# Extra answer texts (a review's title, Booking-style positive / negative texts) are stored as
+# `text_<name>`: shown with the comment and searched with it, never a dimension.
+EXTRA_TEXT_PREFIX = "text_"
 
 TOUCHPOINT_RATING_COLUMNS: dict[str, str] = {
     "response_id": "string",

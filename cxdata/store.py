@@ -104,6 +104,7 @@ class Store:
             col
             for col, dtype in tbl_schema.items()
             if dtype.is_string() and col not in schema.NON_DIMENSION_COLUMNS
+            and not col.startswith(schema.EXTRA_TEXT_PREFIX)
             and col not in ("metric", "unit")
         ]
 

@@ -27,7 +27,9 @@ import cxdata.store
 from cxdata import schema
 from cxdata.importing.errors import MappingError, NothingToImport, UnreadableFile
 from cxdata.importing.load import ImportResult, import_file
-from cxdata.importing.mapping import Mapping, save_profile, suggested_mapping
+from cxdata.importing.mapping import Mapping
+from cxdata.importing.profiles import save_profile
+from cxdata.importing.suggest import suggested_mapping
 from cxdata.importing.readers import read_source
 from cxdata.store import Store, connect
 

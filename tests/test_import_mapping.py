@@ -15,14 +15,10 @@ from import_corpus import SL_REGIONS, slovenian_cp1250, write_text
 from cxdata import schema
 from cxdata.importing import import_file
 from cxdata.importing.dates import parse_dates
-from cxdata.importing.mapping import (
-    Mapping,
-    mapping_from_table,
-    mapping_table,
-    matching_profile,
-    save_profile,
-    suggest_mapping,
-)
+from cxdata.importing.mapping import Mapping
+from cxdata.importing.profiles import matching_profile, save_profile
+from cxdata.importing.suggest import suggest_mapping
+from cxdata.importing.table import mapping_from_table, mapping_table
 from cxdata.importing.names import display_name, identifier, spreadsheet_safe
 from cxdata.importing.numbers import parse_numbers
 from cxdata.importing.readers import read_source

@@ -14,7 +14,11 @@ from collections.abc import Callable
 
 from cxdata.importing.datasets import data_dir_of
 from cxdata.importing.load import MODES, ImportResult, import_source, read_with_mapping
-from cxdata.importing.mapping import DATASETS, Mapping, save_profile, suggested_mapping
+from cxdata.importing import dates
+from cxdata.importing.mapping import DATASETS, Mapping
+from cxdata.importing.profiles import save_profile
+from cxdata.importing.suggest import suggested_mapping
+from cxdata.importing.platforms import platform_label
 from cxdata.importing.readers import read_source
 from cxdata.store import Store
 
@@ -45,6 +49,12 @@ def add_parsers(
     source.add_argument("--mapping", metavar="FILE.json", help="mapping file (JSON)")
     source.add_argument("--profile", metavar="NAME", help="saved mapping profile")
     imp.add_argument("--mode", choices=MODES, default="append")
+    for command in (suggest, imp):
+        command.add_argument(
+            "--date-order",
+            choices=("dmy", "mdy"),
+            help="day/month order of numeric dates, when the file does not decide it",
+        )
     imp.add_argument("--sheet", help="Excel sheet (default: the mapping's, else the first)")
     imp.add_argument(
         "--save-profile",
@@ -52,6 +62,13 @@ def add_parsers(
         help="save the mapping used as a named profile for the next export",
     )
     imp.add_argument("--json", action="store_true", help="print the result as JSON")
+    for command in (suggest, imp):
+        command.add_argument(
+            "--header-row",
+            type=int,
+            metavar="N",
+            help="line (CSV) or sheet row (Excel) of the column headers (default: found)",
+        )
     return {"suggest-mapping": cmd_suggest_mapping, "import": cmd_import}
 
 
@@ -59,13 +76,19 @@ def cmd_suggest_mapping(store: Store, args: argparse.Namespace) -> None:
     """Print the mapping that `import` would use: a saved profile for this file shape, else
     the suggestion; warnings go to stderr so stdout stays valid JSON."""
     data_dir = data_dir_of(store)
-    source = read_source(args.path, sheet=args.sheet)
+    source = read_source(args.path, sheet=args.sheet, header_row=args.header_row)
     mapping = suggested_mapping(source, dataset=args.dataset, data_dir=data_dir)
+    if args.date_order:
+        mapping.date_order = dates.normalise_order(args.date_order)
     if args.save_profile:
         save_profile(mapping, args.save_profile, data_dir)
     print(mapping.to_json())
     if mapping.profile:
         print(f"from the saved profile {mapping.profile!r}", file=sys.stderr)
+    if mapping.platform:
+        print(f"recognised: {platform_label(mapping.platform)} export", file=sys.stderr)
+    for note in mapping.notes:
+        print(f"note: {note}", file=sys.stderr)
     for warning in mapping.warnings():
         print(f"warning: {warning}", file=sys.stderr)
 
@@ -81,7 +104,10 @@ def cmd_import(store: Store, args: argparse.Namespace) -> None:
         profile=args.profile,
         dataset=args.dataset,
         sheet=args.sheet,
+        header_row=args.header_row,
     )
+    if args.date_order:
+        mapping.date_order = dates.normalise_order(args.date_order)
     result = import_source(store, source, mapping, mode=args.mode)
     result.seconds = round(time.perf_counter() - started, 3)
     if args.save_profile:
@@ -96,11 +122,15 @@ def summary(result: ImportResult) -> str:
     """Human-readable lines for an import."""
     lines = [
         f"{result.source} → {result.dataset} ({result.mode}): read {result.read}, "
-        f"imported {result.imported}, rejected {result.rejected} ({result.seconds:.1f} s)",
+        f"imported {result.imported}, rejected {result.rejected}, already stored "
+        f"{result.already_stored} ({result.seconds:.1f} s)",
     ]
+    if result.platform:
+        lines.append(f"recognised: {result.platform} export")
     if result.rejects_file:
         lines.append(f"rejected rows: {result.rejects_file}")
     if result.ratings:
         lines.append(f"touchpoint ratings stored: {result.ratings}")
+    lines += [f"left out: {col} ({why})" for col, why in result.left_out.items()]
     lines += [f"note: {w}" for w in result.warnings]
     return "\n".join(lines)

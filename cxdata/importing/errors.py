@@ -15,3 +15,8 @@ class MappingError(CxError):
 
 class NothingToImport(CxError):
     """No row survived validation, so nothing is written (the stored data is unchanged)."""
+
+
+class DateOrderUndecided(MappingError):
+    """Every numeric date of the date column fits both day-first and month-first and nothing
+    else decides: the user must choose (--date-order dmy|mdy, or the Data page's choice)."""

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import secrets
 import shutil
 import time
 from collections.abc import Callable
@@ -27,9 +28,12 @@ from cxdata import schema
 from cxdata.errors import CxError
 from cxdata.importing.datasets import data_dir_of, imports_dir, record_import
 from cxdata.importing.errors import MappingError, NothingToImport
-from cxdata.importing.mapping import Mapping, load_profile, suggested_mapping
+from cxdata.importing.mapping import Mapping
+from cxdata.importing.platforms import platform_label
+from cxdata.importing.profiles import load_profile
 from cxdata.importing.readers import Source, read_source
 from cxdata.importing.rejects import write_rejects
+from cxdata.importing.suggest import suggested_mapping
 from cxdata.importing.validate import ExistingIds, Validated, validate
 from cxdata.store import Store
 
@@ -40,7 +44,7 @@ _IDENT = re.compile(r"^[a-z_][a-z0-9_]*$")
 
 @dataclass
 class ImportResult:
-    """What an import did. Always `imported + rejected == read`."""
+    """What an import did. Always `imported + rejected + already_stored == read`."""
 
     source: str
     dataset: str
@@ -49,6 +53,10 @@ class ImportResult:
     imported: int
     rejected: int
     rejects_file: str | None
+    already_stored: int = 0
+    platform: str | None = None
+    left_out: dict[str, str] = field(default_factory=dict)
+    missing_answers: dict[str, int] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
     date_order: str | None = None
     ratings: int = 0
@@ -63,7 +71,10 @@ class ImportResult:
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready, counts first."""
         out = asdict(self)
-        head = {k: out.pop(k) for k in ("read", "imported", "rejected", "rejects_file")}
+        head = {
+            k: out.pop(k)
+            for k in ("read", "imported", "rejected", "already_stored", "rejects_file")
+        }
         return {**head, **out}
 
 
@@ -105,14 +116,21 @@ def read_with_mapping(
     dataset: str | None = None,
     sheet: str | None = None,
     name: str | None = None,
+    header_row: int | None = None,
 ) -> tuple[Source, Mapping]:
-    """The file read (from the mapping's sheet unless `sheet` is given) and the mapping to
+    """The file read (from the mapping's sheet unless `sheet` is given; with its header on
+    `header_row`, else the mapping's header row, else where it is found) and the mapping to
     apply: `mapping`, else the profile `profile`, else the profile saved for these headers,
     else the suggestion."""
     data_dir = data_dir_of(store)
     if mapping is None and profile is not None:
         mapping = load_profile(profile, data_dir)
-    source = read_source(path, sheet=sheet or (mapping.sheet if mapping else None), name=name)
+    source = read_source(
+        path,
+        sheet=sheet or (mapping.sheet if mapping else None),
+        name=name,
+        header_row=header_row or getattr(mapping, "header_row", None),
+    )
     if mapping is None:
         mapping = suggested_mapping(source, dataset=dataset, data_dir=data_dir)
     elif dataset is not None and mapping.dataset != dataset:
@@ -120,26 +138,36 @@ def read_with_mapping(
     return source, mapping
 
 
-def dry_run(
-    store: Store,
-    source: Source,
-    mapping: Mapping,
-    *,
-    mode: str = "append",
-    now: pd.Timestamp | None = None,
-) -> Validated:
-    """Validate `source` under `mapping` against what is stored, without writing."""
+def dry_run(store: Store, source: Source, mapping: Mapping, *, mode: str = "append") -> Validated:
+    """Validate `source` under `mapping` against what is stored, without writing. Raises
+    MappingError / DateOrderUndecided when the mapping cannot be applied."""
     if mode not in MODES:
         raise ValueError(f"mode must be one of {', '.join(MODES)}, got {mode!r}")
     append = mode == "append"
     return validate(
         source,
         mapping,
-        id_prefix=Path(source.name).stem,
         existing_ids=stored_ids(store) if append and mapping.dataset == schema.RESPONSES else None,
         existing_types=stored_types(store, mapping.dataset) if append else None,
-        now=now,
+        salt=id_salt(data_dir_of(store)),
     )
+
+
+def id_salt(data_dir: str | Path) -> bytes:
+    """The secret mixed into hashed customer ids: <data dir>/id_salt, made once (random,
+    256 bits) and kept, so one address gets the same id in every import."""
+    path = Path(data_dir) / "id_salt"
+    try:
+        return path.read_bytes()
+    except FileNotFoundError:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        salt = secrets.token_hex(32).encode()
+        try:
+            with path.open("xb") as f:  # a concurrent import may have made it first
+                f.write(salt)
+        except FileExistsError:
+            return path.read_bytes()
+        return salt
 
 
 def import_source(
@@ -149,14 +177,13 @@ def import_source(
     *,
     mode: str = "append",
     progress: Progress | None = None,
-    now: pd.Timestamp | None = None,
 ) -> ImportResult:
     """Validate and write a file already read; the stored data changes only if all of the
     write succeeds."""
     started = time.perf_counter()
     report = progress or _silent
     report(0.3, "checking every row")
-    checked = dry_run(store, source, mapping, mode=mode, now=now)
+    checked = dry_run(store, source, mapping, mode=mode)
     data_dir = data_dir_of(store)
     stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S-%f")
     folder = imports_dir(data_dir)
@@ -187,7 +214,11 @@ def import_source(
         imported=checked.imported,
         rejected=checked.rejected,
         rejects_file=str(rejects_file) if rejects_file else None,
-        warnings=[*mapping.warnings(), *checked.warnings, *theme_warnings],
+        already_stored=checked.already_stored,
+        platform=platform_label(mapping.platform),
+        left_out={c.source: c.note or "left out" for c in mapping.left_out()},
+        missing_answers=checked.missing_answers,
+        warnings=[*mapping.notes, *mapping.warnings(), *checked.warnings, *theme_warnings],
         date_order=checked.date_order,
         ratings=len(checked.ratings),
         stored_file=str(stored_file) if stored_file else None,
@@ -209,6 +240,8 @@ def import_source(
             "read": result.read,
             "imported": result.imported,
             "rejected": result.rejected,
+            "already_stored": result.already_stored,
+            "platform": result.platform,
             "rejects_file": result.rejects_file,
             "profile": result.profile,
         },
@@ -281,8 +314,10 @@ def _updated_themes(store: Store, dataset: str, imported: int, report: Progress)
     try:
         voc.update_themes(store, lambda f, m: report(0.8 + 0.15 * f, f"themes: {m}"))
     except (CxError, ValueError) as exc:
-        return [f"comment themes were not updated ({exc}); run `python -m cxdata themes "
-                "--update` or press “Update themes” on the Feedback page"]
+        return [
+            f"comment themes were not updated ({exc}); run `python -m cxdata themes "
+            "--update` or press “Update themes” on the Feedback page"
+        ]
     return []
 
 

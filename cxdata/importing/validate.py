@@ -1,25 +1,42 @@
 """Row-level validation: a mapped Source → accepted rows in the canonical schema + rejects.
 
 Every row is checked column by column on whole arrays (each distinct text parsed once).
-A row with any invalid value is rejected whole and every offending column is reported;
-a response row without any score or rating is rejected too. Always
-`imported + rejected == read`.
+A row with any invalid value is rejected whole and every offending column is reported with
+a reason and a reason code; a response row without any score or rating is rejected too.
+An answer that is a missing-answer code ("don't know", "Ne vem", −1…) makes that answer
+missing and keeps the rest. A response whose id is already stored is not imported again
+and counted as such. Always `imported + rejected + already_stored == read`.
 """
 
 from __future__ import annotations
 
+import hashlib
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from cxdata import schema
 from cxdata.importing.dates import parse_dates
-from cxdata.importing.mapping import RATING, VALUE, ColumnMap, Mapping, check_mapping
-from cxdata.importing.numbers import ParsedNumbers, missing_mask, parse_numbers, parse_yes_no
+from cxdata.importing.errors import DateOrderUndecided
+from cxdata.importing.mapping import (
+    ID_SCOPE_FILE,
+    RATING,
+    SPLIT,
+    TEXT,
+    VALUE,
+    ColumnMap,
+    Mapping,
+    check_mapping,
+)
+from cxdata.importing.platforms import by_key
+from cxdata.importing.numbers import ParsedNumbers, parse_numbers, parse_yes_no
 from cxdata.importing.readers import Source
 from cxdata.importing.rejects import REJECT_COLUMNS
+from cxdata.importing.vocab import label_key
 
 MAX_VALUE_CHARS = 200
 # Values of these fields are matched case-insensitively to the canonical spelling.
@@ -32,6 +49,7 @@ _STRING_FIELDS = frozenset(c for c, t in schema.RESPONSE_CORE.items() if t == "s
     "unit",
     "touchpoint",
 }
+FINGERPRINT_PREFIX = "fp-"
 
 ExistingIds = Callable[[pd.Series], np.ndarray]
 
@@ -40,7 +58,9 @@ ExistingIds = Callable[[pd.Series], np.ndarray]
 class Validated:
     """The outcome of validation: `frame` (accepted rows, canonical columns + segments),
     `ratings` (touchpoint_ratings long rows of the accepted responses), `rejects` (one line
-    per offending column of each rejected row: row, column, value, reason)."""
+    per offending column of each rejected row: row, column, value, reason, code),
+    `already_stored` (rows whose response id is stored: not imported again) and
+    `missing_answers` (column → answers that were missing-answer codes)."""
 
     dataset: str
     frame: pd.DataFrame
@@ -48,13 +68,15 @@ class Validated:
     rejects: pd.DataFrame
     read: int
     rejected: int
+    already_stored: int = 0
+    missing_answers: dict[str, int] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
     date_order: str | None = None
 
     @property
     def imported(self) -> int:
-        """Rows that passed: read − rejected."""
-        return self.read - self.rejected
+        """Rows that will be stored: read − rejected − already stored."""
+        return self.read - self.rejected - self.already_stored
 
 
 class _Problems:
@@ -71,6 +93,7 @@ class _Problems:
         column: str,
         values: pd.Series | np.ndarray | str,
         reason: str | np.ndarray,
+        code: str,
     ) -> None:
         if not mask.any():
             return
@@ -90,57 +113,61 @@ class _Problems:
                     "column": column,
                     "value": shown,
                     "reason": reason[mask] if isinstance(reason, np.ndarray) else reason,
+                    "code": code,
                 }
             )
         )
+
+
+@dataclass
+class _Context:
+    """What the response checks share: the source, its problems, missing-answer counts."""
+
+    source: Source
+    mapping: Mapping
+    problems: _Problems
+    types: dict[str, str]
+    salt: bytes
+    missing: dict[str, int] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+
+    def count_missing(self, col: ColumnMap, coded: np.ndarray) -> None:
+        if coded.any():
+            self.missing[col.source] = self.missing.get(col.source, 0) + int(coded.sum())
 
 
 def validate(
     source: Source,
     mapping: Mapping,
     *,
-    id_prefix: str,
     existing_ids: ExistingIds | None = None,
     existing_types: dict[str, str] | None = None,
-    now: pd.Timestamp | None = None,
+    salt: bytes = b"",
 ) -> Validated:
     """Check every row of `source` under `mapping`.
 
-    `id_prefix` makes response ids `<prefix>-<row>` when no column holds them;
-    `existing_ids(ids)` says which ids are already stored (append mode); `existing_types`
-    gives the stored type of columns that already exist, so segment values are checked
-    against it; `now` dates responses when no column holds a date.
+    `existing_ids(ids)` says which response ids are already stored (append mode);
+    `existing_types` gives the stored type of columns that already exist, so segment
+    values are checked against it; `salt` is mixed into hashed customer ids.
+    Raises MappingError (every problem of the mapping at once) and DateOrderUndecided
+    (the day/month order of a date column cannot be told from the file).
     """
     warnings = check_mapping(mapping, source.headers, source.name)
     problems = _Problems(source.rows)
-    types = existing_types or {}
+    ctx = _Context(source, mapping, problems, existing_types or {}, salt)
+    stored = np.zeros(len(source.frame), dtype=bool)
     if mapping.dataset == schema.RESPONSES:
-        frame, ratings, date_order, notes = _responses(
-            source, mapping, problems, id_prefix, existing_ids, types, now
-        )
+        frame, ratings, date_order, stored = _responses(ctx, existing_ids)
         positions = np.arange(len(frame))
     else:
-        frame, positions, date_order, notes = _metrics(source, mapping, problems, types)
+        frame, positions, date_order, notes = _metrics(ctx)
+        ctx.notes += notes
         ratings = _no_ratings()
-    warnings += notes
-    keep = ~problems.bad
+    warnings += ctx.notes
+    keep = ~problems.bad & ~stored
     frame = frame.loc[keep[positions]].reset_index(drop=True)
     ratings = ratings.loc[keep[ratings.pop("_row").to_numpy()]].reset_index(drop=True)
-    bad_records = source.bad_records
-    if len(bad_records):
-        width = len(source.headers)
-        problems.parts.append(
-            pd.DataFrame(
-                {
-                    "row": bad_records["row"].to_numpy(),
-                    "column": "",
-                    "value": bad_records["text"].to_numpy(dtype=object),
-                    "reason": [
-                        f"{n} fields where the header has {width}" for n in bad_records["fields"]
-                    ],
-                }
-            )
-        )
+    _add_bad_records(source, problems)
     rejects = (
         pd.concat(problems.parts, ignore_index=True)
         if problems.parts
@@ -149,15 +176,39 @@ def validate(
     rejects = rejects.sort_values("row", kind="stable").reset_index(drop=True)
     if source.blank_rows:
         warnings.append(f"{source.blank_rows} empty rows skipped")
+    for column, count in ctx.missing.items():
+        warnings.append(f"{column}: {count} answers were missing-answer codes (kept as no answer)")
     return Validated(
         dataset=mapping.dataset,
         frame=frame,
         ratings=ratings,
         rejects=rejects,
         read=source.read,
-        rejected=int(problems.bad.sum()) + len(bad_records),
+        rejected=int(problems.bad.sum()) + len(source.bad_records),
+        already_stored=int((stored & ~problems.bad).sum()),
+        missing_answers=dict(ctx.missing),
         warnings=warnings,
         date_order=date_order,
+    )
+
+
+def _add_bad_records(source: Source, problems: _Problems) -> None:
+    bad_records = source.bad_records
+    if not len(bad_records):
+        return
+    width = len(source.headers)
+    problems.parts.append(
+        pd.DataFrame(
+            {
+                "row": bad_records["row"].to_numpy(),
+                "column": "",
+                "value": bad_records["text"].to_numpy(dtype=object),
+                "reason": [
+                    f"{n} fields where the header has {width}" for n in bad_records["fields"]
+                ],
+                "code": "bad_record",
+            }
+        )
     )
 
 
@@ -165,16 +216,10 @@ def validate(
 
 
 def _responses(
-    source: Source,
-    mapping: Mapping,
-    problems: _Problems,
-    id_prefix: str,
-    existing_ids: ExistingIds | None,
-    types: dict[str, str],
-    now: pd.Timestamp | None,
-) -> tuple[pd.DataFrame, pd.DataFrame, str | None, list[str]]:
+    ctx: _Context, existing_ids: ExistingIds | None
+) -> tuple[pd.DataFrame, pd.DataFrame, str | None, np.ndarray]:
+    source, mapping, problems = ctx.source, ctx.mapping, ctx.problems
     n = len(source.frame)
-    notes: list[str] = []
     out: dict[str, object] = {}
     date_order = None
     answered = np.zeros(n, dtype=bool)
@@ -183,100 +228,193 @@ def _responses(
 
     for col in mapping.mapped():
         texts = source.frame[col.source]
-        if col.to in schema.SCORE_COLUMNS or col.to == RATING:
-            answered |= ~missing_mask(texts)
         if col.to in schema.SCORE_COLUMNS:
-            out[str(col.to)] = _score(texts, col, problems)
+            values, present, raw = _score(texts, col, str(col.to), ctx)
+            out[str(col.to)] = values
+            answered |= present
+            score_sources.append(col.source)
+            if raw is not None:  # CSAT on another scale: its answers also kept as a rating
+                rating_parts.append(_rating_rows(raw, present, _display(col), col.scale))
+        elif col.to == SPLIT:
+            for target, values, present in _split(texts, col, ctx):
+                out[target] = values
+                answered |= present
             score_sources.append(col.source)
         elif col.to == RATING:
-            values, present = _rating(texts, col, problems)
+            values, present = _rating(texts, col, ctx)
+            answered |= present
             score_sources.append(col.source)
-            rating_parts.append(
-                pd.DataFrame(
-                    {
-                        "_row": np.flatnonzero(present),
-                        "touchpoint": str(col.touchpoint).strip(),
-                        "rating": values[present],
-                        "scale": _scale_label(col.scale),
-                    }
-                )
-            )
+            rating_parts.append(_rating_rows(values, present, str(col.touchpoint), col.scale))
         elif col.to == "submitted_at":
-            out["submitted_at"], date_order, note = _dates(
-                texts, col, problems, order=mapping.date_order
-            )
-            notes.append(f"{col.source}: dates read {note}")
+            out["submitted_at"], date_order, note = _dates(texts, col, ctx)
+            ctx.notes.append(f"{col.source}: dates read {note}")
         elif col.to == "response_id":
-            out["response_id"] = _ids(texts, col, problems, source.rows, existing_ids)
+            out["response_id"] = _ids(texts, col, ctx)
+        elif col.to == "customer_id" and col.hash:
+            out["customer_id"] = _hashed(texts, ctx.salt)
         else:
-            out[str(col.to)] = _text(texts, str(col.to), col, problems, types)
+            name = str(col.stored_as)
+            out[name] = _text(texts, name, col, ctx)
 
     if "response_id" not in out:
-        ids = pd.Series(source.rows, dtype="int64").astype("str")
-        out["response_id"] = (id_prefix + "-" + ids).astype("str")
-        if existing_ids is not None:
-            stored = existing_ids(out["response_id"])
-            problems.add(
-                stored,
-                "",
-                out["response_id"],
-                "response id already stored (this file was imported before?)",
-            )
-    if "submitted_at" not in out:
-        stamp = (now or pd.Timestamp.now()).floor("s")
-        out["submitted_at"] = np.full(n, stamp.to_datetime64(), dtype="datetime64[us]")
-        notes.append(f"no date column: every response is dated {stamp:%Y-%m-%d %H:%M}")
-    problems.add(~answered, "", "", f"no score: {', '.join(score_sources)} all empty")
-
+        out["response_id"] = _fingerprints(source, mapping)
+    stored = _stored(out["response_id"], existing_ids, problems.bad)
+    problems.add(~answered, "", "", f"no score: {', '.join(score_sources)} all empty", "no_score")
     frame = pd.DataFrame(index=pd.RangeIndex(n))
     for name, kind in schema.RESPONSE_CORE.items():
         frame[name] = out.pop(name) if name in out else _empty(kind, n)
     for name, values in out.items():
         frame[name] = values
-    ratings = (
-        pd.concat(rating_parts, ignore_index=True)
-        if rating_parts
-        else pd.DataFrame(
-            {
-                "_row": pd.Series(dtype="int64"),
-                "touchpoint": pd.Series(dtype="str"),
-                "rating": pd.Series(dtype="float64"),
-                "scale": pd.Series(dtype="str"),
-            }
-        )
-    )
+    ratings = pd.concat([_no_rating_rows(), *rating_parts], ignore_index=True)
     ratings.insert(
         0, "response_id", frame["response_id"].to_numpy(dtype=object)[ratings["_row"].to_numpy()]
     )
     ratings["response_id"] = ratings["response_id"].astype("str")
-    return frame, ratings, date_order, notes
+    return frame, ratings, date_order, stored
 
 
-def _score(texts: pd.Series, col: ColumnMap, problems: _Problems) -> pd.Series:
-    target = schema.SCALES[str(col.to)]
+def _display(col: ColumnMap) -> str:
+    from cxdata.importing.names import display_name
+
+    return col.touchpoint or display_name(col.source)[:80]
+
+
+def _rating_rows(
+    values: np.ndarray, present: np.ndarray, touchpoint: str, scale: tuple[int, int] | None
+) -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "_row": np.flatnonzero(present),
+            "touchpoint": touchpoint.strip(),
+            "rating": values[present],
+            "scale": f"{scale[0]}-{scale[1]}" if scale else "",
+        }
+    )
+
+
+def _no_rating_rows() -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "_row": pd.Series(dtype="int64"),
+            "touchpoint": pd.Series(dtype="str"),
+            "rating": pd.Series(dtype="float64"),
+            "scale": pd.Series(dtype="str"),
+        }
+    )
+
+
+def _answers(texts: pd.Series, col: ColumnMap, ctx: _Context) -> ParsedNumbers:
+    """Numbers of an answer column: answer labels read through `col.labels`, the column's
+    missing-answer codes made missing (and counted), the rest parsed as numbers."""
+    codes, uniques = pd.factorize(texts, use_na_sentinel=True)
+    unique_texts = pd.Series(uniques, dtype="str").str.strip()
+    keys = unique_texts.map(label_key)
+    missing_keys = {label_key(m) for m in col.missing}
+    coded_u = keys.isin(missing_keys).to_numpy(dtype=bool)
+    nums_u = parse_numbers(unique_texts)
+    values_u = nums_u.values.copy()
+    invalid_u = nums_u.invalid.copy()
+    if col.labels:
+        lookup = {label_key(k): v for k, v in col.labels.items()}
+        labelled = keys.map(lookup)
+        hit = labelled.notna().to_numpy(dtype=bool)
+        values_u[hit] = labelled[hit].to_numpy(dtype=float)
+        invalid_u[hit] = False
+    values_u[coded_u] = np.nan
+    invalid_u[coded_u] = False
+    absent = codes < 0
+    idx = np.maximum(codes, 0)
+    if not len(uniques):
+        return ParsedNumbers(np.full(len(codes), np.nan), absent, np.zeros(len(codes), bool))
+    coded = ~absent & coded_u[idx]
+    ctx.count_missing(col, coded)
+    missing = absent | nums_u.missing[idx] | coded
+    invalid = ~absent & invalid_u[idx]
+    values = np.where(absent, np.nan, values_u[idx])
+    return ParsedNumbers(values, missing, invalid)
+
+
+def _score(
+    texts: pd.Series,
+    col: ColumnMap,
+    target_name: str,
+    ctx: _Context,
+    rows: np.ndarray | None = None,
+) -> tuple[pd.Series, np.ndarray, np.ndarray | None]:
+    """A score column (optionally only `rows` of it): stored values, which rows answered,
+    and the raw answers when they are to be kept as a rating too (CSAT on another scale)."""
+    target = schema.SCALES[target_name]
     low, high = col.scale or (target.low, target.high)
-    nums = parse_numbers(texts)
+    nums = _answers(texts, col, ctx)
     values = nums.values
-    label = f"{col.to} {low}–{high}"
-    problems.add(nums.invalid, col.source, texts, f"not a number ({label})")
-    checked = ~nums.missing & ~nums.invalid
+    label = f"{target_name} {low}–{high}"
+    select = np.ones(len(values), dtype=bool) if rows is None else rows
+    problems = ctx.problems
+    problems.add(
+        nums.invalid & select, col.source, texts, f"not a number ({label})", "not_a_number"
+    )
+    checked = ~nums.missing & ~nums.invalid & select
     fraction = checked & (values != np.floor(values))
-    problems.add(fraction, col.source, texts, f"not a whole number ({label})")
+    problems.add(fraction, col.source, texts, f"not a whole number ({label})", "not_whole")
     outside = checked & ~fraction & ((values < low) | (values > high))
-    problems.add(outside, col.source, texts, f"outside the scale ({label})")
+    problems.add(outside, col.source, texts, f"outside the scale ({label})", "outside_scale")
     ok = checked & ~fraction & ~outside
-    if col.rescale and (low, high) != (target.low, target.high):
-        scaled = target.low + (values - low) * (target.high - target.low) / (high - low)
-        values = np.floor(scaled + 0.5)
-    scores = pd.array(np.where(ok, values, 0).astype(np.int8), dtype="Int8")
+    raw = None
+    stored_values = values
+    if (low, high) != (target.low, target.high):
+        if col.rescale:
+            scaled = target.low + (values - low) * (target.high - target.low) / (high - low)
+            stored_values = np.floor(scaled + 0.5)
+        elif target_name == "csat":
+            stored_values, raw = csat_boxes(values, low, high), values
+    scores = pd.array(np.where(ok, stored_values, 0).astype(np.int8), dtype="Int8")
     scores[~ok] = pd.NA
-    return pd.Series(scores)
+    return pd.Series(scores), ok, raw
 
 
-def _rating(texts: pd.Series, col: ColumnMap, problems: _Problems) -> tuple[np.ndarray, np.ndarray]:
+def csat_boxes(values: np.ndarray, low: int, high: int) -> np.ndarray:
+    """CSAT answers on a `low`–`high` scale as 1–5 values with the same top-2-box and
+    bottom-2-box: the two highest points → 5 and 4, the two lowest → 1 and 2, the rest → 3.
+    So CSAT % (share of 4–5) is the top-2-box share of the original scale and CSAT ≤ 2
+    (friction) its bottom two boxes. The original answers are kept as a rating."""
+    out = np.full(len(values), 3.0)
+    out[values >= high - 1] = 4.0
+    out[values >= high] = 5.0
+    out[values <= low + 1] = 2.0
+    out[values <= low] = 1.0
+    return np.where(np.isnan(values), np.nan, out)
+
+
+def _split(
+    texts: pd.Series, col: ColumnMap, ctx: _Context
+) -> list[tuple[str, pd.Series, np.ndarray]]:
+    """A long layout: the score of each row goes to the field its type column names."""
+    kinds = ctx.source.frame[str(col.split_by)].astype("str").str.strip().str.lower()
+    split = {k.lower(): v for k, v in (col.split or {}).items()}
+    known = kinds.isin(list(split)).to_numpy(dtype=bool)
+    has_answer = texts.notna().to_numpy(dtype=bool)
+    ctx.problems.add(
+        ~known & has_answer,
+        str(col.split_by),
+        ctx.source.frame[str(col.split_by)],
+        f"unknown score type (expected {', '.join(split)})",
+        "unknown_type",
+    )
+    out = []
+    for target in dict.fromkeys(split.values()):
+        rows = kinds.isin([k for k, v in split.items() if v == target]).to_numpy(dtype=bool)
+        target_col = ColumnMap(
+            col.source, target, scale=None, labels=col.labels, missing=col.missing
+        )
+        values, present, _ = _score(texts.where(rows), target_col, target, ctx, rows)
+        out.append((target, values, present))
+    return out
+
+
+def _rating(texts: pd.Series, col: ColumnMap, ctx: _Context) -> tuple[np.ndarray, np.ndarray]:
     low, high = col.scale or (0, 10)
-    nums: ParsedNumbers = parse_numbers(texts)
-    if (low, high) == (0, 1):
+    nums: ParsedNumbers = _answers(texts, col, ctx)
+    if (low, high) == (0, 1) and not col.labels:
         words = parse_yes_no(texts)
         nums = ParsedNumbers(
             np.where(words.invalid, nums.values, words.values),
@@ -284,38 +422,72 @@ def _rating(texts: pd.Series, col: ColumnMap, problems: _Problems) -> tuple[np.n
             words.invalid & nums.invalid,
         )
     label = f"{col.touchpoint} {low}–{high}"
-    problems.add(nums.invalid, col.source, texts, f"not a number (rating {label})")
+    problems = ctx.problems
+    problems.add(nums.invalid, col.source, texts, f"not a number (rating {label})", "not_a_number")
     checked = ~nums.missing & ~nums.invalid
     outside = checked & ((nums.values < low) | (nums.values > high))
-    problems.add(outside, col.source, texts, f"outside the scale (rating {label})")
+    problems.add(outside, col.source, texts, f"outside the scale (rating {label})", "outside_scale")
     return nums.values, checked & ~outside
 
 
-def _scale_label(scale: tuple[int, int] | None) -> str:
-    return f"{scale[0]}-{scale[1]}" if scale else ""
-
-
-def _dates(
-    texts: pd.Series, col: ColumnMap, problems: _Problems, *, order: str
-) -> tuple[np.ndarray, str | None, str]:
-    """Parsed dates of a required date column (empty → rejected)."""
-    parsed = parse_dates(texts, order)
-    problems.add(parsed.invalid, col.source, texts, parsed.reasons.astype(object))
+def _dates(texts: pd.Series, col: ColumnMap, ctx: _Context) -> tuple[np.ndarray, str | None, str]:
+    """Parsed dates of the required date column (empty → rejected); times in `col.timezone`
+    are converted to UTC. Raises DateOrderUndecided when nothing decides day/month order."""
+    platform = by_key(ctx.mapping.platform)
+    parsed = parse_dates(
+        texts, ctx.mapping.date_order, hint=platform.date_order if platform else None
+    )
+    if parsed.undecided:
+        raise DateOrderUndecided(
+            f"{ctx.source.name}: column {col.source!r}: {parsed.note}; "
+            "choose the order: --date-order dmy or --date-order mdy"
+        )
+    ctx.problems.add(parsed.invalid, col.source, texts, parsed.reasons.astype(object), "bad_date")
     empty = np.isnat(parsed.values) & ~parsed.invalid
-    problems.add(empty, col.source, "", "missing date")
-    return parsed.values, parsed.order, parsed.note or "with no day/month order to decide"
+    ctx.problems.add(empty, col.source, "", "missing date", "missing_date")
+    values = parsed.values
+    if col.timezone:
+        values = _to_utc(values, col.timezone, col.source)
+    return values, parsed.order, parsed.note or "with no day/month order to decide"
 
 
-def _ids(
-    texts: pd.Series,
-    col: ColumnMap,
-    problems: _Problems,
-    rows: np.ndarray,
-    existing_ids: ExistingIds | None,
-) -> pd.Series:
+def _to_utc(values: np.ndarray, zone: str, column: str) -> np.ndarray:
+    from cxdata.importing.errors import MappingError
+
+    try:
+        local = pd.DatetimeIndex(values).tz_localize(
+            zone, ambiguous="NaT", nonexistent="shift_forward"
+        )
+    except Exception as exc:  # an unknown zone name: pytz / zoneinfo errors differ
+        raise MappingError(f"column {column!r}: unknown time zone {zone!r} ({exc})") from None
+    return local.tz_convert("UTC").tz_localize(None).to_numpy(dtype="datetime64[us]")
+
+
+def id_scope(mapping: Mapping, file_name: str) -> str | None:
+    """The prefix that keeps one form's ids apart from another's: for "file", the file name
+    without its folder, suffix and download marks ("Survey(1-35).xlsx", "responses (1).csv"
+    → "survey", "responses")."""
+    if mapping.id_scope is None:
+        return None
+    if mapping.id_scope != ID_SCOPE_FILE:
+        return mapping.id_scope
+    stem = Path(file_name).stem.strip()
+    previous = None
+    while previous != stem:
+        previous = stem
+        stem = re.sub(r"\s*[\(\[]\d+(?:\s*-\s*\d+)?[\)\]]$", "", stem)
+        stem = re.sub(r"\s*-\s*(?:copy|kopi|kopia|kopie|kopija)(?:\s*\d+)?$", "", stem, flags=re.I)
+    return stem.casefold() or "file"
+
+
+def _ids(texts: pd.Series, col: ColumnMap, ctx: _Context) -> pd.Series:
+    problems, rows = ctx.problems, ctx.source.rows
     ids = texts.astype("str").str.strip()
     missing = (ids.isna() | (ids == "")).to_numpy(dtype=bool)
-    problems.add(missing, col.source, "", "missing response id")
+    problems.add(missing, col.source, "", "missing response id", "missing_id")
+    scope = id_scope(ctx.mapping, ctx.source.name)
+    if scope is not None:
+        ids = (scope + ":" + ids).astype("str")
     present = ~missing
     dup = ids.duplicated(keep="first").to_numpy(dtype=bool) & present
     if dup.any():
@@ -323,23 +495,51 @@ def _ids(
         first_rows = first.reindex(ids[dup].to_numpy()).to_numpy()
         reasons = np.full(len(ids), "", dtype=object)
         reasons[dup] = [f"duplicate response id (first in row {r})" for r in first_rows]
-        problems.add(dup, col.source, ids, reasons)
-    if existing_ids is not None:
-        candidates = present & ~dup
-        stored = np.zeros(len(ids), dtype=bool)
-        stored[candidates] = existing_ids(ids[candidates])
-        problems.add(stored, col.source, ids, "response id already stored")
+        problems.add(dup, col.source, ids, reasons, "duplicate_id")
     return ids
 
 
-def _text(
-    texts: pd.Series, name: str, col: ColumnMap, problems: _Problems, types: dict[str, str]
-) -> pd.Series | np.ndarray:
+def _fingerprints(source: Source, mapping: Mapping) -> pd.Series:
+    """Ids from the content of each row (the mapped columns, by header name), so the same
+    answers imported again get the same id; the k-th repeat of a row within the file gets
+    ":k", so identical answers in one file are all kept."""
+    columns = sorted(c.source for c in mapping.mapped())
+    cells = source.frame[columns].astype("str").apply(lambda s: s.str.strip()).fillna("")
+    hashed = pd.util.hash_pandas_object(cells, index=False).to_numpy(dtype=np.uint64)
+    ids = pd.Series([f"{FINGERPRINT_PREFIX}{h:016x}" for h in hashed], dtype="str")
+    repeat = ids.groupby(ids).cumcount().to_numpy()
+    if repeat.any():
+        ids = ids.where(repeat == 0, ids + ":" + pd.Series(repeat + 1).astype("str"))
+    return ids.astype("str")
+
+
+def _stored(ids: object, existing_ids: ExistingIds | None, bad: np.ndarray) -> np.ndarray:
+    """Rows whose (valid) response id is already stored."""
+    series = pd.Series(ids, dtype="str")
+    if existing_ids is None:
+        return np.zeros(len(series), dtype=bool)
+    candidates = ~bad & series.notna().to_numpy(dtype=bool)
+    out = np.zeros(len(series), dtype=bool)
+    out[candidates] = existing_ids(series[candidates])
+    return out
+
+
+def _hashed(texts: pd.Series, salt: bytes) -> pd.Series:
+    """Salted SHA-256 of each normalised value (an e-mail → the same customer id each
+    import, with the address itself not stored)."""
+    codes, uniques = pd.factorize(texts.astype("str").str.strip().str.casefold())
+    digests = [
+        "h-" + hashlib.sha256(salt + str(u).encode("utf-8")).hexdigest()[:24] for u in uniques
+    ]
+    return pd.Series(pd.array(digests, dtype="str").take(codes, allow_fill=True), dtype="str")
+
+
+def _text(texts: pd.Series, name: str, col: ColumnMap, ctx: _Context) -> pd.Series | np.ndarray:
     """A text field or segment; a segment that already exists in the store with another
     type is checked against that type."""
-    stored = types.get(name, "string")
-    if name not in _STRING_FIELDS and stored not in ("string", "null"):
-        return _typed(texts, name, stored, col, problems)
+    stored = ctx.types.get(name, "string")
+    if name not in _STRING_FIELDS and stored not in ("string", "null") and col.to != TEXT:
+        return _typed(texts, name, stored, col, ctx.problems)
     codes, uniques = pd.factorize(texts, use_na_sentinel=True)  # clean each text once
     clean = pd.Series(uniques, dtype="str").str.strip()
     clean = clean.where(clean != "")
@@ -362,22 +562,31 @@ def _typed(
             col.source,
             texts,
             f"not a whole number (the stored column {name} is {stored})",
+            "not_whole",
         )
         return pd.array(np.where(whole, nums.values, np.nan), dtype="Int64")
     if stored.startswith(("float", "decimal")):
         nums = parse_numbers(texts)
         problems.add(
-            nums.invalid, col.source, texts, f"not a number (the stored column {name} is {stored})"
+            nums.invalid,
+            col.source,
+            texts,
+            f"not a number (the stored column {name} is {stored})",
+            "not_a_number",
         )
         return nums.values
     if stored.startswith(("timestamp", "date")):
         parsed = parse_dates(texts)
-        problems.add(parsed.invalid, col.source, texts, parsed.reasons.astype(object))
+        problems.add(parsed.invalid, col.source, texts, parsed.reasons.astype(object), "bad_date")
         return parsed.values
     if stored == "boolean":
         words = parse_yes_no(texts)
         problems.add(
-            words.invalid, col.source, texts, f"not yes/no (the stored column {name} is boolean)"
+            words.invalid,
+            col.source,
+            texts,
+            f"not yes/no (the stored column {name} is boolean)",
+            "not_yes_no",
         )
         return pd.array(
             np.where(words.missing | words.invalid, None, words.values == 1), dtype="boolean"
@@ -398,9 +607,8 @@ def _empty(kind: str, n: int) -> object:
 # --- metrics -------------------------------------------------------------------------------
 
 
-def _metrics(
-    source: Source, mapping: Mapping, problems: _Problems, types: dict[str, str]
-) -> tuple[pd.DataFrame, np.ndarray, str | None, list[str]]:
+def _metrics(ctx: _Context) -> tuple[pd.DataFrame, np.ndarray, str | None, list[str]]:
+    source, mapping, problems = ctx.source, ctx.mapping, ctx.problems
     n = len(source.frame)
     out: dict[str, object] = {}
     notes: list[str] = []
@@ -409,23 +617,27 @@ def _metrics(
     for col in mapping.mapped():
         texts = source.frame[col.source]
         if col.to == "date":
-            stamps, date_order, note = _dates(texts, col, problems, order=mapping.date_order)
+            stamps, date_order, note = _dates(texts, col, ctx)
             out["date"] = stamps.astype("datetime64[D]")
             notes.append(f"{col.source}: dates read {note}")
         elif col.to in (VALUE, "target"):
             nums = parse_numbers(texts)
-            problems.add(nums.invalid, col.source, texts, "not a number")
+            problems.add(nums.invalid, col.source, texts, "not a number", "not_a_number")
             if col.to == VALUE and col.metric:
                 wide.append((col, nums.values, ~nums.missing & ~nums.invalid))
             else:
                 if col.to == VALUE:
-                    problems.add(nums.missing, col.source, "", "missing value")
+                    problems.add(nums.missing, col.source, "", "missing value", "missing_value")
                 out[str(col.to)] = nums.values
         else:
-            values = _text(texts, str(col.to), col, problems, types)
+            values = _text(texts, str(col.to), col, ctx)
             if col.to == "metric":
                 problems.add(
-                    np.asarray(pd.isna(values), dtype=bool), col.source, "", "missing metric name"
+                    np.asarray(pd.isna(values), dtype=bool),
+                    col.source,
+                    "",
+                    "missing metric name",
+                    "missing_metric",
                 )
             out[str(col.to)] = values
     if wide:
@@ -433,7 +645,9 @@ def _metrics(
         for _, _, present in wide:
             any_value |= present
         sources = ", ".join(c.source for c, _, _ in wide)
-        problems.add(~any_value & ~problems.bad, "", "", f"no value: {sources} all empty")
+        problems.add(
+            ~any_value & ~problems.bad, "", "", f"no value: {sources} all empty", "no_value"
+        )
     base = pd.DataFrame(index=pd.RangeIndex(n))
     for name, kind in schema.METRIC_CORE.items():
         if name in out:
