@@ -45,7 +45,7 @@ def test_suggest_mapping_prints_editable_json(
     assert mapping["dataset"] == "responses"
     assert mapping["columns"]["Overall"]["to"] == "rating"
     assert mapping["columns"]["Land"] == {"to": "country", "note": "known segment"}
-    assert "warning: Overall: 1–10 is not the 0–10 NPS scale" in err
+    assert "warning: Overall: 1–10 is not NPS unless the question asks about recommending" in err
 
 
 def test_import_with_edited_mapping_and_json_output(
@@ -56,6 +56,7 @@ def test_import_with_edited_mapping_and_json_output(
     mapping = json.loads(out)
     mapping["columns"]["Overall"] = {"to": "nps", "scale": [1, 10], "rescale": True}
     mapping["columns"]["Route"] = None
+    mapping["columns"]["Would recommend"] = None
     mapping_file = tmp_path / "airline.json"
     mapping_file.write_text(json.dumps(mapping, ensure_ascii=False), encoding="utf-8")
     code, out, _ = run(
@@ -86,7 +87,9 @@ def test_import_with_edited_mapping_and_json_output(
         store, ["import", str(again), "--profile", "airline", "--mode", "replace"], capsys
     )
     assert code == 0
-    assert out.startswith("again.csv → responses (replace): read 60, imported 58, rejected 2")
+    assert out.startswith(
+        "again.csv → responses (replace): read 60, imported 58, rejected 2, already stored 0"
+    )
     assert store.row_count(schema.RESPONSES) == 58
 
 

@@ -100,25 +100,37 @@ def test_values_suggest_scores_when_headers_say_nothing(tmp_path: Path) -> None:
         )
     ]
     cols = suggestion(tmp_path, ["Q1", "Q2", "When"], rows)
-    assert cols["Q1"].to == "nps" and cols["Q1"].note == "values are 0–10"
+    # values alone never make NPS: the question must ask about recommending
+    assert (cols["Q1"].to, cols["Q1"].scale) == ("rating", (0, 10))
+    assert "does not ask about recommending" in cols["Q1"].note
     assert cols["Q2"].to == "rating" and cols["Q2"].scale == (1, 5)
     assert cols["When"].to == "submitted_at"
-    lone = suggestion(tmp_path, ["Rating"], [[str(v % 7 + 1)] for v in range(50)])
-    assert lone["Rating"].to == "ces" and lone["Rating"].scale == (1, 7)
-    lone = suggestion(tmp_path, ["Score"], [[str(v % 5 + 1)] for v in range(50)])
-    assert lone["Score"].to == "csat"
+    lone = suggestion(tmp_path, ["Stars", "When"], [[str(v % 5 + 1), "2025-01-01"] for v in range(50)])
+    assert lone["Stars"].to == "csat" and "star rating" in lone["Stars"].note
+    lone = suggestion(tmp_path, ["Score", "When"], [[str(v % 7 + 1), "2025-01-01"] for v in range(50)])
+    assert (lone["Score"].to, lone["Score"].scale) == ("rating", (1, 7))
 
 
-def test_one_to_ten_is_never_nps(tmp_path: Path) -> None:
+def test_recommend_on_one_to_ten_is_nps_with_a_warning(tmp_path: Path) -> None:
     rows = [[str(v % 10 + 1)] for v in range(100)]
     cols = suggestion(tmp_path, ["How likely to recommend (1-10)"], rows)
     col = cols["How likely to recommend (1-10)"]
-    assert (col.to, col.scale) == ("rating", (1, 10))
-    assert "is not the NPS scale" in col.warning
+    assert (col.to, col.scale) == ("nps", (1, 10))
+    assert "asked on 1–10" in col.warning
     cols = suggestion(tmp_path, ["Anbefale"], rows)  # no declared scale, but no 0 in 100
     assert cols["Anbefale"].to == "nps" and "no answer is 0 among 100" in cols["Anbefale"].warning
     cols = suggestion(tmp_path, ["Overall"], rows)
-    assert cols["Overall"].to == "rating" and "not the 0–10 NPS scale" in cols["Overall"].warning
+    assert cols["Overall"].to == "rating" and "is not NPS" in cols["Overall"].warning
+
+
+def test_named_nps_with_one_to_five_values_is_not_nps(tmp_path: Path) -> None:
+    rows = [[str(v % 5 + 1)] for v in range(40)]
+    for header in ("NPS", "survey_q6_nps", "Q1_NPS"):
+        col = suggestion(tmp_path, [header], rows)[header]
+        assert (col.to, col.scale) == ("rating", (1, 5)), header
+        assert "not NPS (NPS needs 0–10 answers)" in col.warning
+    col = suggestion(tmp_path, ["survey_q6_nps"], [[str(v % 11)] for v in range(40)])["survey_q6_nps"]
+    assert col.to == "nps"
 
 
 def test_metrics_suggestion(tmp_path: Path) -> None:
@@ -147,13 +159,15 @@ def test_editor_table_round_trip(tmp_path: Path) -> None:
     source = read_source(slovenian_cp1250(tmp_path).path)
     mapping = suggest_mapping(source)
     table = mapping_table(mapping, source)
-    assert table.loc[2, ["column", "example", "to"]].tolist() == ["Regija", "Štajerska", "region"]
-    back = mapping_from_table(table, dataset="responses")
+    row = table.set_index("column").loc["Regija"]
+    assert (row["to"], row["examples"].split(" · ")[0]) == ("region", "Štajerska")
+    back = mapping_from_table(table, mapping)
     assert back.to_dict() == mapping.to_dict()
-    table.loc[2, "to"] = ""
+    table.loc[table["column"] == "Regija", "to"] = ""
     table.loc[4, "scale"] = "nonsense"
-    with pytest.raises(Exception, match="scale must look like 1-5"):
-        mapping_from_table(table, dataset="responses")
+    table.loc[5, "labels"] = "Very=x"
+    with pytest.raises(Exception, match="(?s)scale must look like 1-5.*labels must look like"):
+        mapping_from_table(table, mapping)
 
 
 def test_appending_to_stored_random_responses(tmp_path: Path) -> None:
@@ -224,5 +238,5 @@ def test_engine_never_imports_streamlit() -> None:
 def test_mapping_reports_unknown_columns(tmp_path: Path) -> None:
     path = write_text(tmp_path / "m.csv", ["a;nps", "1;9"], "utf-8")
     mapping = Mapping.from_dict({"columns": {"missing": "region", "nps": "nps"}})
-    with pytest.raises(Exception, match="column 'missing' of the mapping is not in the file"):
+    with pytest.raises(Exception, match="columns of the mapping not in the file: 'missing'"):
         import_file(connect(tmp_path / "s"), path, mapping=mapping)

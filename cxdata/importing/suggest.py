@@ -169,7 +169,7 @@ def _suggest_responses(source: Source, profiles: dict[str, ColumnProfile]) -> Ma
         if chosen.free(h):
             chosen.put(_segment_or_nothing(h, profiles[h], chosen))
     mapping.columns = [chosen.columns[h] for h in headers]
-    _identity(mapping, profiles, platform)
+    _identity(mapping)
     _date_order(mapping, source, platform)
     return mapping
 
@@ -279,8 +279,20 @@ def _date_note(header: str, named: list[str]) -> str:
 def _classify(header: str, text: str, p: ColumnProfile, chosen: _Chosen) -> None:
     """A column that is neither platform metadata, personal data nor the date."""
     field = _field_alias(header, chosen)
+    named = field in schema.SCORE_COLUMNS and _named(header, str(field))
+    asks = declared_scale(text) and any(asks_about(text, w) for w in ("recommend", "satisfied", "easy"))
     if p.labels is not None:
         chosen.put(_labelled(header, text, p, chosen))
+    elif named and p.numeric < 0.95:
+        chosen.put(
+            ColumnMap(
+                header,
+                field,
+                note="the header is the score's name; its values are checked row by row",
+            )
+        )
+    elif asks and p.numeric >= 0.95:
+        chosen.put(_score(header, text, p, chosen))
     elif p.numeric >= 0.95 and _count_like(header, p):
         if p.whole_unique and "response_id" not in chosen.taken and _id_like(header):
             chosen.put(ColumnMap(header, "response_id", note="one value per row: an id"))
@@ -297,6 +309,11 @@ def _classify(header: str, text: str, p: ColumnProfile, chosen: _Chosen) -> None
             return
         if field != "comment":
             chosen.put(ColumnMap(header, field, note=f"header says {field}"))
+
+
+def _named(header: str, field: str) -> bool:
+    """Whether the whole header is the field's name ("NPS", "csat_score")."""
+    return vocabulary().fields[schema.RESPONSES][field].match(tokens(header)) == 2
 
 
 def _field_alias(header: str, chosen: _Chosen) -> str | None:
@@ -363,15 +380,12 @@ def _labelled(header: str, text: str, p: ColumnProfile, chosen: _Chosen) -> Colu
 def _score(header: str, text: str, p: ColumnProfile, chosen: _Chosen) -> ColumnMap:
     """A numeric answer column: NPS, CSAT, CES or a rating, by what the question asks."""
     declared = declared_scale(text)
-    observed = observed_scale(p)
-    if declared is None and observed == (1, 10):
-        observed = (0, 10)  # nobody chose 0: the values still fit 0–10
-    scale = declared or observed
     whole = p.integer >= 0.99
-    fits = p.share_within(scale[0], scale[1]) >= 0.95
     decimals = "" if whole else " with decimals"
     if asks_about(text, "recommend") and "nps" not in chosen.taken:
-        if whole and fits and scale[1] == 10 and scale[0] in (0, 1):
+        scale = declared or (0, 10)
+        five = p.high <= 5 and p.filled >= 10 and declared is None
+        if whole and _fits(p, scale) and scale[1] == 10 and scale[0] in (0, 1) and not five:
             col = ColumnMap(
                 header,
                 "nps",
@@ -390,12 +404,15 @@ def _score(header: str, text: str, p: ColumnProfile, chosen: _Chosen) -> ColumnM
                     "it is not comparable with 0–10 NPS"
                 )
             return col
-        rating = _rating(header, text, p, scale)
+        seen = declared or observed_scale(p)
+        rating = _rating(header, text, p, seen)
         rating.warning = (
-            f"asks about recommending, but the values are {scale_text(scale)}{decimals}: "
+            f"asks about recommending, but the values are {scale_text(seen)}{decimals}: "
             "not NPS (NPS needs 0–10 answers); kept as a rating"
         )
         return rating
+    scale = declared or observed_scale(p)
+    fits = _fits(p, scale)
     if asks_about(text, "satisfied") and "csat" not in chosen.taken and whole and fits:
         col = ColumnMap(header, "csat", scale=scale, missing=p.missing)
         col.note = f"asks about satisfaction; values {scale_text(scale)}"
@@ -425,9 +442,20 @@ def _score(header: str, text: str, p: ColumnProfile, chosen: _Chosen) -> ColumnM
             note="star rating 1–5: a CSAT candidate (4–5 stars = satisfied)",
         )
     rating = _rating(header, text, p, scale)
-    if scale[1] == 10 and scale[0] == 0:
-        rating.note = "values 0–10, but it does not ask about recommending: a rating, not NPS"
+    if scale[1] == 10:
+        rating.note = (
+            f"values {scale_text(scale)}, but it does not ask about recommending: a rating"
+        )
+        rating.warning = (
+            f"{scale_text(scale)} is not NPS unless the question asks about recommending: kept "
+            f'as the rating {rating.touchpoint!r}; if it does, set "to": "nps"'
+        )
     return rating
+
+
+def _fits(p: ColumnProfile, scale: tuple[int, int]) -> bool:
+    """Most values lie on the scale (a few typos are rejected rows, not another scale)."""
+    return p.share_within(scale[0], scale[1]) >= (0.8 if p.filled >= 30 else 0.5)
 
 
 def _stars(header: str) -> bool:
@@ -540,10 +568,9 @@ def _known_segment(header: str) -> str | None:
     return next((n for n, a in vocabulary().segments.items() if a.match(words) == 2), None)
 
 
-def _identity(
-    mapping: Mapping, profiles: dict[str, ColumnProfile], platform: Platform | None
-) -> None:
-    """Ids that count only within one form (1, 2, 3… in every export) are kept per file."""
+def _identity(mapping: Mapping) -> None:
+    """Say how responses are identified: by the id column (kept per file when the platform
+    numbers each form from 1), or by a fingerprint of the answers."""
     id_col = next((c for c in mapping.columns if c.to == "response_id"), None)
     if id_col is None:
         mapping.notes.append(
@@ -551,10 +578,6 @@ def _identity(
             "answers, so re-importing the same rows stores them once"
         )
         return
-    p = profiles[id_col.source]
-    small = p.numeric >= 0.99 and p.integer >= 0.99 and p.filled and p.high <= 10 * p.filled + 100
-    if mapping.id_scope is None and small and (platform is None or platform.id_scope):
-        mapping.id_scope = ID_SCOPE_FILE
     if mapping.id_scope == ID_SCOPE_FILE:
         id_col.note += "; numbered per form, so kept apart per file"
 

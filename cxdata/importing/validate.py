@@ -152,6 +152,12 @@ def validate(
     Raises MappingError (every problem of the mapping at once) and DateOrderUndecided
     (the day/month order of a date column cannot be told from the file).
     """
+    if source.read == 0:  # nothing below the header: nothing to check, nothing to store
+        empty = pd.DataFrame({c: pd.Series(dtype="object") for c in REJECT_COLUMNS})
+        return Validated(
+            mapping.dataset, pd.DataFrame(), _no_rating_rows(), empty, read=0, rejected=0,
+            warnings=[f"{source.name}: no rows below the header"],
+        )
     warnings = check_mapping(mapping, source.headers, source.name)
     problems = _Problems(source.rows)
     ctx = _Context(source, mapping, problems, existing_types or {}, salt)
