@@ -177,5 +177,60 @@ def test_excel_header_below_empty_rows(tmp_path: Path) -> None:
 
 
 def test_csv_with_empty_first_line(tmp_path: Path) -> None:
-    with pytest.raises(UnreadableFile, match="expected the column headers"):
-        read_source(write_text(tmp_path / "e.csv", ["", "a,b", "1,2"], "utf-8"))
+    # blank lines above the header are skipped (they used to make the file unreadable)
+    source = read_source(write_text(tmp_path / "e.csv", ["", "a,b", "1,2"], "utf-8"))
+    assert source.headers == ["a", "b"]
+    assert source.header_row == 2
+    assert source.rows.tolist() == [3]
+    assert source.skipped == ["row 1 above the header skipped (blank)"]
+
+
+def test_csv_with_only_empty_records_is_unreadable(tmp_path: Path) -> None:
+    with pytest.raises(UnreadableFile, match=r"e\.csv: no header row"):
+        read_source(write_text(tmp_path / "e.csv", [",,", ",,", ","], "utf-8"))
+
+
+@pytest.mark.parametrize(
+    ("sample", "expected"),
+    [
+        ("Survey report\nPeriod: March\n\na;b;c\n1;2;3\n4;5;6\n", ";"),
+        ("Report, March 2024\n\na\tb\tc\n1\t2,5\t3\n4\t5\t6\n", "\t"),
+        ("Kundeundersøkelse\n\nid;nps;kommentar\n1;9;Bra, takk\n2;7;Ja, fint\n", ";"),
+        ("Title|x\n\na,b,c,d\n1,2,3,4\n5,6,7,8\n", ","),
+    ],
+)
+def test_delimiter_is_sniffed_below_title_lines(sample: str, expected: str) -> None:
+    assert detect_delimiter(sample) == expected
+
+
+def test_utf16_tab_export_with_a_title(tmp_path: Path) -> None:
+    lines = ["Kundenumfrage März 2024", "", "Region\tKommentar\tNPS", "Süd\tGrüße\t9", "Nord\t\t7"]
+    source = read_source(write_text(tmp_path / "u.csv", lines, "utf-16"))
+    assert (source.encoding, source.delimiter) == ("utf-16", "\t")
+    assert source.headers == ["Region", "Kommentar", "NPS"]
+    assert source.rows.tolist() == [4, 5]
+    assert source.frame["Kommentar"].iloc[0] == "Grüße"
+
+
+def test_excel_explicit_header_row(tmp_path: Path) -> None:
+    import openpyxl
+
+    book = openpyxl.Workbook()
+    sheet = book.active
+    for row in (["Export"], ["a", "b"], ["x", "y"], [1, 2]):
+        sheet.append(row)
+    book.save(tmp_path / "h.xlsx")
+    assert read_source(tmp_path / "h.xlsx").headers == ["a", "b"]
+    source = read_source(tmp_path / "h.xlsx", header_row=3)
+    assert source.headers == ["x", "y"]
+    assert source.rows.tolist() == [4]
+    assert source.skipped == ["rows 1–2 above the header skipped (title, notes)"]
+
+
+def test_parquet_has_no_header_row(tmp_path: Path) -> None:
+    path = tmp_path / "p.parquet"
+    pd.DataFrame({"id": ["a"], "nps": [9]}).to_parquet(path)
+    source = read_source(path, header_row=3)  # ignored: the header is the schema
+    assert (source.header_row, source.header_rows) == (0, 0)
+    assert source.questions == {"id": "id", "nps": "nps"}
+    assert source.describe() == "parquet, 1 records"
