@@ -74,8 +74,11 @@ class Store:
         """Unrestricted tables by name, re-read only after a write in this process."""
         if self._catalog_generation != _generation:
             self._catalog_generation = _generation
-            self._tables = {name: self.backend.table(name) for name in self.backend.list_tables()
-                            if not name.endswith("__new")}
+            self._tables = {
+                name: self.backend.table(name)
+                for name in self.backend.list_tables()
+                if not name.endswith("__new")
+            }
         return self._tables
 
     def has(self, name: str) -> bool:
@@ -85,8 +88,10 @@ class Store:
     def table(self, name: str) -> ir.Table:
         """The dataset `name`, with the row restriction applied."""
         if not self.has(name):
-            raise NoData(f"no {name} data yet in {self.location}: run `python -m cxdata demo` "
-                         "or import a file")
+            raise NoData(
+                f"no {name} data yet in {self.location}: run `python -m cxdata demo` "
+                "or import a file"
+            )
         table = self._catalog()[name]
         preds = [in_list(table[d], v) for d, v in self.restrict.items() if d in table.columns]
         return table.filter(preds) if preds else table
@@ -103,7 +108,8 @@ class Store:
         return [
             col
             for col, dtype in tbl_schema.items()
-            if dtype.is_string() and col not in schema.NON_DIMENSION_COLUMNS
+            if dtype.is_string()
+            and col not in schema.NON_DIMENSION_COLUMNS
             and not col.startswith(schema.EXTRA_TEXT_PREFIX)
             and col not in ("metric", "unit")
         ]
@@ -175,13 +181,16 @@ class Store:
                     source = _select_with_derived(view, data.schema) if derived else f'"{view}"'
                     names = [*data.column_names, *(DERIVED if derived else ())]
                     cols = ", ".join(f'"{c}"' for c in dict.fromkeys(names))
-                    statements.append(
-                        f'INSERT INTO "{name}" ({cols}) SELECT {cols} FROM {source}')
+                    statements.append(f'INSERT INTO "{name}" ({cols}) SELECT {cols} FROM {source}')
                 else:
-                    order = (' ORDER BY "submitted_at"' if "submitted_at" in data.column_names
-                             else "")
-                    source = (_select_with_derived(view, data.schema)
-                              if name == schema.RESPONSES else f'"{view}"')
+                    order = (
+                        ' ORDER BY "submitted_at"' if "submitted_at" in data.column_names else ""
+                    )
+                    source = (
+                        _select_with_derived(view, data.schema)
+                        if name == schema.RESPONSES
+                        else f'"{view}"'
+                    )
                     statements += [
                         f'CREATE OR REPLACE TABLE "{name}__new" AS SELECT * FROM {source}{order}',
                         f'DROP TABLE IF EXISTS "{name}"',
@@ -223,8 +232,8 @@ _CORE_TYPES: dict[str, dict[str, str]] = {
 def conformed(name: str, frame: pd.DataFrame | pa.Table) -> pa.Table:
     """`frame` as Arrow with the contract's types for known columns; columns that are all
     missing become strings (every backend can store those)."""
-    data = frame if isinstance(frame, pa.Table) else pa.Table.from_pandas(
-        frame, preserve_index=False
+    data = (
+        frame if isinstance(frame, pa.Table) else pa.Table.from_pandas(frame, preserve_index=False)
     )
     core = _CORE_TYPES.get(name, {})
     fields = []
@@ -268,6 +277,15 @@ def _process_connection(data_dir: Path, *, read_only: bool) -> duckdb.DuckDBPyCo
                     f"(is the dashboard running?): {exc}"
                 ) from exc
         return _raw[key]
+
+
+def close(data_dir: str | Path) -> None:
+    """Close the process-wide DuckDB connection of one data directory, if open (tests that
+    make many small stores; other stores stay open)."""
+    with _lock:
+        raw = _raw.pop(Path(data_dir).resolve(), None)
+    if raw is not None:
+        raw.close()
 
 
 def close_all() -> None:

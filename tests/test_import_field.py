@@ -16,7 +16,7 @@ from cxdata import queries, schema
 from cxdata.filters import Filters
 from cxdata.importing import ImportResult, import_file, read_source, suggest_mapping
 from cxdata.scores import Thresholds
-from cxdata.store import Store, close_all, connect
+from cxdata.store import Store, close, connect
 
 FIELD = Path(__file__).parent / "field"
 EXPECT = json.loads((FIELD / "expect.json").read_text(encoding="utf-8"))
@@ -39,13 +39,17 @@ class Imported:
 
 @pytest.fixture
 def field_import(tmp_path: Path) -> Iterator:
+    folders: list[Path] = []
+
     def run(case: str) -> Imported:
-        store = connect(tmp_path / case)
+        folders.append(tmp_path / case)
+        store = connect(folders[-1])
         results = [import_file(store, FIELD / f) for f in EXPECT[case]["files"]]
         return Imported(store, results)
 
     yield run
-    close_all()
+    for folder in folders:
+        close(folder)
 
 
 @pytest.mark.parametrize("case", CASES)
@@ -89,9 +93,15 @@ def test_surveymonkey_two_header_rows(field_import) -> None:
     assert result.platform == "SurveyMonkey"
     assert "IP Address" in result.left_out and "personal" in result.left_out["IP Address"]
     channels = got.store.table(schema.RESPONSES).channel.value_counts().to_pandas()
-    assert set(channels["channel"].dropna()) <= {"web", "mobile app", "store", "web; mobile app",
-                                                 "mobile app; store", "web; store",
-                                                 "web; mobile app; store"} or len(channels)
+    assert set(channels["channel"].dropna()) <= {
+        "web",
+        "mobile app",
+        "store",
+        "web; mobile app",
+        "mobile app; store",
+        "web; store",
+        "web; mobile app; store",
+    } or len(channels)
     stored = got.store.table(schema.RESPONSES).columns
     assert not {"ip_address", "email_address", "first_name", "last_name"} & set(stored)
 

@@ -29,8 +29,8 @@ from cxdata.importing.errors import MappingError, NothingToImport, UnreadableFil
 from cxdata.importing.load import ImportResult, import_file
 from cxdata.importing.mapping import Mapping
 from cxdata.importing.profiles import save_profile
-from cxdata.importing.suggest import suggested_mapping
 from cxdata.importing.readers import read_source
+from cxdata.importing.suggest import suggested_mapping
 from cxdata.store import Store, connect
 
 
@@ -165,9 +165,11 @@ def test_mixed_scales_survey_imports_with_the_suggestion(store: Store, tmp_path:
     recommend = ratings[ratings["touchpoint"] == "Would recommend"]
     assert set(recommend["rating"]) == {0.0, 1.0} and set(recommend["scale"]) == {"0-1"}
     raw = pd.read_csv(expected.path, dtype=str)
-    cells = raw[
-        ["Overall", "SeatComfort", "GroundService", "ValueForMoney", "Would recommend"]
-    ].notna().sum()
+    cells = (
+        raw[["Overall", "SeatComfort", "GroundService", "ValueForMoney", "Would recommend"]]
+        .notna()
+        .sum()
+    )
     assert len(ratings) == cells.sum() == result.ratings
     overall = ratings[ratings["touchpoint"] == "Overall"]
     assert set(overall["scale"]) == {"1-10"}

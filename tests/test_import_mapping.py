@@ -16,12 +16,12 @@ from cxdata import schema
 from cxdata.importing import import_file
 from cxdata.importing.dates import parse_dates
 from cxdata.importing.mapping import Mapping
-from cxdata.importing.profiles import matching_profile, save_profile
-from cxdata.importing.suggest import suggest_mapping
-from cxdata.importing.table import mapping_from_table, mapping_table
 from cxdata.importing.names import display_name, identifier, spreadsheet_safe
 from cxdata.importing.numbers import parse_numbers
+from cxdata.importing.profiles import matching_profile, save_profile
 from cxdata.importing.readers import read_source
+from cxdata.importing.suggest import suggest_mapping
+from cxdata.importing.table import mapping_from_table, mapping_table
 from cxdata.store import connect
 
 
@@ -105,9 +105,13 @@ def test_values_suggest_scores_when_headers_say_nothing(tmp_path: Path) -> None:
     assert "does not ask about recommending" in cols["Q1"].note
     assert cols["Q2"].to == "rating" and cols["Q2"].scale == (1, 5)
     assert cols["When"].to == "submitted_at"
-    lone = suggestion(tmp_path, ["Stars", "When"], [[str(v % 5 + 1), "2025-01-01"] for v in range(50)])
+    lone = suggestion(
+        tmp_path, ["Stars", "When"], [[str(v % 5 + 1), "2025-01-01"] for v in range(50)]
+    )
     assert lone["Stars"].to == "csat" and "star rating" in lone["Stars"].note
-    lone = suggestion(tmp_path, ["Score", "When"], [[str(v % 7 + 1), "2025-01-01"] for v in range(50)])
+    lone = suggestion(
+        tmp_path, ["Score", "When"], [[str(v % 7 + 1), "2025-01-01"] for v in range(50)]
+    )
     assert (lone["Score"].to, lone["Score"].scale) == ("rating", (1, 7))
 
 
@@ -129,7 +133,9 @@ def test_named_nps_with_one_to_five_values_is_not_nps(tmp_path: Path) -> None:
         col = suggestion(tmp_path, [header], rows)[header]
         assert (col.to, col.scale) == ("rating", (1, 5)), header
         assert "not NPS (NPS needs 0–10 answers)" in col.warning
-    col = suggestion(tmp_path, ["survey_q6_nps"], [[str(v % 11)] for v in range(40)])["survey_q6_nps"]
+    col = suggestion(tmp_path, ["survey_q6_nps"], [[str(v % 11)] for v in range(40)])[
+        "survey_q6_nps"
+    ]
     assert col.to == "nps"
 
 
@@ -166,7 +172,7 @@ def test_editor_table_round_trip(tmp_path: Path) -> None:
     table.loc[table["column"] == "Regija", "to"] = ""
     table.loc[4, "scale"] = "nonsense"
     table.loc[5, "labels"] = "Very=x"
-    with pytest.raises(Exception, match="(?s)scale must look like 1-5.*labels must look like"):
+    with pytest.raises(Exception, match=r"(?s)scale must look like 1-5.*labels must look like"):
         mapping_from_table(table, mapping)
 
 

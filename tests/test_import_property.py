@@ -17,7 +17,7 @@ from cxdata import queries, schema
 from cxdata.filters import Filters
 from cxdata.importing import import_file
 from cxdata.scores import Thresholds
-from cxdata.store import close_all, connect
+from cxdata.store import close, connect
 
 GERMAN_MONTHS = ["Januar", "Februar", "März", "April", "Mai", "Juni", "Juli", "August",
                  "September", "Oktober", "November", "Dezember"]  # fmt: skip
@@ -108,7 +108,9 @@ def write_export(path: Path, case: dict) -> None:
 
 def reference(frame: pd.DataFrame) -> dict[str, tuple[float, int]]:
     """NPS and CSAT computed plainly from the generated answers."""
-    nps = pd.to_numeric(frame["How likely are you to recommend us to a friend? (0-10)"].replace("", None))
+    nps = pd.to_numeric(
+        frame["How likely are you to recommend us to a friend? (0-10)"].replace("", None)
+    )
     nps = nps.dropna()
     csat = pd.to_numeric(frame["How satisfied are you with your visit?"].replace("", None)).dropna()
     return {
@@ -123,7 +125,9 @@ def reference(frame: pd.DataFrame) -> dict[str, tuple[float, int]]:
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
 @given(case=exports())
-def test_generated_exports_import_exactly(tmp_path_factory: pytest.TempPathFactory, case: dict) -> None:
+def test_generated_exports_import_exactly(
+    tmp_path_factory: pytest.TempPathFactory, case: dict
+) -> None:
     folder = tmp_path_factory.mktemp("export")
     path = folder / "export.csv"
     write_export(path, case)
@@ -138,7 +142,10 @@ def test_generated_exports_import_exactly(tmp_path_factory: pytest.TempPathFacto
         for metric in ("nps", "csat"):
             value, n = want[metric]
             got = getattr(k, metric)
-            assert got.n == n and got.value == pytest.approx(value, abs=1e-4), (metric, case["style"])
+            assert got.n == n and got.value == pytest.approx(value, abs=1e-4), (
+                metric,
+                case["style"],
+            )
         stored = store.table(schema.RESPONSES).to_pandas().set_index("response_id")
         expected = pd.Series(
             [pd.Timestamp(s) for s in case["stamps"]], index=frame["Response ID"].to_numpy()
@@ -148,4 +155,4 @@ def test_generated_exports_import_exactly(tmp_path_factory: pytest.TempPathFacto
         got = stored.loc[expected.index, "submitted_at"]
         assert (got.to_numpy() == expected.to_numpy()).all(), case["style"]
     finally:
-        close_all()
+        close(folder / "store")

@@ -12,14 +12,15 @@ import sys
 import time
 from collections.abc import Callable
 
-from cxdata.importing.datasets import data_dir_of
-from cxdata.importing.load import MODES, ImportResult, import_source, read_with_mapping
 from cxdata.importing import dates
+from cxdata.importing.datasets import data_dir_of
+from cxdata.importing.errors import DateOrderUndecided
+from cxdata.importing.load import MODES, ImportResult, import_source, read_with_mapping
 from cxdata.importing.mapping import DATASETS, Mapping
-from cxdata.importing.profiles import save_profile
-from cxdata.importing.suggest import suggested_mapping
 from cxdata.importing.platforms import platform_label
+from cxdata.importing.profiles import save_profile
 from cxdata.importing.readers import read_source
+from cxdata.importing.suggest import suggested_mapping
 from cxdata.store import Store
 
 
@@ -79,7 +80,7 @@ def cmd_suggest_mapping(store: Store, args: argparse.Namespace) -> None:
     source = read_source(args.path, sheet=args.sheet, header_row=args.header_row)
     mapping = suggested_mapping(source, dataset=args.dataset, data_dir=data_dir)
     if args.date_order:
-        mapping.date_order = dates.normalise_order(args.date_order)
+        set_date_order(mapping, args.date_order)
     if args.save_profile:
         save_profile(mapping, args.save_profile, data_dir)
     print(mapping.to_json())
@@ -107,8 +108,12 @@ def cmd_import(store: Store, args: argparse.Namespace) -> None:
         header_row=args.header_row,
     )
     if args.date_order:
-        mapping.date_order = dates.normalise_order(args.date_order)
-    result = import_source(store, source, mapping, mode=args.mode)
+        set_date_order(mapping, args.date_order)
+    try:
+        result = import_source(store, source, mapping, mode=args.mode)
+    except DateOrderUndecided as exc:
+        asked = str(exc).removesuffix("; set the date order (dmy or mdy)")
+        raise DateOrderUndecided(f"{asked}: run again with --date-order dmy or mdy") from None
     result.seconds = round(time.perf_counter() - started, 3)
     if args.save_profile:
         save_profile(mapping, args.save_profile, data_dir_of(store))
@@ -116,6 +121,15 @@ def cmd_import(store: Store, args: argparse.Namespace) -> None:
         print(json.dumps(result.as_dict(), ensure_ascii=False, indent=2))
         return
     print(summary(result))
+
+
+def set_date_order(mapping: Mapping, order: str) -> None:
+    """Set the day/month order chosen by the user; the suggestion's "undecided" warning on
+    the date column no longer applies."""
+    mapping.date_order = dates.normalise_order(order)
+    for col in mapping.columns:
+        if col.to == "submitted_at" and "undecided" in col.warning:
+            col.warning = ""
 
 
 def summary(result: ImportResult) -> str:

@@ -25,11 +25,43 @@ _PHONE = r"\+\d[\d \-()]{6,18}"
 _USER_AGENT = r"(?:Mozilla|Opera|Dalvik)/\d.*"
 # Header words of columns that count or measure something: never ratings.
 COUNT_WORDS = frozenset(
-    "count counts likes like votes helpful reviews review_count duration seconds minutes "
-    "sekunder minutter progress percent pct amount price cost sum total antall antal "
-    "number no nr num qty quantity age year years version".split()
+    [
+        "count",
+        "counts",
+        "likes",
+        "like",
+        "votes",
+        "helpful",
+        "reviews",
+        "review_count",
+        "duration",
+        "seconds",
+        "minutes",
+        "sekunder",
+        "minutter",
+        "progress",
+        "percent",
+        "pct",
+        "amount",
+        "price",
+        "cost",
+        "sum",
+        "total",
+        "antall",
+        "antal",
+        "number",
+        "no",
+        "nr",
+        "num",
+        "qty",
+        "quantity",
+        "age",
+        "year",
+        "years",
+        "version",
+    ]
 )
-ID_WORDS = frozenset("id ids uuid guid key token code nr no number".split())
+ID_WORDS = frozenset(["id", "ids", "uuid", "guid", "key", "token", "code", "nr", "no", "number"])
 
 
 @dataclass(frozen=True)

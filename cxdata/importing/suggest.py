@@ -58,11 +58,26 @@ PERSONAL_LABELS: dict[str, str] = {
     "user_agent": "user agent",
     "street_address": "street address",
 }
-STAR_WORDS = frozenset("star stars stjerner stjerne stjarnor sterne zvezdice tahdet".split())
+STAR_WORDS = frozenset(
+    ["star", "stars", "stjerner", "stjerne", "stjarnor", "sterne", "zvezdice", "tahdet"]
+)
 STAR_HEADERS = frozenset({"rating", "star_rating", "stars", "review_stars", "review_rating"})
-TITLE_WORDS = frozenset("title subject heading headline tittel rubrik naslov titel otsikko".split())
+TITLE_WORDS = frozenset(
+    ["title", "subject", "heading", "headline", "tittel", "rubrik", "naslov", "titel", "otsikko"]
+)
 SIDE_TEXT_WORDS = frozenset(
-    "positive negative liked disliked pros cons positiv negativ bra darlig".split()
+    [
+        "positive",
+        "negative",
+        "liked",
+        "disliked",
+        "pros",
+        "cons",
+        "positiv",
+        "negativ",
+        "bra",
+        "darlig",
+    ]
 )
 CHANNEL_VALUES: dict[str, str] = {
     "web": "web", "website": "web", "web form": "web", "webform": "web", "online": "web",
@@ -280,7 +295,9 @@ def _classify(header: str, text: str, p: ColumnProfile, chosen: _Chosen) -> None
     """A column that is neither platform metadata, personal data nor the date."""
     field = _field_alias(header, chosen)
     named = field in schema.SCORE_COLUMNS and _named(header, str(field))
-    asks = declared_scale(text) and any(asks_about(text, w) for w in ("recommend", "satisfied", "easy"))
+    asks = declared_scale(text) and any(
+        asks_about(text, w) for w in ("recommend", "satisfied", "easy")
+    )
     if p.labels is not None:
         chosen.put(_labelled(header, text, p, chosen))
     elif named and p.numeric < 0.95:
@@ -477,7 +494,7 @@ def _rating(header: str, text: str, p: ColumnProfile, scale: tuple[int, int]) ->
 def _touchpoint(header: str, text: str) -> str:
     """A short label for a rating: the header without its scale, or the question."""
     label = _without_scale(header)
-    if len(label) > 60 or label.lower().startswith(("q", "question")) and len(label) < 6:
+    if len(label) > 60 or (label.lower().startswith(("q", "question")) and len(label) < 6):
         label = _without_scale(text)
     return display_name(label)[:80]
 
@@ -533,17 +550,11 @@ def _segment_or_nothing(header: str, p: ColumnProfile, chosen: _Chosen) -> Colum
     if field in ("touchpoint", "journey_stage", "language", "channel", "customer_id"):
         return ColumnMap(header, field, note=f"header says {field}")
     known = _known_segment(header)
-    if (
-        p.unique >= 0.98
-        and p.filled >= 5
-        and p.distinct > SEGMENT_MAX_DISTINCT
-        or (p.unique >= 0.98 and p.filled >= 20)
+    if (p.unique >= 0.98 and p.filled >= 5 and p.distinct > SEGMENT_MAX_DISTINCT) or (
+        p.unique >= 0.98 and p.filled >= 20
     ):
-        if (
-            "response_id" not in chosen.taken
-            and _id_like(header)
-            or p.text_length <= 40
-            and ("response_id" not in chosen.taken and p.words < 0.5)
+        if ("response_id" not in chosen.taken and _id_like(header)) or (
+            p.text_length <= 40 and ("response_id" not in chosen.taken and p.words < 0.5)
         ):
             return ColumnMap(header, "response_id", note="one value per row: the response id")
         return ColumnMap(header, None, note=f"{p.distinct} different values: not a filter")
@@ -597,7 +608,7 @@ def _date_order(mapping: Mapping, source: Source, platform: Platform | None) -> 
         col.note += f"; {platform.label} writes {hint} dates"
     parsed = parse_dates(source.frame[col.source].iloc[:50_000], "auto", hint=hint)
     if parsed.undecided:
-        col.warning = f'{parsed.note}: set "date_order" to "dmy" or "mdy"'
+        col.warning = parsed.note
 
 
 def _last_part(header: str) -> str:

@@ -32,8 +32,8 @@ from cxdata.importing.mapping import (
     Mapping,
     check_mapping,
 )
-from cxdata.importing.platforms import by_key
 from cxdata.importing.numbers import ParsedNumbers, parse_numbers, parse_yes_no
+from cxdata.importing.platforms import by_key
 from cxdata.importing.readers import Source
 from cxdata.importing.rejects import REJECT_COLUMNS
 from cxdata.importing.vocab import label_key
@@ -155,7 +155,12 @@ def validate(
     if source.read == 0:  # nothing below the header: nothing to check, nothing to store
         empty = pd.DataFrame({c: pd.Series(dtype="object") for c in REJECT_COLUMNS})
         return Validated(
-            mapping.dataset, pd.DataFrame(), _no_rating_rows(), empty, read=0, rejected=0,
+            mapping.dataset,
+            pd.DataFrame(),
+            _no_rating_rows(),
+            empty,
+            read=0,
+            rejected=0,
             warnings=[f"{source.name}: no rows below the header"],
         )
     warnings = check_mapping(mapping, source.headers, source.name)
@@ -444,16 +449,15 @@ def _dates(texts: pd.Series, col: ColumnMap, ctx: _Context) -> tuple[np.ndarray,
         texts, ctx.mapping.date_order, hint=platform.date_order if platform else None
     )
     if parsed.undecided:
-        raise DateOrderUndecided(
-            f"{ctx.source.name}: column {col.source!r}: {parsed.note}; "
-            "choose the order: --date-order dmy or --date-order mdy"
-        )
+        raise DateOrderUndecided(f"{ctx.source.name}: column {col.source!r}: {parsed.note}")
     ctx.problems.add(parsed.invalid, col.source, texts, parsed.reasons.astype(object), "bad_date")
     empty = np.isnat(parsed.values) & ~parsed.invalid
     ctx.problems.add(empty, col.source, "", "missing date", "missing_date")
     values = parsed.values
-    if col.timezone:
-        values = _to_utc(values, col.timezone, col.source)
+    if col.timezone:  # values that carry their own zone (or are epochs) are UTC already
+        local = ~np.asarray(parsed.zoned, dtype=bool)
+        values = values.copy()
+        values[local] = _to_utc(values[local], col.timezone, col.source)
     return values, parsed.order, parsed.note or "with no day/month order to decide"
 
 
