@@ -7,13 +7,16 @@ as plain text is the caller's job (the dashboard uses a data grid, never markdow
 
 from __future__ import annotations
 
+import functools
 import io
+import operator
 from collections.abc import Iterable
 from dataclasses import dataclass
 
 import ibis.expr.types as ir
 import pandas as pd
 
+from cxdata import schema
 from cxdata.errors import NoData, UnknownName
 from cxdata.filters import Filters, in_list
 from cxdata.queries import responses
@@ -129,7 +132,7 @@ def selection(store: Store, filters: Filters, query: CommentQuery) -> ir.Table:
     """All answers inside `filters`, narrowed by the query's languages, touchpoints,
     segments and score band (the text search is not applied here)."""
     t = responses(store, filters)
-    if "comment" not in t.columns:
+    if not answer_texts(t):
         raise NoData("the responses have no comment column")
     dims = set(store.dimensions())
     preds: list[ir.BooleanValue] = []
@@ -151,11 +154,21 @@ def selection(store: Store, filters: Filters, query: CommentQuery) -> ir.Table:
     return t.filter(preds) if preds else t
 
 
+def answer_texts(t: ir.Table) -> list[str]:
+    """The free-text columns of a response: the comment, then the extra answer texts
+    (`text_<name>`: a review's title, Booking-style positive / negative texts)."""
+    return [c for c in t.columns if c == "comment" or c.startswith(schema.EXTRA_TEXT_PREFIX)]
+
+
 def has_comment(t: ir.Table, text: str = "") -> ir.BooleanValue:
-    """A non-blank comment that contains `text` (case-insensitive; empty text: any)."""
-    pred = t.comment.notnull() & (t.comment.strip().length() > 0)
+    """Any non-blank answer text (the comment or an extra text) that contains `text`
+    (case-insensitive; empty text: any)."""
     needle = text.strip().lower()
-    return pred & t.comment.lower().contains(needle) if needle else pred
+    preds = []
+    for col in answer_texts(t):
+        pred = t[col].notnull() & (t[col].strip().length() > 0)
+        preds.append(pred & t[col].lower().contains(needle) if needle else pred)
+    return functools.reduce(operator.or_, preds)
 
 
 def with_comment(t: ir.Table, text: str) -> ir.Table:
@@ -176,7 +189,8 @@ def _ordered(t: ir.Table, sort: str) -> ir.Table:
 
 
 def _columns(t: ir.Table) -> list[str]:
-    return [c for c in COLUMNS if c in t.columns]
+    extra = [c for c in answer_texts(t) if c != "comment"]
+    return [c for c in COLUMNS if c in t.columns] + extra
 
 
 def _rows(expr: ir.Table) -> pd.DataFrame:

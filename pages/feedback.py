@@ -9,7 +9,7 @@ from collections.abc import Callable, Sequence
 import pandas as pd
 import streamlit as st
 
-from cxdata import comments
+from cxdata import comments, schema
 from cxdata.comments import CommentPage, CommentQuery
 from pages._shared import common, fmt, session, state
 from pages._shared.session import Ctx, context
@@ -155,7 +155,22 @@ def comment_cards(page: CommentPage) -> None:
         when = f"{pd.Timestamp(row['submitted_at']):%-d %b %Y, %H:%M}"
         with st.container(border=True, gap="small", key=f"comment-{i}"):
             st.caption(f"{score_badges(row)} &nbsp; {fmt.md_escape(' · '.join(where))} · {when}")
-            st.text(str(row["comment"]))
+            for col in answer_text_columns(row):
+                if col != "comment":  # an extra answer text: say which one
+                    label = col.removeprefix(schema.EXTRA_TEXT_PREFIX).replace("_", " ")
+                    st.caption(fmt.md_escape(label.capitalize()))
+                st.text(str(row[col]))
+
+
+def answer_text_columns(row: pd.Series) -> list[str]:
+    """The comment and extra answer texts of a row that are not blank."""
+    return [
+        c
+        for c in row.index
+        if (c == "comment" or c.startswith(schema.EXTRA_TEXT_PREFIX))
+        and not pd.isna(row[c])
+        and str(row[c]).strip()
+    ]
 
 
 def export_button(ctx: Ctx, query: CommentQuery, total: int) -> None:
@@ -217,8 +232,8 @@ def render() -> None:
         if view == "themes":
             render_voc(ctx.store, ctx.filters, ctx.th, key="voc", data_key=ctx.key)
             return
-    if "comment" not in ctx.store.responses().columns:
-        st.info("The data has no comment column.")
+    if not comments.answer_texts(ctx.store.responses()):
+        st.info("The data has no comment column: map one on the Data page.")
         return
     query, size = query_controls(ctx)
     changed = query_changed(ctx, query, size)

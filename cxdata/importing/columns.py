@@ -267,3 +267,20 @@ def observed_scale(p: ColumnProfile) -> tuple[int, int]:
 def scale_text(scale: tuple[int, int]) -> str:
     """'1–5'."""
     return f"{scale[0]}–{scale[1]}"
+
+
+def seen_in_values(p: ColumnProfile) -> str:
+    """What a column's values look like, for the mapping step: "whole numbers 0–10",
+    "answer labels (satisfaction 1-5)", "text (12 different)", "empty"."""
+    if not p.filled:
+        return "empty"
+    if p.numeric >= 0.95 and not np.isnan(p.low):
+        kind = "whole numbers" if p.integer >= 0.99 else "numbers with decimals"
+        if p.rating_like:
+            return f"{kind} {scale_text(observed_scale(p))}"
+        return f"{kind} {p.low:g}–{p.high:g}"
+    if p.labels is not None:
+        return f"answer labels ({p.labels.name})"
+    if p.dates >= 0.9:
+        return "dates"
+    return f"text ({p.distinct:,} different)"

@@ -48,6 +48,10 @@ FIELDS: dict[str, tuple[str, ...]] = {
 }
 IDENT = re.compile(r"^[a-z_][a-z0-9_]*$")
 ID_SCOPE_FILE = "file"
+# A JSON list of strings / numbers spread over lines by indent=2, and its items.
+_ITEM_PATTERN = r'"(?:[^"\\\n]|\\.)*"|-?\d+(?:\.\d+)?'
+_SCALAR_LIST = re.compile(rf"\[\s*(?:(?:{_ITEM_PATTERN})\s*,\s*)*(?:{_ITEM_PATTERN})\s*\]")
+_ITEM = re.compile(_ITEM_PATTERN)
 _KEYS = frozenset(
     {
         "to",
@@ -63,6 +67,8 @@ _KEYS = frozenset(
         "hash",
         "timezone",
         "question",
+        "examples",
+        "seen",
         "note",
         "warning",
     }
@@ -73,7 +79,8 @@ _KEYS = frozenset(
 class ColumnMap:
     """Where one source column goes; `note` says why it was suggested, `warning` flags a
     scale or meaning problem the user should look at, `question` is the question text the
-    export gave for the column. Those three are information only."""
+    export gave for the column, `examples` a few of its values and `seen` what its values
+    look like ("whole numbers 0–10"). Those five are information only."""
 
     source: str
     to: str | None
@@ -89,6 +96,8 @@ class ColumnMap:
     hash: bool = False
     timezone: str | None = None
     question: str = ""
+    examples: tuple[str, ...] = ()
+    seen: str = ""
     note: str = ""
     warning: str = ""
 
@@ -107,6 +116,8 @@ class ColumnMap:
             "hash": self.hash or None,
             "timezone": self.timezone,
             "question": self.question or None,
+            "examples": list(self.examples) or None,
+            "seen": self.seen or None,
             "note": self.note or None,
             "warning": self.warning or None,
         }
@@ -172,9 +183,9 @@ class Mapping:
         return out
 
     def to_json(self) -> str:
-        """Indented JSON, non-ASCII kept readable, scales on one line: [1, 5]."""
+        """Indented JSON, non-ASCII kept readable, lists of values on one line: [1, 5]."""
         text = json.dumps(self.to_dict(), ensure_ascii=False, indent=2)
-        return re.sub(r"\[\s+(-?\d+),\s+(-?\d+)\s+\]", r"[\1, \2]", text)
+        return _SCALAR_LIST.sub(lambda m: "[" + ", ".join(_ITEM.findall(m.group(0))) + "]", text)
 
     @classmethod
     def from_dict(cls, data: Any, origin: str = "mapping") -> Mapping:
@@ -265,6 +276,8 @@ def _column_from_json(source: str, value: Any, origin: str) -> ColumnMap:
         hash=bool(value.get("hash", False)),
         timezone=value.get("timezone"),
         question=str(value.get("question") or ""),
+        examples=tuple(str(e) for e in value.get("examples") or []),
+        seen=str(value.get("seen") or ""),
         note=str(value.get("note") or ""),
         warning=str(value.get("warning") or ""),
     )

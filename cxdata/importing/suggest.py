@@ -29,6 +29,7 @@ from cxdata.importing.columns import (
     personal_by_header,
     profile_column,
     scale_text,
+    seen_in_values,
 )
 from cxdata.importing.dates import parse_dates
 from cxdata.importing.errors import MappingError
@@ -125,6 +126,8 @@ def suggest_mapping(source: Source, dataset: str | None = None) -> Mapping:
     questions = _questions(source)
     for col in mapping.columns:
         col.question = questions.get(col.source, "")
+        col.examples = tuple(str(e)[:60] for e in profiles[col.source].examples)
+        col.seen = seen_in_values(profiles[col.source])
     _unique_segments(mapping.columns, mapping.dataset)
     mapping.sheet = source.sheet
     mapping.header_row = getattr(source, "given_header_row", None)

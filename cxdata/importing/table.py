@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from cxdata.importing.columns import observed_scale, profile_column, scale_text
+from cxdata.importing.columns import profile_column, seen_in_values
 from cxdata.importing.errors import MappingError
 from cxdata.importing.mapping import ColumnMap, Mapping
 from cxdata.importing.readers import Source
@@ -38,22 +38,6 @@ EDITABLE: tuple[str, ...] = (
 )  # fmt: skip
 
 
-def seen_in_values(texts: pd.Series) -> str:
-    """What the values look like, for the mapping step: "numbers 0–10", "text (12 kinds)",
-    "empty"."""
-    p = profile_column(texts)
-    if not p.filled:
-        return "empty"
-    if p.numeric >= 0.95 and not np.isnan(p.low):
-        kind = "whole numbers" if p.integer >= 0.99 else "numbers with decimals"
-        if p.rating_like:
-            return f"{kind} {scale_text(observed_scale(p))}"
-        return f"{kind} {p.low:g}–{p.high:g}"
-    if p.labels is not None:
-        return f"answer labels ({p.labels.name})"
-    return f"text ({p.distinct:,} different)"
-
-
 def mapping_table(mapping: Mapping, source: Source | None = None) -> pd.DataFrame:
     """One row per source column (see TABLE_COLUMNS): `labels` as "Good=5; Bad=1",
     `missing` as "Ne vem; -1", `scale` as "1-5"."""
@@ -63,7 +47,7 @@ def mapping_table(mapping: Mapping, source: Source | None = None) -> pd.DataFram
         if source is not None and col.source in source.frame.columns:
             values = source.frame[col.source].dropna().astype("str")
             examples = " · ".join(v[:40] for v in pd.unique(values)[:3])
-            seen = seen_in_values(source.frame[col.source])
+            seen = col.seen or seen_in_values(profile_column(source.frame[col.source]))
         rows.append(
             {
                 "column": col.source,

@@ -185,6 +185,7 @@ def validate(
         else pd.DataFrame({c: pd.Series(dtype="object") for c in REJECT_COLUMNS})
     )
     rejects = rejects.sort_values("row", kind="stable").reset_index(drop=True)
+    warnings += source.skipped
     if source.blank_rows:
         warnings.append(f"{source.blank_rows} empty rows skipped")
     for column, count in ctx.missing.items():

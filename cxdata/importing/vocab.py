@@ -13,6 +13,8 @@ from typing import Any
 from cxdata.importing.names import folded, tokens
 
 VOCABULARY_FILE = Path(__file__).with_name("vocabulary.toml")
+SCORE_ASKS: dict[str, str] = {"nps": "recommend", "csat": "satisfied", "ces": "easy"}
+"""What the question of each score asks about ([asks] in the vocabulary file)."""
 
 
 @dataclass(frozen=True)
@@ -107,19 +109,26 @@ def parse_vocabulary(data: dict[str, Any]) -> Vocabulary:
                 none=frozenset(label_key(x) for x in entry.get("none", [])),
             )
         )
+    asked = {
+        name: Aliases(
+            words=frozenset(_words(asks.get(f"{name}_words", ""))),
+            stems=tuple(_words(asks[name])),
+        )
+        for name in ("recommend", "satisfied", "easy")
+    }
+    fields = {
+        dataset: {name: _aliases(v) for name, v in entries.items()}
+        for dataset, entries in data["fields"].items()
+    }
+    for name, what in SCORE_ASKS.items():  # a score's header may be its question
+        own = fields["responses"][name]
+        fields["responses"][name] = Aliases(
+            own.phrases, own.words | asked[what].words, own.stems + asked[what].stems
+        )
     return Vocabulary(
-        fields={
-            dataset: {name: _aliases(v) for name, v in entries.items()}
-            for dataset, entries in data["fields"].items()
-        },
+        fields=fields,
         segments={name: _aliases(v) for name, v in data["segments"].items()},
-        asks={
-            name: Aliases(
-                words=frozenset(_words(asks.get(f"{name}_words", ""))),
-                stems=tuple(_words(asks[name])),
-            )
-            for name in ("recommend", "satisfied", "easy")
-        },
+        asks=asked,
         labels=tuple(labels),
         missing_texts=frozenset(
             label_key(t) for t in data["missing"]["texts"].replace("\n", "").split("|") if t
