@@ -17,6 +17,8 @@ from cxdata.importing.numbers import MISSING_TOKENS, parse_numbers
 from cxdata.importing.vocab import LabelScale, label_key, vocabulary
 
 SAMPLE_ROWS = 50_000
+LABEL_CANDIDATES = 200
+"""Only a column's most frequent texts are compared with answer labels and missing codes."""
 RATING_SCALES: tuple[int, ...] = (5, 7, 10)
 _EMAIL = r"[^@\s]+@[^@\s]+\.[A-Za-z]{2,}"
 _IPV4 = r"\d{1,3}(?:\.\d{1,3}){3}"
@@ -125,7 +127,10 @@ def profile_column(texts: pd.Series) -> ColumnProfile:
     values = values[values != ""]
     if values.empty:
         return _EMPTY
-    uniques = pd.Series(values.unique(), dtype="str")
+    # Codes and answer labels are among the most frequent texts: only those are folded
+    # (a column of 50,000 distinct timestamps or comments costs no folding).
+    frequent = values.value_counts().index[:LABEL_CANDIDATES]
+    uniques = pd.Series(frequent, dtype="str")
     keys = uniques.map(label_key)
     vocab = vocabulary()
     is_missing = keys.isin(vocab.missing_texts) | uniques.str.lower().isin(MISSING_TOKENS)
@@ -191,12 +196,14 @@ def _label_scale(
     if rest.empty:
         return None, {}, ()
     counts = rest.value_counts()
+    total = counts.sum()
+    counts = counts.iloc[:LABEL_CANDIDATES]  # a label scale covers 90% with few texts
     keys = pd.Series(counts.index.map(label_key), index=counts.index)
     best: tuple[float, int, LabelScale] | None = None
     for scale in vocabulary().labels:
         values = scale.values()
         known = keys.isin(values) | keys.isin(scale.none)
-        share = float(counts[known.to_numpy()].sum() / counts.sum())
+        share = float(counts[known.to_numpy()].sum() / total)
         hits = int(keys.isin(values).sum())
         if share >= 0.9 and hits and (best is None or (share, hits) > best[:2]):
             best = (share, hits, scale)
