@@ -19,39 +19,27 @@ from cxdata.access import Grant
 from cxdata.errors import CxError
 from cxdata.importing import (
     MODES,
+    DateOrderUndecided,
     Mapping,
     Source,
     dataset_summaries,
     delete_dataset,
-    dry_run,
     import_source,
     read_source,
-    rejects_csv,
-    save_profile,
     sheet_names,
-    suggested_mapping,
 )
-from cxdata.importing.datasets import data_dir_of
-from cxdata.importing.dates import DATE_ORDERS
-from cxdata.importing.mapping import DATASETS, mapping_from_table, mapping_table
+from cxdata.importing.mapping import DATASETS
 from cxdata.store import Store
+from pages._shared import mapping_step as step
 from pages._shared.auth import effective_grant, may_import
+from pages._shared.fmt import md_escape
 from pages._shared.session import session_store, within_entrypoint
 
 UPLOAD_TYPES = ["csv", "tsv", "txt", "xlsx", "xlsm", "xls", "ods", "parquet", "pq"]
 STATE = "cx_import_cache"  # per-session cache: the saved upload, the read file, the last check
 ASK_REPLACE, ASK_DELETE, REPLACE_CONFIRMED = "cx_ask_replace", "cx_ask_delete", "cx_replace_ok"
 UPLOAD_ROUND = "cx_upload_round"
-EDITOR_COLUMNS = {
-    "responses": ["column", "example", "to", "touchpoint", "scale", "rescale", "warning", "note"],
-    "metrics": ["column", "example", "to", "metric", "warning", "note"],
-}
-TARGETS_HELP = (
-    "Canonical field (response_id, submitted_at, nps, csat, ces, comment, language, "
-    "touchpoint, journey_stage, channel, customer_id; for metrics: date, metric, value, unit, "
-    "target), `rating` for a rating of the named touchpoint, any other lower-case name for a "
-    "segment column, or empty to ignore the column."
-)
+DATASET_LABELS = {"responses": "Survey responses", "metrics": "KPI metrics"}
 
 
 def _cache() -> dict[str, Any]:
@@ -73,116 +61,17 @@ def _saved_upload(uploaded: Any) -> tuple[str, Path]:
     return key, cache["upload_path"]
 
 
-def _source(key: str, path: Path, name: str, sheet: str | None) -> Source:
-    cache = _cache()
-    if cache.get("source_key") != (key, sheet):
-        cache["source"] = read_source(path, sheet=sheet, name=name)
-        cache["source_key"] = (key, sheet)
-    return cache["source"]
-
-
-def _suggestion(store: Store, source: Source, dataset: str, key: str) -> Mapping:
-    cache = _cache()
-    suggestion_key = (key, source.sheet, dataset)
-    if cache.get("suggestion_key") != suggestion_key:
-        cache["suggestion"] = suggested_mapping(
-            source, dataset=dataset, data_dir=data_dir_of(store)
+def _source(key: str, path: Path, name: str, sheet: str | None, header_row: int | None) -> Source:
+    """The file read (detected header, or the header row the user gave), cached per
+    sheet and header row."""
+    sources = _cache().setdefault("sources", {})
+    if (sheet, header_row) not in sources:
+        for old in [k for k in sources if k[1] is not None]:  # one re-read kept, not all
+            del sources[old]
+        sources[(sheet, header_row)] = read_source(
+            path, sheet=sheet, name=name, header_row=header_row
         )
-        cache["suggestion_key"] = suggestion_key
-    return cache["suggestion"]
-
-
-def _mapping_editor(store: Store, source: Source, dataset: str, key: str) -> Mapping:
-    suggestion = _suggestion(store, source, dataset, key)
-    if suggestion.profile:
-        st.info(
-            f"Using the saved mapping profile **{suggestion.profile}** (same columns as "
-            "this file).",
-            icon=":material/bookmark:",
-        )
-    date_order = st.selectbox(
-        "Day/month order of dates",
-        DATE_ORDERS,
-        index=DATE_ORDERS.index(suggestion.date_order),
-        help="auto decides from the whole column (31.12. only fits day-first) and says so.",
-    )
-    edited = st.data_editor(
-        mapping_table(suggestion, source),
-        key=f"cx_mapping_{key}_{dataset}_{source.sheet}",
-        hide_index=True,
-        width="stretch",
-        num_rows="fixed",
-        column_order=EDITOR_COLUMNS[dataset],
-        disabled=["column", "example", "note", "warning"],
-        column_config={
-            "column": st.column_config.TextColumn("Column in the file"),
-            "example": st.column_config.TextColumn("Example"),
-            "to": st.column_config.TextColumn(
-                "Maps to", help=TARGETS_HELP, validate=r"^$|^[a-z_][a-z0-9_]*$"
-            ),
-            "touchpoint": st.column_config.TextColumn("Touchpoint (ratings)"),
-            "metric": st.column_config.TextColumn("Metric (value columns)"),
-            "scale": st.column_config.TextColumn("Scale", help="e.g. 1-5, 0-10"),
-            "rescale": st.column_config.CheckboxColumn(
-                "Rescale", help="Convert linearly from this scale to the score's scale"
-            ),
-            "note": st.column_config.TextColumn("Why"),
-            "warning": st.column_config.TextColumn("Check this"),
-        },
-    )
-    mapping = mapping_from_table(edited, dataset=dataset, date_order=date_order, sheet=source.sheet)
-    mapping.profile = suggestion.profile
-    for warning in suggestion.warnings():
-        st.warning(warning, icon=":material/warning:")
-    with st.popover("Save this mapping as a profile", icon=":material/bookmark_add:"):
-        name = st.text_input(
-            "Profile name",
-            value=suggestion.profile or Path(source.name).stem,
-            help="The next export with the same columns uses it.",
-        )
-        if st.button("Save profile", key="cx_save_profile"):
-            path = save_profile(mapping, name, data_dir_of(store))
-            st.success(f"Saved {path.name}.")
-    return mapping
-
-
-def _check(store: Store, source: Source, mapping: Mapping, mode: str, key: str) -> Any:
-    cache = _cache()
-    check_key = (key, source.sheet, mapping.to_json(), mode, store.row_count(mapping.dataset))
-    if cache.get("check_key") != check_key:
-        with st.spinner(f"Checking {source.read:,} rows…"):
-            cache["check"] = dry_run(store, source, mapping, mode=mode)
-        cache["check_key"] = check_key
-    return cache["check"]
-
-
-def _summary(checked: Any, source: Source) -> None:
-    read, ok, bad = st.columns(3)
-    read.metric("Rows read", f"{checked.read:,}")
-    ok.metric("Would be imported", f"{checked.imported:,}")
-    bad.metric("Would be rejected", f"{checked.rejected:,}")
-    for note in checked.warnings:
-        st.caption(note)
-    if checked.rejected:
-        st.dataframe(
-            checked.rejects.head(500),
-            hide_index=True,
-            width="stretch",
-            column_config={
-                "row": st.column_config.NumberColumn("Row", format="%d"),
-                "column": "Column",
-                "value": "Value",
-                "reason": "Reason",
-            },
-        )
-        st.download_button(
-            "Download the reject report (CSV)",
-            data=rejects_csv(checked.rejects),
-            file_name=f"{Path(source.name).stem}-rejects.csv",
-            mime="text/csv",
-            icon=":material/download:",
-            key="cx_rejects_download",
-        )
+    return sources[(sheet, header_row)]
 
 
 def _close_dialogs() -> None:
@@ -239,12 +128,19 @@ def _last_import() -> None:
     result = st.session_state.get("cx_last_import")
     if result is None:
         return
+    platform = getattr(result, "platform", None)
+    stored = getattr(result, "already_stored", 0)
     st.success(
-        f"**{result.source}** → {result.dataset} ({result.mode}): read "
-        f"{result.read:,}, imported {result.imported:,}, rejected {result.rejected:,} "
-        f"in {result.seconds:.1f} s.",
+        f"**{md_escape(result.source)}** → {result.dataset} ({result.mode}): read "
+        f"{result.read:,}, imported {result.imported:,}, rejected {result.rejected:,}, "
+        f"already stored {stored:,} in {result.seconds:.1f} s. "
+        + (f"Recognised: {md_escape(platform)} export." if platform else "No known platform."),
         icon=":material/check_circle:",
     )
+    left = getattr(result, "left_out", None) or {}
+    if left:
+        st.markdown(f"**Left out** ({len(left)} columns, not stored)")
+        st.markdown(step.left_out_lines(left))
     if result.rejects_file:
         path = Path(result.rejects_file)
         st.download_button(
@@ -257,8 +153,31 @@ def _last_import() -> None:
         )
 
 
+def _read_upload(store: Store, uploaded: Any) -> tuple[str, Source] | None:
+    """The upload read (the sheet chosen; the header detected, or the row given in the
+    "Header row" input) and what was recognised in it."""
+    key, path = _saved_upload(uploaded)
+    sheet = None
+    if Path(uploaded.name).suffix.lower() in (".xlsx", ".xlsm", ".xls", ".ods"):
+        sheet = st.selectbox("Sheet", sheet_names(path), key="cx_sheet")
+    detected = _source(key, path, uploaded.name, sheet, None)
+    what, header = st.columns([4, 1], vertical_alignment="top")
+    with header:
+        given = step.header_row_input(detected, f"cx_header_row_{key}_{sheet}")
+    source = detected
+    if given is not None:
+        try:
+            source = _source(key, path, uploaded.name, sheet, given)
+        except CxError as exc:
+            what.error(md_escape(str(exc)), icon=":material/error:")
+            return None
+    with what:
+        step.recognised(source, step.suggestion_for(store, source, None, key, _cache()))
+    return key, source
+
+
 def import_section(store: Store) -> None:
-    """Upload → preview → mapping → check → import."""
+    """Upload → what was recognised → mapping → check → import."""
     st.subheader("Import a file")
     uploaded = st.file_uploader(
         "CSV / TSV, Excel or Parquet export",
@@ -269,23 +188,37 @@ def import_section(store: Store) -> None:
     _last_import()
     if uploaded is None:
         return
-    key, path = _saved_upload(uploaded)
+    cache = _cache()
+    read = _read_upload(store, uploaded)
+    if read is None:
+        return
+    key, source = read
+    auto = step.suggestion_for(store, source, None, key, cache)
     dataset = st.radio(
         "Import into",
         DATASETS,
+        index=DATASETS.index(auto.dataset) if auto.dataset in DATASETS else 0,
         horizontal=True,
-        key="cx_dataset",
-        format_func=lambda d: {"responses": "Survey responses", "metrics": "KPI metrics"}[d],
+        key=f"cx_dataset_{key}",
+        format_func=DATASET_LABELS.get,
     )
-    sheet = None
-    if Path(uploaded.name).suffix.lower() in (".xlsx", ".xlsm", ".xls", ".ods"):
-        sheet = st.selectbox("Sheet", sheet_names(path), key="cx_sheet")
-    source = _source(key, path, uploaded.name, sheet)
-    st.caption(f"{source.name}: {source.describe()}")
+    suggestion = (
+        auto if dataset == auto.dataset else step.suggestion_for(store, source, dataset, key, cache)
+    )
     with st.expander("Preview (first 50 rows)", expanded=False):
         st.dataframe(source.frame.head(50), width="stretch")
-    st.markdown("**Column mapping** — check the suggestion, edit where needed")
-    mapping = _mapping_editor(store, source, dataset, key)
+
+    st.markdown("**Column mapping**: check the suggestion, edit where needed")
+    date_order = step.date_order_default(key, suggestion)
+    mapping, problem = step.mapping_editor(
+        store, source, suggestion, key=key, date_order=date_order
+    )
+    step.left_out(mapping or suggestion)
+    step.advanced(store, source, mapping, key)
+    if mapping is None:
+        step.mapping_problems(problem)
+        return
+
     modes = MODES if _grant().can("manage") else ("append",)
     if len(modes) < len(MODES):
         st.caption("Replacing stored data needs the admin role; imports append.")
@@ -299,8 +232,15 @@ def import_section(store: Store) -> None:
             "replace": "Replace the stored data",
         }[m],
     )
-    checked = _check(store, source, mapping, mode, key)
-    _summary(checked, source)
+    st.markdown("**Check**: every row validated, nothing written yet")
+    checked = step.checked(store, source, mapping, mode, key, cache)
+    if isinstance(checked, DateOrderUndecided):
+        step.ask_date_order(checked, key)
+        return
+    if isinstance(checked, Exception):
+        step.mapping_problems(checked)
+        return
+    step.check_summary(checked, source, mapping.warnings())
     stored_rows = store.row_count(dataset)
     label = f"Import {checked.imported:,} rows"
     clicked = st.button(label, type="primary", disabled=checked.imported == 0, key="cx_import")
@@ -374,8 +314,9 @@ def main() -> None:
         st.toast(toast)
     if not may_import(_grant()):
         # The navigation hides this page from them; this guards a direct request too.
-        st.warning("Importing needs the analyst role without a row restriction.",
-                   icon=":material/lock:")
+        st.warning(
+            "Importing needs the analyst role without a row restriction.", icon=":material/lock:"
+        )
         return
     try:
         store = session_store()

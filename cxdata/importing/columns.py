@@ -88,6 +88,12 @@ class ColumnProfile:
     label_values: dict[str, float] = field(default_factory=dict)
     label_none: tuple[str, ...] = ()
     personal: str | None = None
+    rows: int = 0
+
+    @property
+    def complete(self) -> bool:
+        """A value in every row of the sample (an id column must be)."""
+        return self.filled > 0 and self.filled == self.rows
 
     def share_within(self, low: float, high: float) -> float:
         """Share of the numeric values inside [low, high] (1.0 when there are none)."""
@@ -100,7 +106,21 @@ class ColumnProfile:
         """Numbers on a small scale within 0–10 (whole, or decimals such as 7.5); a few
         typos (an 11, a 12) do not make it another kind of column."""
         within = self.share_within(0, 10) >= (0.8 if self.filled >= 30 else 0.5)
-        return self.filled > 0 and self.numeric >= 0.95 and within and self.distinct <= 40
+        few = self.distinct <= 40 or self.integer < 0.98  # decimals (7.5) have many values
+        return self.filled > 0 and self.numeric >= 0.95 and within and few and not self.counter
+
+    @property
+    def counter(self) -> bool:
+        """Whole numbers 1, 2, 3 … n, one per row: a row counter or a sequential id."""
+        values = self.numbers
+        return (
+            len(values) >= 10
+            and self.integer >= 0.99
+            and self.unique >= 0.99
+            and bool(
+                np.array_equal(np.sort(values), np.arange(values.min(), values.min() + len(values)))
+            )
+        )
 
     @property
     def whole_unique(self) -> bool:
@@ -123,7 +143,8 @@ _EMPTY = ColumnProfile(0, 0.0, 0.0, np.nan, np.nan, 0, 0.0, 0.0, 0.0, 0.0)
 
 def profile_column(texts: pd.Series) -> ColumnProfile:
     """Profile a column of text cells (the first 50,000 rows)."""
-    values = texts.iloc[:SAMPLE_ROWS].dropna().astype("str").str.strip()
+    sample = texts.iloc[:SAMPLE_ROWS]
+    values = sample.dropna().astype("str").str.strip()
     values = values[values != ""]
     if values.empty:
         return _EMPTY
@@ -168,6 +189,7 @@ def profile_column(texts: pd.Series) -> ColumnProfile:
         label_values=label_values,
         label_none=label_none,
         personal=_personal_by_values(rest),
+        rows=len(sample),
     )
 
 
@@ -267,7 +289,7 @@ def declared_scale(text: str) -> tuple[int, int] | None:
 def observed_scale(p: ColumnProfile) -> tuple[int, int]:
     """The usual scale that holds the values seen: 0 or 1 up to 5, 7 or 10."""
     low = 0 if p.low == 0 else 1
-    high = next((s for s in RATING_SCALES if p.high <= s), int(np.ceil(p.high)))
+    high = next((s for s in RATING_SCALES if p.high <= s), 10)  # above 10: typos, rejected
     return (low, 1) if p.high <= 1 else (low, high)
 
 
@@ -285,9 +307,13 @@ def seen_in_values(p: ColumnProfile) -> str:
         kind = "whole numbers" if p.integer >= 0.99 else "numbers with decimals"
         if p.rating_like:
             return f"{kind} {scale_text(observed_scale(p))}"
-        return f"{kind} {p.low:g}–{p.high:g}"
+        return f"{kind} {_number(p.low)}–{_number(p.high)}"
     if p.labels is not None:
         return f"answer labels ({p.labels.name})"
     if p.dates >= 0.9:
         return "dates"
     return f"text ({p.distinct:,} different)"
+
+
+def _number(x: float) -> str:
+    return f"{x:,.0f}" if float(x).is_integer() else f"{x:,.2f}"

@@ -435,6 +435,7 @@ def _arrow_csv(
             ),
             convert_options=pacsv.ConvertOptions(
                 column_types=dict.fromkeys(columns, pa.string()),
+                null_values=[""],  # "N/A", "NULL", "NA" are answers (or codes), not blanks
                 strings_can_be_null=True,
                 quoted_strings_can_be_null=True,
             ),

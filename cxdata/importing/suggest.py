@@ -49,7 +49,7 @@ from cxdata.importing.numbers import parse_numbers
 from cxdata.importing.platforms import Platform, header_key, recognise
 from cxdata.importing.profiles import matching_profile
 from cxdata.importing.readers import Source
-from cxdata.importing.vocab import Aliases, asks_about, label_key, vocabulary
+from cxdata.importing.vocab import Aliases, asks_about, channel_name, label_key, vocabulary
 
 PERSONAL_LABELS: dict[str, str] = {
     "email": "e-mail",
@@ -80,18 +80,6 @@ SIDE_TEXT_WORDS = frozenset(
         "darlig",
     ]
 )
-CHANNEL_VALUES: dict[str, str] = {
-    "web": "web", "website": "web", "web form": "web", "webform": "web", "online": "web",
-    "nettside": "web", "nettsted": "web", "hjemmeside": "web", "webbplats": "web",
-    "spletna stran": "web", "mobile app": "mobile app", "app": "mobile app",
-    "mobile": "mobile app", "email": "e-mail", "e-mail": "e-mail", "e-post": "e-mail",
-    "epost": "e-mail", "mail": "e-mail", "phone": "phone", "telephone": "phone",
-    "telefon": "phone", "phone call (incoming)": "phone", "phone call (outgoing)": "phone",
-    "voice": "phone", "chat": "chat", "live chat": "chat", "messaging": "chat",
-    "store": "store", "shop": "store", "butikk": "store", "butik": "store",
-    "trgovina": "store", "in store": "store", "social": "social", "social media": "social",
-    "facebook": "social", "twitter": "social", "instagram": "social",
-}  # fmt: skip
 SEGMENT_MAX_DISTINCT = 50
 TYPE_WORDS = {"nps": "nps", "csat": "csat", "ces": "ces"}
 
@@ -216,7 +204,7 @@ def _platform_columns(
 ) -> None:
     headers = source.headers
     id_col = platform.first(platform.id, headers)
-    if id_col and chosen.free(id_col) and profiles[id_col].filled:
+    if id_col and chosen.free(id_col) and profiles[id_col].complete:
         chosen.put(ColumnMap(id_col, "response_id", note=f"{platform.label} response id"))
     date_col = platform.first(platform.date, headers)
     if date_col and chosen.free(date_col):
@@ -313,8 +301,8 @@ def _classify(header: str, text: str, p: ColumnProfile, chosen: _Chosen) -> None
         )
     elif asks and p.numeric >= 0.95:
         chosen.put(_score(header, text, p, chosen))
-    elif p.numeric >= 0.95 and _count_like(header, p):
-        if p.whole_unique and "response_id" not in chosen.taken and _id_like(header):
+    elif p.numeric >= 0.95 and (p.counter or _count_like(header, p)):
+        if p.whole_unique and p.complete and "response_id" not in chosen.taken and _id_like(header):
             chosen.put(ColumnMap(header, "response_id", note="one value per row: an id"))
         elif field is not None and field not in schema.SCORE_COLUMNS:
             chosen.put(ColumnMap(header, field, note=f"header says {field}"))
@@ -426,9 +414,15 @@ def _score(header: str, text: str, p: ColumnProfile, chosen: _Chosen) -> ColumnM
             return col
         seen = declared or observed_scale(p)
         rating = _rating(header, text, p, seen)
+        outside = 1 - p.share_within(0, 10)
+        why = (
+            f"{outside:.0%} of the values are outside 0–10"
+            if outside >= 0.05
+            else f"the values are {scale_text(seen)}{decimals}"
+        )
         rating.warning = (
-            f"asks about recommending, but the values are {scale_text(seen)}{decimals}: "
-            "not NPS (NPS needs 0–10 answers); kept as a rating"
+            f"asks about recommending, but {why}: not NPS (NPS needs 0–10 answers); "
+            "kept as a rating"
         )
         return rating
     scale = declared or observed_scale(p)
@@ -516,7 +510,11 @@ def _texts(source: Source, profiles: dict[str, ColumnProfile], chosen: _Chosen) 
         h
         for h in source.headers
         if chosen.free(h)
-        and (profiles[h].free_text or (comment_aliases.match(tokens(h)) and profiles[h].words))
+        and (
+            profiles[h].free_text
+            or (comment_aliases.match(tokens(h)) and profiles[h].words)
+            or (set(tokens(h)) & TITLE_WORDS and profiles[h].words >= 0.5)
+        )
     ]
     if not candidates:
         return
@@ -556,9 +554,8 @@ def _segment_or_nothing(header: str, p: ColumnProfile, chosen: _Chosen) -> Colum
     if (p.unique >= 0.98 and p.filled >= 5 and p.distinct > SEGMENT_MAX_DISTINCT) or (
         p.unique >= 0.98 and p.filled >= 20
     ):
-        if ("response_id" not in chosen.taken and _id_like(header)) or (
-            p.text_length <= 40 and ("response_id" not in chosen.taken and p.words < 0.5)
-        ):
+        free_id = "response_id" not in chosen.taken and p.complete
+        if free_id and (_id_like(header) or (p.text_length <= 40 and p.words < 0.5)):
             return ColumnMap(header, "response_id", note="one value per row: the response id")
         return ColumnMap(header, None, note=f"{p.distinct} different values: not a filter")
     if known:
@@ -574,7 +571,7 @@ def _channel_share(p: ColumnProfile) -> float:
     if not p.filled or p.numeric > 0.5:
         return 0.0
     parts = [part.strip().lower() for e in p.examples for part in e.split(";") if part.strip()]
-    return float(np.mean([x in CHANNEL_VALUES for x in parts])) if parts else 0.0
+    return float(np.mean([channel_name(x) is not None for x in parts])) if parts else 0.0
 
 
 def _known_segment(header: str) -> str | None:

@@ -36,7 +36,7 @@ from cxdata.importing.numbers import ParsedNumbers, parse_numbers, parse_yes_no
 from cxdata.importing.platforms import by_key
 from cxdata.importing.readers import Source
 from cxdata.importing.rejects import REJECT_COLUMNS
-from cxdata.importing.vocab import label_key
+from cxdata.importing.vocab import channel_name, label_key
 
 MAX_VALUE_CHARS = 200
 # Values of these fields are matched case-insensitively to the canonical spelling.
@@ -130,10 +130,13 @@ class _Context:
     salt: bytes
     missing: dict[str, int] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    coded: np.ndarray | None = None
 
     def count_missing(self, col: ColumnMap, coded: np.ndarray) -> None:
+        """Count a column's missing-answer codes and remember the rows that gave one."""
         if coded.any():
             self.missing[col.source] = self.missing.get(col.source, 0) + int(coded.sum())
+            self.coded = coded if self.coded is None else self.coded | coded
 
 
 def validate(
@@ -271,7 +274,12 @@ def _responses(
     if "response_id" not in out:
         out["response_id"] = _fingerprints(source, mapping)
     stored = _stored(out["response_id"], existing_ids, problems.bad)
-    problems.add(~answered, "", "", f"no score: {', '.join(score_sources)} all empty", "no_score")
+    # A row that answered "don't know" / "no rating" everywhere is a response without a
+    # score (kept, like Zendesk's Offered); a row with nothing at all is rejected.
+    coded = ctx.coded if ctx.coded is not None else np.zeros(n, dtype=bool)
+    problems.add(
+        ~answered & ~coded, "", "", f"no score: {', '.join(score_sources)} all empty", "no_score"
+    )
     frame = pd.DataFrame(index=pd.RangeIndex(n))
     for name, kind in schema.RESPONSE_CORE.items():
         frame[name] = out.pop(name) if name in out else _empty(kind, n)
@@ -559,7 +567,16 @@ def _text(texts: pd.Series, name: str, col: ColumnMap, ctx: _Context) -> pd.Seri
         lookup = {v.casefold(): v for v in canon}
         folded = clean.str.casefold()
         clean = clean.where(~folded.isin(lookup), folded.map(lookup))
+    if name == "channel":
+        clean = clean.map(_channels, na_action="ignore")
     return pd.Series(clean.array.take(codes, allow_fill=True), dtype="str")
+
+
+def _channels(text: str) -> str:
+    """Channel names in the contract's words; several chosen ones ("Website; Mobile app")
+    each translated, unknown names kept as written."""
+    parts = [p.strip() for p in text.split(";") if p.strip()]
+    return "; ".join(dict.fromkeys(channel_name(p) or p for p in parts))
 
 
 def _typed(

@@ -65,6 +65,7 @@ class Vocabulary:
     missing_texts: frozenset[str]
     missing_numbers: tuple[float, ...]
     personal: dict[str, Aliases]
+    channels: dict[str, str]
 
 
 def _words(text: str) -> list[str]:
@@ -135,6 +136,11 @@ def parse_vocabulary(data: dict[str, Any]) -> Vocabulary:
         ),
         missing_numbers=tuple(float(x) for x in data["missing"]["numbers"]),
         personal={name: _aliases(v) for name, v in data["personal"].items()},
+        channels={
+            label_key(word): channel
+            for channel, words in data["channels"].items()
+            for word in words.split("|")
+        },
     )
 
 
@@ -148,3 +154,9 @@ def vocabulary() -> Vocabulary:
 def asks_about(text: str, what: str) -> bool:
     """Whether a header or question text asks about `what` (recommend, satisfied, easy)."""
     return vocabulary().asks[what].match(tokens(text)) > 0
+
+
+def channel_name(text: str) -> str | None:
+    """The contract's channel for a channel name as an export writes it ("Website" → "web",
+    "Phone call (incoming)" → "phone"), or None when unknown."""
+    return vocabulary().channels.get(label_key(text))
