@@ -502,3 +502,17 @@ def test_mapping_json_round_trip(tmp_path: Path) -> None:
         Mapping.from_json("{", "m.json")
     with pytest.raises(MappingError, match="scale must be"):
         Mapping.from_dict({"columns": {"x": {"to": "rating", "scale": [5, 1]}}})
+
+
+def test_future_dates_are_rejected_with_a_reason(store: Store, tmp_path: Path) -> None:
+    """A 2099 typo would make every date preset end in 2099: the row is rejected instead."""
+    path = write_text(
+        tmp_path / "future.csv",
+        ["id;dato;anbefale", "1;2025-01-02;9", "2;2099-01-03;3", "3;2025-01-04;7"],
+        "utf-8",
+    )
+    result = import_file(store, path)
+    assert (result.imported, result.rejected) == (2, 1)
+    reject = rejects_of(result).iloc[0]
+    assert (reject["row"], reject["code"]) == ("3", "future_date")
+    assert reject["reason"].startswith("in the future (after ")

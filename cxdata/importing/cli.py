@@ -19,8 +19,6 @@ from cxdata.importing.load import MODES, ImportResult, import_source, read_with_
 from cxdata.importing.mapping import DATASETS, Mapping
 from cxdata.importing.platforms import platform_label
 from cxdata.importing.profiles import save_profile
-from cxdata.importing.readers import read_source
-from cxdata.importing.suggest import suggested_mapping
 from cxdata.store import Store
 
 
@@ -77,8 +75,9 @@ def cmd_suggest_mapping(store: Store, args: argparse.Namespace) -> None:
     """Print the mapping that `import` would use: a saved profile for this file shape, else
     the suggestion; warnings go to stderr so stdout stays valid JSON."""
     data_dir = data_dir_of(store)
-    source = read_source(args.path, sheet=args.sheet, header_row=args.header_row)
-    mapping = suggested_mapping(source, dataset=args.dataset, data_dir=data_dir)
+    _, mapping = read_with_mapping(
+        store, args.path, dataset=args.dataset, sheet=args.sheet, header_row=args.header_row
+    )
     if args.date_order:
         set_date_order(mapping, args.date_order)
     if args.save_profile:

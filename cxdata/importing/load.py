@@ -133,6 +133,8 @@ def read_with_mapping(
     )
     if mapping is None:
         mapping = suggested_mapping(source, dataset=dataset, data_dir=data_dir)
+        if header_row is not None:  # a saved profile keeps the header row chosen by hand
+            mapping.header_row = header_row
     elif dataset is not None and mapping.dataset != dataset:
         raise MappingError(f"the mapping is for {mapping.dataset}, not {dataset}")
     return source, mapping

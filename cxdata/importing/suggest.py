@@ -118,7 +118,6 @@ def suggest_mapping(source: Source, dataset: str | None = None) -> Mapping:
         col.seen = seen_in_values(profiles[col.source])
     _unique_segments(mapping.columns, mapping.dataset)
     mapping.sheet = source.sheet
-    mapping.header_row = getattr(source, "given_header_row", None)
     return mapping
 
 

@@ -50,6 +50,8 @@ _STRING_FIELDS = frozenset(c for c, t in schema.RESPONSE_CORE.items() if t == "s
     "touchpoint",
 }
 FINGERPRINT_PREFIX = "fp-"
+FUTURE_TOLERANCE = pd.Timedelta(days=1)
+"""Dates up to a day ahead are accepted (time zones); later ones are rejected."""
 
 ExistingIds = Callable[[pd.Series], np.ndarray]
 
@@ -467,6 +469,15 @@ def _dates(texts: pd.Series, col: ColumnMap, ctx: _Context) -> tuple[np.ndarray,
         local = ~np.asarray(parsed.zoned, dtype=bool)
         values = values.copy()
         values[local] = _to_utc(values[local], col.timezone, col.source)
+    # A typo such as 2099 would move every date preset into the future: rejected.
+    latest = (pd.Timestamp.now(tz="UTC").tz_localize(None) + FUTURE_TOLERANCE).to_datetime64()
+    ctx.problems.add(
+        ~np.isnat(values) & (values > latest),
+        col.source,
+        texts,
+        f"in the future (after {pd.Timestamp(latest):%Y-%m-%d})",
+        "future_date",
+    )
     return values, parsed.order, parsed.note or "with no day/month order to decide"
 
 

@@ -204,8 +204,9 @@ class Ctx:
 
     @property
     def anchor(self) -> dt.date:
-        """The day the date presets end on: the latest day with data."""
-        return self.span[1]
+        """The day the date presets end on: the latest day with data, never after today
+        (a stray future date must not move every preset)."""
+        return min(self.span[1], dt.date.today())
 
     # catalog
     def dimensions(self) -> list[str]:
