@@ -44,7 +44,12 @@ def test_suggest_mapping_prints_editable_json(
     mapping = json.loads(out)
     assert mapping["dataset"] == "responses"
     assert mapping["columns"]["Overall"]["to"] == "rating"
-    assert mapping["columns"]["Land"] == {"to": "country", "note": "known segment"}
+    assert mapping["columns"]["Land"] == {
+        "to": "country",
+        "examples": ["Sverige", "Slovenija", "Norge"],
+        "seen": "text (3 different)",
+        "note": "known segment",
+    }
     assert "warning: Overall: 1–10 is not NPS unless the question asks about recommending" in err
 
 

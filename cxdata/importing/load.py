@@ -182,6 +182,8 @@ def import_source(
 ) -> ImportResult:
     """Validate and write a file already read; the stored data changes only if all of the
     write succeeds."""
+    if store.restrict:  # fail closed before reading a row: an import can carry any region
+        raise CxError("a restricted view cannot write data")
     started = time.perf_counter()
     report = progress or _silent
     report(0.3, "checking every row")
