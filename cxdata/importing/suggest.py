@@ -33,6 +33,7 @@ from cxdata.importing.columns import (
 )
 from cxdata.importing.dates import parse_dates
 from cxdata.importing.errors import MappingError
+from cxdata.importing.fields import candidates, known_segment, segment_name
 from cxdata.importing.mapping import (
     DATASETS,
     FIELDS,
@@ -44,12 +45,12 @@ from cxdata.importing.mapping import (
     ColumnMap,
     Mapping,
 )
+from cxdata.importing.metrics_suggest import count_columns, suggest_metrics
 from cxdata.importing.names import display_name, identifier, tokens
-from cxdata.importing.numbers import parse_numbers
 from cxdata.importing.platforms import Platform, header_key, recognise
 from cxdata.importing.profiles import matching_profile
 from cxdata.importing.readers import Source
-from cxdata.importing.vocab import Aliases, asks_about, channel_name, label_key, vocabulary
+from cxdata.importing.vocab import asks_about, channel_name, vocabulary
 
 PERSONAL_LABELS: dict[str, str] = {
     "email": "e-mail",
@@ -101,9 +102,9 @@ def suggest_mapping(source: Source, dataset: str | None = None) -> Mapping:
     if dataset is not None and dataset not in DATASETS:
         raise MappingError(f"unknown dataset {dataset!r}; use {' or '.join(DATASETS)}")
     profiles = {h: profile_column(source.frame[h]) for h in source.headers}
-    counts = _count_columns(source.headers, profiles)
+    counts = count_columns(source.headers, profiles)
     if dataset == schema.METRICS or (dataset is None and counts):
-        mapping = _suggest_metrics(source, profiles, counts)
+        mapping = suggest_metrics(source, profiles, counts)
     else:
         mapping = _suggest_responses(source, profiles)
         if counts:
@@ -188,9 +189,7 @@ def _personal(source: Source, profiles: dict[str, ColumnProfile], chosen: _Chose
             continue
         note = f"personal data ({PERSONAL_LABELS[kind]}): not stored"
         if kind == "email":
-            note += (
-                '; to keep a salted hash as the customer id, set "to": "customer_id", "hash": true'
-            )
+            note += "; it can be kept as a salted hash: map it to customer_id with hash on"
         chosen.put(ColumnMap(h, None, note=note))
 
 
@@ -325,14 +324,8 @@ def _named(header: str, field: str) -> bool:
 
 def _field_alias(header: str, chosen: _Chosen) -> str | None:
     """A canonical field the header names (by aliases), if not yet taken."""
-    words = tokens(header)
-    scored = [
-        (a.match(words), i, name)
-        for i, (name, a) in enumerate(vocabulary().fields[schema.RESPONSES].items())
-        if name not in chosen.taken
-    ]
-    best = sorted((s for s in scored if s[0]), key=lambda s: (-s[0], s[1]))
-    return best[0][2] if best else None
+    fields = vocabulary().fields[schema.RESPONSES]
+    return next((f for f in candidates(header, fields) if f not in chosen.taken), None)
 
 
 def _count_like(header: str, p: ColumnProfile) -> bool:
@@ -366,7 +359,7 @@ def _labelled(header: str, text: str, p: ColumnProfile, chosen: _Chosen) -> Colu
             base.note = "yes/no answers to a recommend question: its own yes/no measure"
             base.warning = "yes/no is not NPS (0–10): stored as a 0–1 rating, yes = 1"
             return base
-        return ColumnMap(header, _segment_name(header), note="yes/no answers: segment")
+        return ColumnMap(header, segment_name(header), note="yes/no answers: segment")
     if scale.measure == "csat" and "csat" not in chosen.taken:
         base.to, base.note = "csat", f"{words}: CSAT"
         if scale.name == "good/bad":
@@ -549,7 +542,7 @@ def _segment_or_nothing(header: str, p: ColumnProfile, chosen: _Chosen) -> Colum
     field = _field_alias(header, chosen)
     if field in ("touchpoint", "journey_stage", "language", "channel", "customer_id"):
         return ColumnMap(header, field, note=f"header says {field}")
-    known = _known_segment(header)
+    known = known_segment(header)
     if (p.unique >= 0.98 and p.filled >= 5 and p.distinct > SEGMENT_MAX_DISTINCT) or (
         p.unique >= 0.98 and p.filled >= 20
     ):
@@ -563,7 +556,7 @@ def _segment_or_nothing(header: str, p: ColumnProfile, chosen: _Chosen) -> Colum
         return ColumnMap(header, None, note=f"{p.distinct} different values: too many for a filter")
     if p.numeric >= 0.95 and not p.rating_like:
         return ColumnMap(header, None, note="numbers on no rating scale: map by hand if needed")
-    return ColumnMap(header, _segment_name(header), note="segment")
+    return ColumnMap(header, segment_name(header), note="segment")
 
 
 def _channel_share(p: ColumnProfile) -> float:
@@ -571,11 +564,6 @@ def _channel_share(p: ColumnProfile) -> float:
         return 0.0
     parts = [part.strip().lower() for e in p.examples for part in e.split(";") if part.strip()]
     return float(np.mean([channel_name(x) is not None for x in parts])) if parts else 0.0
-
-
-def _known_segment(header: str) -> str | None:
-    words = tokens(_last_part(header))
-    return next((n for n, a in vocabulary().segments.items() if a.match(words) == 2), None)
 
 
 def _identity(mapping: Mapping) -> None:
@@ -610,20 +598,6 @@ def _date_order(mapping: Mapping, source: Source, platform: Platform | None) -> 
         col.warning = parsed.note
 
 
-def _last_part(header: str) -> str:
-    """'person_properties.Plan' → 'Plan': a property path names its last part."""
-    return header.rsplit(".", 1)[-1] if re.fullmatch(r"[\w.]+\.[A-Za-z]\w*", header) else header
-
-
-def _segment_name(header: str, dataset: str = schema.RESPONSES) -> str:
-    """A segment identifier that cannot be mistaken for a field: "NPS" (text) → "nps_segment"."""
-    name = identifier(_last_part(header))[:40].rstrip("_") or "segment"
-    reserved = (*FIELDS[dataset], RATING, VALUE, TEXT, SPLIT)
-    if name in reserved or name.startswith(schema.EXTRA_TEXT_PREFIX):
-        return f"{name}_segment"
-    return name
-
-
 def _unique_segments(columns: list[ColumnMap], dataset: str) -> None:
     fields = set(FIELDS[dataset]) | {RATING, VALUE, TEXT, SPLIT}
     used = {str(c.to) for c in columns if c.to in fields}
@@ -641,110 +615,3 @@ def _unique_segments(columns: list[ColumnMap], dataset: str) -> None:
             name, k = f"{col.to}_{k}", k + 1
         col.to = name
         used.add(name)
-
-
-# --- metrics and count tables -----------------------------------------------------------------
-
-
-def _count_columns(headers: list[str], profiles: dict[str, ColumnProfile]) -> list[str]:
-    """Columns of whole counts named after the answers of one label scale (Very positive,
-    Positive, …): a count table, when there are at least two."""
-    by_scale: dict[str, list[str]] = {}
-    for h in headers:
-        p = profiles[h]
-        if not (p.filled and p.numeric >= 0.99 and p.integer >= 0.99 and p.low >= 0):
-            continue
-        key = label_key(h)
-        for scale in vocabulary().labels:
-            if scale.measure != "yes_no" and key in scale.values():
-                by_scale.setdefault(scale.name, []).append(h)
-                break
-    best = max(by_scale.values(), key=len, default=[])
-    return best if len(best) >= 2 else []
-
-
-def _count_summary(source: Source, counts: list[str]) -> str:
-    """'544 answers in all; 65.07% positive (Very positive + Positive)'."""
-    scale = next(s for s in vocabulary().labels if label_key(counts[0]) in s.values())
-    values = scale.values()
-    middle = (scale.scale[0] + scale.scale[1]) / 2
-    totals = {h: float(np.nansum(_numbers(source, h))) for h in counts}
-    total = sum(totals.values())
-    good = [h for h in counts if values[label_key(h)] > middle]
-    share = 100 * sum(totals[h] for h in good) / total if total else float("nan")
-    return (
-        f"count table: {total:,.0f} answers in all ({', '.join(counts)}); "
-        f"{share:.2f}% positive ({' + '.join(good)})"
-    )
-
-
-def _numbers(source: Source, header: str) -> np.ndarray:
-    return parse_numbers(source.frame[header]).values
-
-
-def _suggest_metrics(
-    source: Source, profiles: dict[str, ColumnProfile], counts: list[str]
-) -> Mapping:
-    headers = source.headers
-    fields = vocabulary().fields[schema.METRICS]
-    chosen: dict[str, ColumnMap] = {}
-    taken: set[str] = set()
-    for h in headers:
-        for name in _candidates(h, fields):
-            if name not in taken and not (counts and name == VALUE):
-                chosen[h] = ColumnMap(h, name, note=f"header says {name}")
-                taken.add(name)
-                break
-    if "date" not in taken:
-        for h in headers:
-            if h not in chosen and profiles[h].dates >= 0.9:
-                chosen[h] = ColumnMap(h, "date", note="values are dates")
-                taken.add("date")
-                break
-    count_sum = _sum_column(source, headers, counts, chosen)
-    wide = not {"metric", VALUE} <= taken
-    for h in headers:
-        if h in chosen:
-            continue
-        p = profiles[h]
-        known = _known_segment(h)
-        if h in counts:
-            chosen[h] = ColumnMap(
-                h, VALUE, metric=identifier(h), note="answers per button: a count"
-            )
-        elif h == count_sum:
-            chosen[h] = ColumnMap(h, None, note="the sum of the count columns")
-        elif wide and not counts and not known and p.filled and p.numeric >= 0.95:
-            chosen[h] = ColumnMap(h, VALUE, metric=identifier(h), note="numeric column: one metric")
-        else:
-            chosen[h] = ColumnMap(h, known or _segment_name(h, schema.METRICS), note="segment")
-    mapping = Mapping(dataset=schema.METRICS, columns=[chosen[h] for h in headers])
-    if counts:
-        mapping.notes.append(_count_summary(source, counts))
-        mapping.notes.append(
-            "stored as the metrics dataset (one count per button and row), not as one "
-            "response per row"
-        )
-    return mapping
-
-
-def _sum_column(
-    source: Source, headers: list[str], counts: list[str], chosen: dict[str, ColumnMap]
-) -> str | None:
-    """A column equal to the sum of the count columns in every row (a "Total")."""
-    if not counts:
-        return None
-    total = np.nansum(np.column_stack([_numbers(source, h) for h in counts]), axis=1)
-    for h in headers:
-        if h in counts or h in chosen:
-            continue
-        values = _numbers(source, h)
-        if len(values) and np.allclose(np.nan_to_num(values, nan=-1), total):
-            return h
-    return None
-
-
-def _candidates(header: str, aliases: dict[str, Aliases]) -> list[str]:
-    words = tokens(header)
-    scored = [(a.match(words), i, name) for i, (name, a) in enumerate(aliases.items())]
-    return [name for score, _, name in sorted(scored, key=lambda s: (-s[0], s[1])) if score]
