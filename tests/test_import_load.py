@@ -25,6 +25,7 @@ from import_corpus import (
 
 import cxdata.store
 from cxdata import schema
+from cxdata.importing import load
 from cxdata.importing.errors import MappingError, NothingToImport, UnreadableFile
 from cxdata.importing.load import ImportResult, import_file
 from cxdata.importing.mapping import Mapping
@@ -516,3 +517,50 @@ def test_future_dates_are_rejected_with_a_reason(store: Store, tmp_path: Path) -
     reject = rejects_of(result).iloc[0]
     assert (reject["row"], reject["code"]) == ("3", "future_date")
     assert reject["reason"].startswith("in the future (after ")
+
+
+def test_original_copy_failing_before_the_commit_changes_nothing(
+    store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    expected = slovenian_cp1250(tmp_path)
+
+    def full_disk(*_args: object) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(load.shutil, "copyfile", full_disk)
+    with pytest.raises(OSError, match="No space left"):
+        import_file(store, expected.path)
+    assert not store.has(schema.RESPONSES)
+
+
+def test_failures_after_the_commit_are_warnings(
+    store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Rows committed, then the theme update and the log fail: the import still reports
+    what was stored, and a retry finds every row already stored (not a failure)."""
+    from cxdata.importing import datasets
+    from cxdata.voc import persist
+
+    expected = slovenian_cp1250(tmp_path)
+
+    def broken(*_args: object, **_kw: object) -> None:
+        raise RuntimeError("theme model crashed")
+
+    def log_fails(*_args: object) -> None:
+        raise OSError(13, "Permission denied")
+
+    monkeypatch.setattr(persist, "has_results", lambda _store: True)
+    monkeypatch.setattr(persist, "update_themes", broken)
+    monkeypatch.setattr(load, "record_import", log_fails)
+    result = import_file(store, expected.path)
+    assert result.imported == expected.imported
+    assert store.row_count(schema.RESPONSES) == expected.imported
+    assert any("themes were not updated (theme model crashed)" in w for w in result.warnings)
+    assert any("import log could not be written" in w for w in result.warnings)
+    assert result.stored_file and Path(result.stored_file).is_file()
+    monkeypatch.setattr(load, "record_import", datasets.record_import)
+    again = import_file(store, expected.path)
+    assert (again.imported, again.already_stored) == (0, expected.imported)
+    assert datasets.last_imports(store.location)[schema.RESPONSES]["already_stored"] == (
+        expected.imported
+    )

@@ -204,11 +204,17 @@ def import_source(
         )
     stored_file = None
     if checked.imported:
-        report(0.7, f"writing {checked.imported} rows")
-        store.write_tables(_writes(store, checked, append=mode == "append"))
+        # The original is kept before the commit: a failure here changes nothing stored.
         folder.mkdir(parents=True, exist_ok=True)
         stored_file = folder / f"{stamp}-{_safe_name(source.name)}"
         shutil.copyfile(source.path, stored_file)
+        report(0.7, f"writing {checked.imported} rows")
+        try:
+            store.write_tables(_writes(store, checked, append=mode == "append"))
+        except BaseException:
+            stored_file.unlink(missing_ok=True)
+            raise
+    # From here on the rows are committed: what fails is a warning, never a failed import.
     theme_warnings = _updated_themes(store, mapping.dataset, checked.imported, report)
     result = ImportResult(
         source=source.name,
@@ -233,6 +239,16 @@ def import_source(
         profile=mapping.profile,
         seconds=round(time.perf_counter() - started, 3),
     )
+    try:
+        _log(data_dir, result, mode)
+    except OSError as exc:
+        result.warnings.append(f"the import log could not be written ({exc.strerror})")
+    report(1.0, f"imported {result.imported} of {result.read} rows")
+    return result
+
+
+def _log(data_dir: Path, result: ImportResult, mode: str) -> None:
+    """One entry in the import log: what was committed."""
     record_import(
         data_dir,
         {
@@ -250,8 +266,6 @@ def import_source(
             "profile": result.profile,
         },
     )
-    report(1.0, f"imported {result.imported} of {result.read} rows")
-    return result
 
 
 def stored_ids(store: Store) -> ExistingIds | None:
@@ -317,7 +331,7 @@ def _updated_themes(store: Store, dataset: str, imported: int, report: Progress)
         return []
     try:
         voc.update_themes(store, lambda f, m: report(0.8 + 0.15 * f, f"themes: {m}"))
-    except (CxError, ValueError) as exc:
+    except Exception as exc:  # the rows are committed: any failure here is only a warning
         return [
             f"comment themes were not updated ({exc}); run `python -m cxdata themes "
             "--update` or press “Update themes” on the Feedback page"
