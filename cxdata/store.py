@@ -333,6 +333,13 @@ def _check_ident(name: str) -> None:
         raise CxError(f"invalid dataset or column name {name!r} (use a-z, 0-9 and _)")
 
 
+_SECRET_PARAMS = re.compile(
+    r"([?&;](?:password|passwd|pwd|secret|token|access_token|api_key|apikey|key)=)[^&;#]*",
+    re.IGNORECASE,
+)
+
+
 def _redacted(url: str) -> str:
-    """The URL without its password, safe to show."""
-    return re.sub(r"//([^:/@]+):[^@]*@", r"//\1:***@", url)
+    """The URL without its password (in the user part or a query parameter such as
+    `?password=`, `&token=`), safe to show."""
+    return _SECRET_PARAMS.sub(r"\1***", re.sub(r"//([^:/@]+):[^@]*@", r"//\1:***@", url))

@@ -88,3 +88,11 @@ def test_eight_threads_query_at_once(store: Store) -> None:
     for r in results:
         assert r["kpis"] == expected["kpis"]
         pd.testing.assert_frame_equal(pd.DataFrame(r["trend"]), pd.DataFrame(expected["trend"]))
+
+
+def test_secrets_in_a_database_url_are_never_shown() -> None:
+    from cxdata.store import _redacted
+
+    shown = _redacted("postgres://ola:pw1@db.example.com/cx?sslmode=require&password=pw2&token=t3")
+    assert "pw1" not in shown and "pw2" not in shown and "t3" not in shown
+    assert shown.startswith("postgres://ola:***@db.example.com/cx?sslmode=require")
