@@ -209,6 +209,14 @@ def validate(
     )
 
 
+def _reasons(bad_records: pd.DataFrame) -> list[object]:
+    """The reader's own reason per broken record (a line that is not valid UTF-8), or None
+    where the record only had the wrong number of fields."""
+    if "reason" not in bad_records:
+        return [None] * len(bad_records)
+    return [r if isinstance(r, str) else None for r in bad_records["reason"].tolist()]
+
+
 def _add_bad_records(source: Source, problems: _Problems) -> None:
     bad_records = source.bad_records
     if not len(bad_records):
@@ -221,9 +229,15 @@ def _add_bad_records(source: Source, problems: _Problems) -> None:
                 "column": "",
                 "value": bad_records["text"].to_numpy(dtype=object),
                 "reason": [
-                    f"{n} fields where the header has {width}" for n in bad_records["fields"]
+                    reason
+                    if isinstance(reason, str)
+                    else f"{n} fields where the header has {width}"
+                    for n, reason in zip(bad_records["fields"], _reasons(bad_records), strict=True)
                 ],
-                "code": "bad_record",
+                "code": [
+                    "bad_encoding" if isinstance(reason, str) else "bad_record"
+                    for reason in _reasons(bad_records)
+                ],
             }
         )
     )
