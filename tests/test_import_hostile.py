@@ -484,3 +484,25 @@ def test_wholly_single_byte_files_keep_their_encoding(tmp_path: Path) -> None:
     data = [line.encode("utf-8") for line in lines[:40]] + [s.encode("cp1252") for s in lines[40:]]
     path.write_bytes(b"\n".join(data))
     assert detect_encoding(path) == "cp1252"
+
+
+def test_one_cp1252_line_in_a_small_utf8_file_is_named_not_spread(tmp_path: Path) -> None:
+    """50 lines: one bad line is 2 % of the file, and must still not re-decode the rest."""
+    from cxdata.importing import import_file
+    from cxdata.store import close, connect
+
+    lines = ["id;dato;anbefale;region"]
+    lines += [f"{i};2025-01-0{i % 9 + 1};{i % 11};Västra Götaland" for i in range(1, 50)]
+    path = tmp_path / "small.csv"
+    path.write_bytes(
+        ("\n".join(lines) + "\n").encode("utf-8")
+        + "99;2025-01-02;5;Västra Götaland\n".encode("cp1252")
+    )
+    store = connect(tmp_path / "s")
+    try:
+        result = import_file(store, path)
+        assert (result.read, result.imported, result.rejected) == (50, 49, 1)
+        regions = set(store.table("responses").region.to_pandas())
+        assert regions == {"Västra Götaland"}
+    finally:
+        close(tmp_path / "s")
