@@ -93,7 +93,42 @@ class Store:
                 "or import a file"
             )
         table = self._catalog()[name]
-        preds = [in_list(table[d], v) for d, v in self.restrict.items() if d in table.columns]
+        if not self.restrict:
+            return table
+        # Fail closed (DESIGN §10): every restriction reaches every table, or the table is
+        # hidden. A key "<dataset>:<dimension>" is that dataset's own restriction from the
+        # access file (cxdata.access), standing in for the dimensions the dataset lacks.
+        from cxdata.voc.tables import TOPIC_TERMS, TOPICS  # the theme model: no customer rows
+
+        own = any(k.rpartition(":")[0] == name for k in self.restrict)
+        preds: list[ir.BooleanValue] = []
+        via_responses = hidden = False
+        for key, values in self.restrict.items():
+            dataset, _, dim = key.rpartition(":")
+            if dataset and dataset != name:
+                continue  # another dataset's own restriction
+            if dim in table.columns:
+                preds.append(in_list(table[dim], values))
+            elif dataset:
+                hidden = True  # its own restriction names a column it does not have
+            elif name == schema.RESPONSES:
+                raise CxError(
+                    f"the access restriction on {dim!r} cannot be applied: the responses "
+                    "have no such column, so no data is shown; ask an administrator to "
+                    "fix the access file"
+                )
+            elif name in (TOPICS, TOPIC_TERMS):
+                continue  # the theme model (labels, term weights) holds no customer rows
+            elif "response_id" in table.columns and self.has(schema.RESPONSES):
+                via_responses = True  # rows of a response: visible with their response only
+            elif own:
+                continue  # the dataset's own restriction stands in for this dimension
+            else:
+                hidden = True  # nothing to restrict it by: hidden, never shown whole
+        if hidden:
+            return table.filter(ibis.literal(False))
+        if via_responses:
+            preds.append(table.response_id.isin(self.responses().response_id))
         return table.filter(preds) if preds else table
 
     def responses(self) -> ir.Table:

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from cxdata.access import load_policy, parse_policy
+from cxdata.access import VISITOR_MESSAGE, AccessConfigError, load_policy, parse_policy
 from cxdata.errors import CxError
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -30,7 +30,7 @@ role = "admin"
 [groups.nordic]
 members = ["kari@example.com", "ola@example.com"]
 role = "analyst"
-restrict = { country = ["Norway", "Sweden"], channel = "web" }
+restrict = { country = ["Norway", "Sweden"], channel = ["web"] }
 """
 
 
@@ -55,16 +55,20 @@ def test_users_groups_and_roles() -> None:
     ("[users", "not valid TOML"),
 ])
 def test_bad_policy_names_the_entry(text: str, needle: str) -> None:
-    with pytest.raises(CxError, match=needle):
+    with pytest.raises(AccessConfigError) as caught:
         parse_policy(text, "access.toml")
+    assert needle in caught.value.detail and caught.value.detail.startswith("access.toml")
+    assert str(caught.value) == VISITOR_MESSAGE  # what anyone may see: no path, no detail
 
 
 def test_no_access_file_means_open(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.delenv("CX_ACCESS_FILE", raising=False)
     assert load_policy() is None
     monkeypatch.setenv("CX_ACCESS_FILE", str(tmp_path / "missing.toml"))
-    with pytest.raises(CxError, match="cannot read access file"):
+    with pytest.raises(AccessConfigError) as caught:
         load_policy()
+    assert "cannot read access file" in caught.value.detail
+    assert "missing.toml" in caught.value.detail and "missing.toml" not in str(caught.value)
 
 
 def cx(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:

@@ -40,10 +40,10 @@ restrict = { country = ["Norway"] }
 role = "analyst"
 restrict = { country = ["Sweden"] }
 """
-USERS = {
-    "ola": {"sub": "ola", "email": "ola@example.com"},
-    "sven": {"sub": "sven", "email": "sven@example.com"},
-    "mallory": {"sub": "mallory", "email": "mallory@example.com"},
+USERS = {  # the provider vouches for each address, as a real one does after a check
+    "ola": {"sub": "ola", "email": "ola@example.com", "email_verified": True},
+    "sven": {"sub": "sven", "email": "sven@example.com", "email_verified": True},
+    "mallory": {"sub": "mallory", "email": "mallory@example.com", "email_verified": True},
 }
 
 

@@ -3,6 +3,16 @@
 With an `[auth]` section in `.streamlit/secrets.toml`, everyone signs in through OIDC
 (`st.login`) first; the access file ($CX_ACCESS_FILE, see cxdata.access) then gives the
 signed-in e-mail a role and a row restriction, which the engine applies to every query.
+Only an e-mail address the provider has verified counts (`email_verified` true); an
+optional `[identity]` section names other claims and pins the accepted issuers:
+
+```toml
+[identity]
+email_claim = "email"                       # the claim looked up in the access file
+verified_claim = "email_verified"           # must be true, else no access
+issuers = ["https://accounts.google.com"]   # accept only tokens from these (`iss`)
+```
+
 Without `[auth]` the app is open, for local use, and says so.
 """
 
@@ -10,8 +20,18 @@ from __future__ import annotations
 
 import streamlit as st
 
-from cxdata.access import OPEN, AccessPolicy, Grant, load_policy
+from cxdata.access import (
+    OPEN,
+    AccessDenied,
+    AccessPolicy,
+    Grant,
+    IdentityClaims,
+    identity_claims,
+    load_policy,
+    verified_email,
+)
 from cxdata.errors import CxError
+from pages._shared.fmt import md_escape
 
 
 def auth_configured() -> bool:
@@ -31,6 +51,21 @@ def _policy() -> AccessPolicy | None:
                  icon=":material/lock:")
         st.stop()
     return None  # unreachable; st.stop() raises
+
+
+def _identity_claims() -> IdentityClaims:
+    """The claims that identify a user (`[identity]` in the app's secrets)."""
+    try:
+        raw = st.secrets.get("identity")
+    except Exception:  # no secrets file at all: Streamlit raises on access
+        raw = None
+    try:
+        return identity_claims(raw, "secrets [identity]")
+    except CxError as exc:  # str(exc) is generic; the detail is in the server log
+        st.error(f"Access is closed until the sign-in settings are fixed: {exc}",
+                 icon=":material/lock:")
+        st.stop()
+    return IdentityClaims()  # unreachable; st.stop() raises
 
 
 _GRANT = "_cx_grant"
@@ -68,11 +103,16 @@ def session_grant() -> Grant | None:
     if not st.user.is_logged_in:
         _sign_in_screen()
         return None
-    email = str(st.user.get("email") or "")
+    contact = policy.admin_contact if policy is not None else "your CX dashboard admin"
+    try:
+        email = verified_email(st.user.to_dict(), _identity_claims())
+    except AccessDenied as exc:  # no verified e-mail: no grant, whatever the file says
+        _unverified_screen(str(exc), contact)
+        return None
     if policy is None:
         grant = Grant(email=email, role="admin")
     else:
-        grant = policy.grant_for(email) if email else None
+        grant = policy.grant_for(email)
         if grant is None:
             _no_access_screen(email, policy.admin_contact)
             return None
@@ -90,9 +130,16 @@ def _sign_in_screen() -> None:
 
 def _no_access_screen(email: str, contact: str) -> None:
     st.title("No access yet")
-    who = email or "Your account (no e-mail address was shared by the sign-in provider)"
-    st.warning(f"{who} is signed in but has no access to this dashboard. "
-               f"Ask {contact} to add you.", icon=":material/lock:")
+    st.warning(f"{md_escape(email)} is signed in but has no access to this dashboard. "
+               f"Ask {md_escape(contact)} to add you.", icon=":material/lock:")
+    st.button("Sign out", icon=":material/logout:", on_click=st.logout, key="cx_sign_out")
+
+
+def _unverified_screen(reason: str, contact: str) -> None:
+    st.title("No access")
+    st.warning(f"You are signed in, but {md_escape(reason)}. Sign in with an account whose "
+               "e-mail address your sign-in provider has verified, or ask "
+               f"{md_escape(contact)} for help.", icon=":material/lock:")
     st.button("Sign out", icon=":material/logout:", on_click=st.logout, key="cx_sign_out")
 
 
