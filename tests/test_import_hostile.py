@@ -47,7 +47,8 @@ for path, what in json.loads(sys.argv[3]):
         out.append({"unreadable": str(exc)})
 # VmHWM is this process's own peak; ru_maxrss keeps the parent's across fork + exec.
 hwm = [l for l in open("/proc/self/status") if l.startswith("VmHWM:")]
-peak = int(hwm[0].split()[1]) // 1024 if hwm else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024
+own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+peak = (int(hwm[0].split()[1]) if hwm else own) // 1024
 print(json.dumps({"results": out, "peak_mb": peak}))
 """
 
