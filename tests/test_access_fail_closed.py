@@ -430,3 +430,21 @@ def test_dashboard_unverified_email_gets_no_grant(
     )
     assert not ok.exception, [e.value for e in ok.exception]
     assert ok.session_state["_cx_grant"].role == "admin"
+
+
+def test_dashboard_closed_for_the_admin_when_an_entry_names_a_missing_dimension(
+    data_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Kari's entry restricts on a dimension the data does not have: the admin, whose own
+    entry is fine, is shut out too, with the generic line and no data."""
+    text = GOOD.replace('restrict = { country = ["Sweden"] }', 'restrict = { contry = ["Sweden"] }')
+    at = signed_in_app(
+        data_dir,
+        write_access(tmp_path, text),
+        monkeypatch,
+        {"is_logged_in": True, "email": "boss@example.com", "email_verified": True},
+    )
+    assert not at.exception, [e.value for e in at.exception]
+    errors = [str(e.value) for e in at.error]
+    assert len(errors) == 1 and VISITOR_MESSAGE in errors[0], errors
+    assert "NPS" not in page_text(at) and str(tmp_path) not in page_text(at)

@@ -59,6 +59,8 @@ def session_store(grant: Grant | None = None) -> Store:
     grant = grant or effective_grant()
     if grant is None:
         raise CxError("nobody is signed in")
+    if grant.policy is not None:  # an entry naming a missing dimension closes it for all
+        grant.policy.check_store(store)
     restrict = dict(grant.restrict)
     if not restrict:
         return store
