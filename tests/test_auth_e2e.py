@@ -123,8 +123,22 @@ def body_text(page: Any) -> str:
     return str(page.inner_text("[data-testid='stApp']"))
 
 
+def wait_for_tiles(page: Any, timeout: float = 45_000) -> None:
+    """Wait until the KPI tiles are drawn (the Responses number shows) or the page says no
+    answers match: idle alone can come before the tiles are on the page."""
+    page.wait_for_function(
+        r"""() => {
+            const text = document.body.innerText;
+            return /Responses\s*\n?\s*[\d,]+/.test(text) || text.includes("No answers match");
+        }""",
+        timeout=timeout,
+        polling=50,
+    )
+
+
 def responses_count(page: Any) -> int:
-    """The Responses KPI tile's number."""
+    """The Responses KPI tile's number, once it is drawn."""
+    wait_for_tiles(page)
     text = body_text(page)
     match = re.search(r"Responses\s*\n?\s*([\d,]+)", text)
     assert match, text[:2000]
@@ -186,6 +200,7 @@ def test_url_parameters_cannot_widen_the_scope(app: AppServer, browser: Any) -> 
         ola.goto(f"{app.url}/{query}")
         ola.wait_for_selector(APP_IDLE, timeout=45_000)
         wait_idle(ola)
+        wait_for_tiles(ola)
         text = body_text(ola)
         assert "Sweden" not in text.replace("country = Norway", "")
         assert ola.locator(EXCEPTION).count() == 0
