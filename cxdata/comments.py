@@ -132,7 +132,7 @@ def selection(store: Store, filters: Filters, query: CommentQuery) -> ir.Table:
     """All answers inside `filters`, narrowed by the query's languages, touchpoints,
     segments and score band (the text search is not applied here)."""
     t = responses(store, filters)
-    if not answer_texts(t):
+    if not answer_texts(t.columns):
         raise NoData("the responses have no comment column")
     dims = set(store.dimensions())
     preds: list[ir.BooleanValue] = []
@@ -154,10 +154,10 @@ def selection(store: Store, filters: Filters, query: CommentQuery) -> ir.Table:
     return t.filter(preds) if preds else t
 
 
-def answer_texts(t: ir.Table) -> list[str]:
-    """The free-text columns of a response: the comment, then the extra answer texts
-    (`text_<name>`: a review's title, Booking-style positive / negative texts)."""
-    return [c for c in t.columns if c == "comment" or c.startswith(schema.EXTRA_TEXT_PREFIX)]
+def answer_texts(columns: Iterable[str]) -> list[str]:
+    """Of `columns`, the free-text ones of a response: the comment and the extra answer
+    texts (`text_<name>`: a review's title, Booking-style positive / negative texts)."""
+    return [c for c in columns if c == "comment" or c.startswith(schema.EXTRA_TEXT_PREFIX)]
 
 
 def has_comment(t: ir.Table, text: str = "") -> ir.BooleanValue:
@@ -165,7 +165,7 @@ def has_comment(t: ir.Table, text: str = "") -> ir.BooleanValue:
     (case-insensitive; empty text: any)."""
     needle = text.strip().lower()
     preds = []
-    for col in answer_texts(t):
+    for col in answer_texts(t.columns):
         pred = t[col].notnull() & (t[col].strip().length() > 0)
         preds.append(pred & t[col].lower().contains(needle) if needle else pred)
     return functools.reduce(operator.or_, preds)
@@ -189,7 +189,7 @@ def _ordered(t: ir.Table, sort: str) -> ir.Table:
 
 
 def _columns(t: ir.Table) -> list[str]:
-    extra = [c for c in answer_texts(t) if c != "comment"]
+    extra = [c for c in answer_texts(t.columns) if c != "comment"]
     return [c for c in COLUMNS if c in t.columns] + extra
 
 

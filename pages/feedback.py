@@ -165,11 +165,7 @@ def comment_cards(page: CommentPage) -> None:
 def answer_text_columns(row: pd.Series) -> list[str]:
     """The comment and extra answer texts of a row that are not blank."""
     return [
-        c
-        for c in row.index
-        if (c == "comment" or c.startswith(schema.EXTRA_TEXT_PREFIX))
-        and not pd.isna(row[c])
-        and str(row[c]).strip()
+        c for c in comments.answer_texts(row.index) if not pd.isna(row[c]) and str(row[c]).strip()
     ]
 
 
@@ -232,7 +228,7 @@ def render() -> None:
         if view == "themes":
             render_voc(ctx.store, ctx.filters, ctx.th, key="voc", data_key=ctx.key)
             return
-    if not comments.answer_texts(ctx.store.responses()):
+    if not comments.answer_texts(ctx.store.responses().columns):
         st.info("The data has no comment column: map one on the Data page.")
         return
     query, size = query_controls(ctx)

@@ -21,7 +21,7 @@ import pandas as pd
 
 from cxdata import schema
 from cxdata.importing.dates import parse_dates
-from cxdata.importing.errors import DateOrderUndecided
+from cxdata.importing.errors import DateOrderUndecided, MappingError
 from cxdata.importing.mapping import (
     ID_SCOPE_FILE,
     RATING,
@@ -32,6 +32,7 @@ from cxdata.importing.mapping import (
     Mapping,
     check_mapping,
 )
+from cxdata.importing.names import display_name
 from cxdata.importing.numbers import ParsedNumbers, parse_numbers, parse_yes_no
 from cxdata.importing.platforms import by_key
 from cxdata.importing.readers import Source
@@ -310,8 +311,6 @@ def _responses(
 
 
 def _display(col: ColumnMap) -> str:
-    from cxdata.importing.names import display_name
-
     return col.touchpoint or display_name(col.source)[:80]
 
 
@@ -496,8 +495,6 @@ def _dates(texts: pd.Series, col: ColumnMap, ctx: _Context) -> tuple[np.ndarray,
 
 
 def _to_utc(values: np.ndarray, zone: str, column: str) -> np.ndarray:
-    from cxdata.importing.errors import MappingError
-
     try:
         local = pd.DatetimeIndex(values).tz_localize(
             zone, ambiguous="NaT", nonexistent="shift_forward"
