@@ -6,10 +6,14 @@ context, the shared sidebar filters and the URL state; each page lives in pages/
 
 from __future__ import annotations
 
+import logging
+
 import streamlit as st
 
+from cxdata import config
 from cxdata.access import Grant
-from cxdata.errors import CxError
+from cxdata.errors import CxError, display_text, shown_on_the_web
+from cxdata.store import Store, engine_errors
 from pages._shared import auth, common, session, sidebar, start, state
 
 st.set_page_config(
@@ -37,8 +41,16 @@ def _navigation(grant: Grant) -> tuple[st.Page, bool]:
     return current, current.url_path == "data"
 
 
+_LOG = logging.getLogger("cxdata.dashboard")
+
+
 def main() -> None:
-    """One script run: sign-in → context → sidebar filters → page → URL and copy link."""
+    """One script run: sign-in → context → sidebar filters → page → URL and copy link.
+
+    An engine failure (a damaged or full disk, a fatal error: cxdata.store.engine_errors)
+    shows one line and drops the broken connection, so the next run reopens it; any other
+    uncaught exception shows Streamlit's generic line (client.showErrorDetails = "none")
+    and its traceback goes to the server log only."""
     grant = auth.session_grant()
     if grant is None:
         st.navigation([st.Page(_signed_out, title="Sign in")], position="hidden")
@@ -47,13 +59,36 @@ def main() -> None:
     state.begin_run()
     link_slot = st.sidebar.container()
     try:
-        store = session.session_store(grant)
-        start.auto_demo(store)
-        ctx = session.build_context(store, session.data_key(store))
+        with engine_errors():
+            store = session.session_store(grant)
+        with engine_errors(store):
+            start.auto_demo(store)
+            ctx = session.build_context(store, session.data_key(store))
     except (CxError, ValueError) as exc:
-        st.error(f"The data store cannot be opened: {exc}", icon=":material/error:")
+        _log(exc)
+        st.error(f"The data store cannot be opened: {display_text(exc)}", icon=":material/error:")
         state.end_run()
         return
+    try:
+        with engine_errors(store):
+            _draw(page, is_data_page, store, ctx, link_slot)
+    except CxError as exc:  # an engine failure, or an engine message no page caught
+        _log(exc)
+        st.error(str(exc), icon=":material/error:")
+        state.end_run()
+
+
+def _log(exc: BaseException) -> None:
+    """Keep an engine failure's detail (paths, the engine's words) in the server log."""
+    if exc.__cause__ is not None:
+        _LOG.warning("%s", exc.args[0] if exc.args else type(exc).__name__, exc_info=exc.__cause__)
+
+
+def _draw(
+    page: st.Page, is_data_page: bool, store: Store, ctx: session.Ctx | None, link_slot: object
+) -> None:
+    """The page of this run: the Data page, the start page while there are no responses,
+    else the sidebar filters, the page and the copy-link button."""
     start.show_toast()
     if is_data_page:
         page.run()
@@ -70,5 +105,5 @@ def main() -> None:
     sidebar.copy_link(link_slot, state.end_run())
 
 
-with session.entrypoint_run():
+with session.entrypoint_run(), shown_on_the_web(config.data_dir()):
     main()

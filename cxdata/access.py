@@ -53,11 +53,9 @@ from typing import Any
 
 from cxdata import schema
 from cxdata.errors import CxError
+from cxdata.roles import ACTIONS, ROLES, AccessDenied, role_allows  # noqa: F401 (re-exported)
 from cxdata.store import Store
 
-ROLES: tuple[str, ...] = ("viewer", "analyst", "admin")
-# What each action needs, at least.
-ACTIONS: dict[str, str] = {"view": "viewer", "import": "analyst", "manage": "admin"}
 # Datasets that may carry their own restriction, standing in for the dimensions they lack
 # (rows that belong to a response, like touchpoint ratings, are restricted through it).
 OWN_RESTRICTION_DATASETS: tuple[str, ...] = (schema.METRICS,)
@@ -77,10 +75,6 @@ VISITOR_MESSAGE = (
 )
 
 log = logging.getLogger(__name__)
-
-
-class AccessDenied(CxError):
-    """The user may not see the data or do the action."""
 
 
 class AccessConfigError(CxError):
@@ -113,16 +107,15 @@ class Grant:
 
     def can(self, action: str) -> bool:
         """Whether this grant allows `action` (view, import, manage)."""
-        if action not in ACTIONS:
-            raise ValueError(f"unknown action {action!r}; allowed: {', '.join(ACTIONS)}")
-        return ROLES.index(self.role) >= ROLES.index(ACTIONS[action])
+        return role_allows(self.role, action)
 
     def scoped(self, store: Store) -> Store:
         """`store` narrowed to the rows this grant may see; AccessConfigError when the
         policy names a dimension the store does not have (for every user, not only this one)."""
         if self.policy is not None:
             self.policy.check_store(store)
-        return store.restricted(dict(self.restrict)) if self.restrict else store
+        scoped = store.restricted(dict(self.restrict)) if self.restrict else store
+        return scoped.acting_as(self.role)
 
     def describe(self) -> str:
         """One line: the role and the scope, for the UI."""
@@ -134,7 +127,41 @@ class Grant:
         return f"{self.role} · {'; '.join(parts) or 'all data'}"
 
 
-OPEN = Grant(email="", role="admin")  # local use without an access file
+# --- without an access file ---------------------------------------------------------------
+
+LOOPBACK_ADDRESSES: frozenset[str] = frozenset({"127.0.0.1", "localhost", "::1"})
+
+
+def _flag(env: Mapping[str, str], name: str) -> bool:
+    return env.get(name, "").strip() == "1"
+
+
+def open_grant(server_address: str, env: Mapping[str, str] | None = None) -> Grant:
+    """The grant of a visitor when sign-in is not configured (open mode, for local use).
+
+    Read-only (viewer) unless CX_OPEN_ADMIN=1; AccessDenied when the server listens
+    beyond loopback (`server_address` is Streamlit's server.address; "" means every
+    interface) unless CX_ALLOW_PUBLIC=1 — an open dashboard on a network shows the data
+    to anyone who finds it.
+    """
+    env = os.environ if env is None else env
+    if server_address.strip() not in LOOPBACK_ADDRESSES and not _flag(env, "CX_ALLOW_PUBLIC"):
+        raise AccessDenied(
+            "this dashboard has no sign-in and listens on a network address, so it shows "
+            "nothing: configure sign-in (see the README), run it on 127.0.0.1, or set "
+            "CX_ALLOW_PUBLIC=1 to serve the data to anyone who can reach it"
+        )
+    return Grant(email="", role="admin" if _flag(env, "CX_OPEN_ADMIN") else "viewer")
+
+
+def signed_in_default_role(env: Mapping[str, str] | None = None) -> str:
+    """The role of every signed-in user when there is no access file: viewer, unless
+    CX_DEFAULT_ROLE names another; an unknown role closes access (AccessConfigError)."""
+    env = os.environ if env is None else env
+    role = env.get("CX_DEFAULT_ROLE", "").strip() or "viewer"
+    if role not in ROLES:
+        raise AccessConfigError(f"CX_DEFAULT_ROLE={role!r} is not one of {', '.join(ROLES)}")
+    return role
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,8 @@ from pathlib import Path
 DEFAULT_DATA_DIR = "data"
 DEFAULT_MIN_N = 10
 DEFAULT_LOW_BASE = 30
+DEFAULT_CONNECT_TIMEOUT = 10
+DEFAULT_STATEMENT_TIMEOUT = 300
 
 
 @dataclass(frozen=True)
@@ -35,6 +37,18 @@ def database_url() -> str | None:
     """A warehouse connection URL ($CX_DATABASE_URL), or None for the embedded DuckDB."""
     url = os.environ.get("CX_DATABASE_URL", "").strip()
     return url or None
+
+
+def connect_timeout() -> int:
+    """Seconds a warehouse host may take to answer a connection ($CX_CONNECT_TIMEOUT,
+    default 10; PostgreSQL counts at least 2)."""
+    return max(1, _int_env("CX_CONNECT_TIMEOUT", DEFAULT_CONNECT_TIMEOUT))
+
+
+def statement_timeout() -> int:
+    """Seconds one warehouse query may run before the warehouse cancels it
+    ($CX_STATEMENT_TIMEOUT, default 300; 0 = no limit)."""
+    return max(0, _int_env("CX_STATEMENT_TIMEOUT", DEFAULT_STATEMENT_TIMEOUT))
 
 
 def thresholds() -> Thresholds:

@@ -10,14 +10,21 @@ Three effects are planted so that a user of the dashboard has something to find;
 described in :data:`PLANTED_EFFECTS` (or :func:`planted_effects` for another ``end``).
 
 Generation is vectorised with numpy: loops only run over categories and templates, never over
-rows, so a million rows take about a second.
+rows, so a million rows take about a second. The comment texts (five languages) are data, not
+code: ``cxdata/data/demo_phrasebook.json``, read and checked by :func:`load_phrasebook`.
 """
 
 from __future__ import annotations
 
 import calendar
+import json
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
+from importlib import resources
+from importlib.resources.abc import Traversable
+from pathlib import Path
+from typing import Any, NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -362,7 +369,8 @@ _TOUCHPOINTS: tuple[_Touchpoint, ...] = (
 
 
 # --------------------------------------------------------------------------------------------
-# Comment phrasebook: theme sentences, openers and closers in five languages
+# Comment phrasebook: theme sentences, openers and closers in five languages. The texts live in
+# data/demo_phrasebook.json; the themes, polarities and tones they must cover are defined here.
 # --------------------------------------------------------------------------------------------
 
 _THEMES: tuple[str, ...] = (
@@ -384,533 +392,84 @@ _THEMES: tuple[str, ...] = (
     "loyalty",
 )
 
-# language -> polarity ("neg"/"pos") -> theme -> sentences
-_SENTENCES: dict[str, dict[str, dict[str, tuple[str, ...]]]] = {
-    "en": {
-        "neg": {
-            "delivery": (
-                "Slow delivery, the parcel arrived four days late.",
-                "The package came far too late and the tracking never updated.",
-                "Delivery was delayed twice without any notice.",
-            ),
-            "support_wait": (
-                "I waited over 40 minutes in the phone queue before anyone answered.",
-                "Long queue at customer service and nobody called me back.",
-            ),
-            "checkout": (
-                "The checkout was confusing and kept emptying my basket.",
-                "Far too many steps in the checkout.",
-            ),
-            "payment": (
-                "The payment failed three times before it went through.",
-                "My card payment was declined for no reason.",
-            ),
-            "product_info": (
-                "The product description was missing important information.",
-                "Hard to find the dimensions and materials on the product page.",
-            ),
-            "size": (
-                "Wrong size, the size guide does not match at all.",
-                "I had to order two sizes because the sizing varies so much.",
-            ),
-            "staff": (
-                "The staff were unfriendly and did not seem to care.",
-                "Nobody could answer my questions.",
-            ),
-            "returns": (
-                "The return process is complicated and I am still waiting for my refund.",
-                "Returning the item took forever and the return label never arrived.",
-            ),
-            "bot": ("The chatbot did not understand my question and I could not reach a person.",),
-            "chat": (
-                "The chat agent did not solve my problem and I had to explain everything twice.",
-            ),
-            "price": (
-                "Too expensive compared with other shops, and the shipping fee was a surprise.",
-            ),
-            "app": (
-                "The app crashes every time I try to open my orders.",
-                "The app keeps freezing and logging me out.",
-            ),
-            "quality": (
-                "The product broke after a couple of weeks.",
-                "Poor quality, the seams came apart after the first wash.",
-            ),
-            "marketing": ("Far too many e-mails, and the offers are not relevant to me.",),
-            "billing": ("I was charged twice and the invoice was wrong.",),
-            "loyalty": ("My loyalty points disappeared and nobody could explain why.",),
-        },
-        "pos": {
-            "delivery": (
-                "Fast delivery, the parcel arrived the next day.",
-                "Delivery was quick and the tracking was accurate.",
-            ),
-            "support_wait": (
-                "I got through to customer service within a couple of minutes.",
-                "Short waiting time and a clear answer.",
-            ),
-            "checkout": ("Quick and easy checkout.",),
-            "payment": ("Paying was smooth and simple.",),
-            "product_info": ("Clear product information and good pictures.",),
-            "size": ("The size guide was spot on, everything fits perfectly.",),
-            "staff": (
-                "Friendly and helpful staff.",
-                "The staff went out of their way to help me.",
-            ),
-            "returns": ("Easy returns, and the refund came within a few days.",),
-            "chat": ("The chat was helpful and solved my problem straight away.",),
-            "bot": ("The chatbot answered my question right away.",),
-            "price": ("Good prices and frequent offers.", "Great value for money."),
-            "app": ("The app is fast and easy to use.",),
-            "quality": ("Great quality, exactly as described.",),
-            "marketing": ("The newsletter has relevant offers.",),
-            "billing": ("The invoice was clear and easy to understand.",),
-            "loyalty": ("The loyalty programme gives real benefits.",),
-        },
-    },
-    "no": {
-        "neg": {
-            "delivery": (
-                "Treg levering, pakken kom fire dager for sent.",
-                "Pakken kom altfor sent, og sporingen ble aldri oppdatert.",
-                "Leveringen ble forsinket to ganger uten beskjed.",
-            ),
-            "support_wait": (
-                "Jeg ventet over 40 minutter i telefonkøen før noen svarte.",
-                "Lang kø hos kundeservice, og ingen ringte meg tilbake.",
-            ),
-            "checkout": (
-                "Kassen var forvirrende og tømte handlekurven min.",
-                "Altfor mange steg i kassen.",
-            ),
-            "payment": (
-                "Betalingen feilet tre ganger før den gikk gjennom.",
-                "Kortbetalingen ble avvist uten grunn.",
-            ),
-            "product_info": (
-                "Produktbeskrivelsen manglet viktig informasjon.",
-                "Vanskelig å finne mål og materialer på produktsiden.",
-            ),
-            "size": (
-                "Feil størrelse, størrelsesguiden stemmer ikke i det hele tatt.",
-                "Jeg måtte bestille to størrelser fordi størrelsene varierer så mye.",
-            ),
-            "staff": (
-                "Personalet var uvennlig og virket uinteressert.",
-                "Ingen kunne svare på spørsmålene mine.",
-            ),
-            "returns": (
-                "Returen er komplisert, og jeg venter fortsatt på pengene.",
-                "Returen tok evigheter, og returlappen kom aldri.",
-            ),
-            "bot": (
-                "Chatboten forsto ikke spørsmålet mitt, og jeg fikk ikke snakke med et menneske.",
-            ),
-            "chat": ("Chatten løste ikke problemet, og jeg måtte forklare alt to ganger.",),
-            "price": (
-                "For dyrt sammenlignet med andre butikker, og fraktprisen kom som en overraskelse.",
-            ),
-            "app": (
-                "Appen krasjer hver gang jeg prøver å åpne ordrene mine.",
-                "Appen fryser stadig og logger meg ut.",
-            ),
-            "quality": (
-                "Produktet gikk i stykker etter et par uker.",
-                "Dårlig kvalitet, sømmene røk etter første vask.",
-            ),
-            "marketing": ("Altfor mange e-poster, og tilbudene er ikke relevante for meg.",),
-            "billing": ("Jeg ble belastet to ganger, og fakturaen var feil.",),
-            "loyalty": ("Bonuspoengene mine forsvant, og ingen kunne forklare hvorfor.",),
-        },
-        "pos": {
-            "delivery": (
-                "Rask levering, pakken kom dagen etter.",
-                "Leveringen gikk raskt, og sporingen var presis.",
-            ),
-            "support_wait": (
-                "Jeg kom gjennom til kundeservice på et par minutter.",
-                "Kort ventetid og et tydelig svar.",
-            ),
-            "checkout": ("Kassen var rask og enkel.",),
-            "payment": ("Betalingen gikk smertefritt.",),
-            "product_info": ("Tydelig produktinformasjon og gode bilder.",),
-            "size": ("Størrelsesguiden stemte perfekt, alt passer.",),
-            "staff": (
-                "Hyggelig og hjelpsomt personale.",
-                "De ansatte strakk seg langt for å hjelpe meg.",
-            ),
-            "returns": ("Enkel retur, og pengene kom tilbake på få dager.",),
-            "chat": ("Chatten var til god hjelp og løste problemet med en gang.",),
-            "bot": ("Chatboten svarte på spørsmålet mitt med en gang.",),
-            "price": ("Gode priser og mange tilbud.", "Mye for pengene."),
-            "app": ("Appen er rask og enkel å bruke.",),
-            "quality": ("God kvalitet, akkurat som beskrevet.",),
-            "marketing": ("Nyhetsbrevet har relevante tilbud.",),
-            "billing": ("Fakturaen var oversiktlig og lett å forstå.",),
-            "loyalty": ("Kundeklubben gir ordentlige fordeler.",),
-        },
-    },
-    "da": {
-        "neg": {
-            "delivery": (
-                "Langsom levering, pakken kom fire dage for sent.",
-                "Pakken kom alt for sent, og sporingen blev aldrig opdateret.",
-                "Leveringen blev forsinket to gange uden besked.",
-            ),
-            "support_wait": (
-                "Jeg ventede over 40 minutter i telefonkøen, før nogen svarede.",
-                "Lang kø hos kundeservice, og ingen ringede mig op.",
-            ),
-            "checkout": (
-                "Kassen var forvirrende og tømte min indkøbskurv.",
-                "Alt for mange trin i kassen.",
-            ),
-            "payment": (
-                "Betalingen fejlede tre gange, før den gik igennem.",
-                "Min kortbetaling blev afvist uden grund.",
-            ),
-            "product_info": (
-                "Produktbeskrivelsen manglede vigtige oplysninger.",
-                "Svært at finde mål og materialer på produktsiden.",
-            ),
-            "size": (
-                "Forkert størrelse, størrelsesguiden passer slet ikke.",
-                "Jeg måtte bestille to størrelser, fordi størrelserne varierer så meget.",
-            ),
-            "staff": (
-                "Personalet var uvenligt og virkede uinteresseret.",
-                "Ingen kunne svare på mine spørgsmål.",
-            ),
-            "returns": (
-                "Returneringen er besværlig, og jeg venter stadig på mine penge.",
-                "Returneringen tog en evighed, og returlabelen kom aldrig.",
-            ),
-            "bot": (
-                "Chatbotten forstod ikke mit spørgsmål, og jeg kunne ikke komme til at tale med "
-                "et menneske.",
-            ),
-            "chat": ("Chatten løste ikke mit problem, og jeg måtte forklare det hele to gange.",),
-            "price": (
-                "For dyrt i forhold til andre butikker, og fragtprisen kom som en overraskelse.",
-            ),
-            "app": (
-                "Appen går ned, hver gang jeg prøver at åbne mine ordrer.",
-                "Appen fryser hele tiden og logger mig ud.",
-            ),
-            "quality": (
-                "Produktet gik i stykker efter et par uger.",
-                "Dårlig kvalitet, sømmene gik op efter første vask.",
-            ),
-            "marketing": ("Alt for mange e-mails, og tilbuddene er ikke relevante for mig.",),
-            "billing": ("Pengene blev trukket to gange, og fakturaen var forkert.",),
-            "loyalty": ("Mine bonuspoint forsvandt, og ingen kunne forklare hvorfor.",),
-        },
-        "pos": {
-            "delivery": (
-                "Hurtig levering, pakken kom dagen efter.",
-                "Leveringen gik hurtigt, og sporingen var præcis.",
-            ),
-            "support_wait": (
-                "Jeg kom igennem til kundeservice på et par minutter.",
-                "Kort ventetid og et klart svar.",
-            ),
-            "checkout": ("Kassen var hurtig og nem.",),
-            "payment": ("Betalingen gik helt gnidningsfrit.",),
-            "product_info": ("Tydelig produktinformation og gode billeder.",),
-            "size": ("Størrelsesguiden passede perfekt, alt sidder, som det skal.",),
-            "staff": (
-                "Venligt og hjælpsomt personale.",
-                "Medarbejderne gjorde alt for at hjælpe mig.",
-            ),
-            "returns": ("Nem returnering, og pengene kom retur på få dage.",),
-            "chat": ("Chatten var en stor hjælp og løste mit problem med det samme.",),
-            "bot": ("Chatbotten svarede på mit spørgsmål med det samme.",),
-            "price": ("Gode priser og masser af tilbud.", "Meget for pengene."),
-            "app": ("Appen er hurtig og nem at bruge.",),
-            "quality": ("God kvalitet, præcis som beskrevet.",),
-            "marketing": ("Nyhedsbrevet har relevante tilbud.",),
-            "billing": ("Fakturaen var overskuelig og let at forstå.",),
-            "loyalty": ("Kundeklubben giver rigtige fordele.",),
-        },
-    },
-    "sv": {
-        "neg": {
-            "delivery": (
-                "Långsam leverans, paketet kom fyra dagar för sent.",
-                "Paketet kom alldeles för sent och spårningen uppdaterades aldrig.",
-                "Leveransen var försenad två gånger utan förvarning.",
-            ),
-            "support_wait": (
-                "Jag väntade över 40 minuter i telefonkön innan någon svarade.",
-                "Lång kö till kundtjänst och ingen ringde tillbaka.",
-            ),
-            "checkout": (
-                "Kassan var förvirrande och tömde min varukorg.",
-                "Alldeles för många steg i kassan.",
-            ),
-            "payment": (
-                "Betalningen misslyckades tre gånger innan den gick igenom.",
-                "Min kortbetalning nekades utan anledning.",
-            ),
-            "product_info": (
-                "Produktbeskrivningen saknade viktig information.",
-                "Svårt att hitta mått och material på produktsidan.",
-            ),
-            "size": (
-                "Fel storlek, storleksguiden stämmer inte alls.",
-                "Jag fick beställa två storlekar eftersom storlekarna varierar så mycket.",
-            ),
-            "staff": (
-                "Personalen var otrevlig och verkade ointresserad.",
-                "Ingen kunde svara på mina frågor.",
-            ),
-            "returns": (
-                "Returen är krånglig och jag väntar fortfarande på pengarna.",
-                "Returen tog en evighet och returetiketten kom aldrig.",
-            ),
-            "bot": ("Chattboten förstod inte min fråga och jag fick inte prata med en människa.",),
-            "chat": ("Chatten löste inte mitt problem och jag fick förklara allt två gånger.",),
-            "price": (
-                "För dyrt jämfört med andra butiker, och fraktkostnaden kom som en överraskning.",
-            ),
-            "app": (
-                "Appen kraschar varje gång jag försöker öppna mina beställningar.",
-                "Appen hänger sig hela tiden och loggar ut mig.",
-            ),
-            "quality": (
-                "Produkten gick sönder efter ett par veckor.",
-                "Dålig kvalitet, sömmarna gick upp efter första tvätten.",
-            ),
-            "marketing": ("Alldeles för många mejl, och erbjudandena är inte relevanta för mig.",),
-            "billing": ("Jag blev debiterad två gånger och fakturan var fel.",),
-            "loyalty": ("Mina bonuspoäng försvann och ingen kunde förklara varför.",),
-        },
-        "pos": {
-            "delivery": (
-                "Snabb leverans, paketet kom dagen efter.",
-                "Leveransen gick snabbt och spårningen stämde.",
-            ),
-            "support_wait": (
-                "Jag kom fram till kundtjänst på ett par minuter.",
-                "Kort väntetid och ett tydligt svar.",
-            ),
-            "checkout": ("Kassan var snabb och enkel.",),
-            "payment": ("Betalningen gick smidigt.",),
-            "product_info": ("Tydlig produktinformation och bra bilder.",),
-            "size": ("Storleksguiden stämde perfekt, allt passar.",),
-            "staff": (
-                "Trevlig och hjälpsam personal.",
-                "Personalen gjorde allt för att hjälpa mig.",
-            ),
-            "returns": ("Enkel retur, och pengarna kom tillbaka inom några dagar.",),
-            "chat": ("Chatten var till stor hjälp och löste mitt problem direkt.",),
-            "bot": ("Chattboten svarade på min fråga direkt.",),
-            "price": ("Bra priser och många erbjudanden.", "Mycket prisvärt."),
-            "app": ("Appen är snabb och lätt att använda.",),
-            "quality": ("Bra kvalitet, precis som beskrivet.",),
-            "marketing": ("Nyhetsbrevet har relevanta erbjudanden.",),
-            "billing": ("Fakturan var tydlig och lätt att förstå.",),
-            "loyalty": ("Kundklubben ger verkliga förmåner.",),
-        },
-    },
-    "sl": {
-        "neg": {
-            "delivery": (
-                "Počasna dostava, paket je prispel štiri dni prepozno.",
-                "Paket je prišel veliko prepozno, sledenje pošiljke pa se ni nikoli posodobilo.",
-                "Dostava je zamujala, nihče pa me ni obvestil.",
-            ),
-            "support_wait": (
-                "Na telefonu sem čakal več kot 40 minut, preden se je kdo oglasil.",
-                "Dolga čakalna vrsta pri službi za stranke, nihče me ni poklical nazaj.",
-            ),
-            "checkout": (
-                "Zaključek nakupa je bil zmeden, košarica pa se je kar izpraznila.",
-                "Preveč korakov pri zaključku nakupa.",
-            ),
-            "payment": (
-                "Plačilo trikrat ni uspelo, preden je končno šlo skozi.",
-                "Plačilo s kartico je bilo brez razloga zavrnjeno.",
-            ),
-            "product_info": (
-                "V opisu izdelka so manjkale pomembne informacije.",
-                "Na strani izdelka je težko najti mere in materiale.",
-            ),
-            "size": (
-                "Napačna velikost, tabela velikosti sploh ne drži.",
-                "Naročiti sem moral dve velikosti, ker se velikosti zelo razlikujejo.",
-            ),
-            "staff": (
-                "Osebje je bilo neprijazno in nezainteresirano.",
-                "Nihče ni znal odgovoriti na moja vprašanja.",
-            ),
-            "returns": (
-                "Vračilo je zapleteno in še vedno čakam na denar.",
-                "Vračilo je trajalo celo večnost, nalepka za vračilo pa ni nikoli prispela.",
-            ),
-            "bot": (
-                "Klepetalni robot ni razumel mojega vprašanja, s pravo osebo pa se nisem mogel "
-                "pogovoriti.",
-            ),
-            "chat": ("Klepet ni rešil moje težave, vse sem moral razložiti dvakrat.",),
-            "price": (
-                "Predrago v primerjavi z drugimi trgovinami, poštnina pa je bila neprijetno "
-                "presenečenje.",
-            ),
-            "app": (
-                "Aplikacija se sesuje vsakič, ko želim odpreti svoja naročila.",
-                "Aplikacija nenehno zmrzuje in me odjavlja.",
-            ),
-            "quality": (
-                "Izdelek se je pokvaril že po nekaj tednih.",
-                "Slaba kakovost, šivi so popustili že po prvem pranju.",
-            ),
-            "marketing": ("Preveč e-poštnih sporočil, ponudbe pa zame niso zanimive.",),
-            "billing": ("Zaračunali so mi dvakrat, račun pa je bil napačen.",),
-            "loyalty": ("Moje točke zvestobe so izginile in nihče ni znal pojasniti, zakaj.",),
-        },
-        "pos": {
-            "delivery": (
-                "Hitra dostava, paket je prispel že naslednji dan.",
-                "Dostava je bila hitra, sledenje pa natančno.",
-            ),
-            "support_wait": (
-                "S službo za stranke sem se povezal v nekaj minutah.",
-                "Kratek čas čakanja in jasen odgovor.",
-            ),
-            "checkout": ("Zaključek nakupa je bil hiter in preprost.",),
-            "payment": ("Plačilo je potekalo brez težav.",),
-            "product_info": ("Jasne informacije o izdelku in dobre fotografije.",),
-            "size": ("Tabela velikosti je bila natančna, vse se lepo prilega.",),
-            "staff": (
-                "Prijazno in ustrežljivo osebje.",
-                "Zaposleni so se zelo potrudili, da bi mi pomagali.",
-            ),
-            "returns": ("Enostavno vračilo, denar so mi vrnili v nekaj dneh.",),
-            "chat": ("Klepet je bil v veliko pomoč in je takoj rešil mojo težavo.",),
-            "bot": ("Klepetalni robot je takoj odgovoril na moje vprašanje.",),
-            "price": ("Dobre cene in pogoste akcije.", "Odlično razmerje med ceno in kakovostjo."),
-            "app": ("Aplikacija je hitra in enostavna za uporabo.",),
-            "quality": ("Odlična kakovost, točno tako, kot je opisano.",),
-            "marketing": ("E-novice vsebujejo zanimive ponudbe.",),
-            "billing": ("Račun je bil pregleden in razumljiv.",),
-            "loyalty": ("Program zvestobe prinaša prave ugodnosti.",),
-        },
-    },
-}
-
-# language -> tone ("neg"/"mixed"/"pos") -> optional first sentences
-_OPENERS: dict[str, dict[str, tuple[str, ...]]] = {
-    "en": {
-        "neg": (
-            "Disappointing.",
-            "Not happy.",
-            "Really frustrating experience.",
-            "Unfortunately not good this time.",
-        ),
-        "mixed": ("Mostly fine.", "OK overall.", "Not bad, but could be better.", "Average."),
-        "pos": ("Very happy!", "Great experience.", "Excellent service.", "Really pleased."),
-    },
-    "no": {
-        "neg": (
-            "Skuffende.",
-            "Ikke fornøyd.",
-            "Veldig frustrerende opplevelse.",
-            "Dessverre ikke bra denne gangen.",
-        ),
-        "mixed": (
-            "Stort sett greit.",
-            "Helt ok totalt sett.",
-            "Ikke dårlig, men kunne vært bedre.",
-            "Middels.",
-        ),
-        "pos": ("Veldig fornøyd!", "Flott opplevelse.", "Utmerket service.", "Kjempefornøyd."),
-    },
-    "da": {
-        "neg": (
-            "Skuffende.",
-            "Ikke tilfreds.",
-            "Meget frustrerende oplevelse.",
-            "Desværre ikke godt denne gang.",
-        ),
-        "mixed": (
-            "For det meste fint.",
-            "Helt okay alt i alt.",
-            "Ikke dårligt, men kunne være bedre.",
-            "Middel.",
-        ),
-        "pos": ("Meget tilfreds!", "God oplevelse.", "Fremragende service.", "Rigtig glad."),
-    },
-    "sv": {
-        "neg": (
-            "Besviken.",
-            "Inte nöjd.",
-            "Mycket frustrerande upplevelse.",
-            "Tyvärr inte bra den här gången.",
-        ),
-        "mixed": (
-            "Mestadels bra.",
-            "Helt okej på det stora hela.",
-            "Inte dåligt, men kunde varit bättre.",
-            "Medelmåttigt.",
-        ),
-        "pos": ("Mycket nöjd!", "En toppenupplevelse.", "Utmärkt service.", "Riktigt nöjd."),
-    },
-    "sl": {
-        "neg": (
-            "Razočaran sem.",
-            "Nisem zadovoljen.",
-            "Zelo frustrirajoča izkušnja.",
-            "Žal tokrat ni bilo dobro.",
-        ),
-        "mixed": (
-            "Večinoma v redu.",
-            "Na splošno solidno.",
-            "Ni slabo, bi pa lahko bilo boljše.",
-            "Povprečna izkušnja.",
-        ),
-        "pos": ("Zelo sem zadovoljen!", "Odlična izkušnja.", "Vrhunska storitev.", "Res super."),
-    },
-}
-
-# language -> tone -> optional last sentences
-_CLOSERS: dict[str, dict[str, tuple[str, ...]]] = {
-    "en": {
-        "neg": ("Please fix this.", "I am considering shopping elsewhere.", "Expected better."),
-        "mixed": ("There is room for improvement.",),
-        "pos": ("Highly recommended!", "I will definitely shop here again.", "Thank you!"),
-    },
-    "no": {
-        "neg": ("Håper dere fikser dette.", "Vurderer å handle et annet sted.", "Forventet mer."),
-        "mixed": ("Her er det rom for forbedring.",),
-        "pos": ("Anbefales på det varmeste!", "Jeg handler gjerne her igjen.", "Tusen takk!"),
-    },
-    "da": {
-        "neg": ("Få det nu rettet.", "Overvejer at handle et andet sted.", "Havde forventet mere."),
-        "mixed": ("Der er plads til forbedring.",),
-        "pos": ("Kan varmt anbefales!", "Jeg handler gerne her igen.", "Tusind tak!"),
-    },
-    "sv": {
-        "neg": (
-            "Snälla, fixa det här.",
-            "Funderar på att handla någon annanstans.",
-            "Hade förväntat mig mer.",
-        ),
-        "mixed": ("Det finns utrymme för förbättring.",),
-        "pos": ("Rekommenderas varmt!", "Jag handlar gärna här igen.", "Tack så mycket!"),
-    },
-    "sl": {
-        "neg": (
-            "Prosim, uredite to.",
-            "Razmišljam, da bi nakupoval drugje.",
-            "Pričakoval sem več.",
-        ),
-        "mixed": ("Je še nekaj prostora za izboljšave.",),
-        "pos": ("Toplo priporočam!", "Zagotovo bom še kupoval pri vas.", "Hvala!"),
-    },
-}
 _TONES: tuple[str, ...] = ("neg", "mixed", "pos")
 _POLARITIES: tuple[str, ...] = ("neg", "pos")
+
+PHRASEBOOK_FILE = "demo_phrasebook.json"
+
+
+class Phrasebook(NamedTuple):
+    """The demo's comment texts, as read from the phrasebook file."""
+
+    sentences: dict[str, dict[str, dict[str, tuple[str, ...]]]]
+    """language → polarity ("neg"/"pos") → theme → sentences"""
+    openers: dict[str, dict[str, tuple[str, ...]]]
+    """language → tone ("neg"/"mixed"/"pos") → optional first sentences"""
+    closers: dict[str, dict[str, tuple[str, ...]]]
+    """language → tone → optional last sentences"""
+
+
+def load_phrasebook(path: str | Path | Traversable | None = None) -> Phrasebook:
+    """The phrasebook file (default: ``cxdata/data/demo_phrasebook.json``), checked.
+
+    The file is a JSON object with ``sentences`` (language → polarity → theme), ``openers``
+    and ``closers`` (language → tone); every language of LANGUAGES, polarity, tone and theme
+    of the demo must be there and nothing else, and every entry is a non-empty list of
+    non-empty strings. ValueError names the file and the key that is wrong.
+    """
+    source: Path | Traversable
+    if path is None:
+        source = resources.files("cxdata").joinpath("data", PHRASEBOOK_FILE)
+    else:
+        source = Path(path) if isinstance(path, str) else path
+    try:
+        doc = json.loads(source.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:  # ValueError: invalid JSON or UTF-8
+        raise ValueError(f"{source}: cannot read the demo phrasebook: {exc}") from exc
+    tables = {
+        "sentences": (LANGUAGES, _POLARITIES, _THEMES),
+        "openers": (LANGUAGES, _TONES),
+        "closers": (LANGUAGES, _TONES),
+    }
+    top = _phrase_keys(doc, (*tables, "version"), tuple(tables), "", source)
+    return Phrasebook(*(_phrase_table(top[k], (k,), tables[k], source) for k in tables))
+
+
+def _phrase_keys(
+    node: Any, allowed: Sequence[str], required: Sequence[str], here: str, source: object
+) -> dict[str, Any]:
+    """node, checked to be an object holding every required key and only allowed ones."""
+    where = f"{source}: {here}" if here else f"{source}"
+    if not isinstance(node, dict):
+        raise ValueError(f"{where}: expected an object with the keys {', '.join(required)}")
+    missing = [k for k in required if k not in node]
+    if missing:
+        raise ValueError(f"{where}: missing key {missing[0]!r} (expected {', '.join(required)})")
+    unknown = [k for k in node if k not in allowed]
+    if unknown:
+        raise ValueError(f"{where}: unknown key {unknown[0]!r} (expected {', '.join(required)})")
+    return node
+
+
+def _phrase_table(
+    node: Any, keys: tuple[str, ...], levels: tuple[Sequence[str], ...], source: object
+) -> Any:
+    """One table of the phrasebook: nested objects with exactly the keys of ``levels`` (kept in
+    the file's order; the generator looks them up by name), at the bottom tuples of sentences."""
+    here = ".".join(keys)
+    if not levels:
+        if (
+            not isinstance(node, list)
+            or not node
+            or not all(isinstance(s, str) and s.strip() for s in node)
+        ):
+            raise ValueError(f"{source}: {here}: expected a non-empty list of non-empty strings")
+        return tuple(node)
+    _phrase_keys(node, levels[0], levels[0], here, source)
+    return {k: _phrase_table(v, (*keys, k), levels[1:], source) for k, v in node.items()}
+
+
+_SENTENCES, _OPENERS, _CLOSERS = load_phrasebook()
 
 
 # --------------------------------------------------------------------------------------------

@@ -1,12 +1,45 @@
-"""Errors that carry a message meant for the person using the product."""
+"""Errors that carry a message meant for the person using the product.
+
+In the web app no message may show where things are on the server: inside
+`shown_on_the_web(data_dir)` (dashboard.py wraps every script run in it) str(error) gives
+the error's `web` line when it has one, and otherwise its line with absolute paths
+replaced — the data directory by "the data directory", a path inside it by its name there,
+any other path by its file name. Outside (CLI, scripts, logs) the full line is kept.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import re
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from pathlib import Path
+
+_WEB_ROOTS: ContextVar[tuple[str, ...] | None] = ContextVar("cx_web_roots", default=None)
+# An absolute POSIX path (not the "//host/db" of a URL, not "and/or" or "1/2"), or a
+# Windows drive path; it ends at whitespace, quotes or punctuation that does not occur in
+# the paths this product makes.
+_ABSOLUTE = re.compile(
+    r"(?<![\w.:/~@-])/[^\s\"'`,;:()<>\[\]{}]+|(?<![\w])[A-Za-z]:\\[^\s\"'`,;()<>\[\]{}]+"
+)
 
 
 class CxError(Exception):
-    """Base class: str(error) is one clear line for the user."""
+    """Base class: str(error) is one clear line for the user.
+
+    `web` is the line to show in the web app instead, when the message names server paths
+    the web form can say better than by dropping them (see the module docstring)."""
+
+    def __init__(self, *args: object, web: str | None = None) -> None:
+        super().__init__(*args)
+        self.web = web
+
+    def __str__(self) -> str:
+        text = super().__str__()
+        roots = _WEB_ROOTS.get()
+        if roots is None:
+            return text
+        return without_paths(self.web if self.web is not None else text, roots)
 
 
 class NoData(CxError):
@@ -23,3 +56,48 @@ class UnknownName(CxError):
 
 class StoreBusy(CxError):
     """Another process holds the embedded database for writing."""
+
+
+class StoreDamaged(CxError):
+    """The embedded database file cannot be read (truncated, overwritten, corrupt)."""
+
+
+@contextmanager
+def shown_on_the_web(*data_dirs: str | Path) -> Iterator[None]:
+    """Within the block (one web script run), error messages carry no server paths."""
+    roots = {str(p) for d in data_dirs for p in (Path(d).absolute(), Path(d).resolve())}
+    token = _WEB_ROOTS.set(tuple(sorted(roots, key=len, reverse=True)))
+    try:
+        yield
+    finally:
+        _WEB_ROOTS.reset(token)
+
+
+def display_text(exc: BaseException) -> str:
+    """What to show of any exception: str(exc), without server paths in the web app (a
+    CxError does that itself; this also covers e.g. a ValueError naming a file)."""
+    text = str(exc)
+    roots = _WEB_ROOTS.get()
+    return text if roots is None else without_paths(text, roots)
+
+
+def without_paths(text: str, roots: Iterable[str] = ()) -> str:
+    """`text` with absolute paths replaced: a path in `roots` (data directories) by "the
+    data directory", a path inside one by "NAME in the data directory", any other path by
+    its file name."""
+    roots = tuple(sorted((r.rstrip("/\\") for r in roots), key=len, reverse=True))
+
+    def replace(match: re.Match[str]) -> str:
+        path = match.group(0)
+        tail = ""
+        while path and path[-1] in ".!?":
+            path, tail = path[:-1], path[-1] + tail
+        for root in roots:
+            if path.rstrip("/\\") == root:
+                return "the data directory" + tail
+            if path.startswith((root + "/", root + "\\")):
+                return f"{path[len(root) + 1 :]} in the data directory{tail}"
+        name = re.split(r"[/\\]", path.rstrip("/\\"))[-1]
+        return (name or "a server path") + tail
+
+    return _ABSOLUTE.sub(replace, text)

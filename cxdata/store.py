@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import re
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager, suppress
 from pathlib import Path
 
 import duckdb
@@ -19,12 +20,18 @@ import ibis.expr.types as ir
 import pandas as pd
 import pyarrow as pa
 
-from cxdata import config, schema
-from cxdata.errors import CxError, NoData, StoreBusy
+from cxdata import config, faults, schema
+from cxdata.errors import CxError, NoData
 from cxdata.filters import in_list
+from cxdata.roles import ROLES, require_role
 from cxdata.scores import DERIVED, with_derived
 
 DB_FILE = "cx.duckdb"
+# Replacing these datasets (not appending) or deleting any dataset is "manage" (admin);
+# every other write — appends, the theme model — is "import" (analyst). See cxdata.roles.
+CUSTOMER_DATASETS: frozenset[str] = frozenset(
+    {schema.RESPONSES, schema.TOUCHPOINT_RATINGS, schema.METRICS}
+)
 _IDENT = re.compile(r"^[a-z_][a-z0-9_]*$")
 
 _lock = threading.Lock()
@@ -45,6 +52,10 @@ class Store:
 
     `restrict` maps dimension → allowed values; it is applied to every table that has the
     dimension, so no query through this Store can see rows outside it.
+
+    `role` (cxdata.roles) is what the user behind this Store may do; every writer in the
+    engine checks it (Store.require_write). None is the local process itself (CLI,
+    scripts), which may do anything; a web session's Store always carries its user's role.
     """
 
     def __init__(
@@ -54,11 +65,13 @@ class Store:
         raw: duckdb.DuckDBPyConnection | None = None,
         location: str = "",
         restrict: Mapping[str, tuple[str, ...]] | None = None,
+        role: str | None = None,
     ) -> None:
         self.backend = backend
         self.raw = raw
         self.location = location
         self.restrict: dict[str, tuple[str, ...]] = dict(restrict or {})
+        self.role = role
         self._catalog_generation = -1
         self._tables: dict[str, ir.Table] = {}
 
@@ -68,7 +81,42 @@ class Store:
         for dim, values in restrict.items():
             prior = merged.get(dim)
             merged[dim] = tuple(v for v in values if prior is None or v in prior)
-        return Store(self.backend, raw=self.raw, location=self.location, restrict=merged)
+        return Store(
+            self.backend, raw=self.raw, location=self.location, restrict=merged, role=self.role
+        )
+
+    def acting_as(self, role: str) -> Store:
+        """A Store on the same connection and restriction whose writes need `role`'s rights
+        (a Store never gains rights: acting_as on a Store with a role keeps the lesser)."""
+        if role not in ROLES:
+            raise ValueError(f"unknown role {role!r}; allowed: {', '.join(ROLES)}")
+        if self.role is not None and ROLES.index(self.role) < ROLES.index(role):
+            role = self.role
+        return Store(
+            self.backend, raw=self.raw, location=self.location, restrict=self.restrict, role=role
+        )
+
+    def require_write(self, action: str, what: str = "write data") -> None:
+        """Raise unless this Store may write: CxError when it is row-restricted (a write
+        could carry rows outside the restriction), AccessDenied (cxdata.roles) when its
+        role may not do `action` ("import" or "manage"). Every engine writer calls this."""
+        if self.restrict:
+            raise CxError(f"a restricted view cannot {what}")
+        require_role(self.role, action)
+
+    def may_write(self, action: str) -> bool:
+        """Whether require_write(action) would pass (for showing or hiding a control)."""
+        try:
+            self.require_write(action)
+        except CxError:
+            return False
+        return True
+
+    def write_action(self, writes: Sequence[tuple[str, object, bool]]) -> str:
+        """The action a set of (name, rows, append?) writes needs: "manage" to replace a
+        customer dataset, else "import"."""
+        replaces = any(not append and name in CUSTOMER_DATASETS for name, _, append in writes)
+        return "manage" if replaces else "import"
 
     def _catalog(self) -> dict[str, ir.Table]:
         """Unrestricted tables by name, re-read only after a write in this process."""
@@ -169,8 +217,7 @@ class Store:
         """Delete several datasets as one (a dataset and the ones that point into it)."""
         for name in names:
             _check_ident(name)
-        if self.restrict:
-            raise CxError("a restricted view cannot delete data")
+        self.require_write("manage", "delete data")
         try:
             if self.raw is None:
                 for name in names:
@@ -193,8 +240,7 @@ class Store:
         self.write_tables([(name, frame, append)])
 
     def _write_now(self, writes: Sequence[tuple[str, pd.DataFrame | pa.Table, bool]]) -> None:
-        if self.restrict:
-            raise CxError("a restricted view cannot write data")
+        self.require_write(self.write_action(writes))
         tables = []
         for name, frame, append in writes:
             _check_ident(name)
@@ -283,34 +329,69 @@ def conformed(name: str, frame: pd.DataFrame | pa.Table) -> pa.Table:
 
 
 def connect(
-    data_dir: str | Path | None = None, url: str | None = None, *, read_only: bool = False
+    data_dir: str | Path | None = None,
+    url: str | None = None,
+    *,
+    read_only: bool = False,
+    create: bool = True,
 ) -> Store:
     """A new Store for this thread: the warehouse at `url` / $CX_DATABASE_URL if given,
-    else the DuckDB file in `data_dir` / $CX_DATA_DIR (created on first use)."""
+    else the DuckDB file in `data_dir` / $CX_DATA_DIR.
+
+    The directory and its store file are created on first use only when `create` (commands
+    that write); otherwise a missing one is a NoData error and nothing is created. A store
+    this process may not write (a read-only directory or file) is opened read-only: it can
+    be read, and writes say the directory is read-only. Raises CxError in one line for a
+    damaged file, a file another process holds, or a warehouse that does not answer within
+    $CX_CONNECT_TIMEOUT seconds."""
     url = url or config.database_url()
     if url:
         try:
-            return Store(ibis.connect(url), location=_redacted(url))
+            return Store(ibis.connect(url, **faults.url_options(url)), location=_redacted(url))
         except Exception as exc:  # the driver's own message says what is wrong
-            raise CxError(f"cannot connect to {_redacted(url)}: {exc}") from exc
+            raise faults.connect_error(exc, _redacted(url)) from exc
     path = Path(data_dir) if data_dir is not None else config.data_dir()
-    raw = _process_connection(path, read_only=read_only)
+    raw = _process_connection(path, read_only=read_only, create=create)
     return Store(ibis.duckdb.from_connection(raw.cursor()), raw=raw, location=str(path))
 
 
-def _process_connection(data_dir: Path, *, read_only: bool) -> duckdb.DuckDBPyConnection:
+def _process_connection(
+    data_dir: Path, *, read_only: bool, create: bool = True
+) -> duckdb.DuckDBPyConnection:
     key = data_dir.resolve()
+    file = key / DB_FILE
     with _lock:
-        if key not in _raw:
-            if not read_only:
-                key.mkdir(parents=True, exist_ok=True)
+        if key in _raw:
+            if _answers(_raw[key]):
+                return _raw[key]
+            stale = _raw.pop(key)  # invalidated by a fatal error: reopen the file
+            with suppress(duckdb.Error):
+                stale.close()
+        if (read_only or not create) and not key.is_dir():
+            raise NoData(
+                f"no data directory at {data_dir}: run `python -m cxdata demo` or import a file"
+            )
+        if (read_only or not create) and not file.exists():
+            raise NoData(
+                f"no responses data yet in {data_dir}: run `python -m cxdata demo` or import "
+                "a file"
+            )
+        if not read_only:
             try:
-                _raw[key] = duckdb.connect(str(key / DB_FILE), read_only=read_only)
-            except duckdb.IOException as exc:
-                raise StoreBusy(
-                    f"the data store {key / DB_FILE} is in use by another process "
-                    f"(is the dashboard running?): {exc}"
+                key.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise CxError(
+                    f"cannot create the data directory {key}: {exc.strerror}",
+                    web=f"cannot create the data directory: {exc.strerror}",
                 ) from exc
+            if not faults.writable(file):
+                if not file.exists():
+                    raise faults.read_only(key)
+                read_only = True  # readable, never written: reads work, writes say why
+        try:
+            _raw[key] = duckdb.connect(str(file), read_only=read_only)
+        except duckdb.Error as exc:
+            raise (faults.store_error(exc, file) or exc) from exc
         return _raw[key]
 
 
@@ -321,6 +402,95 @@ def close(data_dir: str | Path) -> None:
         raw = _raw.pop(Path(data_dir).resolve(), None)
     if raw is not None:
         raw.close()
+
+
+def _drop(key: Path, raw: duckdb.DuckDBPyConnection) -> None:
+    """Close the process-wide connection `raw` of the file at `key` and forget it, so the
+    next connect() opens the file afresh. Closing it closes every cursor on it: Stores that
+    still hold one see it in is_open() and reconnect (pages/_shared/session.py)."""
+    with _lock:
+        if _raw.get(key) is raw:
+            del _raw[key]
+    with suppress(duckdb.Error):  # an invalidated database may refuse even this
+        raw.close()
+
+
+def _answers(raw: duckdb.DuckDBPyConnection) -> bool:
+    """Whether the connection's database still answers (not closed, not invalidated by a
+    fatal error)."""
+    try:
+        cur = raw.cursor()
+        try:
+            cur.execute("SELECT 1").fetchall()
+        finally:
+            cur.close()
+    except duckdb.Error:
+        return False
+    return True
+
+
+def _invalidated() -> list[tuple[Path, duckdb.DuckDBPyConnection]]:
+    """The open connections whose database no longer answers (after a fatal error)."""
+    with _lock:
+        open_now = list(_raw.items())
+    return [(key, raw) for key, raw in open_now if not _answers(raw)]
+
+
+def is_open(store: Store) -> bool:
+    """Whether the Store's process-wide connection is still the one in use (False after
+    an engine failure dropped it: make a new Store with connect())."""
+    if store.raw is None:
+        return True
+    return _raw.get(Path(store.location).resolve()) is store.raw
+
+
+def is_read_only(store: Store) -> bool:
+    """Whether the embedded store was opened read-only (its directory or file may not be
+    written by this process); False for a warehouse."""
+    if store.raw is None:
+        return False
+    cur = store.raw.cursor()
+    try:
+        row = cur.execute(
+            "SELECT readonly FROM duckdb_databases() WHERE database_name = current_database()"
+        ).fetchone()
+    finally:
+        cur.close()
+    return bool(row and row[0])
+
+
+def require_writable(store: Store) -> None:
+    """Raise CxError when the embedded store was opened read-only (before anything of a
+    write, such as an import's kept original, is written)."""
+    if is_read_only(store):
+        raise faults.read_only(Path(store.location).resolve())
+
+
+@contextmanager
+def engine_errors(store: Store | None = None) -> Iterator[None]:
+    """Turn an engine failure inside the block into one CxError line (cxdata.faults).
+
+    After a fatal or I/O error (or an internal one that says the database must be
+    restarted) the process-wide connection is dropped, so the next connect() reopens the
+    file instead of every new session failing until a restart: the connection of `store`,
+    or, without one, every connection that no longer answers. Other exceptions pass."""
+    try:
+        yield
+    except CxError:
+        raise  # already one clear line
+    except Exception as exc:
+        embedded = store is not None and store.raw is not None
+        folder = Path(store.location) if store is not None and embedded else config.data_dir()
+        if faults.must_reopen(exc):
+            if store is not None and store.raw is not None:
+                _drop(folder.resolve(), store.raw)
+            else:
+                for key, raw in _invalidated():
+                    _drop(key, raw)
+        failure = faults.store_error(exc, folder.resolve() / DB_FILE)
+        if failure is None:
+            raise
+        raise failure from exc
 
 
 def close_all() -> None:
@@ -346,7 +516,10 @@ def _run_in_transaction(cur: duckdb.DuckDBPyConnection, statements: Sequence[str
             cur.execute(sql)
         cur.execute("COMMIT")
     except BaseException:
-        cur.execute("ROLLBACK")
+        # A failed COMMIT has already ended the transaction: its ROLLBACK error must not
+        # hide the real cause (a full disk, say).
+        with suppress(duckdb.Error):
+            cur.execute("ROLLBACK")
         raise
 
 

@@ -281,6 +281,7 @@ def test_filters_matching_nothing_say_so(app_env: Path) -> None:
 
 def test_empty_store_offers_the_demo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("CX_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("CX_OPEN_ADMIN", "1")
     monkeypatch.delenv("CX_AUTO_DEMO", raising=False)
     monkeypatch.setattr(demo, "DEFAULT_ROWS", 5_000)
     at = new_app()

@@ -28,6 +28,7 @@ FIELD = Path(__file__).resolve().parent / "field"
 def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     path = tmp_path / "store"
     monkeypatch.setenv("CX_DATA_DIR", str(path))
+    monkeypatch.setenv("CX_OPEN_ADMIN", "1")  # open mode is read-only without it
     monkeypatch.delenv("CX_DATABASE_URL", raising=False)
     return path
 
@@ -270,7 +271,7 @@ def test_unreadable_upload_shows_one_error(data_dir: Path, tmp_path: Path) -> No
     bad = tmp_path / "broken.csv"
     bad.write_bytes(bytes(range(256)) * 8)
     at = upload(page(), bad)
-    assert [e.value for e in at.error] == [
+    assert [plain(e.value) for e in at.error] == [
         "broken.csv: binary content, not a CSV, Excel or Parquet file"
     ]
 

@@ -1,9 +1,12 @@
-"""Row restrictions hold on every public query path of cxdata.
+"""Row restrictions and roles hold on every public path of cxdata, readers and writers.
 
-The check: each public function that takes a Store gives the same answer on the full data
+Readers: each public function that takes a Store gives the same answer on the full data
 seen through a restricted Store as on a store that physically holds only the allowed rows.
-The function list is discovered, not written down: a new public function that takes a
-Store fails `test_every_store_function_is_checked` until it is added here.
+Writers: each one is refused for a restricted Store and for a role below what it needs
+(cxdata.roles), and a refused write changes nothing. Both lists are discovered, not written
+down: a new public function that takes a Store, or a new public Store method, fails
+`test_every_store_function_is_checked` / `test_every_store_method_is_classified` until it
+is added here.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ import datetime as dt
 import importlib
 import inspect
 import pkgutil
+import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -25,8 +29,9 @@ from cxdata import catalog, comments, kpi_metrics, queries, schema, segments
 from cxdata.errors import CxError
 from cxdata.filters import Filters
 from cxdata.importing import datasets, load
+from cxdata.roles import ROLES, AccessDenied, role_allows
 from cxdata.store import Store, connect
-from cxdata.voc import catalogue, impact, persist, verbatims
+from cxdata.voc import catalogue, impact, persist, taxonomy, verbatims
 
 RESTRICT = {"country": ("Norway",)}
 END = dt.date(2026, 6, 30)
@@ -81,13 +86,37 @@ CHECKED: dict[str, Call] = {
     "cxdata.voc.verbatims.theme_verbatims": lambda s: verbatims.theme_verbatims(
         s, WIDEN, "delivery", page_size=50),
 }
-# Functions that write: a restricted Store refuses them (test below).
-WRITERS: dict[str, Call] = {
-    "cxdata.voc.persist.compute_themes": persist.compute_themes,
-    "cxdata.voc.persist.update_themes": persist.update_themes,
-    "cxdata.voc.persist.rematch_taxonomy": persist.rematch_taxonomy,
-    "cxdata.importing.datasets.delete_dataset": lambda s: datasets.delete_dataset(
-        s, schema.RESPONSES),
+
+
+def _import_csv(store: Store, mode: str = "append") -> Any:
+    folder = Path(tempfile.mkdtemp(prefix="cx-writer-"))
+    csv = folder / "one.csv"
+    csv.write_text("response_id,date,nps\nw-1,2026-01-05,9\n")
+    return load.import_file(store, csv, mode=mode)
+
+
+def _import_source(store: Store) -> Any:
+    folder = Path(tempfile.mkdtemp(prefix="cx-writer-"))
+    csv = folder / "two.csv"
+    csv.write_text("response_id,date,nps\nw-2,2026-01-06,7\n")
+    source, mapping = load.read_with_mapping(store, csv)
+    return load.import_source(store, source, mapping)
+
+
+# Functions that write, with the action each needs (cxdata.roles): a restricted Store and
+# a lesser role are refused (tests below).
+WRITERS: dict[str, tuple[str, Call]] = {
+    "cxdata.voc.persist.compute_themes": ("import", persist.compute_themes),
+    "cxdata.voc.persist.update_themes": ("import", persist.update_themes),
+    "cxdata.voc.persist.rematch_taxonomy": ("import", persist.rematch_taxonomy),
+    "cxdata.voc.persist.edit_taxonomy": ("import", lambda s: persist.edit_taxonomy(
+        s, taxonomy.DEFAULT_TAXONOMY)),
+    "cxdata.importing.datasets.delete_dataset": ("manage", lambda s: datasets.delete_dataset(
+        s, schema.RESPONSES)),
+    "cxdata.importing.load.import_file": ("import", _import_csv),
+    "cxdata.importing.load.import_file(replace)": ("manage", lambda s: _import_csv(
+        s, "replace")),
+    "cxdata.importing.load.import_source": ("import", _import_source),
 }
 EXEMPT: dict[str, str] = {
     "cxdata.cli.cmd_demo": "CLI handler; writes (refused when restricted)",
@@ -100,12 +129,13 @@ EXEMPT: dict[str, str] = {
     "cxdata.importing.datasets.data_dir_of": "a path, no data",
     "cxdata.voc.taxonomy.taxonomy_dir": "a path, no data",
     "cxdata.voc.persist.results_version": "a run id of the theme model, no rows",
-    "cxdata.importing.load.import_file": "a write (refused when restricted)",
-    "cxdata.importing.load.import_source": "a write (refused when restricted)",
     "cxdata.importing.load.dry_run": "import validation before a write",
     "cxdata.importing.load.read_with_mapping": "reads a file and saved mappings",
     "cxdata.importing.load.stored_ids": "import duplicate check before a write",
     "cxdata.importing.load.stored_types": "column types, no rows",
+    "cxdata.store.is_open": "whether the Store's connection is current, no data",
+    "cxdata.store.is_read_only": "whether the store was opened read-only, no data",
+    "cxdata.store.require_writable": "refuses a read-only store before a write, no data",
 }
 
 
@@ -126,7 +156,7 @@ def store_functions() -> set[str]:
 
 
 def test_every_store_function_is_checked() -> None:
-    missing = store_functions() - set(CHECKED) - set(WRITERS) - set(EXEMPT)
+    missing = store_functions() - set(CHECKED) - {w.split("(")[0] for w in WRITERS} - set(EXEMPT)
     assert not missing, f"add these to tests/test_restrictions.py: {sorted(missing)}"
 
 
@@ -208,7 +238,7 @@ def test_widening_filter_sees_nothing_outside(stores: tuple[Store, Store]) -> No
 def test_restricted_store_refuses_writes(stores: tuple[Store, Store], name: str) -> None:
     restricted, _ = stores
     with pytest.raises(CxError, match="restricted view cannot"):
-        WRITERS[name](restricted)
+        WRITERS[name][1](restricted)
 
 
 def test_writers_list_matches_import_side(tmp_path: Path) -> None:
@@ -218,3 +248,109 @@ def test_writers_list_matches_import_side(tmp_path: Path) -> None:
     csv.write_text("id,nps\n1,9\n")
     with pytest.raises(CxError, match="restricted view cannot"):
         load.import_file(restricted, csv)
+
+
+# Every public Store method, classified: a new one fails the test below until it is added.
+STORE_READERS = {"has", "table", "responses", "dimensions", "row_count"}
+STORE_WRITERS: dict[str, tuple[str, Callable[[Store, str], Any]]] = {
+    "append_rows": ("import", lambda s, n: s.append_rows(n, s.backend.table(n).limit(1)
+                                                         .to_pyarrow())),
+    "replace_table": ("manage", lambda s, n: s.replace_table(n, s.backend.table(n).to_pyarrow())),
+    "write_tables": ("manage", lambda s, n: s.write_tables(
+        [(n, s.backend.table(n).to_pyarrow(), False)])),
+    "drop_table": ("manage", lambda s, n: s.drop_table(n)),
+    "drop_tables": ("manage", lambda s, n: s.drop_tables([n])),
+}
+STORE_OTHER = {
+    "restricted": "a narrower view: never wider (test_widening_filter_sees_nothing_outside)",
+    "acting_as": "a lesser-or-equal role (test_acting_as_never_gains_rights)",
+    "require_write": "the check every writer makes",
+    "may_write": "require_write as a bool, for the UI",
+    "write_action": "which action a set of writes needs",
+}
+
+
+def test_every_store_method_is_classified() -> None:
+    public = {n for n, _ in inspect.getmembers(Store, inspect.isfunction) if not n.startswith("_")}
+    missing = public - STORE_READERS - set(STORE_WRITERS) - set(STORE_OTHER)
+    assert not missing, f"classify these Store methods in tests/test_restrictions.py: {missing}"
+
+
+@pytest.fixture()
+def small(tmp_path: Path) -> Store:
+    """A small store with every dataset (responses, ratings, metrics, theme tables)."""
+    from cxdata.demo import demo_metrics, demo_responses
+
+    store = connect(tmp_path)
+    store.replace_table(schema.RESPONSES, demo_responses(rows=1_500, seed=3, end=END))
+    store.replace_table(schema.METRICS, demo_metrics(seed=3, end=END))
+    first = store.responses().response_id.execute().iloc[:2].tolist()
+    store.replace_table(schema.TOUCHPOINT_RATINGS, pd.DataFrame(
+        {"response_id": first, "touchpoint": ["delivery", "checkout"], "rating": [4.0, 2.0],
+         "scale": ["csat", "csat"]}))
+    persist.compute_themes(store)
+    return store
+
+
+def _snapshot(store: Store) -> dict[str, Any]:
+    """What a refused write must leave as it was: every table's rows, the taxonomy file."""
+    assert store.raw is not None
+    out: dict[str, Any] = {
+        name: store.raw.execute(f'SELECT count(*), hash(list(t ORDER BY t)) FROM "{name}" t')
+        .fetchone()
+        for name in store.backend.list_tables()
+    }
+    out["taxonomy.json"] = taxonomy.taxonomy_path(store.location).exists()
+    return out
+
+
+def _refused(role: str, action: str) -> bool:
+    return not role_allows(role, action)
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_each_role_is_refused_every_writer_above_it(small: Store, role: str) -> None:
+    """Every writer function, as each role: refused (AccessDenied, nothing changed) exactly
+    when the role is below the action the writer needs."""
+    acting = small.acting_as(role)
+    for name, (action, write) in sorted(WRITERS.items()):
+        if not _refused(role, action):
+            continue
+        before = _snapshot(small)
+        with pytest.raises(AccessDenied):
+            write(acting)
+        assert _snapshot(small) == before, f"{name} changed data although refused"
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_each_role_is_refused_every_store_write_on_every_dataset(small: Store, role: str) -> None:
+    acting = small.acting_as(role)
+    names = small.backend.list_tables()
+    assert {schema.RESPONSES, schema.TOUCHPOINT_RATINGS, schema.METRICS} <= set(names)
+    for method, (action, write) in sorted(STORE_WRITERS.items()):
+        for name in names:
+            needed = action if name in (schema.RESPONSES, schema.TOUCHPOINT_RATINGS,
+                                        schema.METRICS) or method.startswith("drop") else "import"
+            if not _refused(role, needed):
+                continue
+            before = _snapshot(small)
+            with pytest.raises(AccessDenied):
+                write(acting, name)
+            assert _snapshot(small) == before, f"{method}({name}) as {role} changed data"
+
+
+def test_analyst_may_run_the_import_writers(small: Store) -> None:
+    analyst = small.acting_as("analyst")
+    for action, write in WRITERS.values():
+        if action == "import":
+            write(analyst)  # no AccessDenied
+    assert taxonomy.taxonomy_path(small.location).exists()
+    assert small.row_count(schema.RESPONSES) == 1_502
+
+
+def test_acting_as_never_gains_rights(small: Store) -> None:
+    viewer = small.acting_as("viewer")
+    assert viewer.acting_as("admin").role == "viewer"
+    assert viewer.restricted({"country": ("Norway",)}).role == "viewer"
+    with pytest.raises(ValueError):
+        small.acting_as("owner")

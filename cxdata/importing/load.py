@@ -24,8 +24,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from cxdata import schema
-from cxdata.errors import CxError
+from cxdata import faults, schema
 from cxdata.importing.datasets import data_dir_of, imports_dir, record_import
 from cxdata.importing.errors import MappingError, NothingToImport
 from cxdata.importing.mapping import Mapping
@@ -35,7 +34,7 @@ from cxdata.importing.readers import Source, read_source
 from cxdata.importing.rejects import write_rejects
 from cxdata.importing.suggest import suggested_mapping
 from cxdata.importing.validate import ExistingIds, Validated, validate
-from cxdata.store import Store
+from cxdata.store import Store, engine_errors, require_writable
 
 MODES: tuple[str, ...] = ("append", "replace")
 Progress = Callable[[float, str], None]
@@ -96,6 +95,7 @@ def import_file(
     files with these headers, else the suggestion. `name` is the file name to report and to
     derive response ids from (the uploaded name when `path` is a temporary copy).
     """
+    store.require_write("manage" if mode == "replace" else "import")  # before reading a byte
     started = time.perf_counter()
     report = progress or _silent
     report(0.0, "reading the file")
@@ -182,13 +182,20 @@ def import_source(
 ) -> ImportResult:
     """Validate and write a file already read; the stored data changes only if all of the
     write succeeds."""
-    if store.restrict:  # fail closed before reading a row: an import can carry any region
-        raise CxError("a restricted view cannot write data")
+    # Fail closed before reading a row: an import can carry any region, and replacing a
+    # dataset needs more rights than appending to it (cxdata.roles).
+    store.require_write("manage" if mode == "replace" else "import")
+    require_writable(store)  # a read-only data dir: say so before a file is written
     started = time.perf_counter()
     report = progress or _silent
     report(0.3, "checking every row")
     checked = dry_run(store, source, mapping, mode=mode)
     data_dir = data_dir_of(store)
+    if checked.imported and store.raw is not None:  # a full disk: refuse before writing
+        kept = Path(source.path).stat().st_size  # the original, kept in imports/
+        faults.require_free_space(
+            data_dir, faults.bytes_needed([checked.frame, checked.ratings], extra=kept)
+        )
     stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S-%f")
     folder = imports_dir(data_dir)
     rejects_file = None
@@ -210,7 +217,8 @@ def import_source(
         shutil.copyfile(source.path, stored_file)
         report(0.7, f"writing {checked.imported} rows")
         try:
-            store.write_tables(_writes(store, checked, append=mode == "append"))
+            with engine_errors(store):  # a fatal error: one line, the connection reopened
+                store.write_tables(_writes(store, checked, append=mode == "append"))
         except BaseException:
             stored_file.unlink(missing_ok=True)
             raise

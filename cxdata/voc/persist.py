@@ -40,6 +40,7 @@ from cxdata.voc.taxonomy import (
     compiled,
     load_taxonomy,
     matched_themes,
+    save_taxonomy,
     taxonomy_dir,
 )
 from cxdata.voc.tokens import lemmas, words
@@ -75,8 +76,7 @@ class VocStatus:
 
 
 def _writable(store: Store) -> None:
-    if store.restrict:
-        raise CxError("a restricted view cannot compute themes")
+    store.require_write("import", "compute themes")  # restriction and role (cxdata.roles)
     if not store.has(schema.RESPONSES):
         raise CxError(f"no responses in {store.location} yet: import a file or run the demo")
 
@@ -309,6 +309,18 @@ def update_themes(store: Store, progress: Progress = silent) -> VocRun:
     )
 
 
+def edit_taxonomy(
+    store: Store, taxonomy: Taxonomy, progress: Progress = silent
+) -> VocRun | None:
+    """Save an edited taxonomy (or the default, to restore it) beside the store and, when
+    themes are stored, match it against every analysed comment (None when none are yet).
+    Needs the analyst role on an unrestricted Store (Store.require_write: CxError /
+    AccessDenied); nothing is saved when refused."""
+    store.require_write("import", "edit the taxonomy")
+    save_taxonomy(taxonomy, taxonomy_dir(store))
+    return rematch_taxonomy(store, progress, taxonomy) if has_results(store) else None
+
+
 def rematch_taxonomy(
     store: Store, progress: Progress = silent, taxonomy: Taxonomy | None = None
 ) -> VocRun:
@@ -396,6 +408,7 @@ def _run_op(kind: str, comments: int, themes: int, digest: str, seconds: float) 
 
 def _apply(store: Store, ops: Sequence[_Op]) -> None:
     """All writes in one DuckDB transaction (embedded store), else one by one."""
+    store.require_write("import", "compute themes")  # the one path every theme write takes
     try:
         if store.raw is not None:
             _apply_duckdb(store, ops)

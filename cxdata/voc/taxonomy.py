@@ -10,8 +10,9 @@ any inflection of it matches — "levering" finds "leveringen", "dostava" finds 
 - ``two words``     a phrase: consecutive words matching in order ("customer service").
 
 A comment carries every theme one of whose keywords (in the comment's language) matches.
-The taxonomy lives in ``<data dir>/taxonomy.json``; without that file DEFAULT_TAXONOMY is
-used. Saving writes a new file and swaps it in, so a crash never leaves half a file.
+The taxonomy lives in ``<data dir>/taxonomy.json``; without that file DEFAULT_TAXONOMY (the
+file ``cxdata/data/default_taxonomy.json``, read and checked the same way) is used. Saving
+writes a new file and swaps it in, so a crash never leaves half a file.
 """
 
 from __future__ import annotations
@@ -23,6 +24,8 @@ import re
 import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from importlib import resources
+from importlib.resources.abc import Traversable
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +37,7 @@ from cxdata.voc.language import ANALYSED, normalised_language
 from cxdata.voc.tokens import lemma, words
 
 FILE_NAME = "taxonomy.json"
+DEFAULT_FILE_NAME = "default_taxonomy.json"  # in cxdata/data: DEFAULT_TAXONOMY
 FORMAT_VERSION = 1
 _ID = re.compile(r"^[a-z0-9][a-z0-9_]*$")
 
@@ -61,153 +65,6 @@ class Taxonomy:
         """A short fingerprint of the content (changes with any edit)."""
         text = json.dumps(taxonomy_json(self), sort_keys=True, ensure_ascii=False)
         return hashlib.sha1(text.encode("utf-8")).hexdigest()[:12]
-
-
-def _theme(theme_id: str, label: str, **keywords: str) -> Theme:
-    return Theme(
-        theme_id,
-        label,
-        {
-            lang: tuple(k.strip() for k in kws.split(",") if k.strip())
-            for lang, kws in keywords.items()
-        },
-    )
-
-
-DEFAULT_TAXONOMY = Taxonomy((
-    _theme(
-        "delivery", "Delivery",
-        en="delivery, deliver, parcel, package, courier, shipment, tracking, dispatch, "
-           "delivery time",
-        no="levering, levere, *levering, pakke, pakke*, sending, forsendelse, sporing, spore, "
-           "bud, budbil, leveringstid",
-        da="levering, levere, *levering, pakke, pakke*, forsendelse, sporing, spore, bud, "
-           "leveringstid",
-        sv="leverans, leverera, *leverans, paket, paket*, försändelse, spårning, spåra, bud, "
-           "leveranstid",
-        sl="dostava, dostaviti, dostav*, paket, pošiljka, sledenje, kurir, dostavljavec",
-    ),
-    _theme(
-        "support_wait", "Support wait",
-        en="queue, on hold, waiting time, wait time, call back, customer service, "
-           "customer support, hotline",
-        no="kø, *kø, ventetid, kundeservice, kundesenter, ringe tilbake",
-        da="kø, *kø, ventetid, kundeservice, ringe tilbage",
-        sv="kö, *kö, väntetid, kundtjänst, kundservice, ringa tillbaka",
-        sl="čakalna vrsta, čakanje, čas čakanja, na telefonu, služba za stranke, "
-           "klicni center",
-    ),
-    _theme(
-        "checkout", "Checkout",
-        en="checkout, check-out, basket, cart, shopping cart",
-        no="kasse, handlekurv, *kurv",
-        da="kasse, indkøbskurv, *kurv",
-        sv="kassa, varukorg, *korg",
-        sl="zaključek nakupa, košarica, blagajna",
-    ),
-    _theme(
-        "payment", "Payment",
-        en="payment, pay, card payment, card, declined, vipps, klarna",
-        no="betaling, betale, *betaling, bankkort, kredittkort, vipps, klarna",
-        da="betaling, betale, *betaling, betalingskort, kreditkort, mobilepay, klarna",
-        sv="betalning, betala, *betalning, bankkort, kreditkort, swish, klarna",
-        sl="plačilo, plačati, plačil*, kartica, plačilna kartica",
-    ),
-    _theme(
-        "product_info", "Product information",
-        en="description, product information, product page, information, specification, "
-           "dimensions, picture, photo",
-        no="beskrivelse, produktbeskrivelse, informasjon, produktinformasjon, produktside*, "
-           "bilde, mål",
-        da="beskrivelse, produktbeskrivelse, oplysning, produktinformation, produktside*, "
-           "billede",
-        sv="beskrivning, produktbeskrivning, information, produktinformation, produktsid*, "
-           "bild, mått",
-        sl="opis, opis izdelka, informacija, stran izdelka, fotografija, slika, mere",
-    ),
-    _theme(
-        "size_fit", "Size & fit",
-        en="size, sizing, size guide, fit",
-        no="størrelse, størrelse*, passform",
-        da="størrelse, størrelse*, pasform",
-        sv="storlek, storlek*, passform",
-        sl="velikost, tabela velikosti, prileganje",
-    ),
-    _theme(
-        "staff", "Staff friendliness",
-        en="staff, employee, friendly, unfriendly, rude, helpful, polite, shop assistant",
-        no="personale, ansatt, vennlig, uvennlig, hyggelig, hjelpsom, frekk, ekspeditør",
-        da="personale, medarbejder, venlig, uvenlig, hjælpsom, uhøflig, ekspedient",
-        sv="personal, anställd, trevlig, otrevlig, hjälpsam, vänlig, expedit",
-        sl="osebje, zaposleni, prijazen, neprijazen, ustrežljiv, nesramen, prodajalec",
-    ),
-    _theme(
-        "returns", "Returns & refunds",
-        en="return, refund, return label, exchange",
-        no="retur, returnere, refusjon, returlapp, *retur, bytte",
-        da="returnering, returnere, retur, refusion, returlabel",
-        sv="retur, returnera, återbetalning, returetikett",
-        sl="vračilo, vrniti, vračilo denarja, zamenjava",
-    ),
-    _theme(
-        "chat_bot", "Chat & chatbot",
-        en="chat*, bot, live chat",
-        no="chat*, chatbot",
-        da="chat*, chatbot",
-        sv="chat*, chattbot",
-        sl="klepet, klepetalni robot, robot",
-    ),
-    _theme(
-        "price", "Price",
-        en="price, expensive, cheap, cost, value for money, shipping fee, shipping cost",
-        no="pris, pris*, *pris, dyr, billig, kostnad, for pengene",
-        da="pris, pris*, *pris, dyr, billig, omkostning, for pengene",
-        sv="pris, pris*, *pris, dyr, billig, *kostnad, prisvärd",
-        sl="cena, drag, predrag, poceni, poštnina, razmerje med ceno in kakovostjo",
-    ),
-    _theme(
-        "app", "App problems",
-        en="app, crash, freeze, log in, login, logged out, bug",
-        no="app, krasje, fryse, logge, innlogging",
-        da="app, gå ned, fryse, logge",
-        sv="app, krascha, hänga sig, logga",
-        sl="aplikacija, sesuti, zmrzovati, prijava, odjavljati",
-    ),
-    _theme(
-        "quality", "Product quality",
-        en="quality, broke, broken, defect, faulty, seam",
-        no="kvalitet, i stykker, defekt, søm, ødelagt",
-        da="kvalitet, i stykker, defekt, søm, ødelagt",
-        sv="kvalitet, sönder, trasig, defekt, söm",
-        sl="kakovost, pokvariti, okvara, šiv, strgan",
-    ),
-    _theme(
-        "marketing", "Marketing & e-mails",
-        en="newsletter, e-mail, email, spam, advert, ad, offer",
-        no="nyhetsbrev, e-post, epost, e-mail, reklame, tilbud",
-        da="nyhedsbrev, e-mail, mail, reklame, tilbud",
-        sv="nyhetsbrev, mejl, e-post, reklam, erbjudande",
-        sl="e-novice, e-pošta, e-poštn*, oglas, ponudba, akcija",
-    ),
-    _theme(
-        "billing", "Billing & invoices",
-        en="invoice, bill, billing, charged, charge",
-        no="faktura, regning, belaste, trekke",
-        da="faktura, regning, trække",
-        sv="faktura, räkning, debitera",
-        sl="račun, zaračunati, obračun",
-    ),
-    _theme(
-        "loyalty", "Loyalty programme",
-        en="loyalty, loyalty points, points, membership, member, loyalty programme",
-        no="bonuspoeng, poeng, kundeklubb, medlem, medlemskap",
-        da="bonuspoint, point, kundeklub, medlem, medlemskab",
-        sv="bonuspoäng, poäng, kundklubb, medlem, medlemskap, förmån",
-        sl="zvestoba, točke zvestobe, program zvestobe, točka, članstvo",
-    ),
-))  # fmt: skip
-"""The default themes, for the languages every demo and typical Nordic/Slovenian export
-writes in. Edit through the dashboard or `<data dir>/taxonomy.json`."""
 
 
 # --- storage -------------------------------------------------------------------------------
@@ -256,16 +113,23 @@ def taxonomy_from_json(doc: Any, source: str = "taxonomy") -> Taxonomy:
     return _checked(themes, source)
 
 
+def read_taxonomy_file(path: str | Path | Traversable) -> Taxonomy:
+    """A taxonomy file, read and checked (taxonomy_from_json); ValueError naming the file and
+    the problem. The default taxonomy shipped with cxdata goes through here too."""
+    source = Path(path) if isinstance(path, str) else path
+    try:
+        doc = json.loads(source.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:  # ValueError: invalid JSON or UTF-8
+        raise ValueError(f"{source}: cannot read the taxonomy: {exc}") from exc
+    return taxonomy_from_json(doc, str(source))
+
+
 def load_taxonomy(data_dir: str | Path) -> Taxonomy:
     """The saved taxonomy of a data directory, or DEFAULT_TAXONOMY when none is saved."""
     path = taxonomy_path(data_dir)
     if not path.exists():
         return DEFAULT_TAXONOMY
-    try:
-        doc = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as exc:
-        raise ValueError(f"{path}: cannot read the taxonomy: {exc}") from exc
-    return taxonomy_from_json(doc, str(path))
+    return read_taxonomy_file(path)
 
 
 def save_taxonomy(taxonomy: Taxonomy, data_dir: str | Path) -> Path:
@@ -356,6 +220,15 @@ def _checked(themes: list[Theme], source: str) -> Taxonomy:
             raise ValueError(f"{source}: theme {t.id!r} appears twice")
         seen.add(t.id)
     return Taxonomy(tuple(themes))
+
+
+# --- the default -----------------------------------------------------------------------------
+
+# read at import through the same reader and checks as a user's taxonomy.json
+DEFAULT_TAXONOMY = read_taxonomy_file(resources.files("cxdata").joinpath("data", DEFAULT_FILE_NAME))
+"""The default themes (``cxdata/data/default_taxonomy.json``, a taxonomy file like any user's),
+for the languages every demo and typical Nordic/Slovenian export writes in. Edit through the
+dashboard or `<data dir>/taxonomy.json`."""
 
 
 # --- matching --------------------------------------------------------------------------------

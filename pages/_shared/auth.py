@@ -13,7 +13,10 @@ verified_claim = "email_verified"           # must be true, else no access
 issuers = ["https://accounts.google.com"]   # accept only tokens from these (`iss`)
 ```
 
-Without `[auth]` the app is open, for local use, and says so.
+Without `[auth]` the app is open, for local use, and says so on every page: read-only
+unless CX_OPEN_ADMIN=1, and nothing at all on a network address unless CX_ALLOW_PUBLIC=1
+(cxdata.access.open_grant). With `[auth]` but no access file, every signed-in user with a
+verified e-mail is a viewer unless CX_DEFAULT_ROLE says otherwise.
 """
 
 from __future__ import annotations
@@ -21,13 +24,15 @@ from __future__ import annotations
 import streamlit as st
 
 from cxdata.access import (
-    OPEN,
+    LOOPBACK_ADDRESSES,
     AccessDenied,
     AccessPolicy,
     Grant,
     IdentityClaims,
     identity_claims,
     load_policy,
+    open_grant,
+    signed_in_default_role,
     verified_email,
 )
 from cxdata.errors import CxError
@@ -76,13 +81,29 @@ def current_grant() -> Grant | None:
     return st.session_state.get(_GRANT)
 
 
+def _open_grant() -> Grant:
+    """Open mode's grant for this server's address (AccessDenied when it is public)."""
+    return open_grant(str(st.get_option("server.address") or ""))
+
+
 def effective_grant() -> Grant | None:
     """The signed-in grant; open access when sign-in is not configured (also for a page
-    run on its own, as in AppTest); None when sign-in is configured and nobody is in."""
+    run on its own, as in AppTest); None when sign-in is configured and nobody is in, or
+    when open access is refused on a public address."""
     grant = current_grant()
     if grant is None and not auth_configured():
-        return OPEN
+        try:
+            return _open_grant()
+        except AccessDenied:
+            return None
     return grant
+
+
+def open_mode_hint(grant: Grant | None) -> str:
+    """How to get write rights in open mode ("" when signed in), to end a message."""
+    if grant is None or grant.email or auth_configured():
+        return ""
+    return "; this open dashboard is read-only: start it with CX_OPEN_ADMIN=1 to import"
 
 
 def may_import(grant: Grant) -> bool:
@@ -96,10 +117,15 @@ def session_grant() -> Grant | None:
     policy = _policy()
     st.session_state.pop(_GRANT, None)
     if not auth_configured():
-        st.sidebar.caption(":material/lock_open: Open access: sign-in is not configured "
-                           "(local use). See the README to host it.")
-        st.session_state[_GRANT] = OPEN
-        return OPEN
+        try:
+            grant = _open_grant()
+        except AccessDenied as exc:  # fail closed: an open dashboard on a network address
+            st.title("Not available")
+            st.error(f"Open access refused: {exc}.", icon=":material/lock:")
+            return None
+        _open_mode_banner(grant)
+        st.session_state[_GRANT] = grant
+        return grant
     if not st.user.is_logged_in:
         _sign_in_screen()
         return None
@@ -109,8 +135,13 @@ def session_grant() -> Grant | None:
     except AccessDenied as exc:  # no verified e-mail: no grant, whatever the file says
         _unverified_screen(str(exc), contact)
         return None
-    if policy is None:
-        grant = Grant(email=email, role="admin")
+    if policy is None:  # no access file: everyone signed in is a viewer unless configured
+        try:
+            grant = Grant(email=email, role=signed_in_default_role())
+        except CxError as exc:
+            st.error(f"Access is closed until the settings are fixed: {exc}",
+                     icon=":material/lock:")
+            return None
     else:
         grant = policy.grant_for(email)
         if grant is None:
@@ -119,6 +150,18 @@ def session_grant() -> Grant | None:
     _signed_in_panel(grant)
     st.session_state[_GRANT] = grant
     return grant
+
+
+def _open_mode_banner(grant: Grant) -> None:
+    """Say on every page that nobody signed in, and what that allows."""
+    what = ("anyone who opens this address can import, replace and delete data"
+            if grant.can("manage") else "read-only (CX_OPEN_ADMIN=1 allows imports)")
+    text = (f"**Open access**: sign-in is not configured, so {what}. For local use; "
+            "see the README to host it.")
+    if str(st.get_option("server.address") or "") not in LOOPBACK_ADDRESSES:
+        st.warning(text, icon=":material/public:")  # served to a network: on every page
+    else:
+        st.sidebar.warning(text, icon=":material/lock_open:")
 
 
 def _sign_in_screen() -> None:
@@ -145,6 +188,6 @@ def _unverified_screen(reason: str, contact: str) -> None:
 
 def _signed_in_panel(grant: Grant) -> None:
     with st.sidebar:
-        st.caption(f":material/person: {grant.email} · {grant.describe()}")
+        st.caption(f":material/person: {md_escape(grant.email)} · {grant.describe()}")
         st.button("Sign out", icon=":material/logout:", on_click=st.logout,
                   key="cx_sign_out", type="tertiary")

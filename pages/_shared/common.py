@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 import streamlit as st
 
-from cxdata.errors import CxError
+from cxdata.errors import CxError, display_text
 from pages._shared import fmt
 from pages._shared.session import Ctx
 from pages._shared.urlstate import COMPARISONS, PERIODS, Params, ViewFilters
@@ -70,7 +70,8 @@ def guard(what: str) -> Iterator[None]:
     try:
         yield
     except (CxError, ValueError) as exc:
-        st.error(f"{what}: {exc}", icon=":material/error:")
+        # the message may quote data (escaped) and never shows a server path
+        st.error(f"{what}: {fmt.md_escape(display_text(exc))}", icon=":material/error:")
 
 
 def link_params(

@@ -28,7 +28,7 @@ from cxdata.config import Thresholds, thresholds
 from cxdata.errors import CxError
 from cxdata.filters import Filters
 from cxdata.queries import Kpis
-from cxdata.store import Store, connect
+from cxdata.store import Store, connect, is_open
 from pages._shared.auth import effective_grant
 from pages._shared.urlstate import ViewFilters
 
@@ -53,7 +53,7 @@ def session_store(grant: Grant | None = None) -> Store:
     """This session's Store (its own cursor), created on first use, narrowed to what
     `grant` may see (default: the grant of this session's sign-in)."""
     store = st.session_state.get(_STORE)
-    if store is None:
+    if store is None or not is_open(store):  # after an engine failure dropped its connection
         store = connect(url=database_url())
         st.session_state[_STORE] = store
     grant = grant or effective_grant()
@@ -62,11 +62,11 @@ def session_store(grant: Grant | None = None) -> Store:
     if grant.policy is not None:  # an entry naming a missing dimension closes it for all
         grant.policy.check_store(store)
     restrict = dict(grant.restrict)
-    if not restrict:
-        return store
     scoped = st.session_state.get(_SCOPED)
-    if scoped is None or scoped.restrict != restrict:
-        scoped = store.restricted(restrict)
+    if (scoped is None or scoped.restrict != restrict or scoped.role != grant.role
+            or scoped.raw is not store.raw or scoped.backend is not store.backend):
+        # The user's rows and role travel with the Store: the engine's writers check both.
+        scoped = (store.restricted(restrict) if restrict else store).acting_as(grant.role)
         st.session_state[_SCOPED] = scoped
     return scoped
 
@@ -75,7 +75,8 @@ def fresh_store(store: Store) -> Store:
     """A new Store on the same data with the same restriction, for work on another thread
     (a deferred download runs beside the session's script run)."""
     fresh = connect(store.location) if store.raw is not None else connect(url=database_url())
-    return fresh.restricted(store.restrict) if store.restrict else fresh
+    fresh = fresh.restricted(store.restrict) if store.restrict else fresh
+    return fresh.acting_as(store.role) if store.role is not None else fresh
 
 
 @dataclass(frozen=True)

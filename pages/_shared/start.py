@@ -41,14 +41,19 @@ def store_demo(store: Store) -> str:
 
 
 def auto_demo(store: Store) -> bool:
-    """With CX_AUTO_DEMO=1 and no responses yet, load the demo once; True if it did."""
+    """With CX_AUTO_DEMO=1 and no responses yet, load the demo once; True if it did.
+
+    CX_AUTO_DEMO is the operator's decision, made before any visitor arrives, so the demo is
+    written as the process itself (role None), not as the visitor whose run triggers it:
+    on an empty store only, whatever the visitor's role."""
     if os.environ.get("CX_AUTO_DEMO", "").strip() != "1":
         return False
     with _demo_lock:
         if store.has(schema.RESPONSES):
             return False
+        operator = Store(store.backend, raw=store.raw, location=store.location)
         with st.spinner("First start: generating the demo data and its comment themes…"):
-            st.session_state[TOAST] = store_demo(store)
+            st.session_state[TOAST] = store_demo(operator)
     return True
 
 
@@ -77,13 +82,20 @@ def render_start(store: Store) -> None:
             "300,000 answers over 24 months in five languages, with three effects "
             "planted for you to find."
         )
-        if st.button("Load demo data", type="primary", icon=":material/play_arrow:"):
-            _load_demo(store)
-            st.rerun()
+        if store.may_write("manage"):
+            if st.button("Load demo data", type="primary", icon=":material/play_arrow:"):
+                _load_demo(store)
+                st.rerun()
+        else:
+            st.caption(
+                "Loading data needs the admin role. In open mode, start the dashboard with "
+                "`CX_OPEN_ADMIN=1` (local use) or `CX_AUTO_DEMO=1`, or run "
+                "`python -m cxdata demo`."
+            )
     with right.container(border=True):
         st.markdown("**Use your own data**")
         st.caption("CSV, Excel or Parquet survey exports; columns are mapped on import.")
-        if data_page_exists():
+        if data_page_exists() and store.may_write("import"):
             st.page_link(DATA_PAGE, label="Import data", icon=":material/upload:")
         else:
             st.caption("From a terminal: `python -m cxdata demo` stores the demo data.")
