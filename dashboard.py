@@ -14,6 +14,7 @@ from cxdata import config
 from cxdata.access import Grant
 from cxdata.errors import CxError, display_text, shown_on_the_web
 from cxdata.store import Store, engine_errors
+from cxdata.textsafe import md_escape
 from pages._shared import auth, common, session, sidebar, start, state
 
 st.set_page_config(
@@ -66,7 +67,8 @@ def main() -> None:
             ctx = session.build_context(store, session.data_key(store))
     except (CxError, ValueError) as exc:
         _log(exc)
-        st.error(f"The data store cannot be opened: {display_text(exc)}", icon=":material/error:")
+        st.error(f"The data store cannot be opened: {md_escape(display_text(exc))}",
+                 icon=":material/error:")
         state.end_run()
         return
     try:
@@ -74,7 +76,7 @@ def main() -> None:
             _draw(page, is_data_page, store, ctx, link_slot)
     except CxError as exc:  # an engine failure, or an engine message no page caught
         _log(exc)
-        st.error(str(exc), icon=":material/error:")
+        st.error(md_escape(str(exc)), icon=":material/error:")
         state.end_run()
 
 

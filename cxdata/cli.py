@@ -12,6 +12,7 @@ import sys
 import time
 from collections.abc import Callable, Sequence
 
+import duckdb
 import pandas as pd
 
 from cxdata import queries, schema
@@ -26,7 +27,8 @@ from cxdata.cli_args import (
 from cxdata.errors import CxError
 from cxdata.importing.cli import add_parsers as add_import_parsers
 from cxdata.scores import METRICS, metric_columns
-from cxdata.store import Store, close_all, connect
+from cxdata.store import Store, close_all, connect, engine_errors
+from cxdata.textsafe import terminal_safe
 from cxdata.voc.cli import add_parsers as add_voc_parsers
 
 
@@ -152,6 +154,17 @@ COMMANDS: dict[str, Callable[[Store, argparse.Namespace], None]] = {
 
 # The action each command needs (access.ACTIONS); commands not listed only read.
 NEEDS: dict[str, str] = {"demo": "manage", "import": "import"}
+# Commands that may create the data directory: those that write, and suggest-mapping (the
+# import's first step, which may save a profile). The others never create it.
+CREATES: frozenset[str] = frozenset({"demo", "import", "suggest-mapping"})
+
+
+def _creates(args: argparse.Namespace) -> bool:
+    """Whether the command writes, so a missing data directory is made (a read-only one
+    reports the missing directory instead of creating an empty one)."""
+    return args.command in CREATES or bool(
+        getattr(args, "rebuild", False) or getattr(args, "update", False)
+    )
 
 
 def _scoped(store: Store, args: argparse.Namespace) -> Store:
@@ -168,14 +181,20 @@ def _scoped(store: Store, args: argparse.Namespace) -> Store:
     return grant.scoped(store)
 
 
+@terminal_safe  # data in the output (names, values, file names) never drives the terminal
 def main(argv: Sequence[str] | None = None) -> int:
     """Run one command; returns the process exit code."""
     args = build_parser().parse_args(argv)
     try:
-        store = _scoped(connect(args.data_dir, args.url), args)
-        COMMANDS[args.command](store, args)
+        store = _scoped(connect(args.data_dir, args.url, create=_creates(args)), args)
+        with engine_errors(store):  # a damaged file, a full disk…: one line
+            COMMANDS[args.command](store, args)
     except (CxError, ValueError) as exc:
         print(f"python -m cxdata {args.command}: error: {exc}", file=sys.stderr)
+        return 1
+    except duckdb.Error as exc:  # any other engine error: its first line, no traceback
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        print(f"python -m cxdata {args.command}: error: {first}", file=sys.stderr)
         return 1
     except BrokenPipeError:  # output piped into e.g. `head`: not an error of ours
         sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - keeps interpreter exit quiet

@@ -49,7 +49,14 @@ MAX_PAGE_SIZE = max(PAGE_SIZES)
 EXPORT_LIMIT = 250_000
 """At most this many comments go into one CSV export (the newest first)."""
 RESTRICTED_MIN_ANSWERS = 5
-"""In a restricted view, comments of a selection with fewer answers are withheld (DESIGN §4)."""
+"""In a restricted view, comments of a selection with fewer answers are withheld (DESIGN §4);
+see comments_may_be_shown for which answers count."""
+WITHHELD_NOTE = (
+    f"Comments are withheld: fewer than {RESTRICTED_MIN_ANSWERS} answers are left in this "
+    "selection (after every filter, segment, score band, language, theme and search) in a "
+    "restricted view."
+)
+"""What a page says instead of comments that comments_may_be_shown withholds."""
 
 # A spreadsheet evaluates a cell that starts with one of these as a formula (OWASP CSV
 # injection); tab and carriage return can also start a formula after a field separator.
@@ -94,6 +101,20 @@ class CommentPage:
     def pages(self) -> int:
         """Number of pages (at least 1)."""
         return page_count(self.total, self.page_size)
+
+
+def comments_may_be_shown(answers: int, restricted: bool) -> bool:
+    """The one small-base rule for comment text, used wherever comments are shown (the
+    Feedback page, its CSV export, the comments behind a theme).
+
+    `answers` is the size of the FINAL narrowed set: the answers left after the filters and
+    every narrowing the view applies — segments, touchpoints, languages, score band, theme
+    and text search (a search or a theme keeps only the answers whose text matches). In a
+    restricted view (Store.restrict) fewer than RESTRICTED_MIN_ANSWERS such answers withhold
+    all of their comments: counting before a narrowing would let the narrowing pick out
+    fewer people than the rule allows. Unrestricted views show every comment.
+    """
+    return not restricted or answers >= RESTRICTED_MIN_ANSWERS
 
 
 def check_page_size(page_size: int, largest: int = MAX_PAGE_SIZE) -> None:
@@ -208,9 +229,9 @@ def comment_page(
     """Page `page` (1-based) of the comments matching `query` inside `filters`.
 
     Two pushed-down queries: one COUNT of the matching comments (with the number of
-    answers in the selection) and one ordered LIMIT/OFFSET for the page. In a restricted
-    view (Store.restrict) a selection of fewer than RESTRICTED_MIN_ANSWERS answers
-    returns no rows and `withheld=True`.
+    answers in the selection) and one ordered LIMIT/OFFSET for the page. When
+    comments_may_be_shown refuses the final narrowed set (the selection's answers, or with a
+    text search the matching ones) the page has no rows and `withheld=True`.
     """
     check_page_size(page_size)
     base = selection(store, filters, query)
@@ -225,7 +246,8 @@ def comment_page(
     answers = int(row["answers"])
     total = 0 if pd.isna(row["total"]) else int(row["total"])
     cols = _columns(matching)
-    withheld = bool(store.restrict) and answers < RESTRICTED_MIN_ANSWERS
+    final = total if query.text.strip() else answers
+    withheld = not comments_may_be_shown(final, bool(store.restrict))
     if withheld or total == 0:
         empty = pd.DataFrame({c: pd.Series(dtype="object") for c in cols})
         return CommentPage(empty, 0 if withheld else total, answers, 1, page_size, withheld)
@@ -239,11 +261,14 @@ def comment_page(
 def export_frame(
     store: Store, filters: Filters, query: CommentQuery, limit: int = EXPORT_LIMIT
 ) -> pd.DataFrame:
-    """All matching comments (at most `limit`, in the query's order) for a CSV export."""
+    """All matching comments (at most `limit`, in the query's order) for a CSV export;
+    none when comments_may_be_shown withholds the final narrowed set (as comment_page)."""
     base = selection(store, filters, query)
-    if store.restrict and int(base.count().to_pandas()) < RESTRICTED_MIN_ANSWERS:
-        return pd.DataFrame(columns=_columns(base))
     matching = with_comment(base, query.text)
+    if store.restrict:
+        final = matching if query.text.strip() else base
+        if not comments_may_be_shown(int(final.count().to_pandas()), restricted=True):
+            return pd.DataFrame(columns=_columns(base))
     return _rows(_ordered(matching, query.sort).select(_columns(matching)).limit(limit))
 
 

@@ -1,12 +1,16 @@
-"""The data contract: canonical tables, columns, types and score scales.
+"""The data contract: canonical tables, columns, types and score scales, and the columns
+derived from the scores that the embedded store keeps beside each response.
 
 Everything that names a column of the store takes it from here, so the import, the
-demo generator and the queries agree by construction.
+demo generator, the store and the queries agree by construction.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+
+import ibis
+import ibis.expr.types as ir
 
 RESPONSES = "responses"
 TOUCHPOINT_RATINGS = "touchpoint_ratings"
@@ -77,3 +81,76 @@ JOURNEY_STAGES: tuple[str, ...] = (
 )
 
 CHANNELS: tuple[str, ...] = ("web", "mobile app", "e-mail", "phone", "chat", "store", "social")
+
+
+# --- columns derived from the scores ------------------------------------------------------
+# Per-row values the embedded store keeps beside each response (computed once at write time
+# from the expressions below), so the hot aggregates read one small column instead of
+# evaluating the scores of every row; other engines compute them in the query (cxdata.scores
+# reads them, decodes the score key and turns the counts into metrics).
+
+
+def friction_event(t: ir.Table) -> ir.BooleanValue:
+    """A response reports friction when CES ≤ 3 (hard), CSAT ≤ 2, or NPS ≤ 6 (detractor).
+
+    Only responses tied to a touchpoint count: a touchpoint-tagged answer is a transactional
+    survey about that touchpoint, which is when a detractor score is friction there.
+    """
+    return (
+        (t.ces <= 3).fill_null(False)
+        | (t.csat <= 2).fill_null(False)
+        | (t.nps <= 6).fill_null(False)
+    )
+
+
+def any_score(t: ir.Table) -> ir.BooleanValue:
+    """Whether a response has at least one score."""
+    return t.nps.notnull() | t.csat.notnull() | t.ces.notnull()
+
+
+# Every response maps to one small integer that encodes its three scores and whether it
+# has a touchpoint: a < 12, b < 6, c < 8, so key = a + 12·b + 72·c + 576·tp < 1152.
+KEY_NPS_W, KEY_CSAT_W, KEY_CES_W, KEY_TP_W = 1, 12, 72, 576
+
+
+def _coded(col: ir.IntegerColumn, low: int, high: int, offset: int) -> ir.IntegerValue:
+    """value + offset inside the scale, else 0 (missing or out of range)."""
+    return ibis.cases((col.between(low, high), col.cast("int32") + offset), else_=0)
+
+
+def score_key(t: ir.Table) -> ir.IntegerValue:
+    """The per-response score key (see above); grouping on it is far cheaper than a dozen
+    conditional aggregates, and the counts per key determine every metric exactly."""
+    return (
+        _coded(t.nps, 0, 10, 1) * KEY_NPS_W
+        + _coded(t.csat, 1, 5, 0) * KEY_CSAT_W
+        + _coded(t.ces, 1, 7, 0) * KEY_CES_W
+        + ibis.cases((t.touchpoint.notnull(), KEY_TP_W), else_=0)
+    ).name("score_key")
+
+
+def friction_flag(t: ir.Table) -> ir.IntegerValue:
+    """Per response: 1 friction, 0 none, NULL not counted (no touchpoint or no score)."""
+    at_touchpoint = t.touchpoint.notnull() & any_score(t)
+    # CASE with integer branches: PostgreSQL cannot cast a boolean to a small integer.
+    return ibis.cases(
+        (at_touchpoint & friction_event(t), 1), (at_touchpoint, 0), else_=None
+    ).cast("int8")
+
+
+# The derived response columns: name → (storage type, expression over a responses table).
+DERIVED: dict[str, tuple[str, object]] = {
+    "_score_key": ("int16", score_key),
+    "_friction": ("int8", friction_flag),
+}
+
+
+def with_derived(t: ir.Table) -> ir.Table:
+    """`t` plus the DERIVED columns (scores or touchpoint missing in `t` count as empty)."""
+    missing = {c: ibis.null().cast("int8") for c in SCORE_COLUMNS if c not in t.columns}
+    if "touchpoint" not in t.columns:
+        missing["touchpoint"] = ibis.null().cast("string")
+    base = t.mutate(**missing) if missing else t
+    values = {name: fn(base).cast(dtype) for name, (dtype, fn) in DERIVED.items()}  # type: ignore[operator]
+    out = base.mutate(**values)
+    return out.drop(*missing) if missing else out

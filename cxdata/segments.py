@@ -12,12 +12,18 @@ from stats (DESIGN §4):
 
 |t| > 1.96 is significant at 95%. No test is run when either side is low base or
 suppressed (significant is NA then), as for period changes.
+
+Small groups stay hidden by subtraction too (secondary_suppression below): the overall score
+is on every page and the rest is the total minus the segment, so a row whose segment or
+rest is under min_n shows neither side, and when the hidden rows alone would be one small
+group, the next-smallest segment is hidden as well (`hidden`: "would reveal a small group").
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 
 import ibis
 import ibis.expr.types as ir
@@ -31,6 +37,7 @@ from cxdata.filters import NOT_SET, Filters
 from cxdata.queries import breakdown, responses
 from cxdata.scores import (
     COUNT_COLUMNS,
+    METRICS,
     count_aggregates,
     execute_counts,
     metric_columns,
@@ -51,8 +58,208 @@ _SHARES: dict[str, tuple[str, str]] = {
 RESULT_COLUMNS: tuple[str, ...] = (
     "segment", "responses", "value", "ci_low", "ci_high", "n", "low_base", "suppressed",
     "rest_value", "rest_n", "rest_low_base", "rest_suppressed", "difference", "stat",
-    "significant",
+    "significant", "hidden",
 )  # fmt: skip
+
+
+# --- secondary (complementary) cell suppression -----------------------------------------
+
+
+def secondary_suppression(
+    members: np.ndarray,
+    n: np.ndarray,
+    min_n: int,
+    *,
+    total_shown: bool = True,
+    shown_elsewhere: np.ndarray | None = None,
+    withheld_elsewhere: np.ndarray | None = None,
+) -> np.ndarray:
+    """Which groups to withhold so that no group of fewer than `min_n` answers can be worked
+    out from the figures shown — by subtraction or any other linear combination.
+
+    `members` (groups × parts, bool) says which disjoint parts (the finest cells, e.g. the
+    deepest level of a drilldown) each shown group is made of; `n` is each part's number of
+    answers (a metric's n). A group's figure (score × n = the sum of its answers) is a
+    linear function of its parts' sums; the grand total (the overall score, shown on every
+    page when `total_shown`) is one more. Returns a bool per group: True = withhold.
+
+    Primary suppression: a group with 0 < n < min_n ("n too small"). Secondary
+    (complementary) suppression: the classic threat is subtraction — the total minus the
+    shown parts gives the one hidden part, and the "rest" of a segment (total − segment)
+    gives the segment back. The rule: group the parts by the set of shown figures that
+    contain them ("blocks"). Every figure one can compute from the shown ones is a sum of
+    whole blocks, so when every block that some shown figure covers has 0 or ≥ min_n answers,
+    no group under min_n can be derived. While a block is smaller, the smallest shown group
+    whose removal merges that block with another is withheld too ("the next-smallest
+    part"); so a single hidden part never stands alone, and hidden parts together reach
+    min_n (two hidden parts of 1 and 2 answers would otherwise be a derivable group of 3).
+    Groups with identical parts share their fate; parts with n = 0 reveal nothing. The
+    block condition is sufficient, not necessary: exact for one table with its total and
+    for a hierarchy (drilldown), it can hide more than the least needed when tables cross
+    (a segment table of a lower level beside the drilldown).
+
+    `shown_elsewhere` / `withheld_elsewhere` mark groups whose status another view fixes
+    (a theme's overall NPS in the ranking): they are known resp. hidden, never changed.
+
+    Source: complementary ("secondary") cell suppression in statistical disclosure control
+    — Hundepool, Domingo-Ferrer, Franconi, Giessing, Schulte Nordholt, Spicer & de Wolf,
+    *Statistical Disclosure Control* (Wiley, 2012), the chapters on tabular data: after
+    primary suppression of sensitive cells, further cells are suppressed so that the
+    sensitive ones cannot be recalculated from the published margins and cells. The greedy
+    "smallest next cell" choice is a heuristic, not the optimal (least-loss) pattern.
+    """
+    members = np.asarray(members, dtype=bool)
+    n = np.asarray(n, dtype="int64")
+    groups = members.shape[0]
+    active = n > 0
+    m = members[:, active]
+    part_n = n[active]
+    group_n = m.astype("int64") @ part_n
+    fixed_shown = np.zeros(groups, bool) if shown_elsewhere is None else shown_elsewhere.copy()
+    fixed_hidden = (
+        np.zeros(groups, bool) if withheld_elsewhere is None else withheld_elsewhere.copy()
+    )
+    hidden = ((group_n > 0) & (group_n < min_n) & ~fixed_shown) | fixed_hidden
+    if groups == 0 or m.shape[1] == 0:
+        return hidden
+    _, same = np.unique(m, axis=0, return_inverse=True)
+    same = same.reshape(-1)
+    hidden = (np.isin(same, same[hidden]) & ~fixed_shown) | fixed_hidden
+    while True:
+        shown = np.flatnonzero(~hidden & (group_n > 0))
+        rows = m[shown]
+        lead = 1 if total_shown else 0
+        if total_shown:
+            rows = np.vstack([np.ones((1, m.shape[1]), bool), rows])
+        if rows.shape[0] == 0:
+            return hidden
+        patterns, block = np.unique(rows.T, axis=0, return_inverse=True)
+        block_n = np.bincount(block.reshape(-1), weights=part_n, minlength=len(patterns))
+        small = patterns.any(axis=1) & (block_n > 0) & (block_n < min_n)
+        if not small.any():
+            return hidden
+        worst = np.flatnonzero(small)[np.argmin(block_n[small])]
+        pick = _merging_group(patterns, block_n, worst, shown, lead, group_n, fixed_shown)
+        if pick is None:
+            return hidden  # only groups fixed elsewhere are left: nothing more to withhold
+        hidden |= (same == same[pick]) & ~fixed_shown
+
+
+def _merging_group(
+    patterns: np.ndarray,
+    block_n: np.ndarray,
+    worst: int,
+    shown: np.ndarray,
+    lead: int,
+    group_n: np.ndarray,
+    fixed: np.ndarray,
+) -> int | None:
+    """The shown group to withhold next for the too-small block `worst`: the smallest whose
+    removal merges the block with another non-empty one; else the smallest that contains
+    it; else the smallest shown group (None when every shown group is fixed)."""
+    existing = {p.tobytes() for p, size in zip(patterns, block_n, strict=True) if size > 0}
+    pattern = patterns[worst]
+    merging, containing = [], []
+    for k, group in enumerate(shown):
+        if fixed[group]:
+            continue
+        flipped = pattern.copy()
+        flipped[lead + k] = not flipped[lead + k]
+        if flipped.tobytes() in existing:
+            merging.append(group)
+        if pattern[lead + k]:
+            containing.append(group)
+    pool = merging or containing or [g for g in shown if not fixed[g]]
+    if not pool:
+        return None
+    return min(pool, key=lambda g: (group_n[g], g))
+
+
+def withhold_segments(table: pd.DataFrame, values: frozenset[str] | set[str]) -> pd.DataFrame:
+    """A segment_vs_rest frame with the rows of `values` withheld: value, CI, rest value,
+    rest n, difference and test blanked (the segment's own n and answers stay, as for
+    "n too small"); `hidden` marks rows withheld although the segment is not under min_n."""
+    out = table.copy()
+    rows = out["segment"].isin(values).to_numpy()
+    if not rows.any():
+        return out
+    for col in ("value", "ci_low", "ci_high", "rest_value", "difference", "stat"):
+        out.loc[rows, col] = np.nan
+    out["rest_n"] = out["rest_n"].astype("Int64")
+    out.loc[rows, "rest_n"] = pd.NA
+    out.loc[rows, "significant"] = pd.NA
+    out["hidden"] = out["hidden"].to_numpy(bool) | (rows & ~out["suppressed"].to_numpy(bool))
+    return out
+
+
+@dataclass(frozen=True)
+class Protection:
+    """What a page of linked tables withholds for one metric: drilldown node ids and, per
+    dimension of the path, the segment values of its segment-vs-rest table (primary and
+    secondary suppression together)."""
+
+    nodes: frozenset[str] = frozenset()
+    segments: Mapping[str, frozenset[str]] = field(default_factory=dict)
+
+
+def linked_protection(
+    nodes: pd.DataFrame, path: Sequence[str], metric: str, th: Thresholds | None = None
+) -> Protection:
+    """Secondary suppression over every table of the Segments page at once: the drilldown
+    `nodes` (queries.drilldown over `path`; each parent is the sum of its children, the root
+    is the overall score) and the segment-vs-rest table of each dimension of the path
+    (segment and rest). Protecting each table alone is not enough — a parent shown in the
+    drilldown minus a sibling shown in a segment table can give a hidden cell — so all
+    groups are written over the deepest level's cells and secondary_suppression runs once.
+    A group hidden here is hidden in every table where it appears."""
+    th = th or config.thresholds()
+    m = metric_def(metric)
+    path = list(path)
+    leaves = nodes[nodes["level"] == len(path)]
+    keys = leaves[path].astype(str).to_numpy()
+    leaf_n = leaves[m.n].to_numpy(dtype="int64")
+    node_keys = nodes[path].astype(str).to_numpy()
+    levels = nodes["level"].to_numpy(dtype="int64")
+    members = [
+        (keys[:, :depth] == node_keys[i, :depth]).all(axis=1) for i, depth in enumerate(levels)
+    ]
+    owners: list[tuple[str, str]] = []  # (dimension, value) of each segment group
+    for i, dim in enumerate(path):
+        for value in sorted(set(keys[:, i])):
+            members.append(keys[:, i] == value)
+            owners.append((dim, value))
+    withheld = secondary_suppression(
+        np.array(members, dtype=bool).reshape(-1, len(leaf_n)),
+        leaf_n,
+        th.min_n,
+        total_shown=leaf_n.sum() >= th.min_n,
+    )
+    hidden_nodes = frozenset(nodes["id"].astype(str).to_numpy()[withheld[: len(nodes)]])
+    by_dim: dict[str, set[str]] = {dim: set() for dim in path}
+    for (dim, value), hide in zip(owners, withheld[len(nodes) :], strict=True):
+        if hide:
+            by_dim[dim].add(value)
+    return Protection(hidden_nodes, {dim: frozenset(v) for dim, v in by_dim.items()})
+
+
+def withhold_nodes(
+    nodes: pd.DataFrame, metric: str, ids: frozenset[str] | set[str]
+) -> pd.DataFrame:
+    """Drilldown `nodes` with the scores of `metric`'s family (values and CIs of every
+    metric on the same n) blanked for the node `ids`; `hidden` marks the nodes withheld
+    although their own n is not too small (secondary suppression)."""
+    m = metric_def(metric)
+    out = nodes.copy()
+    rows = out["id"].astype(str).isin(ids).to_numpy()
+    for other in METRICS.values():
+        if other.n != m.n:
+            continue
+        for col in (other.value, other.ci_low, other.ci_high):
+            if col and col in out.columns:
+                out.loc[rows, col] = np.nan
+    family = m.n.removesuffix("_n")
+    out["hidden"] = rows & ~out[f"{family}_suppressed"].to_numpy(bool)
+    return out
 
 
 def rest_counts(groups: pd.DataFrame) -> pd.DataFrame:
@@ -97,7 +304,11 @@ def segment_vs_rest(
 ) -> pd.DataFrame:
     """One row per value of `dim` (largest first): the segment's score with CI and n, the
     rest's score and n, the difference (segment − rest, in the metric's unit), the test
-    statistic and whether the difference is significant (NA: not tested)."""
+    statistic and whether the difference is significant (NA: not tested).
+
+    Rows that secondary_suppression withholds (the segment or its rest under min_n, or
+    hidden to protect another row) have no value, CI, rest value, rest n, difference or
+    test; `hidden` is True for those whose own n is not too small."""
     metric_def(metric)
     th = th or config.thresholds()
     groups = breakdown(store, filters, [dim], th)
@@ -115,7 +326,11 @@ def segment_vs_rest(
     ).to_numpy(dtype=bool)
     significant = pd.array(stats.is_significant(stat), dtype="boolean")
     significant[untested] = pd.NA
-    return pd.DataFrame(
+    seg_n = seg_view["n"].to_numpy(dtype="int64")
+    withheld = secondary_suppression(
+        np.eye(len(seg_n), dtype=bool), seg_n, th.min_n, total_shown=seg_n.sum() >= th.min_n
+    )
+    table = pd.DataFrame(
         {
             "segment": groups[dim].astype(str),
             "responses": groups["responses"].astype("int64"),
@@ -132,8 +347,10 @@ def segment_vs_rest(
             "difference": seg_view["value"] - rest_view["value"],
             "stat": np.where(untested, np.nan, stat),
             "significant": significant,
+            "hidden": False,
         }
     ).reset_index(drop=True)
+    return withhold_segments(table, set(table.loc[withheld, "segment"]))
 
 
 # --- movers: segments whose score changed significantly between two periods -------------

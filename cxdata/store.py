@@ -4,14 +4,19 @@ DuckDB allows one read-write connection per file and process, and Ibis backends 
 thread-safe (ibis#10346). So: one raw DuckDB connection per process and file, and every
 Store gets its own cursor on it. A Store must not be shared between threads; make one
 per thread or per Streamlit session with `connect()`.
+
+Every write goes through `Store.apply(ops)`: one transaction on the embedded DuckDB store,
+op by op elsewhere, with the role and restriction check made once, there.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import threading
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
+from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
@@ -19,20 +24,24 @@ import ibis
 import ibis.expr.types as ir
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from cxdata import config, faults, schema
 from cxdata.errors import CxError, NoData
 from cxdata.filters import in_list
 from cxdata.roles import ROLES, require_role
-from cxdata.scores import DERIVED, with_derived
 
 DB_FILE = "cx.duckdb"
-# Replacing these datasets (not appending) or deleting any dataset is "manage" (admin);
-# every other write — appends, the theme model — is "import" (analyst). See cxdata.roles.
+# Replacing these datasets (not appending), deleting rows of them or deleting any dataset
+# is "manage" (admin); every other write — appends, the theme model — is "import"
+# (analyst). See cxdata.roles and Store.apply.
 CUSTOMER_DATASETS: frozenset[str] = frozenset(
     {schema.RESPONSES, schema.TOUCHPOINT_RATINGS, schema.METRICS}
 )
 _IDENT = re.compile(r"^[a-z_][a-z0-9_]*$")
+# Tables that are no dataset: a replacement being built (apply), and the in-memory tables
+# Ibis registers for rows written through it (kept until the process exits).
+_NOT_A_DATASET = re.compile(r"__new$|^ibis_\w+_memtable_[a-z2-7]{26}$")
 
 _lock = threading.Lock()
 _raw: dict[Path, duckdb.DuckDBPyConnection] = {}
@@ -45,6 +54,77 @@ def _bump_generation() -> None:
     global _generation
     with _lock:
         _generation += 1
+
+
+Rows = pd.DataFrame | pa.Table
+OP_KINDS: tuple[str, ...] = ("replace", "append", "delete", "fill_from", "drop")
+
+
+@dataclass(frozen=True, eq=False)
+class WriteOp:
+    """One change to a dataset, for Store.apply. Make it with the class methods:
+
+    - `replace(name, rows)`: the dataset becomes `rows` (built beside the old one, swapped in);
+    - `append(name, rows)`: `rows` added (by column name); a dataset that does not exist yet
+      is created. The embedded store adds the columns the dataset lacks (as strings); other
+      backends need them to exist;
+    - `delete_ids(name, ids, key)`: the rows whose `key` is one of `ids` removed;
+    - `delete_where(name, column, value)`: the rows whose `column` equals `value` removed;
+    - `fill_from(name, column, source, key)`: `column` (added as a string column if missing)
+      set from `source`'s `column` on equal `key`, where it is missing or blank and the
+      source has a value. The embedded store only (in the same transaction); other backends
+      leave the dataset as it is (a warehouse's rows are never rewritten for it);
+    - `drop(name)`: the dataset deleted (nothing when it does not exist).
+    """
+
+    kind: str
+    name: str
+    rows: Rows | None = None  # replace / append: the rows; delete: the values of `column`
+    column: str = ""
+    source: str = ""
+    key: str = ""
+
+    def __post_init__(self) -> None:
+        if self.kind not in OP_KINDS:
+            raise ValueError(f"unknown write {self.kind!r}; allowed: {', '.join(OP_KINDS)}")
+        if self.kind in ("replace", "append", "delete") and self.rows is None:
+            raise ValueError(f"a {self.kind} needs rows")
+
+    @classmethod
+    def replace(cls, name: str, rows: Rows) -> WriteOp:
+        return cls("replace", name, rows)
+
+    @classmethod
+    def append(cls, name: str, rows: Rows) -> WriteOp:
+        return cls("append", name, rows)
+
+    @classmethod
+    def delete_ids(cls, name: str, ids: Iterable[str], key: str = "response_id") -> WriteOp:
+        values = pa.array(sorted({str(i) for i in ids if i is not None}), pa.string())
+        return cls("delete", name, pa.table({key: values}), column=key)
+
+    @classmethod
+    def delete_where(cls, name: str, column: str, value: str) -> WriteOp:
+        return cls("delete", name, pa.table({column: pa.array([value], pa.string())}), column)
+
+    @classmethod
+    def fill_from(
+        cls, name: str, column: str, source: str, key: str = "response_id"
+    ) -> WriteOp:
+        return cls("fill_from", name, column=column, source=source, key=key)
+
+    @classmethod
+    def drop(cls, name: str) -> WriteOp:
+        return cls("drop", name)
+
+
+def _action(ops: Sequence[WriteOp]) -> str:
+    """The action (cxdata.roles) a set of writes needs: "manage" to replace or delete rows of
+    a customer dataset or to drop any dataset, else "import" (appends, the theme model)."""
+    for op in ops:
+        if op.kind == "drop" or (op.kind in ("replace", "delete") and op.name in CUSTOMER_DATASETS):
+            return "manage"
+    return "import"
 
 
 class Store:
@@ -74,6 +154,12 @@ class Store:
         self.role = role
         self._catalog_generation = -1
         self._tables: dict[str, ir.Table] = {}
+
+    @property
+    def is_embedded(self) -> bool:
+        """Whether this is the embedded DuckDB file (with its data directory beside it),
+        not a warehouse behind a URL."""
+        return self.raw is not None
 
     def restricted(self, restrict: Mapping[str, tuple[str, ...]]) -> Store:
         """A Store on the same connection that sees only rows inside `restrict`."""
@@ -114,9 +200,17 @@ class Store:
 
     def write_action(self, writes: Sequence[tuple[str, object, bool]]) -> str:
         """The action a set of (name, rows, append?) writes needs: "manage" to replace a
-        customer dataset, else "import"."""
-        replaces = any(not append and name in CUSTOMER_DATASETS for name, _, append in writes)
-        return "manage" if replaces else "import"
+        customer dataset, else "import" (the rule Store.apply checks)."""
+        return _action([WriteOp("append" if a else "replace", n, r) for n, r, a in writes])
+
+    def all_rows(self, name: str) -> ir.Table:
+        """Every row of the dataset `name`, without the row restriction: for the import and
+        theme machinery only (duplicate checks and stored types before an import, themes
+        computed over the whole store), which runs on an unrestricted Store. A restricted
+        Store raises CxError (fail closed): what answers a user reads `table`."""
+        if self.restrict:
+            raise CxError(f"a restricted view cannot read every row of {name}")
+        return self._stored(name)
 
     def _catalog(self) -> dict[str, ir.Table]:
         """Unrestricted tables by name, re-read only after a write in this process."""
@@ -125,7 +219,7 @@ class Store:
             self._tables = {
                 name: self.backend.table(name)
                 for name in self.backend.list_tables()
-                if not name.endswith("__new")
+                if not _NOT_A_DATASET.search(name)
             }
         return self._tables
 
@@ -133,21 +227,28 @@ class Store:
         """Whether the dataset exists."""
         return name in self._catalog()
 
-    def table(self, name: str) -> ir.Table:
-        """The dataset `name`, with the row restriction applied."""
+    def _stored(self, name: str) -> ir.Table:
         if not self.has(name):
             raise NoData(
                 f"no {name} data yet in {self.location}: run `python -m cxdata demo` "
                 "or import a file"
             )
-        table = self._catalog()[name]
+        return self._catalog()[name]
+
+    def table(self, name: str) -> ir.Table:
+        """The dataset `name`, with the row restriction applied."""
+        table = self._stored(name)
         if not self.restrict:
             return table
         # Fail closed (DESIGN §10): every restriction reaches every table, or the table is
         # hidden. A key "<dataset>:<dimension>" is that dataset's own restriction from the
         # access file (cxdata.access), standing in for the dimensions the dataset lacks.
-        from cxdata.voc.tables import TOPIC_TERMS, TOPICS  # the theme model: no customer rows
+        from cxdata.voc.tables import RUNS, TOPIC_TERMS, TOPICS  # the theme tables
 
+        if name == RUNS:  # the log of theme runs: when, which kind and taxonomy; never its
+            return table.select(  # counts, which span all rows
+                *(c for c in ("run_at", "kind", "taxonomy") if c in table.columns)
+            )
         own = any(k.rpartition(":")[0] == name for k in self.restrict)
         preds: list[ir.BooleanValue] = []
         via_responses = hidden = False
@@ -201,13 +302,13 @@ class Store:
         """Rows visible in a dataset (0 when it does not exist)."""
         return int(self.table(name).count().execute()) if self.has(name) else 0
 
-    def replace_table(self, name: str, frame: pd.DataFrame | pa.Table) -> None:
+    def replace_table(self, name: str, frame: Rows) -> None:
         """Replace a dataset atomically: the new rows are written first, then swapped in."""
-        self._write(name, frame, append=False)
+        self.apply([WriteOp.replace(name, frame)])
 
-    def append_rows(self, name: str, frame: pd.DataFrame | pa.Table) -> None:
+    def append_rows(self, name: str, frame: Rows) -> None:
         """Append rows atomically (all or nothing); new columns are added as needed."""
-        self._write(name, frame, append=True)
+        self.apply([WriteOp.append(name, frame)])
 
     def drop_table(self, name: str) -> None:
         """Delete a dataset."""
@@ -215,85 +316,110 @@ class Store:
 
     def drop_tables(self, names: Sequence[str]) -> None:
         """Delete several datasets as one (a dataset and the ones that point into it)."""
-        for name in names:
-            _check_ident(name)
-        self.require_write("manage", "delete data")
+        self.apply([WriteOp.drop(name) for name in names])
+
+    def write_tables(self, writes: Sequence[tuple[str, Rows, bool]]) -> None:
+        """Write several datasets as one: (name, rows, append?) each (see apply: an import
+        writes responses and their touchpoint ratings together)."""
+        self.apply([WriteOp("append" if append else "replace", n, r) for n, r, append in writes])
+
+    def apply(self, ops: Sequence[WriteOp]) -> None:
+        """Make the changes `ops`, in order, as one write: the one path every write takes.
+
+        The role and restriction are checked first (require_write, with the action the ops
+        need: "manage" to replace or delete rows of a customer dataset or to drop any
+        dataset, else "import"). Rows get the contract's types (`conformed`) and new
+        responses their derived columns (schema.DERIVED, embedded store). On the embedded
+        DuckDB store it is one transaction, so every table changes or none does; other
+        backends apply op by op, each one atomic on its own."""
+        for op in ops:
+            _check_ident(op.name)
+            for ident in (op.column, op.source, op.key):
+                if ident:
+                    _check_ident(ident)
+        self.require_write(
+            _action(ops),
+            "delete data" if any(op.kind == "drop" for op in ops) else "write data",
+        )
+        ready = [
+            dataclasses.replace(op, rows=conformed(op.name, op.rows))
+            if op.kind in ("replace", "append") and op.rows is not None
+            else op
+            for op in ops
+        ]
         try:
-            if self.raw is None:
-                for name in names:
-                    self.backend.drop_table(name, force=True)
-                return
-            self._in_transaction([f'DROP TABLE IF EXISTS "{name}"' for name in names])
+            if self.is_embedded:
+                self._apply_embedded(ready)
+            else:
+                self._apply_generic(ready)
         finally:
-            _bump_generation()
+            _bump_generation()  # Stores cache their catalog until the generation moves
 
-    def write_tables(self, writes: Sequence[tuple[str, pd.DataFrame | pa.Table, bool]]) -> None:
-        """Write several datasets as one: (name, rows, append?) each. In DuckDB it is one
-        transaction, so either every table changes or none does (an import writes responses
-        and their touchpoint ratings together); other backends write table by table."""
-        try:
-            self._write_now(writes)
-        finally:
-            _bump_generation()
-
-    def _write(self, name: str, frame: pd.DataFrame | pa.Table, *, append: bool) -> None:
-        self.write_tables([(name, frame, append)])
-
-    def _write_now(self, writes: Sequence[tuple[str, pd.DataFrame | pa.Table, bool]]) -> None:
-        self.require_write(self.write_action(writes))
-        tables = []
-        for name, frame, append in writes:
-            _check_ident(name)
-            tables.append((name, conformed(name, frame), append))
-        if self.raw is None:
-            for name, data, append in tables:
-                self._write_generic(name, data, append=append)
-            return
-        statements: list[str] = []
-        cur = self.raw.cursor()
-        try:
-            for i, (name, data, append) in enumerate(tables):
-                view = f"cx_incoming_{i}"
-                cur.register(view, data)
-                if append and self.has(name):
-                    stored = self._catalog()[name].columns
-                    derived = name == schema.RESPONSES and all(c in stored for c in DERIVED)
-                    statements += _add_column_statements(cur, name, data.schema)
-                    source = _select_with_derived(view, data.schema) if derived else f'"{view}"'
-                    names = [*data.column_names, *(DERIVED if derived else ())]
-                    cols = ", ".join(f'"{c}"' for c in dict.fromkeys(names))
-                    statements.append(f'INSERT INTO "{name}" ({cols}) SELECT {cols} FROM {source}')
-                else:
-                    order = (
-                        ' ORDER BY "submitted_at"' if "submitted_at" in data.column_names else ""
-                    )
-                    source = (
-                        _select_with_derived(view, data.schema)
-                        if name == schema.RESPONSES
-                        else f'"{view}"'
-                    )
-                    statements += [
-                        f'CREATE OR REPLACE TABLE "{name}__new" AS SELECT * FROM {source}{order}',
-                        f'DROP TABLE IF EXISTS "{name}"',
-                        f'ALTER TABLE "{name}__new" RENAME TO "{name}"',
-                    ]
-            _run_in_transaction(cur, statements)
-        finally:
-            cur.close()
-
-    def _in_transaction(self, statements: Sequence[str]) -> None:
+    def _apply_embedded(self, ops: Sequence[WriteOp]) -> None:
         assert self.raw is not None
         cur = self.raw.cursor()
         try:
-            _run_in_transaction(cur, statements)
+            _run_in_transaction(cur, self._statements(cur, ops))
         finally:
             cur.close()
 
-    def _write_generic(self, name: str, data: pa.Table, *, append: bool) -> None:
-        if append and self.has(name):
-            self.backend.insert(name, data)
-        else:
-            self.backend.create_table(name, data, overwrite=True)
+    def _statements(self, cur: duckdb.DuckDBPyConnection, ops: Sequence[WriteOp]) -> list[str]:
+        """The SQL of `ops` on the embedded store; their rows are registered on `cur`."""
+        shape: dict[str, list[str] | None] = {}  # columns as the ops leave them; None: absent
+
+        def columns(name: str) -> list[str] | None:
+            if name not in shape:
+                shape[name] = _columns(cur, name) if self.has(name) else None
+            return shape[name]
+
+        out: list[str] = []
+        for i, op in enumerate(ops):
+            view = f"cx_incoming_{i}"
+            data = op.rows
+            if isinstance(data, pa.Table):
+                cur.register(view, data)
+            stored = columns(op.name)
+            if op.kind in ("replace", "append") and isinstance(data, pa.Table):
+                sql, shape[op.name] = _row_statements(op, view, data.schema, stored)
+                out += sql
+            elif op.kind == "delete" and stored is not None:
+                out.append(
+                    f'DELETE FROM "{op.name}" WHERE "{op.column}" IN '
+                    f'(SELECT "{op.column}" FROM "{view}")'
+                )
+            elif op.kind == "fill_from" and stored is not None and columns(op.source) is not None:
+                if op.column not in stored:
+                    out.append(f'ALTER TABLE "{op.name}" ADD COLUMN "{op.column}" VARCHAR')
+                    shape[op.name] = [*stored, op.column]
+                col, key = f'"{op.column}"', f'"{op.key}"'
+                out.append(
+                    f'UPDATE "{op.name}" AS r SET {col} = v.{col} FROM "{op.source}" AS v '
+                    f"WHERE r.{key} = v.{key} AND (r.{col} IS NULL OR trim(r.{col}) = '') "
+                    f"AND v.{col} IS NOT NULL"
+                )
+            elif op.kind == "drop":
+                out.append(f'DROP TABLE IF EXISTS "{op.name}"')
+                shape[op.name] = None
+        return out
+
+    def _apply_generic(self, ops: Sequence[WriteOp]) -> None:
+        """Op by op through Ibis (no transaction across tables); fill_from is skipped."""
+        exists = set(self._catalog())
+        for op in ops:
+            data = op.rows
+            if op.kind == "replace" or (op.kind == "append" and op.name not in exists):
+                self.backend.create_table(op.name, data, overwrite=True)
+                exists.add(op.name)
+            elif op.kind == "append":
+                self.backend.insert(op.name, data)
+            elif op.kind == "delete" and op.name in exists and isinstance(data, pa.Table):
+                rows = self.backend.table(op.name).to_pyarrow()
+                column = rows.column(op.column)
+                hit = pc.is_in(column, value_set=data.column(op.column).cast(column.type))
+                self.backend.create_table(op.name, rows.filter(pc.invert(hit)), overwrite=True)
+            elif op.kind == "drop":
+                self.backend.drop_table(op.name, force=True)
+                exists.discard(op.name)
 
 
 _ARROW_TYPES: dict[str, pa.DataType] = {
@@ -502,10 +628,10 @@ def close_all() -> None:
 
 
 def _select_with_derived(view: str, incoming: pa.Schema) -> str:
-    """A subquery over the registered `view` that adds scores.DERIVED (compiled by Ibis from
+    """A subquery over the registered `view` that adds schema.DERIVED (compiled by Ibis from
     the same expressions the queries use)."""
     unbound = ibis.table(ibis.Schema.from_pyarrow(incoming), name=view)
-    return f"({ibis.to_sql(with_derived(unbound), dialect='duckdb')})"
+    return f"({ibis.to_sql(schema.with_derived(unbound), dialect='duckdb')})"
 
 
 def _run_in_transaction(cur: duckdb.DuckDBPyConnection, statements: Sequence[str]) -> None:
@@ -523,17 +649,39 @@ def _run_in_transaction(cur: duckdb.DuckDBPyConnection, statements: Sequence[str
         raise
 
 
-def _add_column_statements(
-    cur: duckdb.DuckDBPyConnection, name: str, incoming: pa.Schema
-) -> list[str]:
-    """ALTER TABLE statements for the incoming columns the stored table lacks (as VARCHAR)."""
-    existing = {row[0] for row in cur.execute(f'DESCRIBE "{name}"').fetchall()}
-    out = []
-    for field in incoming:
-        if field.name not in existing:
-            _check_ident(field.name)
-            out.append(f'ALTER TABLE "{name}" ADD COLUMN "{field.name}" VARCHAR')
-    return out
+def _row_statements(
+    op: WriteOp, view: str, incoming: pa.Schema, stored: list[str] | None
+) -> tuple[list[str], list[str]]:
+    """The SQL of a replace or append of the rows registered as `view` (with the derived
+    columns of new responses), and the table's columns after it. An append to a stored table
+    adds the columns it lacks (as VARCHAR) and inserts by name; anything else builds the new
+    table beside the old one and swaps it in."""
+    name = op.name
+    derived = name == schema.RESPONSES and (
+        op.kind == "replace" or stored is None or all(c in stored for c in schema.DERIVED)
+    )
+    source = _select_with_derived(view, incoming) if derived else f'"{view}"'
+    names = list(dict.fromkeys([*incoming.names, *(schema.DERIVED if derived else ())]))
+    if op.kind == "append" and stored is not None:
+        added = [c for c in incoming.names if c not in stored]
+        for column in added:
+            _check_ident(column)
+        cols = ", ".join(f'"{c}"' for c in names)
+        return [
+            *(f'ALTER TABLE "{name}" ADD COLUMN "{c}" VARCHAR' for c in added),
+            f'INSERT INTO "{name}" ({cols}) SELECT {cols} FROM {source}',
+        ], [*stored, *added]
+    order = ' ORDER BY "submitted_at"' if "submitted_at" in incoming.names else ""
+    return [
+        f'CREATE OR REPLACE TABLE "{name}__new" AS SELECT * FROM {source}{order}',
+        f'DROP TABLE IF EXISTS "{name}"',
+        f'ALTER TABLE "{name}__new" RENAME TO "{name}"',
+    ], names
+
+
+def _columns(cur: duckdb.DuckDBPyConnection, name: str) -> list[str]:
+    """The columns of the stored table `name`."""
+    return [row[0] for row in cur.execute(f'DESCRIBE "{name}"').fetchall()]
 
 
 def _check_ident(name: str) -> None:

@@ -15,7 +15,6 @@ import pandas as pd
 import streamlit as st
 
 from cxdata import schema
-from cxdata.access import Grant
 from cxdata.errors import CxError
 from cxdata.importing import (
     MODES,
@@ -30,9 +29,10 @@ from cxdata.importing import (
 )
 from cxdata.importing.mapping import DATASETS
 from cxdata.store import Store
+from pages._shared import exports
 from pages._shared import mapping_step as step
-from pages._shared.auth import effective_grant, may_import
-from pages._shared.fmt import md_escape
+from pages._shared.auth import effective_grant, open_mode_hint
+from pages._shared.fmt import md_escape, safe_table
 from pages._shared.session import session_store, within_entrypoint
 
 UPLOAD_TYPES = ["csv", "tsv", "txt", "xlsx", "xlsm", "xls", "ods", "parquet", "pq"]
@@ -143,9 +143,9 @@ def _last_import() -> None:
         st.markdown(step.left_out_lines(left))
     if result.rejects_file:
         path = Path(result.rejects_file)
-        st.download_button(
+        exports.download_button(
             "Download the reject report (CSV)",
-            data=path.read_bytes(),
+            path.read_bytes,
             file_name=path.name,
             mime="text/csv",
             icon=":material/download:",
@@ -206,7 +206,7 @@ def import_section(store: Store) -> None:
         auto if dataset == auto.dataset else step.suggestion_for(store, source, dataset, key, cache)
     )
     with st.expander("Preview (first 50 rows)", expanded=False):
-        st.dataframe(source.frame.head(50), width="stretch")
+        st.dataframe(safe_table(source.frame.head(50)), width="stretch")  # customer text
 
     st.markdown("**Column mapping**: check the suggestion, edit where needed")
     date_order = step.date_order_default(key, suggestion)
@@ -219,7 +219,7 @@ def import_section(store: Store) -> None:
         step.mapping_problems(problem)
         return
 
-    modes = MODES if _grant().can("manage") else ("append",)
+    modes = MODES if store.may_write("manage") else ("append",)
     if len(modes) < len(MODES):
         st.caption("Replacing stored data needs the admin role; imports append.")
     mode = st.radio(
@@ -267,7 +267,7 @@ def datasets_section(store: Store) -> None:
         last_file=summaries["last_file"].fillna("—"),
     )
     st.dataframe(
-        shown,
+        safe_table(shown),  # file names
         hide_index=True,
         width="stretch",
         column_config={
@@ -279,7 +279,7 @@ def datasets_section(store: Store) -> None:
             "last_file": "File",
         },
     )
-    if not _grant().can("manage"):
+    if not store.may_write("manage"):
         st.caption("Deleting a dataset needs the admin role.")
         return
     deletable = [d for d in summaries["dataset"] if d != schema.TOUCHPOINT_RATINGS]
@@ -290,11 +290,6 @@ def datasets_section(store: Store) -> None:
             st.session_state[ASK_DELETE] = dataset
         if st.session_state.get(ASK_DELETE) == dataset:
             _confirm_delete(store, dataset, rows)
-
-
-def _grant() -> Grant:
-    """Who is importing; nobody signed in gets no rights (the page is not shown then)."""
-    return effective_grant() or Grant(email="", role="viewer")
 
 
 def _day(value: object) -> str:
@@ -312,22 +307,26 @@ def main() -> None:
     toast = st.session_state.pop("cx_toast", None)
     if toast:
         st.toast(toast)
-    if not may_import(_grant()):
-        # The navigation hides this page from them; this guards a direct request too.
-        st.warning(
-            "Importing needs the analyst role without a row restriction.", icon=":material/lock:"
-        )
-        return
+    grant = effective_grant()
     try:
-        store = session_store()
+        store = session_store(grant) if grant is not None else None
     except CxError as exc:
-        st.error(f"The data store cannot be opened: {exc}", icon=":material/error:")
+        st.error(f"The data store cannot be opened: {md_escape(exc)}", icon=":material/error:")
+        return
+    if store is None or not store.may_write("import"):
+        # The navigation hides this page from them; this guards a direct request too. The
+        # engine decides (Store.may_write): the same check its writers make.
+        st.warning(
+            "Importing needs the analyst role without a row restriction"
+            f"{open_mode_hint(grant)}.",
+            icon=":material/lock:",
+        )
         return
     for section in (import_section, datasets_section):
         try:
             section(store)
         except (CxError, ValueError) as exc:  # one clear line naming file, row or column
-            st.error(str(exc), icon=":material/error:")
+            st.error(md_escape(exc), icon=":material/error:")
         if section is import_section:
             st.divider()
 

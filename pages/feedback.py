@@ -11,7 +11,7 @@ import streamlit as st
 
 from cxdata import comments, schema
 from cxdata.comments import CommentPage, CommentQuery
-from pages._shared import common, fmt, session, state
+from pages._shared import common, exports, fmt, session, state
 from pages._shared.session import Ctx, context
 from pages._shared.urlstate import decode_many
 
@@ -21,13 +21,22 @@ K_SIG = "_cx_feedback_sig"
 SIZES = [str(s) for s in comments.PAGE_SIZES]
 
 
-def segments_from_url(dims: Sequence[str]) -> None:
-    """Seed the drill-down conditions (seg=dim:value) that a heatmap click carries."""
+def segments_from_url(
+    dims: Sequence[str], values: Callable[[str], Sequence[str]] | None = None
+) -> None:
+    """Seed the drill-down conditions (seg=dim:value) that a heatmap click carries; a
+    condition on a dimension or value that is not in the data (`values(dim)`) is dropped
+    with a note, never shown."""
 
-    def decode(values: Sequence[str] | None) -> list[str]:
-        return [v for v in decode_many(values) if v.partition(":")[0] in dims and ":" in v]
+    def known(item: str) -> bool:
+        dim, sep, value = item.partition(":")
+        return bool(sep) and dim in dims and (values is None or value in values(dim))
+
+    def decode(raw: Sequence[str] | None) -> list[str]:
+        return [v for v in decode_many(raw) if known(v)]
 
     state.seed(K_SEG, "seg", decode, lambda v: isinstance(v, list))
+    state.check_adopted("seg", "Narrowed to", lambda raw: all(known(v) for v in raw))
 
 
 def _drop_segment(item: str) -> None:
@@ -44,7 +53,7 @@ def segment_chips() -> tuple[tuple[str, str], ...]:
         for item in items:
             dim, _, value = item.partition(":")
             row.button(
-                f"{fmt.dim_label(dim)}: {value}",
+                fmt.md_escape(f"{fmt.dim_label(dim)}: {value}"),
                 icon=":material/close:",
                 key=f"feedback.drop.{item}",
                 on_click=_drop_segment,
@@ -58,7 +67,7 @@ def segment_chips() -> tuple[tuple[str, str], ...]:
 def query_controls(ctx: Ctx) -> tuple[CommentQuery, int]:
     """Search, band, sort, language, touchpoint and page size → the query and page size."""
     dims = ctx.dimensions()
-    segments_from_url(dims)
+    segments_from_url(dims, ctx.dimension_values)
     c1, c2, c3 = st.columns([2, 1.4, 1])
     text = state.text(
         "Search comments",
@@ -159,7 +168,7 @@ def comment_cards(page: CommentPage) -> None:
                 if col != "comment":  # an extra answer text: say which one
                     label = col.removeprefix(schema.EXTRA_TEXT_PREFIX).replace("_", " ")
                     st.caption(fmt.md_escape(label.capitalize()))
-                st.text(str(row[col]))
+                st.text(fmt.clean_text(row[col]))  # no bidi or control characters
 
 
 def answer_text_columns(row: pd.Series) -> list[str]:
@@ -178,7 +187,7 @@ def export_button(ctx: Ctx, query: CommentQuery, total: int) -> None:
 
     capped = total > comments.EXPORT_LIMIT
     label = f"Export {min(total, comments.EXPORT_LIMIT):,} comments (CSV)"
-    st.download_button(
+    exports.download_button(
         label,
         make_csv,
         file_name="comments.csv",
@@ -236,11 +245,7 @@ def render() -> None:
     with common.guard("The comments could not be loaded"):
         first = ctx.comment_page(query, 1, size)
         if first.withheld:
-            st.warning(
-                "Comments are withheld: this selection has fewer than "
-                f"{comments.RESTRICTED_MIN_ANSWERS} answers in a restricted view.",
-                icon=":material/visibility_off:",
-            )
+            st.warning(comments.WITHHELD_NOTE, icon=":material/visibility_off:")
             return
         if first.total == 0:
             st.info(

@@ -64,7 +64,7 @@ def metric_tiles(ctx: Ctx) -> None:
     if ignored:
         notes.append(
             "Not narrowed by "
-            + ", ".join(fmt.dim_label(d) for d in ignored)
+            + fmt.md_escape(", ".join(fmt.dim_label(d) for d in ignored))
             + ": the metrics dataset has no such column."
         )
     st.caption(" ".join(notes))

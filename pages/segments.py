@@ -8,8 +8,10 @@ from collections.abc import Sequence
 import pandas as pd
 import streamlit as st
 
+from cxdata import segments
 from cxdata.comments import safe_csv
-from pages._shared import charts, common, fmt, state
+from cxdata.scores import METRICS
+from pages._shared import charts, common, exports, fmt, state
 from pages._shared.session import Ctx, context
 from pages._shared.urlstate import decode_many
 
@@ -35,6 +37,7 @@ def default_path(dims: Sequence[str]) -> list[str]:
 def path_select(dims: Sequence[str]) -> list[str]:
     """Up to three levels; a level set to "—" ends the path. URL: path=a&path=b&path=c."""
     default = default_path(dims)
+    state.check_adopted("path", "Drill-down levels", lambda raw: all(v in dims for v in raw))
     chosen: list[str] = []
     columns = st.columns(LEVELS)
     for i, col in enumerate(columns):
@@ -69,6 +72,8 @@ def comparison_table(table: pd.DataFrame, metric: str, th_low_base: int) -> pd.D
     def verdict(row: pd.Series) -> str:
         if row["suppressed"]:
             return "n too small"
+        if row.get("hidden", False):
+            return fmt.hidden()
         if pd.isna(row["significant"]):
             return f"not tested (under {th_low_base} answers)"
         if not row["significant"]:
@@ -92,21 +97,28 @@ def comparison_table(table: pd.DataFrame, metric: str, th_low_base: int) -> pd.D
     )
 
 
-def drill(ctx: Ctx, path: list[str], metric: str, kind: str) -> None:
-    """The treemap / sunburst."""
+def drill(ctx: Ctx, path: list[str], metric: str, kind: str) -> segments.Protection | None:
+    """The treemap / sunburst; returns what the page withholds (the drilldown and every
+    segment-vs-rest table of its levels are protected together: segments.linked_protection).
+    """
     nodes = ctx.drilldown(path)
     if nodes.empty:
         st.info("No answers to drill into.")
-        return
+        return None
+    protection = segments.linked_protection(nodes, path, metric, ctx.th)
+    nodes = segments.withhold_nodes(nodes, metric, protection.nodes)
     score = getattr(ctx.kpis(), metric)
     name = fmt.SHORT_LABELS[metric]
-    charts.show(
-        charts.drill_figure(
-            nodes, metric, kind, "All answers", None if score.suppressed else score.value, score.n
-        ),
-        key="drill",
-        alt=f"{CHARTS[kind]} of {' → '.join(path)} coloured by {name}",
+    fig = charts.drill_figure(
+        nodes, metric, kind, "All answers", None if score.suppressed else score.value, score.n
     )
+    n_col = METRICS[metric].n
+    info = list(fig.data[0].customdata)  # the root first, then one entry per node
+    for i, (hidden, n) in enumerate(zip(nodes["hidden"], nodes[n_col], strict=True), start=1):
+        if hidden:
+            info[i] = fmt.hidden(n)
+    fig.data[0].customdata = info
+    charts.show(fig, key="drill", alt=f"{CHARTS[kind]} of {' → '.join(path)} coloured by {name}")
     zoom = (
         "Click a box to zoom in, the bar above to zoom out."
         if kind == "treemap"
@@ -114,12 +126,17 @@ def drill(ctx: Ctx, path: list[str], metric: str, kind: str) -> None:
     )
     st.caption(
         f"Size: answers. Colour: {name} (blue better, red worse). Grey: fewer than "
-        f"{ctx.th.min_n} answers (n too small). {zoom}"
+        f"{ctx.th.min_n} answers (n too small), or hidden because, with the totals shown, "
+        f"it would reveal a group of fewer than {ctx.th.min_n} by subtraction. {zoom}"
     )
+    return protection
 
 
-def vs_rest(ctx: Ctx, path: list[str], metric: str) -> None:
-    """Each segment of one level vs all other answers, with a CSV download."""
+def vs_rest(
+    ctx: Ctx, path: list[str], metric: str, protection: segments.Protection | None = None
+) -> None:
+    """Each segment of one level vs all other answers, with a CSV download; segments that
+    `protection` (the drilldown's) withholds are withheld here too."""
     st.subheader("Each segment vs the rest")
     by = state.select(
         "Segments of",
@@ -131,13 +148,15 @@ def vs_rest(ctx: Ctx, path: list[str], metric: str) -> None:
         where=st.columns([1, 3])[0],
     )
     table = ctx.segment_vs_rest(by, metric)
+    if protection is not None and not table.empty:
+        table = segments.withhold_segments(table, protection.segments.get(by, frozenset()))
     if table.empty:
         st.info("No segments to compare.")
         return
     shown = comparison_table(table, metric, ctx.th.low_base)
     name = fmt.SHORT_LABELS[metric]
     st.dataframe(
-        shown,
+        fmt.safe_table(shown),  # segment names are data: shown as the CSV export writes them
         hide_index=True,
         width="stretch",
         column_config={
@@ -153,9 +172,9 @@ def vs_rest(ctx: Ctx, path: list[str], metric: str) -> None:
             ),
         },
     )
-    st.download_button(
+    exports.download_button(
         "Download CSV",
-        safe_csv(shown),
+        lambda: safe_csv(shown),
         file_name=f"segments_{by}_{metric}.csv",
         mime="text/csv",
         icon=":material/download:",
@@ -164,7 +183,10 @@ def vs_rest(ctx: Ctx, path: list[str], metric: str) -> None:
     st.caption(
         f"“The rest” is every other answer inside the filters. Significance: "
         f"{TESTS[metric]} at 95%; not run when either side has fewer than "
-        f"{ctx.th.low_base} answers."
+        f"{ctx.th.low_base} answers. A segment or rest with fewer than {ctx.th.min_n} answers "
+        "is not shown, and neither is the other side of its row (overall − rest would give "
+        f"it back); “{fmt.hidden()}” marks a row hidden so that small ones cannot be worked "
+        "out from the overall score and the other rows."
     )
 
 
@@ -199,10 +221,11 @@ def render() -> None:
         radio=True,
         where=c2,
     )
+    protection = None
     with common.guard("The drilldown could not be computed"):
-        drill(ctx, path, metric, kind)
+        protection = drill(ctx, path, metric, kind)
     with common.guard("The comparison could not be computed"):
-        vs_rest(ctx, path, metric)
+        vs_rest(ctx, path, metric, protection)
 
 
 render()

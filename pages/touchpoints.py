@@ -40,7 +40,9 @@ def heatmap(ctx: Ctx, cols: str, metric: str) -> None:
     if matrix.empty:
         st.info("No answers at a touchpoint match these filters.", icon=":material/grid_off:")
         return
-    st.subheader(f"{fmt.metric_label(metric)}: touchpoint × {fmt.dim_label(cols).lower()}")
+    st.subheader(
+        f"{fmt.metric_label(metric)}: touchpoint × {fmt.md_escape(fmt.dim_label(cols).lower())}"
+    )
     event = st.plotly_chart(
         charts.heatmap_figure(matrix, ROWS, cols, metric),
         key="touchpoints.heatmap",

@@ -9,7 +9,7 @@ import streamlit as st
 from cxdata.comments import safe_csv
 from cxdata.kpi_metrics import days_in
 from cxdata.scores import metric_columns
-from pages._shared import charts, common, fmt, state
+from pages._shared import charts, common, exports, fmt, state
 from pages._shared.session import Ctx, context
 
 TREND_METRICS: tuple[str, ...] = ("nps", "csat", "ces", "ces_easy", "friction")
@@ -138,7 +138,7 @@ def render() -> None:
         title = f"{fmt.metric_label(metric)} per {grain}" + (
             f" by {fmt.dim_label(by)}" if by else ""
         )
-        st.subheader(title)
+        st.subheader(fmt.md_escape(title))  # `by` is a column name from the data
         charts.show(
             charts.trend_figure(frame, metric, by, kpi_series, kpi.capitalize() if kpi else ""),
             key="trend",
@@ -169,10 +169,10 @@ def render() -> None:
 
         with st.expander("Numbers behind the chart"):
             table = numbers_table(frame, metric, by)
-            st.dataframe(table, hide_index=True, width="stretch", height=300)
-            st.download_button(
+            st.dataframe(fmt.safe_table(table), hide_index=True, width="stretch", height=300)
+            exports.download_button(
                 "Download CSV",
-                safe_csv(table),
+                lambda: safe_csv(table),
                 file_name=f"trend_{metric}_{grain}.csv",
                 mime="text/csv",
                 icon=":material/download:",

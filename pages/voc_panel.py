@@ -10,7 +10,6 @@ rendered as markdown or HTML (data grids, st.text, escaped chart labels).
 
 from __future__ import annotations
 
-import html
 from collections.abc import Hashable
 from typing import Any
 
@@ -19,13 +18,14 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from cxdata import config
+from cxdata import comments, config
 from cxdata.config import Thresholds
 from cxdata.errors import CxError
 from cxdata.filters import Filters
 from cxdata.store import Store
 from cxdata.voc import impact, persist, taxonomy, verbatims
 from cxdata.voc.language import ANALYSED, language_name
+from pages._shared import fmt
 
 GOOD, BAD, NEUTRAL = "#2F6FD0", "#D4573B", "#8D96A5"
 SHARE_SCALE = [[0.0, "#EDE6D6"], [1.0, "#3A6FD8"]]
@@ -37,8 +37,9 @@ _CACHE = {"show_spinner": False, "max_entries": 128}
 
 
 def plain(text: object) -> str:
-    """A label safe inside a Plotly figure: <, > and & escaped (Plotly reads a few tags)."""
-    return html.escape(str(text), quote=False)
+    """A label safe inside a Plotly figure: <, >, & and $ escaped (Plotly reads a few tags),
+    bidi and control characters removed."""
+    return fmt.plotly_escape(text)
 
 
 # --- cached engine calls (plain-value keys; `_store` is not hashed) ----------------------
@@ -91,6 +92,8 @@ def _languages(_store: Store, key: tuple[object, ...], f: Filters) -> pd.DataFra
 
 
 def _sig_text(row: pd.Series) -> str:
+    if row.get("hidden", False):
+        return fmt.hidden()
     if row["suppressed"]:
         return "n too small"
     if row["low_base"] or row["significant"] is pd.NA:
@@ -103,7 +106,7 @@ def volume_figure(frame: pd.DataFrame) -> go.Figure:
     top = frame.head(MAX_BARS).iloc[::-1]
     hover = [
         f"{plain(r['label'])}<br>{int(r['n']):,} mentions · {r['share']:.1f}% of "
-        f"{int(r['comments']):,} comments<br>NPS with {_pts(r['nps_with'])} "
+        f"{int(r['comments']):,} comments<br>NPS with {_nps_with(r)} "
         f"(n = {int(r['nps_n_with']):,})"
         for _, r in top.iterrows()
     ]
@@ -113,6 +116,11 @@ def volume_figure(frame: pd.DataFrame) -> go.Figure:
 
 def _pts(v: float) -> str:
     return "n too small" if pd.isna(v) else f"{v:+.1f}"
+
+
+def _nps_with(r: pd.Series) -> str:
+    """NPS with the theme for a hover: the value, "n too small", or why it is hidden."""
+    return fmt.hidden() if r.get("hidden", False) else _pts(r["nps_with"])
 
 
 def _theme_bars(
@@ -148,7 +156,7 @@ def _mentions(r: pd.Series) -> str:
     """Hover lines of a theme cell: mentions of the comments, and NPS with the theme."""
     return (
         f"{int(r['n']):,} of {int(r['comments']):,} comments ({r['share']:.1f}%)<br>"
-        f"NPS with {_pts(r['nps_with'])} (n = {int(r['nps_n_with']):,})"
+        f"NPS with {_nps_with(r)} (n = {int(r['nps_n_with']):,})"
     )
 
 
@@ -322,7 +330,9 @@ def ranking_section(frame: pd.DataFrame, key: str) -> None:
         "Impact = NPS of answers whose comment mentions the theme − NPS of the other "
         "analysed comments. ★ = significant at 95% (|t| > 1.96); grey = not "
         "significant or not tested (fewer than the low-base threshold of answers on "
-        "a side). Hover for n and both NPS values."
+        "a side). Hover for n and both NPS values. A theme with fewer than the minimum "
+        "of NPS answers on either side shows neither side: the other side and the NPS of "
+        "all comments would give it back."
     )
     grid = frame.assign(
         languages=[", ".join(x) for x in frame["languages"]],
@@ -347,7 +357,7 @@ def ranking_section(frame: pd.DataFrame, key: str) -> None:
     ]
     with st.expander("All themes as a table"):
         st.dataframe(
-            grid,
+            fmt.safe_table(grid, keep=("sentiment",)),  # labels may be words of comments
             hide_index=True,
             width="stretch",
             column_config={
@@ -385,7 +395,7 @@ def trend_section(
         "Themes",
         list(labels),
         default=list(frame["theme"].head(5)),
-        format_func=lambda t: labels.get(t, t),
+        format_func=lambda t: fmt.clean_text(labels.get(t, t)),
         key=f"{key}.trend.themes.{source}",
     )
     grain = c2.selectbox("Per", ["week", "month", "quarter"], index=1, key=f"{key}.trend.grain")
@@ -438,7 +448,7 @@ def verbatim_section(
     theme = c1.selectbox(
         "Theme",
         list(labels),
-        format_func=lambda t: labels.get(t, t),
+        format_func=lambda t: fmt.clean_text(labels.get(t, t)),
         key=f"{key}.verb.theme.{source}",
     )
     band = c2.selectbox(
@@ -452,10 +462,7 @@ def verbatim_section(
     page_no = int(c4.number_input("Page", min_value=1, step=1, key=f"{key}.verb.page"))
     page = verbatims.theme_verbatims(store, filters, theme, page_no, int(size), band)
     if page.withheld:
-        st.warning(
-            f"Comments are withheld: this selection has fewer than "
-            f"{verbatims.RESTRICTED_MIN_ANSWERS} answers in a restricted view."
-        )
+        st.warning(comments.WITHHELD_NOTE, icon=":material/visibility_off:")
         return
     if page.total == 0:
         st.caption("No comment of this theme matches.")
@@ -478,7 +485,7 @@ def verbatim_section(
         ],
     ).drop(columns=["sentiment_label"])
     st.dataframe(
-        rows,
+        fmt.safe_table(rows, keep=("sentiment",)),  # the grid's CSV download: no formulas
         hide_index=True,
         width="stretch",
         height=min(38 + 35 * len(rows), 900),
@@ -544,12 +551,9 @@ def taxonomy_section(store: Store, key: str) -> None:
         try:
             new = taxonomy.DEFAULT_TAXONOMY if reset else taxonomy.taxonomy_from_frame(edited)
         except ValueError as exc:
-            st.error(f"The taxonomy was not saved: {exc}")
+            st.error(f"The taxonomy was not saved: {fmt.md_escape(exc)}")
             return
-        taxonomy.save_taxonomy(new, folder)
-        if persist.has_results(store):
-            report = _progress_bar("re-matching")
-            persist.rematch_taxonomy(store, report, new)
+        persist.edit_taxonomy(store, new, _progress_bar("re-matching"))
         st.session_state.pop(f"{key}.taxonomy", None)
         st.rerun()
 
@@ -565,9 +569,10 @@ def render_voc(
 ) -> None:
     """The whole panel. `data_key` (optional) is the page's own cache key of the data; the
     results' version is added to it. Computing themes and editing the taxonomy are offered
-    only when `can_edit` (the user may import data) and the view is not row-restricted."""
+    only when `can_edit` and the engine lets this store write themes (the analyst role, no
+    row restriction: Store.may_write); the engine refuses the writes anyway."""
     th = th or config.thresholds()
-    can_edit = can_edit and not store.restrict
+    can_edit = can_edit and store.may_write("import")
     st.subheader("Themes and their impact on NPS")
     try:
         version = persist.results_version(store)
@@ -604,4 +609,4 @@ def render_voc(
         if can_edit:
             taxonomy_section(store, key)
     except (CxError, ValueError) as exc:
-        st.error(f"The themes could not be shown: {exc}", icon=":material/error:")
+        st.error(f"The themes could not be shown: {fmt.md_escape(exc)}", icon=":material/error:")

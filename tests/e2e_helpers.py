@@ -80,7 +80,10 @@ class AppServer:
 
     def start(self, timeout: float = 60) -> float:
         """Start the server; returns the seconds until its health check answered."""
-        env = {**os.environ, "CX_DATA_DIR": str(self.data_dir), **self.extra_env}
+        # Open mode is read-only unless CX_OPEN_ADMIN=1; the browser tests import and
+        # replace data, so they run as local admins unless a test says otherwise.
+        env = {"CX_OPEN_ADMIN": "1", **os.environ, "CX_DATA_DIR": str(self.data_dir),
+               **self.extra_env}
         env.pop("CX_DATABASE_URL", None)
         cmd = [
             sys.executable,
@@ -190,8 +193,68 @@ def wait_rendered(page: Any, plots: int = 1, timeout: float = 45_000) -> None:
     )
 
 
+# What a finished page shows, checked in the browser together with "the run has finished"
+# (idle alone can come before the elements are drawn, and while a rerun runs the previous
+# run's elements are still on the page). kind: "tiles" (the KPI tiles: the Responses number,
+# or the notice that no answers match), "plots" (at least `n` Plotly charts drawn) or
+# "comments" (at least `n` comment cards, or the notice why there are none). Async tests
+# pass it to `page.wait_for_function(PAGE_READY, arg=[kind, n])` themselves.
+PAGE_READY = r"""([kind, n]) => {
+    const app = document.querySelector("[data-testid='stApp']");
+    if (!app || app.dataset.testScriptState !== 'notRunning') return false;
+    const text = document.body.innerText;
+    if (kind === 'tiles')
+        return /Responses\s*\n?\s*[\d,]+/.test(text) || text.includes('No answers match');
+    if (kind === 'plots')
+        return document.querySelectorAll('.js-plotly-plot .main-svg').length >= n;
+    if (kind === 'comments')
+        return document.querySelectorAll("[class*='st-key-comment-']").length >= n
+            || text.includes('No comments match') || text.includes('Comments are withheld');
+    throw new Error('unknown kind ' + kind);
+}"""
+READY_KIND = {"": "tiles", "overview": "tiles", "feedback": "comments"}  # others: "plots"
+
+
+def wait_ready(page: Any, kind: str, n: int = 1, timeout: float = 45_000) -> None:
+    """Wait until the run has finished and the page shows what `kind` names (PAGE_READY)."""
+    page.wait_for_function(PAGE_READY, arg=[kind, n], timeout=timeout, polling=50)
+
+
+def wait_for_tiles(page: Any, timeout: float = 45_000) -> None:
+    """Wait until the run has finished and the KPI tiles are drawn (or no answers match)."""
+    wait_ready(page, "tiles", timeout=timeout)
+
+
+def wait_for_comments(page: Any, at_least: int = 1, timeout: float = 45_000) -> None:
+    """Wait until the run has finished and at least `at_least` comment cards are listed (or
+    the page says why none are)."""
+    wait_ready(page, "comments", at_least, timeout)
+
+
+def wait_for_text(page: Any, *texts: str, timeout: float = 45_000) -> str:
+    """Wait until the run has finished and the page's text contains every one of `texts`;
+    returns the page's text."""
+    page.wait_for_function(
+        """(texts) => {
+            const app = document.querySelector("[data-testid='stApp']");
+            return app && app.dataset.testScriptState === 'notRunning'
+                && texts.every(t => app.innerText.includes(t));
+        }""",
+        arg=list(texts),
+        timeout=timeout,
+        polling=50,
+    )
+    return str(page.inner_text("[data-testid='stApp']"))
+
+
+def wait_page(page: Any, path: str, timeout: float = 45_000) -> None:
+    """Wait for what the dashboard page at `path` ("", "trends", "feedback"…) shows."""
+    wait_ready(page, READY_KIND.get(path.strip("/").split("?")[0], "plots"), timeout=timeout)
+
+
 def metric_texts(page: Any) -> list[str]:
-    """The texts of all st.metric values on the page."""
+    """The texts of all st.metric values on the page, once the KPI tiles are drawn."""
+    wait_for_tiles(page)
     return page.locator("[data-testid='stMetricValue']").all_inner_texts()
 
 

@@ -24,6 +24,9 @@ from e2e_helpers import (
     free_port,
     make_demo_store,
     screenshot,
+    wait_for_comments,
+    wait_for_text,
+    wait_for_tiles,
     wait_idle,
 )
 
@@ -123,19 +126,6 @@ def body_text(page: Any) -> str:
     return str(page.inner_text("[data-testid='stApp']"))
 
 
-def wait_for_tiles(page: Any, timeout: float = 45_000) -> None:
-    """Wait until the KPI tiles are drawn (the Responses number shows) or the page says no
-    answers match: idle alone can come before the tiles are on the page."""
-    page.wait_for_function(
-        r"""() => {
-            const text = document.body.innerText;
-            return /Responses\s*\n?\s*[\d,]+/.test(text) || text.includes("No answers match");
-        }""",
-        timeout=timeout,
-        polling=50,
-    )
-
-
 def responses_count(page: Any) -> int:
     """The Responses KPI tile's number, once it is drawn."""
     wait_for_tiles(page)
@@ -146,16 +136,24 @@ def responses_count(page: Any) -> int:
 
 
 def country_filter_options(page: Any) -> list[str]:
-    """The Country filter's options; none when the sidebar leaves out a one-value filter."""
+    """The Country filter's options as its drop-down lists them; none when the sidebar
+    leaves out a one-value filter or the filter has nothing to offer."""
+    wait_for_tiles(page)  # the run has finished: the sidebar is complete
     box = page.locator("[data-testid='stSidebar'] [data-testid='stMultiSelect']").filter(
         has=page.get_by_text("Country", exact=True)
     )
     if box.count() == 0:
         return []
-    box.locator("input").click()
-    options = page.locator("[role='option']").all_inner_texts()
+    # Clicking the input only focuses it; the arrow button opens the list. The list opens
+    # in the frame after the click, and a list with no options never opens.
+    box.get_by_role("button", name="Open").click()
+    page.evaluate("() => new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)))")
+    if box.locator("input").get_attribute("aria-expanded") != "true":
+        return []
+    page.locator("[role='listbox'] [role='option']").first.wait_for()
+    options = page.locator("[role='listbox'] [role='option']").all_inner_texts()
     page.keyboard.press("Escape")
-    return options
+    return [o for o in options if o != "Select all"]
 
 
 def test_signed_out_browser_sees_no_data(app: AppServer, browser: Any) -> None:
@@ -165,6 +163,7 @@ def test_signed_out_browser_sees_no_data(app: AppServer, browser: Any) -> None:
         page.goto(f"{app.url}/{path}")
         page.wait_for_selector(APP_IDLE, timeout=45_000)
         wait_idle(page)
+        page.get_by_role("button", name="Sign in").wait_for()
         text = body_text(page)
         assert "Sign in" in text
         assert "NPS" not in text and "Norway" not in text and "Sweden" not in text
@@ -175,12 +174,13 @@ def test_signed_out_browser_sees_no_data(app: AppServer, browser: Any) -> None:
 
 def test_each_user_sees_only_their_scope(app: AppServer, browser: Any) -> None:
     ola = sign_in(browser, app, "ola")
-    assert "ola@example.com" in body_text(ola) and "country = Norway" in body_text(ola)
+    wait_for_text(ola, "ola@example.com", "country = Norway")
     assert set(country_filter_options(ola)) <= {"Norway"}
     assert "Sweden" not in body_text(ola) and "Denmark" not in body_text(ola)
     ola_count = responses_count(ola)
     screenshot(ola, "auth_ola_overview")
     sven = sign_in(browser, app, "sven")
+    wait_for_text(sven, "sven@example.com", "country = Sweden")
     assert set(country_filter_options(sven)) <= {"Sweden"}
     assert "Norway" not in body_text(sven) and "Slovenia" not in body_text(sven)
     sven_count = responses_count(sven)
@@ -209,6 +209,7 @@ def test_url_parameters_cannot_widen_the_scope(app: AppServer, browser: Any) -> 
     ola.goto(f"{app.url}/feedback?country=Sweden&q=leverans")
     ola.wait_for_selector(APP_IDLE, timeout=45_000)
     wait_idle(ola)
+    wait_for_comments(ola)
     assert "Stockholm" not in body_text(ola) and "Skåne" not in body_text(ola)
     screenshot(ola, "auth_ola_widen_attempt")
     ola.context.close()
@@ -218,7 +219,7 @@ def test_user_missing_from_the_access_file_is_told_whom_to_ask(
     app: AppServer, browser: Any
 ) -> None:
     page = sign_in(browser, app, "mallory")
-    text = body_text(page)
+    text = wait_for_text(page, "mallory@example.com", "cx-admins@example.com")
     assert "mallory@example.com" in text and "cx-admins@example.com" in text
     assert "NPS" not in text and page.locator(".js-plotly-plot").count() == 0
     screenshot(page, "auth_no_access")

@@ -23,8 +23,11 @@ from e2e_helpers import (
     metric_texts,
     open_page,
     screenshot,
+    wait_for_comments,
     wait_idle,
+    wait_page,
 )
+from playwright.sync_api import expect
 
 pytestmark = pytest.mark.browser
 
@@ -82,8 +85,10 @@ def query(url: str) -> dict[str, list[str]]:
 @pytest.mark.parametrize("name", list(PAGES))
 def test_every_page_renders_with_charts(server: AppServer, page: Any, name: str) -> None:
     open_page(page, f"{server.url}/{PAGES[name]}", charts=name != "feedback")
+    wait_page(page, PAGES[name])
     assert not exceptions(page)
     if name == "feedback":
+        wait_for_comments(page, 10)
         assert page.locator("[class*='st-key-comment-']").count() >= 10, "comments are listed"
     else:
         assert page.locator(".js-plotly-plot").count() >= 1
@@ -96,6 +101,7 @@ def test_dark_theme(server: AppServer, browser: Any, name: str) -> None:
     try:
         page = context.new_page()
         open_page(page, f"{server.url}/{PAGES[name]}", charts=name != "feedback")
+        wait_page(page, PAGES[name])
         assert not exceptions(page)
         background = page.evaluate(
             "getComputedStyle(document.querySelector('[data-testid=stApp]')).backgroundColor"
@@ -118,10 +124,13 @@ def test_a_page_url_as_the_first_request_of_a_fresh_server(browser: Any, tmp_pat
     try:
         page = context.new_page()
         open_page(page, f"{fresh.url}/segments?plan=Plus")
+        wait_page(page, "segments")
         assert not exceptions(page)
-        assert page.get_by_role("heading", name="Segments").count() == 1
-        assert "Plus" in sidebar_multiselect(page, "Plan").inner_text()
-        links = page.locator("[data-testid='stSidebarNav'] a").all_inner_texts()
+        expect(page.get_by_role("heading", name="Segments")).to_have_count(1)
+        expect(sidebar_multiselect(page, "Plan")).to_contain_text("Plus")
+        nav = page.locator("[data-testid='stSidebarNav'] a")
+        expect(nav.filter(has_text="Feedback")).to_have_count(1)
+        links = nav.all_inner_texts()
         labels = [text.split("\n")[-1] for text in links]
         assert labels[:5] == ["Overview", "Trends", "Touchpoints", "Segments", "Feedback"]
     finally:
@@ -138,7 +147,7 @@ def test_a_url_with_filters_reproduces_the_view(server: AppServer, browser: Any)
         choose(page, "Plan", "Premium")
         choose(page, "Country", "Norway")
         page.wait_for_function("location.search.includes('country=Norway')")
-        kpis, url = metric_texts(page), page.url
+        kpis, url = metric_texts(page), page.url  # metric_texts waits for the run and tiles
         assert kpis != default_kpis
         assert query(url)["plan"] == ["Premium"]
     finally:
@@ -149,8 +158,8 @@ def test_a_url_with_filters_reproduces_the_view(server: AppServer, browser: Any)
         open_page(page, url)
         assert metric_texts(page) == kpis
         assert query(page.url) == query(url)
-        chips = sidebar_multiselect(page, "Plan").inner_text()
-        assert "Premium" in chips
+        expect(sidebar_multiselect(page, "Plan")).to_contain_text("Premium")
+        expect(sidebar_multiselect(page, "Country")).to_contain_text("Norway")
         screenshot(page, "shared_link_overview")
     finally:
         fresh.close()
@@ -160,11 +169,12 @@ def test_page_options_survive_the_sidebar_navigation(server: AppServer, page: An
     open_page(page, f"{server.url}/trends?grain=month&plan=Basic")
     page.locator("[data-testid='stSidebarNav'] a", has_text="Segments").click()
     page.wait_for_url(re.compile(r"/segments"))
-    wait_idle(page)
+    wait_page(page, "segments")
+    page.wait_for_function("location.search.includes('plan=Basic')")
     assert query(page.url).get("plan") == ["Basic"]
     page.locator("[data-testid='stSidebarNav'] a", has_text="Trends").click()
     page.wait_for_url(re.compile(r"/trends"))
-    wait_idle(page)
+    wait_page(page, "trends")
     page.wait_for_function("location.search.includes('grain=month')")
     assert query(page.url) == {"grain": ["month"], "plan": ["Basic"]}
 
@@ -173,7 +183,7 @@ def test_heatmap_cell_click_opens_its_comments(server: AppServer, page: Any) -> 
     open_page(page, f"{server.url}/touchpoints?country=Sweden")
     click_heatmap_cell(page, "parcel delivery", "delivery")
     page.wait_for_url(re.compile(r"/feedback\?"), timeout=30_000)
-    wait_idle(page)
+    wait_for_comments(page, 10)
     params = query(page.url)
     assert params["tp"] == ["parcel delivery"]
     assert params["seg"] == ["journey_stage:delivery"]
@@ -181,7 +191,7 @@ def test_heatmap_cell_click_opens_its_comments(server: AppServer, page: Any) -> 
     cards = page.locator("[class*='st-key-comment-']").all_inner_texts()
     assert len(cards) >= 10
     assert all("parcel delivery · delivery" in c for c in cards)
-    assert page.get_by_text("Journey stage: delivery").count() >= 1
+    expect(page.get_by_text("Journey stage: delivery").first).to_be_visible()
     assert not exceptions(page)
     screenshot(page, "heatmap_click_feedback")
 
@@ -192,9 +202,10 @@ def test_hot_spot_link_opens_the_touchpoints_page_filtered(server: AppServer, pa
     link.click()
     page.wait_for_url(re.compile(r"/touchpoints\?"))
     open_page(page, page.url)
+    wait_page(page, "touchpoints")
     params = query(page.url)
     assert len(params["touchpoint"]) == 1 and len(params["region"]) == 1
-    assert params["touchpoint"][0] in sidebar_multiselect(page, "Touchpoint").inner_text()
+    expect(sidebar_multiselect(page, "Touchpoint")).to_contain_text(params["touchpoint"][0])
     assert not exceptions(page)
 
 

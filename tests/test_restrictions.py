@@ -30,7 +30,7 @@ from cxdata.errors import CxError
 from cxdata.filters import Filters
 from cxdata.importing import datasets, load
 from cxdata.roles import ROLES, AccessDenied, role_allows
-from cxdata.store import Store, connect
+from cxdata.store import Store, WriteOp, connect
 from cxdata.voc import catalogue, impact, persist, taxonomy, verbatims
 
 RESTRICT = {"country": ("Norway",)}
@@ -241,6 +241,12 @@ def test_restricted_store_refuses_writes(stores: tuple[Store, Store], name: str)
         WRITERS[name][1](restricted)
 
 
+def test_all_rows_refuses_a_restricted_store(stores: tuple[Store, Store]) -> None:
+    restricted, _ = stores
+    with pytest.raises(CxError, match="restricted view cannot read every row"):
+        restricted.all_rows(schema.RESPONSES)
+
+
 def test_writers_list_matches_import_side(tmp_path: Path) -> None:
     """The import entry points refuse a restricted store as well."""
     restricted = connect(tmp_path).restricted(RESTRICT)
@@ -260,8 +266,11 @@ STORE_WRITERS: dict[str, tuple[str, Callable[[Store, str], Any]]] = {
         [(n, s.backend.table(n).to_pyarrow(), False)])),
     "drop_table": ("manage", lambda s, n: s.drop_table(n)),
     "drop_tables": ("manage", lambda s, n: s.drop_tables([n])),
+    "apply": ("manage", lambda s, n: s.apply([WriteOp.replace(n, s.all_rows(n).to_pyarrow())])),
 }
 STORE_OTHER = {
+    "all_rows": "every row, for the import and theme machinery: refused when restricted "
+                "(test_all_rows_refuses_a_restricted_store)",
     "restricted": "a narrower view: never wider (test_widening_filter_sees_nothing_outside)",
     "acting_as": "a lesser-or-equal role (test_acting_as_never_gains_rights)",
     "require_write": "the check every writer makes",

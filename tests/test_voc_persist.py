@@ -5,11 +5,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import duckdb
 import ibis
 import pandas as pd
 import pytest
 from test_voc_impact import voc_frame
 
+import cxdata.store
 from cxdata import schema
 from cxdata.errors import CxError
 from cxdata.filters import Filters
@@ -173,12 +175,19 @@ def test_a_failed_write_changes_nothing(store: Store, monkeypatch: pytest.Monkey
     store.append_rows(schema.RESPONSES, voc_frame(100, seed=5, prefix="X"))
     responses_now = rows(store, schema.RESPONSES)
 
-    def boom(_cur: object) -> None:
-        raise RuntimeError("disk full")
+    real = cxdata.store._run_in_transaction
+    ran: list[str] = []
 
-    monkeypatch.setattr(persist, "_fill_language", boom)
-    with pytest.raises(RuntimeError, match="disk full"):
+    def boom(cur: duckdb.DuckDBPyConnection, statements: list[str]) -> None:
+        # Every statement of the update runs (filling responses.language last), then the
+        # disk fills up before the commit.
+        ran.extend(statements)
+        real(cur, [*statements, "SELECT error('disk full (simulated)')"])
+
+    monkeypatch.setattr(cxdata.store, "_run_in_transaction", boom)
+    with pytest.raises(duckdb.Error, match="disk full"):
         persist.update_themes(store)
+    assert ran[-1].startswith(f'UPDATE "{schema.RESPONSES}"')  # the language fill ran too
     pd.testing.assert_frame_equal(rows(store, tables.COMMENTS), before[tables.COMMENTS])
     pd.testing.assert_frame_equal(rows(store, tables.THEMES), before[tables.THEMES])
     pd.testing.assert_frame_equal(rows(store, schema.RESPONSES), responses_now)

@@ -27,7 +27,7 @@ LOG_FILE = "log.json"
 def data_dir_of(store: Store) -> Path:
     """The directory beside the store for imports and mappings: the embedded store's own
     directory, or $CX_DATA_DIR / ./data for a warehouse."""
-    return Path(store.location) if store.raw is not None else config.data_dir()
+    return Path(store.location) if store.is_embedded else config.data_dir()
 
 
 def imports_dir(data_dir: str | Path) -> Path:

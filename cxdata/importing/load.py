@@ -191,7 +191,7 @@ def import_source(
     report(0.3, "checking every row")
     checked = dry_run(store, source, mapping, mode=mode)
     data_dir = data_dir_of(store)
-    if checked.imported and store.raw is not None:  # a full disk: refuse before writing
+    if checked.imported and store.is_embedded:  # a full disk: refuse before writing
         kept = Path(source.path).stat().st_size  # the original, kept in imports/
         faults.require_free_space(
             data_dir, faults.bytes_needed([checked.frame, checked.ratings], extra=kept)
@@ -277,10 +277,11 @@ def _log(data_dir: Path, result: ImportResult, mode: str) -> None:
 
 
 def stored_ids(store: Store) -> ExistingIds | None:
-    """A check of which response ids are already stored (None when there are none)."""
+    """A check of which response ids are already stored (None when there are none), over
+    every stored row (Store.all_rows: CxError on a restricted Store)."""
     if not store.has(schema.RESPONSES):
         return None
-    table = store.backend.table(schema.RESPONSES)
+    table = store.all_rows(schema.RESPONSES)
     if "response_id" not in table.columns:
         return None
 
@@ -288,7 +289,7 @@ def stored_ids(store: Store) -> ExistingIds | None:
         if len(ids) == 0:
             return np.zeros(0, dtype=bool)
         wanted = pa.table({"response_id": pa.array(ids.unique(), pa.string())})
-        if store.raw is not None:  # a registered view, not a memtable left in the catalog
+        if store.is_embedded:  # a registered view, not a memtable left in the catalog
             cur = store.raw.cursor()
             try:
                 cur.register("cx_import_ids", wanted)
@@ -308,13 +309,12 @@ def stored_ids(store: Store) -> ExistingIds | None:
 
 
 def stored_types(store: Store, dataset: str) -> dict[str, str]:
-    """Column → stored type name ("string", "int64", "timestamp(6)"…) of a dataset."""
+    """Column → stored type name ("string", "int64", "timestamp(6)"…) of a dataset
+    (Store.all_rows: CxError on a restricted Store)."""
     if not store.has(dataset):
         return {}
-    return {
-        name: str(dtype).lstrip("!")
-        for name, dtype in store.backend.table(dataset).schema().items()
-    }
+    stored = store.all_rows(dataset).schema()
+    return {name: str(dtype).lstrip("!") for name, dtype in stored.items()}
 
 
 def _writes(

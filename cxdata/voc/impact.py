@@ -12,7 +12,11 @@ row restriction): C = responses with a comment that has results. For a theme T:
                    Var = p + d − (p − d)²   (stats.nps_change_t)
     significant  = |t| > 1.96, tested only when both sides have N ≥ low_base (else NA)
 
-An NPS computed on fewer than min_n answers is suppressed (NaN, with its N kept).
+An NPS computed on fewer than min_n answers is suppressed (NaN, with its N kept). With and
+without are the two parts of C, and C's NPS follows from any theme showing both, so a theme
+with either side under min_n shows neither (`hidden` when its own side is large enough);
+a theme's trend points and touchpoint cells are parts of its mentions, protected the same
+way against the theme's NPS in the ranking (segments.secondary_suppression).
 Everything is aggregated in the engine: one grouped query over responses ⋈ comment_themes
 and one total over the base, per call.
 """
@@ -29,6 +33,7 @@ from cxdata.config import Thresholds
 from cxdata.errors import NoData, UnknownName
 from cxdata.filters import NOT_SET, Filters
 from cxdata.queries import GRAINS, responses
+from cxdata.segments import secondary_suppression
 from cxdata.store import Store
 from cxdata.voc import tables
 from cxdata.voc.catalogue import label_of, theme_labels
@@ -131,6 +136,57 @@ def _share_and_nps_with(cells: pd.DataFrame, th: Thresholds) -> pd.DataFrame:
     return out
 
 
+def _with_without_withheld(with_n: np.ndarray, without_n: np.ndarray, th: Thresholds) -> np.ndarray:
+    """Per theme: whether NPS with and without are both withheld — either side has
+    0 < n < min_n, and the other side plus the NPS of all analysed comments would give it
+    (secondary_suppression over the two parts of C)."""
+    total_shown = bool(len(with_n)) and int(with_n[0] + without_n[0]) >= th.min_n
+    return np.array(
+        [
+            secondary_suppression(
+                np.eye(2, dtype=bool), np.array([w, o]), th.min_n, total_shown=total_shown
+            ).any()
+            for w, o in zip(with_n, without_n, strict=True)
+        ],
+        dtype=bool,
+    )
+
+
+def _protect_parts(out: pd.DataFrame, comments_nps_n: int, th: Thresholds) -> pd.DataFrame:
+    """Theme cells (trend periods or touchpoints: for each theme they partition its
+    mentions) with nps_with withheld where the theme's NPS in the ranking, its complement
+    in C and the other shown cells would give a cell under min_n; `hidden` marks cells
+    withheld although their own n is not too small."""
+    out = out.reset_index(drop=True)
+    withheld = np.zeros(len(out), dtype=bool)
+    for _, rows in out.groupby("theme", sort=False).groups.items():
+        idx = np.asarray(rows)
+        n = out.loc[idx, "nps_n_with"].to_numpy(dtype="int64")
+        with_n = int(n.sum())
+        without_n = comments_nps_n - with_n
+        ranked_withheld = _with_without_withheld(np.array([with_n]), np.array([without_n]), th)
+        in_ranking = with_n >= th.min_n and not ranked_withheld[0]
+        k = len(n)
+        members = np.zeros((k + 2, k + 1), dtype=bool)
+        members[np.arange(k), np.arange(k)] = True  # each cell
+        members[k, :k] = True  # the theme: all its cells
+        members[k + 1, k] = True  # the rest of C
+        known = np.zeros(k + 2, dtype=bool)
+        known[k] = known[k + 1] = in_ranking
+        hidden = secondary_suppression(
+            members,
+            np.append(n, without_n),
+            th.min_n,
+            total_shown=comments_nps_n >= th.min_n,
+            shown_elsewhere=known,
+            withheld_elsewhere=np.append(np.zeros(k, dtype=bool), [not in_ranking] * 2),
+        )
+        withheld[idx] = hidden[:k]
+    out.loc[withheld, "nps_with"] = np.nan
+    out["hidden"] = withheld & ~out["suppressed"].to_numpy(dtype=bool)
+    return out
+
+
 def _sentiment_mean(total: np.ndarray, n: np.ndarray) -> np.ndarray:
     """Mean lexicon sentiment over the comments that have one; NaN (shown "n/a") when none
     has a lexicon score — never 0."""
@@ -147,7 +203,9 @@ def theme_impact(
     """One row per theme (largest first): theme, label, source, languages (codes with a
     mention), n, comments (|C|), share, nps_n_with, promoters_with, detractors_with,
     nps_with (+ CI), nps_n_without, nps_without (+ CI), nps_impact, t, significant (True /
-    False / NA = not tested, low base), low_base, suppressed, sentiment_n, sentiment_mean."""
+    False / NA = not tested, low base), low_base, suppressed (a side under min_n), hidden
+    (NPS with withheld only so that a small "without" cannot be derived), sentiment_n,
+    sentiment_mean."""
     th = _th(th)
     base = analysed(store, filters)
     total = _counts(base.aggregate(**_aggregates(base)), []).iloc[0]
@@ -188,7 +246,13 @@ def theme_impact(
         [bool(s) if ok else pd.NA for s, ok in zip(stats.is_significant(t), tested, strict=True)],
         dtype="boolean",
     )
+    withheld = _with_without_withheld(nw, no, th)
+    for col in ("nps_with", "nps_with_ci_low", "nps_with_ci_high", "nps_without",
+                "nps_without_ci_low", "nps_without_ci_high", "nps_impact", "t"):  # fmt: skip
+        out[col] = np.where(withheld, np.nan, out[col])
+    out.loc[withheld, "significant"] = pd.NA
     out["suppressed"] = (nw < th.min_n) | (no < th.min_n)
+    out["hidden"] = withheld & (nw >= th.min_n)
     out["low_base"] = ~out["suppressed"] & ~tested
     out["sentiment_n"] = per_theme["sentiment_n"].to_numpy()
     out["sentiment_mean"] = _sentiment_mean(
@@ -220,6 +284,7 @@ def _empty_impact() -> pd.DataFrame:
         "t",
         "significant",
         "suppressed",
+        "hidden",
         "low_base",
         "sentiment_n",
         "sentiment_mean",
@@ -247,7 +312,8 @@ def theme_trend(
 ) -> pd.DataFrame:
     """Per period (first day of the day/week/month/quarter) and theme: n mentions,
     comments (|C| in the period), share (%), nps_n_with and nps_with (suppressed below
-    min_n). Periods where a theme is not mentioned have n = 0."""
+    min_n, or withheld so that the theme's NPS in the ranking minus the other periods
+    cannot give a small one: `hidden`). Periods where a theme is not mentioned have n = 0."""
     if grain not in GRAINS:
         raise UnknownName("granularity", grain, GRAINS)
     th = _th(th)
@@ -275,7 +341,7 @@ def theme_trend(
         out[col] = out[col].astype("int64")
     labels = theme_labels(store)
     out.insert(2, "label", [label_of(t, labels) for t in out["theme"]])
-    out = _share_and_nps_with(out, th)
+    out = _protect_parts(_share_and_nps_with(out, th), int(totals["nps_n"].sum()), th)
     return out.drop(columns=["promoters", "detractors"]).sort_values(
         ["theme", "period"], ignore_index=True
     )
@@ -290,7 +356,8 @@ def theme_matrix(
 ) -> pd.DataFrame:
     """Theme × `by` (default touchpoint) cells: n mentions, comments (|C| in the column
     value), share (% of that value's comments mentioning the theme), nps_n_with, nps_with
-    (suppressed below min_n). Missing values of `by` show as NOT_SET."""
+    (suppressed below min_n, or withheld as in theme_trend: `hidden`). Missing values of
+    `by` show as NOT_SET."""
     allowed = store.dimensions()
     if by not in allowed:
         raise UnknownName("dimension", by, allowed)
@@ -309,8 +376,11 @@ def theme_matrix(
     out = grouped.merge(totals[[by, "n"]].rename(columns={"n": "comments"}), on=by)
     labels = theme_labels(store)
     out.insert(1, "label", [label_of(x, labels) for x in out["theme"]])
-    out = _share_and_nps_with(out, th)
-    keep = ["theme", "label", by, "n", "comments", "share", "nps_n_with", "nps_with", "suppressed"]
+    out = _protect_parts(_share_and_nps_with(out, th), int(totals["nps_n"].sum()), th)
+    keep = [
+        "theme", "label", by, "n", "comments", "share", "nps_n_with", "nps_with", "suppressed",
+        "hidden",
+    ]  # fmt: skip
     return out[keep].sort_values(["theme", by], ignore_index=True)
 
 

@@ -8,30 +8,30 @@
 - `rematch_taxonomy`  taxonomy themes of every analysed comment again (after an edit);
 - `voc_status`        what is stored and what is waiting.
 
-On the embedded DuckDB store each computation is written in one transaction, together
+Each computation is one Store.apply: on the embedded DuckDB store one transaction, together
 with filling `responses.language` where it is missing, so a reader sees the old results or
 the new ones, never a mix. On a warehouse each table is written atomically on its own and
 the responses are left untouched.
+
+The computations read every row (Store.all_rows, on the unrestricted Store a writer needs);
+the status readers read through the Store's row restriction (Store.table).
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import time
-from collections.abc import Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 
-import duckdb
 import ibis
 import ibis.common.exceptions as ibis_errors
 import ibis.expr.types as ir
 import pandas as pd
-import pyarrow as pa
 
-import cxdata.store
 from cxdata import schema
 from cxdata.errors import CxError
-from cxdata.store import Store
+from cxdata.store import Store, WriteOp
 from cxdata.voc import tables, topics
 from cxdata.voc.pipeline import Progress, analysed_comments, scaled, silent
 from cxdata.voc.taxonomy import (
@@ -74,6 +74,9 @@ class VocStatus:
 
 # --- reading ---------------------------------------------------------------------------
 
+# How a helper reads a table: Store.all_rows (a computation) or Store.table (a status reader).
+Read = Callable[[str], ir.Table]
+
 
 def _writable(store: Store) -> None:
     store.require_write("import", "compute themes")  # restriction and role (cxdata.roles)
@@ -92,10 +95,10 @@ def _fingerprint(store: Store, comment: ir.StringValue) -> ir.StringValue:
     return md5
 
 
-def _comments(store: Store) -> ir.Table:
+def _comments(store: Store, read: Read) -> ir.Table:
     """Every response with a non-blank comment: response_id, comment, language, fingerprint
-    (unrestricted: results are computed for the whole store)."""
-    r = store.backend.table(schema.RESPONSES)
+    (`read` = store.all_rows when computing: results are computed for the whole store)."""
+    r = read(schema.RESPONSES)
     if "comment" not in r.columns:
         raise CxError("the responses have no comment column, so there is nothing to analyse")
     c = r.filter(r.comment.notnull() & (r.comment.strip().length() > 0))
@@ -108,23 +111,23 @@ def _comments(store: Store) -> ir.Table:
     )
 
 
-def _current(store: Store) -> ir.Table:
-    return store.backend.table(tables.COMMENTS).select("response_id", "fingerprint")
+def _current(read: Read) -> ir.Table:
+    return read(tables.COMMENTS).select("response_id", "fingerprint")
 
 
-def _pending(store: Store) -> ir.Table:
+def _pending(store: Store, read: Read) -> ir.Table:
     """Comments without a result for their current text."""
-    c = _comments(store)
+    c = _comments(store, read)
     if not store.has(tables.COMMENTS):
         return c
-    v = _current(store)
+    v = _current(read)
     return c.anti_join(v, [c.response_id == v.response_id, c.fingerprint == v.fingerprint])
 
 
-def _stale(store: Store) -> ir.Table:
+def _stale(store: Store, read: Read) -> ir.Table:
     """Stored results whose response is gone or whose comment changed: response_id."""
-    v = _current(store)
-    c = _comments(store)
+    v = _current(read)
+    c = _comments(store, read)
     gone = v.anti_join(c, [v.response_id == c.response_id, v.fingerprint == c.fingerprint])
     return gone.select("response_id")
 
@@ -139,8 +142,8 @@ def _frame(expr: ir.Table) -> pd.DataFrame:
 def _stored_models(store: Store) -> dict[str, topics.TopicModel]:
     if not (store.has(tables.TOPICS) and store.has(tables.TOPIC_TERMS)):
         return {}
-    themes = store.backend.table(tables.TOPICS).to_pandas()
-    terms = store.backend.table(tables.TOPIC_TERMS).to_pandas()
+    themes = store.all_rows(tables.TOPICS).to_pandas()
+    terms = store.all_rows(tables.TOPIC_TERMS).to_pandas()
     models = {}
     for lang in sorted(themes["language"].dropna().unique()):
         model = topics.model_from_frames(str(lang), themes, terms)
@@ -150,28 +153,26 @@ def _stored_models(store: Store) -> dict[str, topics.TopicModel]:
 
 
 def voc_status(store: Store) -> VocStatus:
-    """Counts of analysed, pending and stale comments, and the last run (small queries)."""
-    if (
-        not store.has(schema.RESPONSES)
-        or "comment" not in store.backend.table(schema.RESPONSES).columns
-    ):
+    """Counts of analysed, pending and stale comments, and the last run (small queries), of
+    the responses this Store may see."""
+    if not store.has(schema.RESPONSES) or "comment" not in store.table(schema.RESPONSES).columns:
         return VocStatus(False, 0, 0, 0, (), None, True)
     computed = store.has(tables.COMMENTS)
-    pending = _visible_count(store, _pending(store))
+    pending = _count(_pending(store, store.table))
     if not computed:
         return VocStatus(False, 0, pending, 0, (), None, True)
-    analysed = _visible_count(store, store.backend.table(tables.COMMENTS))
-    stale = _visible_count(store, _stale(store))
+    analysed = _count(store.table(tables.COMMENTS))
+    stale = _count(_stale(store, store.table))
     langs: tuple[str, ...] = ()
     if store.has(tables.TOPICS):
-        t = store.backend.table(tables.TOPICS)
+        t = store.table(tables.TOPICS)
         langs = tuple(
             sorted(str(v) for v in t.language.to_pyarrow().unique().to_pylist() if v is not None)
         )
     last = None
     current = True
     if store.has(tables.RUNS):
-        runs = store.backend.table(tables.RUNS)
+        runs = store.table(tables.RUNS)  # restricted: when and which kind, never the counts
         row = runs.order_by(ibis.desc("run_at")).limit(1).to_pandas()
         if len(row):
             last = {
@@ -186,22 +187,20 @@ def voc_status(store: Store) -> VocStatus:
     return VocStatus(True, analysed, pending, stale, langs, last, current)
 
 
-def _visible_count(store: Store, t: ir.Table) -> int:
-    """Rows of a response-keyed table; in a restricted view only those of visible responses
-    (results are computed for the whole store, so their tables are not restricted)."""
-    if store.restrict:
-        t = t.semi_join(store.responses().select("response_id"), "response_id")
+def _count(t: ir.Table) -> int:
+    """Rows of a table read through the Store (a restricted one: only those of the responses
+    it may see)."""
     return int(t.count().to_pyarrow().as_py())
 
 
 def results_version(store: Store) -> str:
-    """Changes whenever results are written (time of the last run and row counts): a cache
-    key for anything computed from them."""
+    """Changes whenever results are written (time of the last run and row counts, of the
+    rows this Store may see): a cache key for anything computed from them."""
     if not store.has(tables.RUNS):
         return f"none|{store.row_count(schema.RESPONSES)}"
-    last = store.backend.table(tables.RUNS).run_at.max().to_pyarrow().as_py()
+    last = store.table(tables.RUNS).run_at.max().to_pyarrow().as_py()
     counts = [
-        store.backend.table(name).count().to_pyarrow().as_py()
+        store.table(name).count().to_pyarrow().as_py()
         for name in (tables.COMMENTS, tables.THEMES, schema.RESPONSES)
         if store.has(name)
     ]
@@ -229,7 +228,7 @@ def compute_themes(
     started = time.perf_counter()
     _writable(store)
     progress(0.0, "reading the comments")
-    frame = _frame(_comments(store))
+    frame = _frame(_comments(store, store.all_rows))
     tax = taxonomy or load_taxonomy(taxonomy_dir(store))
     result = analysed_comments(
         frame, compiled(tax), None, auto_themes=auto_themes, progress=scaled(progress, 0.05, 0.9)
@@ -247,15 +246,16 @@ def compute_themes(
         else tables.empty(tables.TOPIC_TERMS)
     )
     seconds = round(time.perf_counter() - started, 2)
-    ops: list[_Op] = [
-        _Op("replace", tables.COMMENTS, tables.arrow(tables.COMMENTS, result.comments)),
-        _Op("replace", tables.THEMES, tables.arrow(tables.THEMES, result.themes)),
-        _Op("replace", tables.TOPICS, tables.arrow(tables.TOPICS, topics_df)),
-        _Op("replace", tables.TOPIC_TERMS, tables.arrow(tables.TOPIC_TERMS, terms_df)),
-        _run_op("compute", len(frame), len(result.themes), tax.digest(), seconds),
-        _Op("fill_language"),
-    ]
-    _apply(store, ops)
+    store.apply(
+        [
+            WriteOp.replace(tables.COMMENTS, tables.arrow(tables.COMMENTS, result.comments)),
+            WriteOp.replace(tables.THEMES, tables.arrow(tables.THEMES, result.themes)),
+            WriteOp.replace(tables.TOPICS, tables.arrow(tables.TOPICS, topics_df)),
+            WriteOp.replace(tables.TOPIC_TERMS, tables.arrow(tables.TOPIC_TERMS, terms_df)),
+            _run_op("compute", len(frame), len(result.themes), tax.digest(), seconds),
+            _FILL_LANGUAGE,
+        ]
+    )
     progress(1.0, f"themes computed for {len(frame):,} comments")
     return VocRun(
         "compute", len(frame), len(result.themes), 0, round(time.perf_counter() - started, 2)
@@ -271,8 +271,8 @@ def update_themes(store: Store, progress: Progress = silent) -> VocRun:
     if not has_results(store):
         return compute_themes(store, progress)
     progress(0.0, "looking for new or changed comments")
-    frame = _frame(_pending(store))
-    stale = _frame(_stale(store))
+    frame = _frame(_pending(store, store.all_rows))
+    stale = _frame(_stale(store, store.all_rows))
     if frame.empty and stale.empty:
         progress(1.0, "themes are up to date")
         return VocRun("update", 0, 0, 0, round(time.perf_counter() - started, 2))
@@ -280,23 +280,18 @@ def update_themes(store: Store, progress: Progress = silent) -> VocRun:
     models = _stored_models(store)
     result = analysed_comments(frame, compiled(tax), models, progress=scaled(progress, 0.05, 0.9))
     progress(0.9, f"storing the results of {len(frame):,} comments")
-    clear = pa.table(
-        {
-            "response_id": pa.array(
-                sorted(set(stale["response_id"]) | set(frame["response_id"])), pa.string()
-            )
-        }
-    )
+    clear = set(stale["response_id"]) | set(frame["response_id"])
     seconds = round(time.perf_counter() - started, 2)
-    ops = [
-        _Op("delete_ids", tables.COMMENTS, clear),
-        _Op("delete_ids", tables.THEMES, clear),
-        _Op("append", tables.COMMENTS, tables.arrow(tables.COMMENTS, result.comments)),
-        _Op("append", tables.THEMES, tables.arrow(tables.THEMES, result.themes)),
-        _run_op("update", len(frame), len(result.themes), tax.digest(), seconds),
-        _Op("fill_language"),
-    ]
-    _apply(store, ops)
+    store.apply(
+        [
+            WriteOp.delete_ids(tables.COMMENTS, clear),
+            WriteOp.delete_ids(tables.THEMES, clear),
+            WriteOp.append(tables.COMMENTS, tables.arrow(tables.COMMENTS, result.comments)),
+            WriteOp.append(tables.THEMES, tables.arrow(tables.THEMES, result.themes)),
+            _run_op("update", len(frame), len(result.themes), tax.digest(), seconds),
+            _FILL_LANGUAGE,
+        ]
+    )
     progress(
         1.0, f"themes updated: {len(frame):,} comments analysed, {len(stale):,} old results removed"
     )
@@ -332,20 +327,19 @@ def rematch_taxonomy(
         return compute_themes(store, progress, taxonomy=taxonomy)
     tax = taxonomy or load_taxonomy(taxonomy_dir(store))
     progress(0.0, "reading the analysed comments")
-    c = _comments(store)
-    v = store.backend.table(tables.COMMENTS)
+    c = _comments(store, store.all_rows)
+    v = store.all_rows(tables.COMMENTS)
     joined = c.inner_join(v, [c.response_id == v.response_id, c.fingerprint == v.fingerprint])
     frame = _frame(joined.select(response_id=c.response_id, comment=c.comment, language=v.language))
     matcher = compiled(tax)
     rows = _taxonomy_rows(frame, matcher, scaled(progress, 0.05, 0.9))
     seconds = round(time.perf_counter() - started, 2)
-    _apply(
-        store,
+    store.apply(
         [
-            _Op("delete_source", tables.THEMES, value="taxonomy"),
-            _Op("append", tables.THEMES, tables.arrow(tables.THEMES, rows)),
+            WriteOp.delete_where(tables.THEMES, "source", "taxonomy"),
+            WriteOp.append(tables.THEMES, tables.arrow(tables.THEMES, rows)),
             _run_op("taxonomy", len(frame), len(rows), tax.digest(), seconds),
-        ],
+        ]
     )
     progress(1.0, f"taxonomy matched against {len(frame):,} comments")
     return VocRun("taxonomy", len(frame), len(rows), 0, round(time.perf_counter() - started, 2))
@@ -380,19 +374,11 @@ def _taxonomy_rows(frame: pd.DataFrame, matcher: Matcher, progress: Progress) ->
 
 # --- writing ---------------------------------------------------------------------------
 
-
-@dataclass(frozen=True)
-class _Op:
-    """One write: replace / append a table, delete rows by response id or by source, or
-    fill responses.language from voc_comments."""
-
-    kind: str
-    name: str = ""
-    data: pa.Table | None = None
-    value: str = ""
+# responses.language := the analysed language where it is missing or blank (embedded store).
+_FILL_LANGUAGE = WriteOp.fill_from(schema.RESPONSES, "language", tables.COMMENTS)
 
 
-def _run_op(kind: str, comments: int, themes: int, digest: str, seconds: float) -> _Op:
+def _run_op(kind: str, comments: int, themes: int, digest: str, seconds: float) -> WriteOp:
     run = pd.DataFrame(
         {
             "run_at": [pd.Timestamp(dt.datetime.now())],
@@ -403,87 +389,4 @@ def _run_op(kind: str, comments: int, themes: int, digest: str, seconds: float) 
             "seconds": [seconds],
         }
     )
-    return _Op("append", tables.RUNS, tables.arrow(tables.RUNS, run))
-
-
-def _apply(store: Store, ops: Sequence[_Op]) -> None:
-    """All writes in one DuckDB transaction (embedded store), else one by one."""
-    store.require_write("import", "compute themes")  # the one path every theme write takes
-    try:
-        if store.raw is not None:
-            _apply_duckdb(store, ops)
-        else:
-            _apply_generic(store, ops)
-    finally:
-        bump = getattr(cxdata.store, "_bump_generation", None)
-        if bump is not None:  # Stores cache their catalog until the generation moves
-            bump()
-
-
-def _apply_duckdb(store: Store, ops: Sequence[_Op]) -> None:
-    assert store.raw is not None
-    cur = store.raw.cursor()
-    try:
-        cur.execute("BEGIN TRANSACTION")
-        existing = {
-            r[0]
-            for r in cur.execute(
-                "SELECT table_name FROM information_schema.tables "
-                "WHERE table_schema = current_schema()"
-            ).fetchall()
-        }
-        for i, op in enumerate(ops):
-            view = f"cx_voc_{i}"
-            if op.data is not None:
-                cur.register(view, op.data)
-            if op.kind == "replace" or (op.kind == "append" and op.name not in existing):
-                cur.execute(f'CREATE OR REPLACE TABLE "{op.name}" AS SELECT * FROM "{view}"')
-                existing.add(op.name)
-            elif op.kind == "append":
-                cur.execute(f'INSERT INTO "{op.name}" SELECT * FROM "{view}"')
-            elif op.kind == "delete_ids" and op.name in existing:
-                cur.execute(
-                    f'DELETE FROM "{op.name}" WHERE response_id IN '
-                    f'(SELECT response_id FROM "{view}")'
-                )
-            elif op.kind == "delete_source" and op.name in existing:
-                cur.execute(f'DELETE FROM "{op.name}" WHERE source = ?', [op.value])
-            elif op.kind == "fill_language":
-                _fill_language(cur)
-            if op.data is not None:
-                cur.unregister(view)
-        cur.execute("COMMIT")
-    except BaseException:
-        cur.execute("ROLLBACK")
-        raise
-    finally:
-        cur.close()
-
-
-def _fill_language(cur: duckdb.DuckDBPyConnection) -> None:
-    """responses.language := the analysed language where it is missing or blank."""
-    columns = {r[0] for r in cur.execute(f'DESCRIBE "{schema.RESPONSES}"').fetchall()}
-    if "language" not in columns:
-        cur.execute(f'ALTER TABLE "{schema.RESPONSES}" ADD COLUMN language VARCHAR')
-    cur.execute(
-        f'UPDATE "{schema.RESPONSES}" AS r SET language = v.language '
-        f'FROM "{tables.COMMENTS}" AS v WHERE r.response_id = v.response_id '
-        "AND (r.language IS NULL OR trim(r.language) = '') AND v.language IS NOT NULL"
-    )
-
-
-def _apply_generic(store: Store, ops: Sequence[_Op]) -> None:
-    for op in ops:
-        if op.kind == "replace" and op.data is not None:
-            store.replace_table(op.name, op.data)
-        elif op.kind == "append" and op.data is not None:
-            store.append_rows(op.name, op.data)
-        elif op.kind in ("delete_ids", "delete_source") and store.has(op.name):
-            current = store.backend.table(op.name).to_pyarrow().to_pandas()
-            if op.kind == "delete_ids" and op.data is not None:
-                ids = set(op.data.column("response_id").to_pylist())
-                kept = current[~current["response_id"].isin(ids)]
-            else:
-                kept = current[current["source"] != op.value]
-            store.replace_table(op.name, tables.arrow(op.name, kept))
-        # fill_language: a warehouse's responses are not modified (see the module doc)
+    return WriteOp.append(tables.RUNS, tables.arrow(tables.RUNS, run))

@@ -73,7 +73,7 @@ class Taxonomy:
 def taxonomy_dir(store: Store) -> Path:
     """Where the taxonomy file lives: the embedded store's directory (Store.location), or
     $CX_DATA_DIR / ./data beside a warehouse."""
-    return Path(store.location) if store.raw is not None else config.data_dir()
+    return Path(store.location) if store.is_embedded else config.data_dir()
 
 
 def taxonomy_path(data_dir: str | Path) -> Path:

@@ -2,8 +2,10 @@
 
 A page is one COUNT and one ordered LIMIT/OFFSET query in the engine, so only a page of
 comments ever leaves it. Text comes back as data (plain strings); showing it as plain text
-— never markdown or HTML — is the caller's job. In a restricted view (Store.restrict) a
-selection of fewer than RESTRICTED_MIN_ANSWERS answers shows no comments (DESIGN §4).
+— never markdown or HTML — is the caller's job. Whether comments may be shown is decided
+by comments.comments_may_be_shown on the final narrowed set — the answers inside the
+filters whose comment mentions the theme, after the score band and the language — so a
+view that narrows further never shows what a wider count would have let through (DESIGN §4).
 """
 
 from __future__ import annotations
@@ -15,10 +17,13 @@ import ibis.expr.types as ir
 import pandas as pd
 
 from cxdata.comments import (
-    RESTRICTED_MIN_ANSWERS,
+    RESTRICTED_MIN_ANSWERS as RESTRICTED_MIN_ANSWERS,  # re-exported: the threshold in use
+)
+from cxdata.comments import (
     CommentPage,
     check_page_size,
     clamped_page,
+    comments_may_be_shown,
 )
 from cxdata.errors import UnknownName
 from cxdata.filters import Filters
@@ -44,8 +49,10 @@ COLUMNS: tuple[str, ...] = (
 
 @dataclass(frozen=True)
 class VerbatimPage(CommentPage):
-    """One page of a theme's comments, the number matching and the answers in the
-    selection (for the restricted-view rule): a CommentPage with its theme."""
+    """One page of a theme's comments, the number matching and the answers of the final
+    narrowed set (theme, band, language: the restricted-view rule counts them; every one
+    has a comment, so `answers` = the comments matching before withholding): a CommentPage
+    with its theme."""
 
     theme: str
 
@@ -74,7 +81,8 @@ def theme_verbatims(
     """Page `page` (1-based, clamped) of the comments mentioning `theme` inside `filters`,
     newest first: submitted_at, nps, csat, band (score band: the primary sentiment label),
     language (analysed), touchpoint, sentiment (VADER compound or None), sentiment_label
-    ("n/a" without a lexicon) and comment, as plain values."""
+    ("n/a" without a lexicon) and comment, as plain values. Withheld (no rows, total 0)
+    when comments_may_be_shown refuses the final narrowed set."""
     check_page_size(page_size, MAX_PAGE_SIZE)
     t = responses(store, filters)
     analysed(store, filters)  # raises NoData when nothing was computed yet
@@ -86,9 +94,9 @@ def theme_verbatims(
     if language:
         preds.append(m.voc_language == language)
     m = m.filter(preds) if preds else m
-    answers = int(t.count().to_pyarrow().as_py())
     total = int(m.count().to_pyarrow().as_py())
-    withheld = bool(store.restrict) and answers < RESTRICTED_MIN_ANSWERS
+    answers = total  # the final narrowed set: each of its answers has a comment of the theme
+    withheld = not comments_may_be_shown(answers, bool(store.restrict))
     if withheld or total == 0:
         return VerbatimPage(
             _empty(), 0 if withheld else total, answers, 1, page_size, withheld, theme=theme

@@ -8,6 +8,11 @@ good/bad, promoter/passive/detractor, "n too small" — chosen to read on both b
 (mid-tone, colour-blind safe blue ↔ red-orange rather than green ↔ red).
 
 Every hover shows the n behind the number (DESIGN §4: n is always one hover away).
+
+Plotly reads a subset of HTML in every text it draws (tick and legend labels, hover,
+titles), so every data-derived string goes through `fmt.plotly_escape` (`_html` below).
+Categorical axes keep the data's own values as categories (click handlers and selections
+return them unchanged) and show escaped `ticktext` for them.
 """
 
 from __future__ import annotations
@@ -177,8 +182,8 @@ def trend_figure(
     family = m.n.removesuffix("_n")
     for i, (name, g) in enumerate(groups):
         color = PALETTE[i % len(PALETTE)]
-        label = f"{name}: " if name is not None else ""
-        legend = str(name) if name is not None else fmt.SHORT_LABELS.get(metric, m.label)
+        label = f"{_html(name)}: " if name is not None else ""
+        legend = _html(name) if name is not None else fmt.SHORT_LABELS.get(metric, m.label)
         g = g.sort_values("period")
         x = g["period"]
         if m.ci_low and len(groups) <= MAX_BANDS:
@@ -209,7 +214,8 @@ def trend_figure(
             )
         )
     if kpi is not None and not kpi.empty:
-        unit = str(kpi["unit"].iloc[0]) if "unit" in kpi else ""
+        unit = _html(kpi["unit"].iloc[0]) if "unit" in kpi else ""
+        kpi_name = _html(kpi_name)
         fig.add_trace(
             go.Scatter(
                 x=kpi["date"],
@@ -393,18 +399,20 @@ def heatmap_figure(matrix: pd.DataFrame, rows: str, cols: str, metric: str) -> g
         type="category",
         side="top",
         tickangle=0 if len(col_order) <= 8 else -35,
-        title_text=fmt.dim_label(cols),
+        title_text=_html(fmt.dim_label(cols)),
         categoryorder="array",
         categoryarray=col_order,
         showgrid=False,
+        **category_ticks(col_order),
     )
     fig.update_yaxes(
         type="category",
         autorange="reversed",
-        title_text=fmt.dim_label(rows),
+        title_text=_html(fmt.dim_label(rows)),
         categoryorder="array",
         categoryarray=row_order,
         showgrid=False,
+        **category_ticks(row_order),
     )
     height = max(320, 28 * len(row_order) + 150)
     return _layout(
@@ -412,9 +420,16 @@ def heatmap_figure(matrix: pd.DataFrame, rows: str, cols: str, metric: str) -> g
     )
 
 
-def _html(text: str) -> str:
-    """Plotly hover text is HTML: data values are escaped."""
-    return str(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+def _html(text: object) -> str:
+    """Plotly text is HTML: data values are escaped (and cleaned of bidi controls)."""
+    return fmt.plotly_escape(text)
+
+
+def category_ticks(categories: Sequence[object]) -> dict[str, Any]:
+    """Axis settings that label each category (the data's own value, which selections
+    return) with its escaped text."""
+    values = list(categories)
+    return {"tickmode": "array", "tickvals": values, "ticktext": [_html(v) for v in values]}
 
 
 def heatmap_cell(selection: dict[str, Any] | None) -> tuple[str, str] | None:
@@ -458,8 +473,11 @@ def journey_figure(stages: pd.DataFrame, metric: str, height: int = 360) -> go.F
             name="Answers (right axis)",
             yaxis="y2",
             marker_color=_rgba(NEUTRAL, 0.35),
-            customdata=[f"{int(v):,} answers" for v in stages["responses"]],
-            hovertemplate="%{x}: %{customdata}<extra></extra>",
+            customdata=[
+                f"{_html(s)}: {int(v):,} answers"
+                for s, v in zip(stages["stage"], stages["responses"], strict=True)
+            ],
+            hovertemplate="%{customdata}<extra></extra>",
         )
     )
     fig.add_trace(
@@ -492,7 +510,7 @@ def journey_figure(stages: pd.DataFrame, metric: str, height: int = 360) -> go.F
             "tickformat": ",d",
             "range": [0, float(stages["responses"].max()) * 1.1],
         },
-        xaxis={"type": "category", "title": {"text": "Journey stage"}},
+        xaxis={"type": "category", "title": {"text": "Journey stage"}, **category_ticks(order)},
     )
     return _layout(fig, height, hovermode="closest")
 
@@ -528,7 +546,7 @@ def movers_figure(movers: pd.DataFrame, metric: str = "nps", limit: int = 10) ->
         )
     )
     fig.update_xaxes(title_text=f"change in {fmt.SHORT_LABELS.get(metric, metric)}", zeroline=True)
-    fig.update_yaxes(type="category", automargin=True)
+    fig.update_yaxes(type="category", automargin=True, **category_ticks(labels))
     return _layout(fig, max(220, 34 * len(top) + 70), showlegend=False)
 
 

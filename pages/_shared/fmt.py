@@ -4,11 +4,17 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-import re
+from collections.abc import Iterable
 
+import pandas as pd
+
+from cxdata.comments import neutralise
 from cxdata.filters import Filters
 from cxdata.queries import Score
 from cxdata.scores import METRICS
+from cxdata.textsafe import clean_text as clean_text  # re-exported: one place for pages
+from cxdata.textsafe import md_escape as md_escape
+from cxdata.textsafe import plotly_escape as plotly_escape
 
 SHORT_LABELS: dict[str, str] = {
     "nps": "NPS",
@@ -20,8 +26,6 @@ SHORT_LABELS: dict[str, str] = {
     "promoter_pct": "Promoters",
 }
 CHANGE_UNITS: dict[str, str] = {"nps": "pts", "ces": ""}  # shares change in percentage points
-
-_MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$:])")
 
 
 def is_missing(value: float | None) -> bool:
@@ -72,6 +76,12 @@ def too_small(n: int) -> str:
     return f"n too small (n={int(n):,})"
 
 
+def hidden(n: int | None = None) -> str:
+    """The placeholder for a value withheld by secondary suppression: its own n is large
+    enough, but showing it would let a small group be worked out by subtraction."""
+    return "hidden: would reveal a small group" + ("" if n is None else f" (n={int(n):,})")
+
+
 def significance(significant: bool | None, untested_reason: str = "low base") -> str:
     """significant / not significant / not tested (reason)."""
     if significant is None:
@@ -107,9 +117,29 @@ def metric_label(metric: str) -> str:
     return METRICS[metric].label if metric in METRICS else metric
 
 
-def md_escape(text: str) -> str:
-    """Text from the data made safe inside markdown (labels of links, captions)."""
-    return _MD_SPECIAL.sub(r"\\\1", str(text))
+def safe_cell(value: object) -> object:
+    """A grid cell: text cleaned of bidi / control characters and neutralised like our CSV
+    exports (a leading ' before = + - @ …); other values unchanged."""
+    return neutralise(clean_text(value)) if isinstance(value, str) else value
+
+
+def safe_table(frame: pd.DataFrame, keep: Iterable[str] = ()) -> pd.DataFrame:
+    """`frame` for st.dataframe: data-derived text is shown cleaned and formula-neutralised,
+    because the grid's toolbar downloads exactly what it shows as CSV. Columns in `keep`
+    hold our own text (a signed number such as "-0.42") and are only cleaned."""
+    out = frame.copy()
+    kept = set(keep)
+    for col in out.columns:
+        if pd.api.types.is_numeric_dtype(out[col]) or pd.api.types.is_datetime64_any_dtype(
+            out[col]
+        ):
+            continue
+        cell = clean_text if col in kept else safe_cell
+        out[col] = out[col].map(lambda v, f=cell: f(v) if isinstance(v, str) else v)
+    headers = [safe_cell(c) if isinstance(c, str) else c for c in out.columns]
+    if len(set(headers)) == len(headers):  # two headers that clean to one: leave them be
+        out.columns = headers
+    return out
 
 
 def filters_summary(f: Filters) -> str:

@@ -29,7 +29,8 @@ from cxdata.importing.dates import DATE_ORDER_CHOICES, normalise_order, parse_da
 from cxdata.importing.platforms import platform_label
 from cxdata.importing.table import EDITABLE, mapping_from_table, mapping_table
 from cxdata.store import Store
-from pages._shared.fmt import md_escape
+from pages._shared import exports
+from pages._shared.fmt import clean_text, md_escape, safe_table
 
 REJECT_ROWS_SHOWN = 200
 WHOLE_ROW = "(the whole row)"
@@ -425,7 +426,7 @@ def reject_groups(rejects: pd.DataFrame, file_name: str) -> None:
     st.markdown(f"**Why rows would be rejected** ({kinds}, by column and reason)")
     shown = summary.assign(column=summary["column"].fillna("").replace("", WHOLE_ROW))
     st.dataframe(
-        shown,
+        safe_table(shown),  # column names and values from the file
         hide_index=True,
         width="stretch",
         column_order=["rows", "column", "reason", "first_row"],
@@ -440,7 +441,7 @@ def reject_groups(rejects: pd.DataFrame, file_name: str) -> None:
 
     def label(i: int) -> str:
         column, reason = _short(str(shown.at[i, "column"]), 50), str(shown.at[i, "reason"])
-        return f"{column}: {_short(reason, 70)} ({shown.at[i, 'rows']:,} rows)"
+        return clean_text(f"{column}: {_short(reason, 70)} ({shown.at[i, 'rows']:,} rows)")
 
     group = st.selectbox(
         "Show the rows of", range(len(summary)), format_func=label, key="cx_reject_group"
@@ -450,7 +451,7 @@ def reject_groups(rejects: pd.DataFrame, file_name: str) -> None:
         match = (rejects["column"] == row["column"]) & (rejects["code"] == row["code"])
         rows = rejects[match]
         st.dataframe(
-            rows.head(REJECT_ROWS_SHOWN),
+            safe_table(rows.head(REJECT_ROWS_SHOWN)),  # the rejected values as the report has them
             hide_index=True,
             width="stretch",
             column_order=["row", "value", "reason"],
@@ -463,9 +464,9 @@ def reject_groups(rejects: pd.DataFrame, file_name: str) -> None:
         )
         if len(rows) > REJECT_ROWS_SHOWN:
             st.caption(f"The first {REJECT_ROWS_SHOWN} of {len(rows):,}; the report has them all.")
-    st.download_button(
+    exports.download_button(
         "Download the reject report (CSV)",
-        data=rejects_csv(rejects),
+        lambda: rejects_csv(rejects),
         file_name=f"{Path(file_name).stem}-rejects.csv",
         mime="text/csv",
         icon=":material/download:",

@@ -74,7 +74,7 @@ def session_store(grant: Grant | None = None) -> Store:
 def fresh_store(store: Store) -> Store:
     """A new Store on the same data with the same restriction, for work on another thread
     (a deferred download runs beside the session's script run)."""
-    fresh = connect(store.location) if store.raw is not None else connect(url=database_url())
+    fresh = connect(store.location) if store.is_embedded else connect(url=database_url())
     fresh = fresh.restricted(store.restrict) if store.restrict else fresh
     return fresh.acting_as(store.role) if store.role is not None else fresh
 

@@ -42,6 +42,8 @@ def _adopt_view(ctx: Ctx, dims: Sequence[str]) -> None:
     if adopt is None:
         return
     view = ViewFilters.from_params(adopt, dims)
+    if (adopt.get("period") or [""])[-1] == "custom" and view.period != "custom":
+        state.note_dropped("from/to", "From – to")  # a missing or impossible custom range
     state.set_value(K_PERIOD, view.period)
     state.set_value(K_VS, view.compare)
     if view.period == "custom":
@@ -133,7 +135,7 @@ def render_filters(ctx: Ctx) -> ViewFilters:
     for dim in dims:
         values = ctx.dimension_values(dim)
         where[dim] = state.multi(
-            fmt.dim_label(dim),
+            fmt.md_escape(fmt.dim_label(dim)),  # a column name from the data
             values,
             key=_dim_key(dim),
             param=dim_param(dim),
@@ -165,8 +167,24 @@ def share_url(params: Mapping[str, Sequence[str]]) -> str:
     return f"{base}?{qs}" if qs else (base or "?")
 
 
+def dropped_note(where: Any) -> None:
+    """Say which parameters of the link just opened named values that are not in the data
+    (they were left out); the values themselves are never shown."""
+    dropped = state.dropped()
+    if not dropped:
+        return
+    names = ", ".join(f"{label} ({fmt.md_escape(param)})" for param, label in dropped)
+    where.warning(
+        f"This link has values that are not in the data or not valid here; they were "
+        f"left out: {names}.",
+        icon=":material/link_off:",
+    )
+
+
 def copy_link(where: Any, params: Params) -> None:
-    """A visible "Copy link" control: the exact URL of this view with a copy button."""
+    """A visible "Copy link" control: the exact URL of this view with a copy button, after
+    the note on values of the opened link that were left out."""
+    dropped_note(where)
     with where.popover("Copy link to this view", icon=":material/link:", width="stretch"):
         st.caption("Opens this page with the same period, filters and chart options.")
         st.code(share_url(params), language=None, wrap_lines=True)

@@ -11,6 +11,10 @@ Each script run:
    the session's remembered value → default), render, and publish their parameter.
 3. `end_run` writes the published parameters to the URL when they differ from it.
 
+A value in an adopted URL that the widget does not offer (not in the data, unknown name)
+is dropped, never shown; `dropped` lists the parameters that lost a value, for a note.
+Option texts are shown cleaned of bidi and control characters (`clean_text`).
+
 Widget values are also remembered under a plain session key, because Streamlit drops a
 widget's state when its page is left; coming back restores the options the user had.
 """
@@ -22,6 +26,7 @@ from typing import Any, TypeVar
 
 import streamlit as st
 
+from cxdata.textsafe import clean_text, md_escape
 from pages._shared.urlstate import (
     EMBED_PARAMS,
     Params,
@@ -38,6 +43,7 @@ _LAST = "_cx_url_last"  # the parameters this session last wrote to the URL
 _ADOPT = "_cx_url_adopt"  # the URL's parameters when they are adopted in this run, else None
 _RUN = "_cx_url_run"  # the parameters published so far in this run
 _KEEP = "_cx_keep."  # prefix of the remembered widget values
+_DROPPED = "_cx_url_dropped"  # (parameter, label) whose adopted URL value was dropped
 _MISSING = object()
 
 
@@ -54,11 +60,33 @@ def begin_run() -> None:
     adopt = last is None or (bool(url) and not same_params(url, last))
     st.session_state[_ADOPT] = url if adopt else None
     st.session_state[_RUN] = {}
+    st.session_state[_DROPPED] = []
 
 
 def adopted() -> Params | None:
     """The URL parameters being adopted in this run, or None."""
     return st.session_state.get(_ADOPT)
+
+
+def note_dropped(param: str, label: str) -> None:
+    """Record that the adopted URL gave `param` a value that is not offered, so it was left
+    out; `label` (Markdown-safe) names the control in the note."""
+    dropped_now = st.session_state.setdefault(_DROPPED, [])
+    if all(p != param for p, _ in dropped_now):
+        dropped_now.append((param, label))
+
+
+def dropped() -> list[tuple[str, str]]:
+    """(parameter, label) of every URL parameter whose value was dropped in this run."""
+    return list(st.session_state.get(_DROPPED, []))
+
+
+def check_adopted(param: str, label: str, ok: Callable[[Sequence[str]], bool]) -> None:
+    """When this run adopts the URL and `param`'s values there fail `ok`, note it."""
+    adopt = adopted()
+    raw = adopt.get(param) if adopt is not None else None
+    if raw and not ok(raw):
+        note_dropped(param, label)
 
 
 def publish(params: Params) -> None:
@@ -134,19 +162,22 @@ def select(
     if default not in choices:
         default = choices[0]
     seed(key, param, lambda v: decode_choice(v, choices, default), lambda v: v in choices)
+    check_adopted(param, label, lambda raw: raw[-1] in choices)
+    # Radio options are Markdown; selectbox options are plain text.
+    shown = _escaped(format_func) if radio else _cleaned(format_func)
     if radio:
         value = where.radio(
             label,
             choices,
             key=key,
-            format_func=format_func,
+            format_func=shown,
             help=help,
             horizontal=True,
             on_change=on_change,
         )
     else:
         value = where.selectbox(
-            label, choices, key=key, format_func=format_func, help=help, on_change=on_change
+            label, choices, key=key, format_func=shown, help=help, on_change=on_change
         )
     remember(key, value)
     publish({param: [value]} if value != default else {})
@@ -174,9 +205,15 @@ def multi(
         lambda v: decode_many(v, choices),
         lambda v: isinstance(v, list) and all(x in allowed for x in v),
     )
+    check_adopted(param, label, lambda raw: all(v in allowed for v in raw))
     value = list(
         where.multiselect(
-            label, choices, key=key, format_func=format_func, help=help, placeholder=placeholder
+            label,
+            choices,
+            key=key,
+            format_func=_cleaned(format_func),
+            help=help,
+            placeholder=placeholder,
         )
     )
     remember(key, value)
@@ -205,6 +242,17 @@ def text(
     return value
 
 
+def _cleaned(format_func: Callable[[Any], Any]) -> Callable[[Any], str]:
+    """`format_func` whose text is cleaned of bidi and control characters (option texts
+    are data: segment values, touchpoints, metric names)."""
+    return lambda value: clean_text(format_func(value))
+
+
+def _escaped(format_func: Callable[[Any], Any]) -> Callable[[Any], str]:
+    """`format_func` whose text is escaped for Markdown (radio option labels)."""
+    return lambda value: md_escape(format_func(value))
+
+
 def integer(
     label: str,
     *,
@@ -223,6 +271,7 @@ def integer(
         lambda v: decode_int(v, low, high, default),
         lambda v: isinstance(v, int) and low <= v <= high,
     )
+    check_adopted(param, label, lambda raw: decode_int(raw, low, high, low - 1) >= low)
     value = int(where.slider(label, min_value=low, max_value=high, key=key, help=help))
     remember(key, value)
     publish({param: [str(value)]} if value != default else {})

@@ -4,6 +4,7 @@ otherwise it is grey and says "not significant" or why it was not tested (DESIGN
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, Literal
 
 import pandas as pd
@@ -135,21 +136,22 @@ def volume_tile(
         )
 
 
-def unit_value(v: float | None, unit: str) -> str:
-    """86.8% · 4.70 min · 1,234."""
+def unit_value(v: float | None, unit: str, escape: Callable[[str], str] = str) -> str:
+    """86.8% · 4.70 min · 1,234. The unit comes from the data: `escape` makes it safe
+    where the text is shown (fmt.md_escape for Markdown, fmt.plotly_escape for Plotly)."""
     if fmt.is_missing(v):
         return "–"
     if unit == "%":
         return f"{v:.1f}%"
-    short = {"minutes": "min", "seconds": "s", "hours": "h"}.get(unit, unit)
+    short = escape({"minutes": "min", "seconds": "s", "hours": "h"}.get(unit, unit))
     return f"{v:,.2f} {short}".strip()
 
 
-def unit_change(d: float, unit: str) -> str:
-    """+0.2 pp · +0.25 min."""
+def unit_change(d: float, unit: str, escape: Callable[[str], str] = str) -> str:
+    """+0.2 pp · +0.25 min (the sign first and unescaped: st.metric reads it)."""
     if unit == "%":
         return f"{d:+.1f} pp"
-    short = {"minutes": "min", "seconds": "s", "hours": "h"}.get(unit, unit)
+    short = escape({"minutes": "min", "seconds": "s", "hours": "h"}.get(unit, unit))
     return f"{d:+,.2f} {short}".strip()
 
 
@@ -158,12 +160,13 @@ def metric_kpi_tile(
 ) -> None:
     """One metrics-dataset KPI: period mean, change with its test, target, sparkline."""
     box = where.container(border=True)
-    label = kpi.metric[:1].upper() + kpi.metric[1:]
-    delta = None if kpi.change is None else unit_change(kpi.change, kpi.unit)
+    label = fmt.md_escape(kpi.metric[:1].upper() + kpi.metric[1:])  # a name from the data
+    md = fmt.md_escape
+    delta = None if kpi.change is None else unit_change(kpi.change, kpi.unit, md)
     verdict = "not tested" if kpi.significant is None else fmt.significance(kpi.significant)
     box.metric(
         label,
-        unit_value(kpi.value, kpi.unit),
+        unit_value(kpi.value, kpi.unit, md),
         delta=delta,
         delta_color=_delta_color(kpi.significant, kpi.higher_is_better),
         delta_description=verdict if delta else None,
@@ -175,14 +178,14 @@ def metric_kpi_tile(
     first = f"mean of {kpi.points} value{'s' if kpi.points != 1 else ''} ({span})"
     if kpi.series > 1:
         first += f" · {kpi.series} series"
-    second = f"{vs_label.capitalize()}: {unit_value(kpi.previous, kpi.unit)}"
+    second = f"{vs_label.capitalize()}: {unit_value(kpi.previous, kpi.unit, md)}"
     if kpi.target is not None:
         met = {True: "✓ met", False: "✗ missed", None: ""}[kpi.on_target]
-        second += f" · target {unit_value(kpi.target, kpi.unit)} {met}".rstrip()
+        second += f" · target {unit_value(kpi.target, kpi.unit, md)} {met}".rstrip()
     box.caption(f"{first}  \n{second}")
     if series is not None and not series.empty:
         hover = [
-            f"{pd.Timestamp(d):%b %Y}: {unit_value(v, kpi.unit)}"
+            f"{pd.Timestamp(d):%b %Y}: {unit_value(v, kpi.unit, fmt.plotly_escape)}"
             for d, v in zip(series["date"], series["value"], strict=True)
         ]
         color = charts.GOOD if kpi.on_target in (True, None) else charts.BAD

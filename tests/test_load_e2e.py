@@ -1,0 +1,471 @@
+"""Load end to end, on the 20k-row demo:
+
+- a cold server takes 20 sessions whose first runs start at the same moment (what a
+  restart does to 20 open tabs): none gets an error, and the server works afterwards;
+- a warm server takes 20 sessions changing filters at the same time while one more
+  uploads a hostile workbook (its only cell at XFD1048576) on the Data page: no session
+  sees an error (no exception, no error alert, no error toast, no connection loss), every
+  run finishes with its page drawn, the upload is refused in one line, and afterwards the
+  server answers its health check and a fresh session renders the Overview.
+
+Sessions: BROWSERS of them are headless Chromium, one browser context each (tabs sharing a
+context do not work: a background tab gets no animation frames, so its drop-downs never
+settle); the others speak Streamlit's own websocket protocol (the BackMsg / ForwardMsg
+protobufs the browser sends and receives), which costs the server the same script runs
+without a renderer each. Measured on the 2-core machine: one Chromium context spends 5-20
+CPU-seconds loading a page with Plotly charts, and 20 of them took over 2 minutes just to
+load while the server needed a fraction of that. CX_LOAD_BROWSERS=20 runs them all in
+Chromium on a bigger machine.
+
+Loopback only; bounded to 20 sessions and 2 minutes. The figures are printed (pytest -s).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import shutil
+import time
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import openpyxl
+import pytest
+from e2e_helpers import (
+    APP_IDLE,
+    EXCEPTION,
+    LAUNCH_ARGS,
+    PAGE_READY,
+    READY_KIND,
+    AppServer,
+    make_demo_store,
+)
+
+pytestmark = pytest.mark.browser
+
+SESSIONS = 20
+BROWSERS = min(SESSIONS, int(os.environ.get("CX_LOAD_BROWSERS", "5")))
+WALL_LIMIT = 120.0  # seconds for the whole load phase
+WAIT = 90.0  # seconds one session may wait for one run under load
+VIEWPORT = {"width": 1280, "height": 900}
+PATHS = ("", "trends", "touchpoints", "segments", "feedback")
+TITLES = {"": "Overview", "trends": "Trends", "touchpoints": "Touchpoints",
+          "segments": "Segments", "feedback": "Feedback"}  # fmt: skip
+PLANS = ("Basic", "Plus", "Premium")
+COUNTRIES = ("Norway", "Denmark", "Sweden", "Slovenia")
+MIN_CHANGES, MAX_CHANGES = 2, 4  # filter changes per session; more while the upload runs
+ERROR_ALERT = "[data-testid='stAlertContentError']"
+
+
+@pytest.fixture(scope="module")
+def demo_store(chromium_path: str, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The demo data, never opened by a server: each server gets a copy (DuckDB lets one
+    process at a time open a file)."""
+    data_dir = tmp_path_factory.mktemp("load_demo") / "store"
+    make_demo_store(data_dir, 20_000)
+    return data_dir
+
+
+@contextmanager
+def server_on_copy(demo_store: Path, tmp_path: Path) -> Iterator[AppServer]:
+    data_dir = tmp_path / "store"
+    shutil.copytree(demo_store, data_dir)
+    app = AppServer(data_dir)
+    app.start()
+    try:
+        yield app
+    finally:
+        app.stop()
+
+
+def server_errors(server: AppServer) -> list[str]:
+    """The distinct exception lines of the server's log (the browser is only told that
+    an error happened)."""
+    log = re.sub(r"\x1b\[[0-9;]*m", "", server.log())
+    found = re.findall(r"^\s*(\w*(?:Error|Exception)\w*: .+?)\s*$", log, re.M)
+    return sorted(set(found))[:10]
+
+
+def first_runs(url: str, sessions: int) -> list[str]:
+    """`sessions` websocket sessions ask for their first run at the same moment; returns
+    the errors they got."""
+
+    async def one(i: int) -> list[str]:
+        path = PATHS[i % len(PATHS)]
+        try:
+            async with WsSession(url, path) as session:
+                run = await session.run()
+        except Exception as exc:
+            return [f"socket {i} /{path}: {first_line(exc)}"]
+        missing = [] if run.ready(path) else [f"not drawn ({run.kinds})"]
+        return [f"socket {i} /{path}: {e}" for e in run.errors + missing]
+
+    async def burst() -> list[str]:
+        return [e for found in await asyncio.gather(*map(one, range(sessions))) for e in found]
+
+    return asyncio.run(burst())
+
+
+def hostile_workbook(path: Path) -> Path:
+    """A valid .xlsx whose one cell is the last of the sheet: a reader that builds the
+    grid allocates 16,384 × 1,048,576 cells (see tests/test_import_hostile.py)."""
+    book = openpyxl.Workbook()
+    book.active["XFD1048576"] = 1
+    book.save(path)
+    return path
+
+
+def first_line(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {(str(exc).splitlines() or [''])[0]}"
+
+
+def change(i: int, done: int) -> tuple[str, str | None]:
+    """The `done`-th filter change of session `i`: (dimension, value); value None clears
+    the plan and country filters."""
+    step = done % 3
+    if step == 0:
+        return "plan", PLANS[(i + done) % len(PLANS)]
+    if step == 1:
+        return "country", COUNTRIES[(i + done) % len(COUNTRIES)]
+    return "plan", None
+
+
+# --- browser sessions ------------------------------------------------------------------
+
+
+async def new_context(browser: Any) -> Any:
+    """A browser context (one user) whose every wait may take up to WAIT."""
+    context = await browser.new_context(viewport=VIEWPORT)
+    context.set_default_timeout(WAIT * 1000)
+    return context
+
+
+async def problems(page: Any) -> list[str]:
+    """Everything on the page that a user would see as an error."""
+    found = [f"exception: {t[:300]}" for t in await page.locator(EXCEPTION).all_inner_texts()]
+    found += [f"error: {t[:300]}" for t in await page.locator(ERROR_ALERT).all_inner_texts()]
+    toasts = await page.locator("[data-testid='stToast']").all_inner_texts()
+    found += [f"toast: {t[:300]}" for t in toasts if "error" in t.lower()]
+    found += [
+        f"connection: {t}"
+        for t in await page.locator("[data-testid='stConnectionStatus']").all_inner_texts()
+    ]
+    return found
+
+
+async def choose(page: Any, label: str, value: str) -> None:
+    """Pick a value in one of the sidebar's dimension filters, as a user would."""
+    box = page.locator("[data-testid='stSidebar'] [data-testid='stMultiSelect']").filter(
+        has=page.get_by_text(label, exact=True)
+    )
+    await box.locator("input").click()
+    await box.locator("input").fill(value)
+    await page.locator("[role='option']", has_text=value).first.click()
+    await page.keyboard.press("Escape")
+
+
+# --- websocket sessions ----------------------------------------------------------------
+
+
+@dataclass
+class Run:
+    """What one script run sent: the widgets by label, the elements by kind, the errors."""
+
+    multiselects: dict[str, str] = field(default_factory=dict)  # label → widget id
+    kinds: dict[str, int] = field(default_factory=dict)
+    headings: list[str] = field(default_factory=list)
+    texts: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+
+    def ready(self, path: str) -> bool:
+        """The websocket twin of e2e_helpers.PAGE_READY: the page's title and what it
+        shows when it is complete."""
+        kind = READY_KIND.get(path, "plots")
+        if TITLES[path] not in self.headings:
+            return False
+        if kind == "tiles":
+            return self.kinds.get("metric", 0) >= 1 or any(
+                "No answers match" in t for t in self.texts
+            )
+        if kind == "plots":
+            return self.kinds.get("plotly_chart", 0) >= 1
+        return self.kinds.get("text", 0) >= 1 or any(
+            "No comments match" in t or "Comments are withheld" in t for t in self.texts
+        )
+
+
+class WsSession:
+    """One Streamlit session over the websocket the browser would open: rerun requests
+    out, deltas in, until the run has finished."""
+
+    def __init__(self, url: str, path: str) -> None:
+        self.ws_url = url.replace("http://", "ws://") + "/_stcore/stream"
+        self.path = path
+        self.query = ""
+        self.page_hash = ""
+        self.ws: Any = None
+
+    async def __aenter__(self) -> WsSession:
+        import websockets
+
+        self.ws = await websockets.connect(self.ws_url, subprotocols=["streamlit"], max_size=None)
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.ws.close()
+
+    async def run(self, widgets: dict[str, list[str]] | None = None) -> Run:
+        """Request a run (with these multiselect values by widget id) and read its
+        messages until it has finished."""
+        from streamlit.proto.Alert_pb2 import Alert
+        from streamlit.proto.BackMsg_pb2 import BackMsg
+        from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
+
+        msg = BackMsg()
+        state = msg.rerun_script
+        state.query_string, state.page_name = self.query, self.path
+        state.page_script_hash = self.page_hash
+        for wid, values in (widgets or {}).items():
+            widget = state.widget_states.widgets.add()
+            widget.id = wid
+            widget.string_array_value.data.extend(values)
+        await self.ws.send(msg.SerializeToString())
+        run = Run()
+        async with asyncio.timeout(WAIT):
+            while True:
+                fwd = ForwardMsg.FromString(await self.ws.recv())
+                kind = fwd.WhichOneof("type")
+                if kind == "new_session":
+                    run = Run()  # a rerun started: what counts is the last run
+                elif kind == "navigation":  # the page this run shows, as the browser keeps it
+                    self.page_hash = fwd.navigation.page_script_hash
+                elif kind == "page_info_changed":
+                    self.query = fwd.page_info_changed.query_string
+                elif kind == "delta" and fwd.delta.WhichOneof("type") == "new_element":
+                    self._element(fwd.delta.new_element, run, Alert.ERROR)
+                elif kind == "script_finished":
+                    status = fwd.script_finished
+                    if status == ForwardMsg.FINISHED_EARLY_FOR_RERUN:
+                        continue  # st.rerun(): the next run follows by itself
+                    if status != ForwardMsg.FINISHED_SUCCESSFULLY:
+                        run.errors.append(f"run finished with status {status}")
+                    return run
+
+    @staticmethod
+    def _element(element: Any, run: Run, error_format: int) -> None:
+        kind = element.WhichOneof("type")
+        run.kinds[kind] = run.kinds.get(kind, 0) + 1
+        if kind == "multiselect":
+            run.multiselects[element.multiselect.label] = element.multiselect.id
+        elif kind == "exception":
+            run.errors.append(f"exception: {element.exception.message[:300]}")
+        elif kind == "alert" and element.alert.format == error_format:
+            run.errors.append(f"error: {element.alert.body[:300]}")
+        elif kind == "toast" and "error" in element.toast.body.lower():
+            run.errors.append(f"toast: {element.toast.body[:300]}")
+        elif kind == "heading":
+            run.headings.append(element.heading.body)
+        elif kind in ("markdown", "text", "alert"):
+            run.texts.append(getattr(element, kind).body)
+
+
+# --- the load --------------------------------------------------------------------------
+
+
+class Load:
+    """The shared state of one load run."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.errors: list[str] = []
+        self.js_errors: list[str] = []
+        self.changes = 0
+        self.loaded = 0
+        self.half_loaded = asyncio.Event()
+        self.upload_done = asyncio.Event()
+        self.upload_seconds: float | None = None
+        self.active = 0  # sessions still changing filters
+        self.active_at_refusal = 0
+
+    def one_loaded(self) -> None:
+        self.loaded += 1
+        if self.loaded >= SESSIONS // 2:
+            self.half_loaded.set()
+
+    def more(self, done: int) -> bool:
+        """Whether a session goes on changing filters: at least MIN_CHANGES, and on while
+        the hostile upload is still being answered (up to MAX_CHANGES)."""
+        return done < MIN_CHANGES or (not self.upload_done.is_set() and done < MAX_CHANGES)
+
+    async def browser_user(self, browser: Any, i: int) -> None:
+        """A user in Chromium: open a page, then change filters in the sidebar."""
+        context = await new_context(browser)
+        page = await context.new_page()
+        page.on("pageerror", lambda e: self.js_errors.append(f"browser {i}: {e}"))
+        path = PATHS[i % len(PATHS)]
+        ready = [READY_KIND.get(path, "plots"), 1]
+        where, counted = f"browser {i} /{path}", False
+        self.active += 1
+        try:
+            await page.goto(f"{self.url}/{path}", wait_until="domcontentloaded")
+            await page.wait_for_function(PAGE_READY, arg=ready, polling=100)
+            self.errors += [f"{where}: {p}" for p in await problems(page)]
+            self.one_loaded()
+            counted, done = True, 0
+            while self.more(done):
+                dim, value = change(i, done)
+                if value is None:
+                    await page.get_by_role("button", name="Clear filters").click()
+                    check = "!location.search.includes('plan=')"
+                else:
+                    await choose(page, dim.capitalize(), value)
+                    check = f"location.search.includes('{dim}={value}')"
+                await page.wait_for_function(check, polling=100)
+                await page.wait_for_function(PAGE_READY, arg=ready, polling=100)
+                self.errors += [f"{where} change {done + 1}: {p}" for p in await problems(page)]
+                done += 1
+                self.changes += 1
+        except Exception as exc:  # a wait that timed out: the page never finished
+            self.errors.append(f"{where}: {first_line(exc)}")
+        finally:
+            self.active -= 1
+            if not counted:
+                self.one_loaded()
+            await context.close()
+
+    async def socket_user(self, i: int) -> None:
+        """A user over the websocket: the same page loads and filter changes."""
+        path = PATHS[i % len(PATHS)]
+        where, counted = f"socket {i} /{path}", False
+        self.active += 1
+        try:
+            async with WsSession(self.url, path) as session:
+                run = await session.run()
+                self.errors += [f"{where}: {e}" for e in run.errors]
+                if not run.ready(path):
+                    self.errors.append(f"{where}: the page was not drawn ({run.kinds})")
+                self.one_loaded()
+                counted, done, chosen = True, 0, {}
+                while self.more(done):
+                    dim, value = change(i, done)
+                    if value is None:
+                        chosen = {run.multiselects[d.capitalize()]: [] for d in ("plan", "country")}
+                    else:
+                        chosen[run.multiselects[dim.capitalize()]] = [value]
+                    run = await session.run(chosen)
+                    self.errors += [f"{where} change {done + 1}: {e}" for e in run.errors]
+                    if not run.ready(path):
+                        self.errors.append(f"{where}: change {done + 1} not drawn ({run.kinds})")
+                    if value is not None and f"{dim}={value}" not in session.query:
+                        self.errors.append(f"{where}: the URL lacks {dim}={value}")
+                    done += 1
+                    self.changes += 1
+        except Exception as exc:
+            self.errors.append(f"{where}: {first_line(exc)}")
+        finally:
+            self.active -= 1
+            if not counted:
+                self.one_loaded()
+
+    async def hostile_upload(self, browser: Any, workbook: Path) -> None:
+        """Upload the workbook on the Data page once half the users have a page open."""
+        context = await new_context(browser)
+        page = await context.new_page()
+        try:
+            await self.half_loaded.wait()  # every session counts itself, loaded or failed
+            await page.goto(f"{self.url}/data", wait_until="domcontentloaded")
+            await page.wait_for_selector(APP_IDLE)
+            chooser = page.locator("[data-testid='stFileUploaderDropzoneInput']")
+            started = time.perf_counter()
+            await chooser.set_input_files(str(workbook))
+            refusal = page.locator(ERROR_ALERT).filter(has_text="reaches cell XFD1048576")
+            await refusal.wait_for()
+            self.upload_seconds = time.perf_counter() - started
+            self.active_at_refusal = self.active
+            lines = [t for t in (await refusal.inner_text()).splitlines() if t.strip()]
+            assert lines[-1].startswith("far.xlsx: sheet 'Sheet' reaches cell"), lines
+            assert lines[:-1] in ([], ["error"]), lines  # one line (after the alert's icon)
+            found = await page.locator(EXCEPTION).all_inner_texts()
+            self.errors += [f"upload: exception: {t[:300]}" for t in found]
+        except Exception as exc:
+            self.errors.append(f"upload: {first_line(exc)}")
+        finally:
+            self.upload_done.set()
+            await context.close()
+
+
+async def run_load(executable: str, url: str, workbook: Path) -> tuple[Load, float]:
+    from playwright.async_api import async_playwright
+
+    async with async_playwright() as p:
+        browser = await p.chromium.launch(
+            executable_path=executable, args=LAUNCH_ARGS, headless=True
+        )
+        try:
+            load = Load(url)
+            started = time.perf_counter()
+            await asyncio.gather(
+                *(load.browser_user(browser, i) for i in range(BROWSERS)),
+                *(load.socket_user(i) for i in range(BROWSERS, SESSIONS)),
+                load.hostile_upload(browser, workbook),
+            )
+            wall = time.perf_counter() - started
+            # afterwards: a fresh session still gets the whole Overview
+            context = await new_context(browser)
+            page = await context.new_page()
+            await page.goto(f"{url}/", wait_until="domcontentloaded")
+            await page.wait_for_function(PAGE_READY, arg=["tiles", 1], polling=100)
+            await page.wait_for_function(PAGE_READY, arg=["plots", 1], polling=100)
+            load.errors += [f"fresh overview: {p}" for p in await problems(page)]
+            await context.close()
+            return load, wall
+        finally:
+            await browser.close()
+
+
+def test_a_cold_server_takes_twenty_first_sessions_at_once(
+    demo_store: Path, tmp_path: Path
+) -> None:
+    # What a restart does when 20 tabs are open: they reconnect together, and the first
+    # runs import the app's modules on 20 threads at once (a module imported half-way on
+    # one thread must not break the others, nor every later session).
+    with server_on_copy(demo_store, tmp_path) as server:
+        started = time.perf_counter()
+        errors = first_runs(server.url, SESSIONS)
+        took = time.perf_counter() - started
+        later = first_runs(server.url, 1)  # and the server still works afterwards
+        logged = server_errors(server)
+    print(f"\ncold start: {SESSIONS} first runs at once in {took:.1f} s, {len(errors)} errors")
+    assert not errors, "\n".join([*sorted(set(errors))[:6], "server log:", *logged])
+    assert not later, later
+
+
+def test_twenty_sessions_and_a_hostile_upload(
+    demo_store: Path, chromium_path: str, tmp_path: Path
+) -> None:
+    workbook = hostile_workbook(tmp_path / "far.xlsx")
+    with server_on_copy(demo_store, tmp_path) as server:
+        # a server that has served its first user (the cold start is the test above)
+        assert not first_runs(server.url, 1)
+        load, wall = asyncio.run(run_load(chromium_path, server.url, workbook))
+        with urllib.request.urlopen(f"{server.url}/_stcore/health", timeout=5) as r:
+            healthy = r.status == 200
+        assert server.proc is not None and server.proc.poll() is None, server.log()[-3000:]
+    refused = "— (failed)" if load.upload_seconds is None else f"{load.upload_seconds:.1f} s"
+    print(
+        f"\nload: {SESSIONS} sessions ({BROWSERS} Chromium, {SESSIONS - BROWSERS} websocket), "
+        f"{load.changes} filter changes, wall {wall:.1f} s, {len(load.errors)} errors; "
+        f"hostile upload refused in {refused} while {load.active_at_refusal} sessions were "
+        f"changing filters; {len(load.js_errors)} page script errors"
+    )
+    assert healthy
+    assert not load.errors, "\n".join(load.errors[:20])
+    assert load.changes >= SESSIONS * MIN_CHANGES
+    assert load.upload_seconds is not None
+    assert load.active_at_refusal > 0, "the upload did not overlap the load"
+    assert wall <= WALL_LIMIT, f"the load phase took {wall:.0f} s"
