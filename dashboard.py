@@ -6,6 +6,12 @@ context, the shared sidebar filters and the URL state; each page lives in pages/
 
 from __future__ import annotations
 
+# First, before anything else: every module imported once, one thread at a time (a cold
+# server's first runs start together; see pages/_shared/warmup.py).
+from pages._shared import warmup  # noqa: F401
+
+# isort: split
+
 import logging
 
 import streamlit as st
