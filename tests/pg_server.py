@@ -13,6 +13,18 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import pytest
+
+
+def require_postgres() -> None:
+    """Skip the calling test when PostgreSQL is not installed; in CI (CI=true), where
+    .ci/run installs it, fail instead: a missing server must not pass as a skip."""
+    if pg_bin_dir() is not None:
+        return
+    if os.environ.get("CI", "").lower() == "true":
+        pytest.fail("PostgreSQL binaries missing in CI: .ci/run must install postgresql")
+    pytest.skip("PostgreSQL not installed (apt-get install -y postgresql)")
+
 
 def pg_bin_dir() -> Path | None:
     """Directory holding initdb and pg_ctl, or None when PostgreSQL is not installed."""

@@ -3,19 +3,16 @@
 from __future__ import annotations
 
 import datetime as dt
-import os
 import threading
 from collections.abc import Callable, Iterator
 
 import pandas as pd
 import pytest
-from pg_server import pg_bin_dir, postgres_server
+from pg_server import postgres_server, require_postgres
 
 from cxdata import queries, schema
 from cxdata.filters import Filters
 from cxdata.store import Store, connect
-
-IN_CI = os.environ.get("CI", "").lower() == "true"
 
 NOW = Filters.make(dt.date(2025, 7, 1), dt.date(2025, 12, 31), {"channel": ["web", "phone"]})
 PREV = Filters.make(dt.date(2025, 1, 1), dt.date(2025, 6, 30), {"channel": ["web", "phone"]})
@@ -35,10 +32,7 @@ QUERIES: dict[str, Callable[[Store], pd.DataFrame]] = {
 
 @pytest.fixture(scope="module")
 def pg_store(reference_frame: pd.DataFrame) -> Iterator[Store]:
-    if pg_bin_dir() is None:
-        if IN_CI:
-            pytest.fail("PostgreSQL binaries missing in CI: .ci/run must install postgresql")
-        pytest.skip("PostgreSQL not installed (apt-get install -y postgresql)")
+    require_postgres()
     with postgres_server() as url:
         s = connect(url=url)
         s.replace_table(schema.RESPONSES, reference_frame)

@@ -22,6 +22,7 @@ from e2e_helpers import (
     make_demo_store,
     metric_texts,
     open_page,
+    running_app,
     screenshot,
     wait_for_comments,
     wait_idle,
@@ -45,12 +46,8 @@ PAGES = {
 def server(chromium_path: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[AppServer]:
     data_dir = tmp_path_factory.mktemp("e2e_store")
     make_demo_store(data_dir, ROWS)
-    app = AppServer(data_dir)
-    app.start()
-    try:
+    with running_app(data_dir) as app:
         yield app
-    finally:
-        app.stop()
 
 
 @pytest.fixture

@@ -24,6 +24,7 @@ from e2e_helpers import (
     exceptions,
     make_demo_store,
     open_page,
+    running_app,
 )
 
 pytestmark = pytest.mark.browser
@@ -35,12 +36,8 @@ GONE_WITHIN = 20.0  # seconds after the session closed
 def server(chromium_path: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[AppServer]:
     data_dir = tmp_path_factory.mktemp("exports_store")
     make_demo_store(data_dir, 20_000)
-    app = AppServer(data_dir)
-    app.start()
-    try:
+    with running_app(data_dir) as app:
         yield app
-    finally:
-        app.stop()
 
 
 def fetch(url: str) -> tuple[int, bytes]:

@@ -44,6 +44,7 @@ from e2e_helpers import (
     READY_KIND,
     AppServer,
     make_demo_store,
+    running_app,
 )
 
 pytestmark = pytest.mark.browser
@@ -74,12 +75,8 @@ def demo_store(chromium_path: str, tmp_path_factory: pytest.TempPathFactory) -> 
 def server_on_copy(demo_store: Path, tmp_path: Path) -> Iterator[AppServer]:
     data_dir = tmp_path / "store"
     shutil.copytree(demo_store, data_dir)
-    app = AppServer(data_dir)
-    app.start()
-    try:
+    with running_app(data_dir) as app:
         yield app
-    finally:
-        app.stop()
 
 
 def server_errors(server: AppServer) -> list[str]:

@@ -5,7 +5,6 @@ the metrics layer in store.py."""
 from __future__ import annotations
 
 import ast
-import os
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -17,7 +16,7 @@ import pandas as pd
 import pyarrow as pa
 import pytest
 from conftest import random_responses
-from pg_server import pg_bin_dir, postgres_server
+from pg_server import postgres_server, require_postgres
 
 import cxdata.store
 from cxdata import schema
@@ -27,7 +26,6 @@ from cxdata.store import Store, WriteOp, close_all, connect
 from cxdata.voc import persist, tables
 
 ROOT = Path(__file__).resolve().parent.parent
-IN_CI = os.environ.get("CI", "").lower() == "true"
 NOTES = "notes"  # a table of the engine's own (not a customer dataset)
 DETECTED = "detected"  # response_id → language, to fill the responses' missing ones from
 
@@ -238,10 +236,7 @@ def test_generic_path_gives_the_same_tables(tmp_path: Path) -> None:
 
 @pytest.mark.postgres
 def test_postgres_gives_the_same_tables(tmp_path: Path) -> None:
-    if pg_bin_dir() is None:
-        if IN_CI:
-            pytest.fail("PostgreSQL binaries missing in CI: .ci/run must install postgresql")
-        pytest.skip("PostgreSQL not installed (apt-get install -y postgresql)")
+    require_postgres()
     with postgres_server() as url:
         pg = connect(url=url)
         try:
