@@ -26,7 +26,8 @@ from cxdata.cli_args import (
 )
 from cxdata.errors import CxError
 from cxdata.importing.cli import add_parsers as add_import_parsers
-from cxdata.scores import METRICS, metric_columns
+from cxdata.metrics import METRICS
+from cxdata.scores import metric_columns
 from cxdata.store import Store, close_all, connect, engine_errors
 from cxdata.textsafe import terminal_safe
 from cxdata.voc.cli import add_parsers as add_voc_parsers
@@ -64,14 +65,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     trend = filtered("trend", "a metric over time, CSV on stdout")
     trend.add_argument("--grain", choices=sorted(queries.GRAINS), default="week")
-    trend.add_argument("--metric", default="nps")
+    trend.add_argument("--metric", default="nps", help=f"one of {', '.join(METRICS)}")
     trend.add_argument("--by")
     trend.add_argument("--top", type=positive_int, default=None)
 
     friction = filtered("friction", "friction matrix, CSV on stdout")
     friction.add_argument("--rows", default="touchpoint")
     friction.add_argument("--cols", default="journey_stage")
-    friction.add_argument("--metric", default="friction")
+    friction.add_argument("--metric", default="friction", help=f"one of {', '.join(METRICS)}")
     COMMANDS.update(add_import_parsers(sub))
     COMMANDS.update(add_voc_parsers(sub))
     return p
@@ -117,12 +118,12 @@ def cmd_kpis(store: Store, args: argparse.Namespace) -> None:
         print(json.dumps(out, ensure_ascii=False, indent=2))
         return
     print(f"responses  {result.responses}")
-    for m in ("nps", "csat", "ces", "friction"):
-        print(f"{METRICS[m].label:<20} {_fmt(getattr(result, m))}")
+    for m in queries.HEADLINE:
+        print(f"{METRICS[m].label:<20} {_fmt(result.score(m))}")
     for value, k in (by or {}).items():
         print(f"\n{args.by} = {value}  (responses {k.responses})")
-        for m in ("nps", "csat", "ces", "friction"):
-            print(f"  {METRICS[m].label:<20} {_fmt(getattr(k, m))}")
+        for m in queries.HEADLINE:
+            print(f"  {METRICS[m].label:<20} {_fmt(k.score(m))}")
 
 
 def cmd_trend(store: Store, args: argparse.Namespace) -> None:

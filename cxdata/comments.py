@@ -20,7 +20,7 @@ from cxdata import schema
 from cxdata.errors import NoData, UnknownName
 from cxdata.filters import Filters, in_list
 from cxdata.queries import responses
-from cxdata.scores import friction_event
+from cxdata.schema import friction_event
 from cxdata.store import Store
 
 COLUMNS: tuple[str, ...] = (

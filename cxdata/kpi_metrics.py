@@ -23,9 +23,11 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from cxdata import schema, stats
+from cxdata import config, schema, stats
+from cxdata.config import Thresholds
 from cxdata.filters import Filters, filtered
-from cxdata.queries import Kpis, Score
+from cxdata.metrics import compare
+from cxdata.queries import Kpis
 from cxdata.store import Store
 
 MIN_POINTS = 3
@@ -334,38 +336,18 @@ class ScoreChange:
     significant: bool | None
 
 
-def _stat(metric: str, a: Score, b: Score) -> float:
-    if metric == "nps":
-        return float(
-            stats.nps_change_t(
-                a.detail["promoters"],
-                a.detail["detractors"],
-                a.n,
-                b.detail["promoters"],
-                b.detail["detractors"],
-                b.n,
-            )
-        )
-    if metric == "csat":
-        return float(
-            stats.proportion_change_z(a.detail["csat_top2"], a.n, b.detail["csat_top2"], b.n)
-        )
-    if metric == "ces":
-        return float(
-            stats.mean_change_t(a.value, a.detail["ces_sd"], a.n, b.value, b.detail["ces_sd"], b.n)
-        )
-    return float(
-        stats.proportion_change_z(
-            a.detail["friction_events"], a.n, b.detail["friction_events"], b.n
-        )
-    )
-
-
-def score_change(metric: str, now: Kpis, previous: Kpis) -> ScoreChange:
-    """The change of `metric` (nps, csat, ces or friction) between two Kpis."""
-    a, b = getattr(now, metric), getattr(previous, metric)
+def score_change(
+    metric: str, now: Kpis, previous: Kpis, th: Thresholds | None = None
+) -> ScoreChange:
+    """The change of any registered `metric` between two Kpis, tested by the
+    metric's family (cxdata.metrics.compare) on the counts each Score carries."""
+    a, b = now.score(metric), previous.score(metric)
     change = a.value - b.value if a.value is not None and b.value is not None else None
-    tested = not (a.low_base or a.suppressed or b.low_base or b.suppressed)
-    stat = _stat(metric, a, b) if tested else None
-    significant = bool(stats.is_significant(stat)) if stat is not None else None
+    test = compare(metric, _one_row(a.counts), _one_row(b.counts), th or config.thresholds())
+    stat = None if np.isnan(test.stat[0]) else float(test.stat[0])
+    significant = None if test.significant[0] is pd.NA else bool(test.significant[0])
     return ScoreChange(metric, a.value, b.value, change, a.n, b.n, stat, significant)
+
+
+def _one_row(counts: dict[str, float]) -> dict[str, list[float]]:
+    return {k: [v] for k, v in counts.items()}

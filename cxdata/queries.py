@@ -7,27 +7,33 @@ only grouped counts come back, and scores.py turns them into values with CIs.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 
 import ibis
 import ibis.expr.types as ir
-import numpy as np
 import pandas as pd
 
-from cxdata import config, stats
+from cxdata import config
 from cxdata.config import Thresholds
 from cxdata.errors import UnknownName
 from cxdata.filters import NOT_SET, Filters, filtered, in_list
+from cxdata.metrics import (
+    METRICS,
+    base_of,
+    count_columns,
+    measures_of,
+    metric_def,
+    metrics_on,
+)
+from cxdata.metrics import compare as compare_metric
 from cxdata.schema import JOURNEY_STAGES
 from cxdata.scores import (
     FAMILIES,
     counts_from_keys,
     execute_counts,
-    family_of,
     grouped_counts,
     key_counts,
     metric_columns,
-    metric_def,
     score_frame,
 )
 from cxdata.store import Store
@@ -53,10 +59,10 @@ def _th(th: Thresholds | None) -> Thresholds:
 
 
 def _families(metrics: Sequence[str] | None) -> tuple[str, ...]:
-    """The count families the given metrics need (all when None)."""
+    """The bases whose counts the given metrics need (all when None)."""
     if metrics is None:
         return FAMILIES
-    return tuple(f for f in FAMILIES if f in {family_of(m) for m in metrics})
+    return tuple(f for f in FAMILIES if f in {base_of(m) for m in metrics})
 
 
 # --- KPIs ------------------------------------------------------------------------------
@@ -74,21 +80,30 @@ class Score:
     low_base: bool
     suppressed: bool
     detail: dict[str, float | int | None]
+    counts: dict[str, float] = field(default_factory=dict, repr=False)  # for comparisons
 
     def as_dict(self) -> dict[str, object]:
         """JSON-ready: value, n, ci_low, ci_high, low_base, suppressed and the details."""
         out = asdict(self)
         out.pop("metric")
+        out.pop("counts")
         out.update(out.pop("detail"))
         return out
 
 
-_DETAILS: dict[str, tuple[str, ...]] = {
-    "nps": ("promoters", "passives", "detractors", "promoter_pct", "passive_pct", "detractor_pct"),
-    "csat": ("csat_top2",),
-    "ces": ("ces_sd", "ces_easy_pct"),
-    "friction": ("friction_events",),
-}
+def detail_columns(metric: str) -> dict[str, bool]:
+    """The columns a Score of `metric` carries besides its own value, CI and n → whether
+    each is a count: the counts of its base's measures, its family's extras and the values
+    of the other metrics on the same base (for NPS: promoters, detractors, passives and
+    their shares)."""
+    m = metric_def(metric)
+    out = {x.name: True for x in measures_of(m.base.name) if not x.is_sum}
+    for other in metrics_on(m.base.name):
+        out |= other.family.extra_columns() | {other.value: False}
+    return {c: is_count for c, is_count in out.items() if c not in {*m.columns, m.n}}
+
+
+HEADLINE: tuple[str, ...] = ("nps", "csat", "ces", "friction")  # one metric per base
 
 
 @dataclass(frozen=True)
@@ -100,12 +115,17 @@ class Kpis:
     csat: Score
     ces: Score
     friction: Score
+    scores: dict[str, Score] = field(default_factory=dict, repr=False)  # every metric
+
+    def score(self, metric: str) -> Score:
+        """Any registered metric's Score over the same answers (UnknownName otherwise)."""
+        return self.scores[metric_def(metric).name]
 
     def as_dict(self) -> dict[str, object]:
         """The CLI's JSON shape: {"responses": N, "nps": {...}, "csat": {...}, ...}."""
         return {
             "responses": self.responses,
-            **{m: getattr(self, m).as_dict() for m in ("nps", "csat", "ces", "friction")},
+            **{m: getattr(self, m).as_dict() for m in HEADLINE},
         }
 
 
@@ -115,27 +135,27 @@ def _num(x: object) -> float | None:
 
 def _score(row: pd.Series, metric: str) -> Score:
     m = metric_def(metric)
-    family = m.n.removesuffix("_n")
-    suppressed = bool(row[f"{family}_suppressed"])
     detail = {
-        k: _num(row[k]) if k.endswith(("_pct", "_sd")) else int(row[k]) for k in _DETAILS[metric]
+        k: int(row[k]) if is_count else _num(row[k])
+        for k, is_count in detail_columns(metric).items()
     }
     return Score(
         metric=metric,
         value=_num(row[m.value]),
         n=int(row[m.n]),
-        ci_low=_num(row[m.ci_low]) if m.ci_low else None,
-        ci_high=_num(row[m.ci_high]) if m.ci_high else None,
-        low_base=bool(row[f"{family}_low_base"]),
-        suppressed=suppressed,
+        ci_low=_num(row[m.ci_low]),
+        ci_high=_num(row[m.ci_high]),
+        low_base=bool(row[m.base.low_base]),
+        suppressed=bool(row[m.base.suppressed]),
         detail=detail,
+        counts={c: row[c] for c in count_columns((m.base.name,)) if c in row.index},
     )
 
 
 def _kpis_from_row(row: pd.Series) -> Kpis:
+    scores = {m: _score(row, m) for m in METRICS if metric_def(m).value in row.index}
     return Kpis(
-        responses=int(row["responses"]),
-        **{m: _score(row, m) for m in ("nps", "csat", "ces", "friction")},
+        responses=int(row["responses"]), **{m: scores[m] for m in HEADLINE}, scores=scores
     )
 
 
@@ -299,10 +319,10 @@ def compare(
     th: Thresholds | None = None,
     metrics: Sequence[str] = FAMILIES,
 ) -> pd.DataFrame:
-    """Each of `metrics` (nps, csat, ces, friction) now vs before, per group: `<m>_now`,
-    `<m>_prev`, `<m>_change`,
-    `<m>_stat` (t or z) and `<m>_significant` (True/False; NA when either side is low base
-    or suppressed — no test is run then). Changes are in the metric's own unit."""
+    """Each of `metrics` (registered metric names; default nps, csat, ces, friction) now vs
+    before, per group: `<m>_now`, `<m>_prev`, `<m>_change`, `<m>_n_now`, `<m>_n_prev`,
+    `<m>_stat` (the family's t or z) and `<m>_significant` (True/False; NA when either side
+    is low base or suppressed — no test is run then). Changes are in the metric's unit."""
     th = _th(th)
     dims = [by] if by else []
     now = breakdown(store, current, dims, th, metrics) if dims else _total(store, current, th)
@@ -313,7 +333,7 @@ def compare(
         merged = now.add_suffix("_now").join(prev.add_suffix("_prev"))
     out = merged[dims].copy() if dims else pd.DataFrame(index=merged.index)
     for metric in metrics:
-        out = pd.concat([out, _metric_change(merged, metric)], axis=1)
+        out = pd.concat([out, _metric_change(merged, metric, th)], axis=1)
     out["responses_now"] = merged["responses_now"].fillna(0).astype("int64")
     out["responses_prev"] = merged["responses_prev"].fillna(0).astype("int64")
     return out
@@ -325,57 +345,21 @@ def _total(store: Store, filters: Filters, th: Thresholds) -> pd.DataFrame:
     return score_frame(counts_from_keys(keys), th)
 
 
-def _metric_change(m: pd.DataFrame, metric: str) -> pd.DataFrame:
-    def c(col: str, side: str) -> np.ndarray:
-        return m[f"{col}_{side}"].astype("float64").fillna(0).to_numpy()
-
-    if metric == "nps":
-        stat = stats.nps_change_t(
-            c("promoters", "now"),
-            c("detractors", "now"),
-            c("nps_n", "now"),
-            c("promoters", "prev"),
-            c("detractors", "prev"),
-            c("nps_n", "prev"),
-        )
-    elif metric == "csat":
-        stat = stats.proportion_change_z(
-            c("csat_top2", "now"), c("csat_n", "now"), c("csat_top2", "prev"), c("csat_n", "prev")
-        )
-    elif metric == "ces":
-        stat = stats.mean_change_t(
-            m["ces_now"],
-            m["ces_sd_now"],
-            c("ces_n", "now"),
-            m["ces_prev"],
-            m["ces_sd_prev"],
-            c("ces_n", "prev"),
-        )
-    else:
-        stat = stats.proportion_change_z(
-            c("friction_events", "now"),
-            c("friction_n", "now"),
-            c("friction_events", "prev"),
-            c("friction_n", "prev"),
-        )
-    family = metric
-    untested = (
-        m[f"{family}_low_base_now"].fillna(True).astype(bool)
-        | m[f"{family}_low_base_prev"].fillna(True).astype(bool)
-        | m[f"{family}_suppressed_now"].fillna(True).astype(bool)
-        | m[f"{family}_suppressed_prev"].fillna(True).astype(bool)
-    )
-    significant = pd.array(stats.is_significant(stat), dtype="boolean")
-    significant[untested.to_numpy()] = pd.NA
+def _metric_change(m: pd.DataFrame, metric: str, th: Thresholds) -> pd.DataFrame:
+    """`metric` now vs before from a frame of both sides' columns (suffixes _now, _prev)."""
+    d = metric_def(metric)
+    cols = count_columns((d.base.name,))[1:]
+    side = {s: {c: m[f"{c}_{s}"] for c in cols} for s in ("now", "prev")}
+    change = compare_metric(metric, side["now"], side["prev"], th)
     return pd.DataFrame(
         {
-            f"{metric}_now": m[f"{metric}_now"],
-            f"{metric}_prev": m[f"{metric}_prev"],
-            f"{metric}_change": m[f"{metric}_now"] - m[f"{metric}_prev"],
-            f"{metric}_n_now": m[f"{family}_n_now"].fillna(0).astype("int64"),
-            f"{metric}_n_prev": m[f"{family}_n_prev"].fillna(0).astype("int64"),
-            f"{metric}_stat": np.where(untested, np.nan, stat),
-            f"{metric}_significant": significant,
+            f"{metric}_now": m[f"{d.value}_now"],
+            f"{metric}_prev": m[f"{d.value}_prev"],
+            f"{metric}_change": m[f"{d.value}_now"] - m[f"{d.value}_prev"],
+            f"{metric}_n_now": m[f"{d.n}_now"].fillna(0).astype("int64"),
+            f"{metric}_n_prev": m[f"{d.n}_prev"].fillna(0).astype("int64"),
+            f"{metric}_stat": change.stat,
+            f"{metric}_significant": change.significant,
         },
         index=m.index,
     )

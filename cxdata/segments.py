@@ -2,13 +2,9 @@
 
 For one dimension, the engine returns the count columns per value (one grouped query).
 The rest of a segment is the total minus the segment, so the rest's counts are exact
-without another query; scores and CIs then come from scores.score_frame and the tests
-from stats (DESIGN §4):
-
-- NPS: t = (NPS₁ − NPS₂)/√(Var₁/n₁ + Var₂/n₂), NPS as proportions, Var = p + d − (p − d)²;
-- shares (CSAT top-2-box, CES % easy, friction, promoter/detractor %): unpooled
-  two-proportion z;
-- CES mean: Welch t.
+without another query; scores and CIs then come from scores.score_frame and the test from
+the metric's family in the registry (cxdata.metrics.compare, DESIGN §4): NPS t-test,
+two-proportion z for shares, Welch t for the CES mean.
 
 |t| > 1.96 is significant at 95%. No test is run when either side is low base or
 suppressed (significant is NA then), as for period changes.
@@ -30,30 +26,26 @@ import ibis.expr.types as ir
 import numpy as np
 import pandas as pd
 
-from cxdata import config, stats
+from cxdata import config
 from cxdata.config import Thresholds
 from cxdata.errors import UnknownName
 from cxdata.filters import NOT_SET, Filters
+from cxdata.metrics import (
+    compare,
+    count_columns,
+    counts_needed,
+    metric_def,
+    metrics_on,
+    sum_columns,
+)
 from cxdata.queries import breakdown, responses
 from cxdata.scores import (
-    COUNT_COLUMNS,
-    METRICS,
     count_aggregates,
     execute_counts,
     metric_columns,
-    metric_def,
     score_frame,
 )
 from cxdata.store import Store
-
-# For share metrics: (successes column, n column) of the count frame.
-_SHARES: dict[str, tuple[str, str]] = {
-    "csat": ("csat_top2", "csat_n"),
-    "ces_easy": ("ces_easy", "ces_n"),
-    "friction": ("friction_events", "friction_n"),
-    "detractor_pct": ("detractors", "nps_n"),
-    "promoter_pct": ("promoters", "nps_n"),
-}
 
 RESULT_COLUMNS: tuple[str, ...] = (
     "segment", "responses", "value", "ci_low", "ci_high", "n", "low_base", "suppressed",
@@ -251,20 +243,17 @@ def withhold_nodes(
     m = metric_def(metric)
     out = nodes.copy()
     rows = out["id"].astype(str).isin(ids).to_numpy()
-    for other in METRICS.values():
-        if other.n != m.n:
-            continue
-        for col in (other.value, other.ci_low, other.ci_high):
-            if col and col in out.columns:
+    for other in metrics_on(m.base.name):
+        for col in other.columns:
+            if col in out.columns:
                 out.loc[rows, col] = np.nan
-    family = m.n.removesuffix("_n")
-    out["hidden"] = rows & ~out[f"{family}_suppressed"].to_numpy(bool)
+    out["hidden"] = rows & ~out[m.base.suppressed].to_numpy(bool)
     return out
 
 
 def rest_counts(groups: pd.DataFrame) -> pd.DataFrame:
     """For each group row, the count columns of all *other* rows (total − the row)."""
-    cols = [c for c in COUNT_COLUMNS if c in groups.columns]
+    cols = [c for c in count_columns() if c in groups.columns]
     total = groups[cols].sum()
     rest = pd.DataFrame(
         total.to_numpy() - groups[cols].to_numpy(), columns=cols, index=groups.index
@@ -272,27 +261,6 @@ def rest_counts(groups: pd.DataFrame) -> pd.DataFrame:
     for col in cols:
         rest[col] = rest[col].astype(groups[col].dtype)
     return rest
-
-
-def _stat(metric: str, seg: pd.DataFrame, rest: pd.DataFrame) -> np.ndarray:
-    def c(frame: pd.DataFrame, col: str) -> np.ndarray:
-        return frame[col].astype("float64").to_numpy()
-
-    if metric == "nps":
-        return stats.nps_change_t(
-            c(seg, "promoters"),
-            c(seg, "detractors"),
-            c(seg, "nps_n"),
-            c(rest, "promoters"),
-            c(rest, "detractors"),
-            c(rest, "nps_n"),
-        )
-    if metric == "ces":
-        mean_s, sd_s = stats.mean_and_sd(c(seg, "ces_sum"), c(seg, "ces_sumsq"), c(seg, "ces_n"))
-        mean_r, sd_r = stats.mean_and_sd(c(rest, "ces_sum"), c(rest, "ces_sumsq"), c(rest, "ces_n"))
-        return stats.mean_change_t(mean_s, sd_s, c(seg, "ces_n"), mean_r, sd_r, c(rest, "ces_n"))
-    hits, n = _SHARES[metric]
-    return stats.proportion_change_z(c(seg, hits), c(seg, n), c(rest, hits), c(rest, n))
 
 
 def segment_vs_rest(
@@ -317,15 +285,7 @@ def segment_vs_rest(
     seg_view = metric_columns(groups, metric)
     rest = score_frame(rest_counts(groups), th)
     rest_view = metric_columns(rest, metric)
-    stat = _stat(metric, groups, rest)
-    untested = (
-        seg_view["low_base"]
-        | seg_view["suppressed"]
-        | rest_view["low_base"]
-        | rest_view["suppressed"]
-    ).to_numpy(dtype=bool)
-    significant = pd.array(stats.is_significant(stat), dtype="boolean")
-    significant[untested] = pd.NA
+    test = compare(metric, groups, rest, th)
     seg_n = seg_view["n"].to_numpy(dtype="int64")
     withheld = secondary_suppression(
         np.eye(len(seg_n), dtype=bool), seg_n, th.min_n, total_shown=seg_n.sum() >= th.min_n
@@ -344,9 +304,9 @@ def segment_vs_rest(
             "rest_n": rest_view["n"].astype("int64"),
             "rest_low_base": rest_view["low_base"].astype(bool),
             "rest_suppressed": rest_view["suppressed"].astype(bool),
-            "difference": seg_view["value"] - rest_view["value"],
-            "stat": np.where(untested, np.nan, stat),
-            "significant": significant,
+            "difference": test.difference,
+            "stat": test.stat,
+            "significant": test.significant,
             "hidden": False,
         }
     ).reset_index(drop=True)
@@ -367,18 +327,6 @@ MOVER_COLUMNS: tuple[str, ...] = (
 )
 
 
-# The count columns each metric's test needs (a movers query computes only those).
-_NEEDED: dict[str, tuple[str, ...]] = {
-    "nps": ("nps_n", "promoters", "detractors"),
-    "csat": ("csat_n", "csat_top2"),
-    "ces": ("ces_n", "ces_sum", "ces_sumsq", "ces_easy"),
-    "ces_easy": ("ces_n", "ces_easy"),
-    "friction": ("friction_n", "friction_events"),
-    "detractor_pct": ("nps_n", "detractors"),
-    "promoter_pct": ("nps_n", "promoters"),
-}
-
-
 def _date_predicate(t: ir.Table, f: Filters) -> ir.BooleanValue:
     pred = ibis.literal(True)
     if f.start is not None:
@@ -394,22 +342,24 @@ def period_counts(
     current: Filters,
     previous: Filters,
     dims: Sequence[str],
-    columns: Sequence[str] = COUNT_COLUMNS,
+    columns: Sequence[str] | None = None,
 ) -> pd.DataFrame:
     """Count columns per (dimension, value, period) for both periods and every dimension,
     in ONE pushed-down query; `period` is "now" or "prev", missing values are NOT_SET.
 
     When both periods share their dimension filters (the dashboard's case), each dimension
     is one GROUP BY (period, value) over the rows of either period, combined with UNION ALL;
-    otherwise each period is its own branch. Only `columns` (and responses) are computed.
+    otherwise each period is its own branch. Only `columns` (default: every count column)
+    and responses are computed.
     """
     allowed = store.dimensions()
     for dim in dims:
         if dim not in allowed:
             raise UnknownName("dimension", dim, allowed)
     if not dims:
-        return pd.DataFrame(columns=["dimension", "value", "period", *COUNT_COLUMNS])
-    wanted = ["responses", *[c for c in columns if c != "responses"]]
+        return pd.DataFrame(columns=["dimension", "value", "period", *count_columns()])
+    asked = count_columns() if columns is None else columns
+    wanted = ["responses", *[c for c in asked if c != "responses"]]
     parts = []
     if current.where == previous.where:
         base = responses(store, Filters(where=current.where))
@@ -433,9 +383,10 @@ def period_counts(
                     .mutate(dimension=ibis.literal(dim), period=ibis.literal(label))
                 )
     counts = execute_counts(ibis.union(*parts, distinct=False))
-    for col in COUNT_COLUMNS:  # the columns not asked for are zero (their scores unused)
+    sums = sum_columns()
+    for col in count_columns():  # the columns not asked for are zero (their scores unused)
         if col not in counts.columns:
-            counts[col] = 0.0 if col.startswith("ces_s") else 0
+            counts[col] = 0.0 if col in sums else 0
     return counts
 
 
@@ -453,7 +404,7 @@ def movers(
     period are not tested."""
     metric_def(metric)
     th = th or config.thresholds()
-    counts = period_counts(store, current, previous, dims, _NEEDED[metric])
+    counts = period_counts(store, current, previous, dims, counts_needed(metric))
     if counts.empty:
         return pd.DataFrame(columns=list(MOVER_COLUMNS))
     keys = ["dimension", "value"]
@@ -461,26 +412,25 @@ def movers(
     prev = counts[counts["period"] == "prev"].drop(columns="period")
     both = now.merge(prev, on=keys, how="inner", suffixes=("", "_prev"))
     both = both[both["value"] != NOT_SET].reset_index(drop=True)
-    cols = [c for c in COUNT_COLUMNS if c in now.columns]
+    cols = [c for c in count_columns() if c in now.columns]
     now_scores = score_frame(both[keys + cols], th)
     prev_scores = score_frame(
         both[keys + [f"{c}_prev" for c in cols]].rename(columns=lambda c: c.removesuffix("_prev")),
         th,
     )
     a, b = metric_columns(now_scores, metric), metric_columns(prev_scores, metric)
-    stat = _stat(metric, now_scores, prev_scores)
-    tested = ~(a["low_base"] | a["suppressed"] | b["low_base"] | b["suppressed"]).to_numpy(bool)
-    keep = tested & stats.is_significant(stat)
+    change = compare(metric, now_scores, prev_scores, th)
+    keep = change.significant.fillna(False).to_numpy(bool)
     out = pd.DataFrame(
         {
             "dimension": both["dimension"].astype(str),
             "value": both["value"].astype(str),
             "now": a["value"],
             "prev": b["value"],
-            "change": a["value"] - b["value"],
+            "change": change.difference,
             "n_now": a["n"].astype("int64"),
             "n_prev": b["n"].astype("int64"),
-            "stat": stat,
+            "stat": change.stat,
         }
     )[keep]
     order = out["change"].abs().sort_values(ascending=False, kind="stable").index

@@ -11,7 +11,7 @@ import streamlit as st
 
 from cxdata import comments, schema
 from cxdata.comments import CommentPage, CommentQuery
-from pages._shared import common, exports, fmt, session, state
+from pages._shared import common, exports, fmt, session, state, themes
 from pages._shared.session import Ctx, context
 from pages._shared.urlstate import decode_many
 
@@ -130,10 +130,7 @@ def query_controls(ctx: Ctx) -> tuple[CommentQuery, int]:
 
 def query_changed(ctx: Ctx, query: CommentQuery, size: int) -> bool:
     """Whether the search or filters changed since the last run (→ back to page 1)."""
-    signature = (ctx.filters, query, size)
-    previous = st.session_state.get(K_SIG)
-    st.session_state[K_SIG] = signature
-    return previous is not None and previous != signature
+    return state.changed(K_SIG, (ctx.filters, query, size))
 
 
 # Badge colour per score: (upper bound of "bad", upper bound of "middle").
@@ -203,15 +200,6 @@ def export_button(ctx: Ctx, query: CommentQuery, total: int) -> None:
 VIEWS: dict[str, str] = {"comments": "Comments", "themes": "Themes"}
 
 
-def themes_panel() -> Callable[..., None] | None:
-    """The voice-of-the-customer themes panel, when this checkout has it."""
-    try:
-        from pages.voc_panel import render_voc
-    except ImportError:
-        return None
-    return render_voc
-
-
 def render() -> None:
     """The page."""
     ctx = context()
@@ -223,20 +211,18 @@ def render() -> None:
     )
     if not common.has_answers(ctx):
         return
-    render_voc = themes_panel()
-    if render_voc is not None:
-        view = state.select(
-            "Show",
-            list(VIEWS),
-            key="feedback.view",
-            param="view",
-            default="comments",
-            format_func=VIEWS.__getitem__,
-            radio=True,
-        )
-        if view == "themes":
-            render_voc(ctx.store, ctx.filters, ctx.th, key="voc", data_key=ctx.key)
-            return
+    view = state.select(
+        "Show",
+        list(VIEWS),
+        key="feedback.view",
+        param="view",
+        default="comments",
+        format_func=VIEWS.__getitem__,
+        radio=True,
+    )
+    if view == "themes":
+        themes.render(ctx)
+        return
     if not comments.answer_texts(ctx.store.responses().columns):
         st.info("The data has no comment column: map one on the Data page.")
         return

@@ -37,9 +37,8 @@ def survey_tiles(ctx: Ctx) -> None:
     vs = common.vs_label(ctx)
     cols = st.columns(4)
     for col, metric in zip(cols, ("nps", "csat", "ces"), strict=False):
-        tiles.score_tile(
-            col, metric, getattr(now, metric), score_change(metric, now, before), vs, trend, ctx.th
-        )
+        change = score_change(metric, now, before, ctx.th)
+        tiles.score_tile(col, metric, getattr(now, metric), change, vs, trend, ctx.th)
     tiles.volume_tile(cols[3], volume, vs, trend)
 
 

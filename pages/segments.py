@@ -10,7 +10,7 @@ import streamlit as st
 
 from cxdata import segments
 from cxdata.comments import safe_csv
-from cxdata.scores import METRICS
+from cxdata.metrics import METRICS, metric_def
 from pages._shared import charts, common, exports, fmt, state
 from pages._shared.session import Ctx, context
 from pages._shared.urlstate import decode_many
@@ -18,14 +18,7 @@ from pages._shared.urlstate import decode_many
 NONE = "none"
 LEVELS = 3
 DEFAULT_PATH: tuple[str, ...] = ("country", "region", "plan")
-SEGMENT_METRICS: tuple[str, ...] = ("nps", "csat", "ces", "friction")
 CHARTS: dict[str, str] = {"treemap": "Treemap", "sunburst": "Sunburst"}
-TESTS: dict[str, str] = {
-    "nps": "t-test on NPS (variance p + d − (p − d)²)",
-    "csat": "two-proportion z-test",
-    "ces": "Welch t-test",
-    "friction": "two-proportion z-test",
-}
 
 
 def default_path(dims: Sequence[str]) -> list[str]:
@@ -80,7 +73,7 @@ def comparison_table(table: pd.DataFrame, metric: str, th_low_base: int) -> pd.D
             return "no"
         return "yes, higher" if row["difference"] > 0 else "yes, lower"
 
-    name = fmt.SHORT_LABELS[metric]
+    name = fmt.short_label(metric)
     return pd.DataFrame(
         {
             "Segment": table["segment"],
@@ -107,17 +100,11 @@ def drill(ctx: Ctx, path: list[str], metric: str, kind: str) -> segments.Protect
         return None
     protection = segments.linked_protection(nodes, path, metric, ctx.th)
     nodes = segments.withhold_nodes(nodes, metric, protection.nodes)
-    score = getattr(ctx.kpis(), metric)
-    name = fmt.SHORT_LABELS[metric]
+    score = ctx.kpis().score(metric)
+    name = fmt.short_label(metric)
     fig = charts.drill_figure(
         nodes, metric, kind, "All answers", None if score.suppressed else score.value, score.n
     )
-    n_col = METRICS[metric].n
-    info = list(fig.data[0].customdata)  # the root first, then one entry per node
-    for i, (hidden, n) in enumerate(zip(nodes["hidden"], nodes[n_col], strict=True), start=1):
-        if hidden:
-            info[i] = fmt.hidden(n)
-    fig.data[0].customdata = info
     charts.show(fig, key="drill", alt=f"{CHARTS[kind]} of {' → '.join(path)} coloured by {name}")
     zoom = (
         "Click a box to zoom in, the bar above to zoom out."
@@ -154,7 +141,7 @@ def vs_rest(
         st.info("No segments to compare.")
         return
     shown = comparison_table(table, metric, ctx.th.low_base)
-    name = fmt.SHORT_LABELS[metric]
+    name = fmt.short_label(metric)
     st.dataframe(
         fmt.safe_table(shown),  # segment names are data: shown as the CSV export writes them
         hide_index=True,
@@ -182,7 +169,7 @@ def vs_rest(
     )
     st.caption(
         f"“The rest” is every other answer inside the filters. Significance: "
-        f"{TESTS[metric]} at 95%; not run when either side has fewer than "
+        f"{metric_def(metric).family.test} at 95%; not run when either side has fewer than "
         f"{ctx.th.low_base} answers. A segment or rest with fewer than {ctx.th.min_n} answers "
         "is not shown, and neither is the other side of its row (overall − rest would give "
         f"it back); “{fmt.hidden()}” marks a row hidden so that small ones cannot be worked "
@@ -204,7 +191,7 @@ def render() -> None:
     c1, c2, _ = st.columns([1, 1, 2])
     metric = state.select(
         "Colour and compare by",
-        SEGMENT_METRICS,
+        tuple(METRICS),
         key="segments.metric",
         param="metric",
         default="nps",

@@ -3,28 +3,19 @@ journey view. Clicking a cell opens its comments on the Feedback page."""
 
 from __future__ import annotations
 
-import inspect
-
 import streamlit as st
 
-from cxdata.scores import friction_event
+from cxdata.metrics import METRICS, metric_def
 from pages._shared import charts, common, fmt, state
 from pages._shared.session import Ctx, context
 
-COLOR_METRICS: tuple[str, ...] = (
-    "friction", "nps", "csat", "ces", "ces_easy", "detractor_pct", "promoter_pct",
-)  # fmt: skip
 ROWS = "touchpoint"
 
 
 def friction_definition() -> None:
-    """The definition of friction, from the engine's own docstring (one source)."""
+    """The definition of friction, from the metric registry (one source)."""
     with st.expander("How friction is defined", icon=":material/help:"):
-        st.text(inspect.getdoc(friction_event) or "")
-        st.caption(
-            "Friction rate = friction answers ÷ answers at a touchpoint that carry at "
-            "least one score, in %."
-        )
+        st.markdown(fmt.md_escape(metric_def("friction").definition))
 
 
 def open_cell_comments(ctx: Ctx, cols: str, cell: tuple[str, str]) -> None:
@@ -97,7 +88,7 @@ def render() -> None:
     )
     metric = state.select(
         "Colour by",
-        COLOR_METRICS,
+        tuple(METRICS),
         key="touchpoints.color",
         param="color",
         default="friction",

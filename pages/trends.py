@@ -8,11 +8,11 @@ import streamlit as st
 
 from cxdata.comments import safe_csv
 from cxdata.kpi_metrics import days_in
+from cxdata.metrics import METRICS
 from cxdata.scores import metric_columns
 from pages._shared import charts, common, exports, fmt, state
 from pages._shared.session import Ctx, context
 
-TREND_METRICS: tuple[str, ...] = ("nps", "csat", "ces", "ces_easy", "friction")
 GRAIN_CHOICES: dict[str, str] = {
     "auto": "Auto",
     "day": "Day",
@@ -36,7 +36,7 @@ def controls(ctx: Ctx) -> tuple[str, str, str | None, int | None, str | None]:
     c1, c2, c3, c4, c5 = st.columns([1.3, 1, 1.3, 1, 1.6])
     metric = state.select(
         "Metric",
-        TREND_METRICS,
+        tuple(METRICS),
         key="trends.metric",
         param="metric",
         default="nps",
@@ -113,7 +113,7 @@ def numbers_table(frame: pd.DataFrame, metric: str, by: str | None) -> pd.DataFr
     out = pd.DataFrame({"period": frame["period"].dt.date})
     if by:
         out[fmt.dim_label(by)] = frame[by].astype(str)
-    out[fmt.SHORT_LABELS[metric]] = view["value"].round(2)
+    out[fmt.short_label(metric)] = view["value"].round(2)
     out["CI low"] = view["ci_low"].round(2)
     out["CI high"] = view["ci_high"].round(2)
     out["n"] = view["n"].astype("int64")

@@ -68,6 +68,26 @@ def csat(rows: pd.DataFrame) -> dict[str, float]:
     return {"n": n, "value": 100 * top / n if n else math.nan, "ci_low": low, "ci_high": high}
 
 
+def csat_top_box(rows: pd.DataFrame) -> dict[str, float]:
+    """CSAT top-box %: the share of 5s among the 1–5 answers, with Wilson CI."""
+    s = rows["csat"].dropna().astype(int)
+    n, fives = len(s), int((s == 5).sum())
+    low, high = wilson(fives, n)
+    return {"n": n, "value": 100 * fives / n if n else math.nan, "ci_low": low, "ci_high": high}
+
+
+def two_proportion_z(x1: int, n1: int, x2: int, n2: int) -> float:
+    """Unpooled z of p1 − p2."""
+    p1, p2 = x1 / n1, x2 / n2
+    return (p1 - p2) / math.sqrt(p1 * (1 - p1) / n1 + p2 * (1 - p2) / n2)
+
+
+def welch_t(a: pd.Series, b: pd.Series) -> float:
+    """Welch t of mean(a) − mean(b)."""
+    a, b = a.dropna().astype(float), b.dropna().astype(float)
+    return (a.mean() - b.mean()) / math.sqrt(a.var(ddof=1) / len(a) + b.var(ddof=1) / len(b))
+
+
 def ces(rows: pd.DataFrame) -> dict[str, float]:
     """CES mean with t-free normal CI and % easy (5–7)."""
     s = rows["ces"].dropna().astype(float)

@@ -7,12 +7,14 @@ import datetime as dt
 import json
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from streamlit.testing.v1 import AppTest
 
 from cxdata import demo, schema
 from cxdata.store import connect
+from cxdata.voc import persist
 from pages._shared.urlstate import (
     DEFAULT_PERIOD,
     ViewFilters,
@@ -122,8 +124,6 @@ def test_overview_shows_kpis_with_ci_n_and_significance(app_env: Path) -> None:
 
 
 def test_feedback_switches_to_the_themes_panel(app_env: Path) -> None:
-    if not (ROOT / "pages" / "voc_panel.py").exists():
-        pytest.skip("this checkout has no themes panel (pages/voc_panel.py)")
     at = new_app()
     at.run()
     at.switch_page("pages/feedback.py")
@@ -133,6 +133,88 @@ def test_feedback_switches_to_the_themes_panel(app_env: Path) -> None:
     assert at.radio(key="feedback.view").value == "themes"
     assert any("Themes" in h.value for h in at.subheader)
     assert not at.text  # the comment list is not drawn under the themes view
+
+
+@pytest.fixture(scope="module")
+def themes_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Demo responses with their themes computed."""
+    path = tmp_path_factory.mktemp("app_themes")
+    store = connect(path)
+    store.replace_table(schema.RESPONSES, demo.demo_responses(rows=8_000, end=DEMO_END))
+    persist.compute_themes(store)
+    return path
+
+
+def open_link(query: dict[str, str | list[str]], page: str = "pages/feedback.py") -> AppTest:
+    """A new session opening `page` from a link carrying `query`."""
+    at = new_app(query)
+    at.run()
+    at.switch_page(page)
+    at.query_params.clear()
+    at.query_params.update(query)
+    at.run()
+    assert_clean(at)
+    return at
+
+
+THEME_CONTROLS = ("voc.source", "voc.trend.auto", "voc.per", "voc.theme.auto", "voc.band",
+                  "voc.size")  # fmt: skip
+
+
+def verbatim_pager(at: AppTest) -> Any:
+    return next(w for w in at.get("pagination") if str(w.key).startswith("voc.page."))
+
+
+def themes_view(at: AppTest) -> tuple[dict, list[str], list[str]]:
+    """What a Themes view shows: its controls, its figures and its grids."""
+    controls = {k: at.session_state[k] for k in THEME_CONTROLS if k in at.session_state}
+    controls["page"] = verbatim_pager(at).value
+    charts = [json.dumps(f["data"], sort_keys=True) for f in figures(at)]
+    return controls, charts, [el.value.to_csv() for el in at.dataframe]
+
+
+def test_a_themes_view_opens_from_its_link_exactly_as_it_was(
+    themes_dir: Path, app_env: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CX_DATA_DIR", str(themes_dir))
+    at = open_link({"view": "themes", "period": "12m"})
+    at.segmented_control(key="voc.source").set_value("auto").run()
+    top = at.session_state["voc.trend.auto"]  # the largest automatic themes, by default
+    assert len(top) == 5
+    at.multiselect(key="voc.trend.auto").set_value(top[1:3]).run()
+    at.selectbox(key="voc.per").set_value("week").run()
+    at.selectbox(key="voc.theme.auto").set_value(top[1]).run()
+    at.selectbox(key="voc.size").set_value("10").run()
+    verbatim_pager(at).set_value(2).run()
+    assert_clean(at)
+    link = dict(at.query_params)
+    assert link == {
+        "view": "themes", "period": "12m", "voc.source": "auto", "voc.trend": top[1:3],
+        "voc.per": "week", "voc.theme": top[1], "voc.size": "10", "voc.pg": "2",
+    }  # fmt: skip
+    shown = themes_view(at)
+    assert shown[0]["page"] == 2 and len(shown[1]) == 4
+    opened = open_link(link)
+    assert themes_view(opened) == shown
+    assert dict(opened.query_params) == link
+
+
+def test_bad_themes_view_params_fall_back_to_defaults(
+    themes_dir: Path, app_env: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CX_DATA_DIR", str(themes_dir))
+    default = themes_view(open_link({"view": "themes"}))
+    bad = {
+        "view": "themes", "voc.source": "<b>x</b>", "voc.trend": ["nope", "../x"],
+        "voc.per": "decade", "voc.theme": "nope", "voc.band": "all'--", "voc.size": "7",
+        "voc.pg": "999",
+    }  # fmt: skip
+    at = open_link(bad)
+    assert themes_view(at) == default
+    assert dict(at.query_params) == {"view": "themes"}
+    note = " ".join(w.value for w in at.sidebar.warning).replace("\\", "")  # Markdown
+    assert "Themes (voc.source)" in note and "Per page (voc.size)" in note
+    assert "<b>" not in note and "nope" not in note
 
 
 # --- filters change numbers -------------------------------------------------------------

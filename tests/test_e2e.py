@@ -27,6 +27,7 @@ from e2e_helpers import (
     wait_for_comments,
     wait_idle,
     wait_page,
+    wait_rendered,
 )
 from playwright.sync_api import expect
 
@@ -160,6 +161,55 @@ def test_a_url_with_filters_reproduces_the_view(server: AppServer, browser: Any)
         screenshot(page, "shared_link_overview")
     finally:
         fresh.close()
+
+
+def pick(page: Any, key: str, option: str) -> None:
+    """Choose `option` in the selectbox whose widget key is `key`, as a user would."""
+    box = page.locator(f".st-key-{key.replace('.', '-')} [role='combobox']")
+    box.click()
+    box.fill(option)
+    page.get_by_role("option", name=option, exact=True).click()
+    wait_idle(page)
+
+
+def themes_shown(page: Any) -> dict[str, Any]:
+    """What a Themes view shows: the chosen source, the controls' values, the verbatims'
+    caption and every chart's legend and axis labels."""
+    wait_rendered(page, 4)
+    shown: dict[str, Any] = {
+        "source": page.locator(".st-key-voc-source [aria-checked='true']").all_inner_texts(),
+        "caption": page.get_by_text(re.compile(r"comments · page \d+ of")).inner_text(),
+        "charts": page.locator(
+            ".js-plotly-plot .legendtext, .js-plotly-plot .ytick text"
+        ).all_text_contents(),
+    }
+    for control in ("per", "theme", "band", "size"):
+        box = page.locator(f"[class*='st-key-voc-{control}'] [role='combobox']").first
+        shown[control] = box.input_value()
+    return shown
+
+
+def test_a_themes_view_opens_from_its_link(server: AppServer, page: Any, browser: Any) -> None:
+    """Every control of the Themes view is in the URL: a copied link opens the same view."""
+    open_page(page, f"{server.url}/feedback?view=themes")
+    page.locator(".st-key-voc-source button", has_text="Automatic themes").click()
+    page.wait_for_function("location.search.includes('voc.source=auto')")
+    wait_idle(page)
+    pick(page, "voc.per", "week")
+    pick(page, "voc.band", "Detractors (NPS 0–6)")
+    page.locator(".stPagination [aria-label='Page 2']").click()
+    page.wait_for_function("location.search.includes('voc.pg=2')")
+    shown, url = themes_shown(page), page.url
+    assert {"voc.source", "voc.per", "voc.band", "voc.pg"} <= set(query(url)), url
+    assert shown["source"] == ["Automatic themes"] and "week" in shown["per"], shown
+    assert "page 2 of" in shown["caption"] and "Detractors" in shown["band"], shown
+    with browser.new_context(viewport=VIEWPORT) as other:  # another user opens the link
+        opened = other.new_page()
+        open_page(opened, url)
+        assert themes_shown(opened) == shown
+        assert query(opened.url) == query(url)
+        assert not exceptions(opened)
+        screenshot(opened, "shared_link_themes")
 
 
 def test_page_options_survive_the_sidebar_navigation(server: AppServer, page: Any) -> None:

@@ -26,11 +26,12 @@ from import_corpus import bom_utf8
 from streamlit.testing.v1 import AppTest
 
 import cxdata.store
-from cxdata import cli, queries, schema
+from cxdata import cli, schema
 from cxdata.errors import CxError
 from cxdata.importing.datasets import imports_dir
 from cxdata.importing.load import import_file
 from cxdata.store import DB_FILE, Store, close, connect
+from pages._shared import session
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -343,7 +344,7 @@ def test_web_error_messages_carry_no_server_path(
         raise FAULTS["fatal"]()
 
     at = _app(data_dir, monkeypatch)
-    monkeypatch.setattr(queries, "kpis", fails)
+    monkeypatch.setitem(session.QUERIES, "kpis", fails)  # the pages' KPI call
     st.cache_data.clear()
     at.run()
     shown = _shown(at)
@@ -358,7 +359,7 @@ def test_web_error_messages_carry_no_server_path(
     def no_data(*args: object, **kwargs: object) -> None:
         raise CxError(f"no responses data yet in {data_dir.resolve()}: import a file")
 
-    monkeypatch.setattr(queries, "kpis", no_data)
+    monkeypatch.setitem(session.QUERIES, "kpis", no_data)  # the pages' KPI call
     st.cache_data.clear()  # the last run's KPIs are cached
     at = _app(data_dir, monkeypatch)
     at.run()
@@ -371,7 +372,7 @@ def test_web_error_messages_carry_no_server_path(
     def bug(*args: object, **kwargs: object) -> None:
         raise RuntimeError(f"unexpected in {data_dir.resolve() / DB_FILE}")
 
-    monkeypatch.setattr(queries, "kpis", bug)
+    monkeypatch.setitem(session.QUERIES, "kpis", bug)  # the pages' KPI call
     st.cache_data.clear()
     at = _app(data_dir, monkeypatch)
     at.run()

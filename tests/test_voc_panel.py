@@ -1,6 +1,7 @@
-"""The Feedback page's VoC panel in Streamlit's AppTest: compute with a progress bar,
-then rankings, trend, heatmap, verbatims and the taxonomy editor render without errors;
-comment text reaches the page only as grid data."""
+"""The Feedback page's Themes view (pages/_shared/themes.py) in Streamlit's AppTest:
+compute with a progress bar, then rankings, trend, heatmap, verbatims and the taxonomy
+editor render without errors; comment text reaches the page only as grid data; the view
+reads through the session's cached query layer and never shows stale theme results."""
 
 from __future__ import annotations
 
@@ -17,16 +18,17 @@ from cxdata.store import close_all, connect
 def panel_script(data_dir: str, restrict: dict[str, tuple[str, ...]] | None) -> None:
     import streamlit as st
 
-    from cxdata.filters import Filters
     from cxdata.store import connect
-    from pages.voc_panel import render_voc
+    from pages._shared import session, themes
 
     store = st.session_state.get("store")
     if store is None:
         store = connect(data_dir)
         store = store.restricted(restrict) if restrict else store
         st.session_state["store"] = store
-    render_voc(store, Filters())
+    ctx = session.build_context(store, session.data_key(store))  # all dates, no filter
+    assert ctx is not None
+    themes.render(ctx)
 
 
 @pytest.fixture
@@ -61,8 +63,12 @@ def test_compute_then_everything_renders(data_dir: str) -> None:
     # the automatic themes view and the next page of verbatims
     at.segmented_control(key="voc.source").set_value("auto").run()
     assert not at.exception and plotly_count(at) == 4
-    at.number_input(key="voc.verb.page").set_value(2).run()
+    first = next(g for g in (d.value for d in at.dataframe) if "comment" in g.columns)
+    pager = next(w for w in at.get("pagination") if str(w.key).startswith("voc.page."))
+    pager.set_value(2).run()
     assert not at.exception
+    second = next(g for g in (d.value for d in at.dataframe) if "comment" in g.columns)
+    assert not second.equals(first)
 
 
 def test_restore_default_taxonomy_rematches(data_dir: str) -> None:

@@ -9,7 +9,7 @@ row restriction): C = responses with a comment that has results. For a theme T:
     NPS_without  = the same over C minus the mentions                       (points)
     impact       = NPS_with − NPS_without                                   (points)
     t            = (NPS₁ − NPS₂)/√(Var₁/N₁ + Var₂/N₂), NPS as proportions,
-                   Var = p + d − (p − d)²   (stats.nps_change_t)
+                   Var = p + d − (p − d)²   (the NPS family, cxdata.metrics)
     significant  = |t| > 1.96, tested only when both sides have N ≥ low_base (else NA)
 
 An NPS computed on fewer than min_n answers is suppressed (NaN, with its N kept). With and
@@ -32,7 +32,9 @@ from cxdata import config, stats
 from cxdata.config import Thresholds
 from cxdata.errors import NoData, UnknownName
 from cxdata.filters import NOT_SET, Filters
+from cxdata.metrics import compare, score
 from cxdata.queries import GRAINS, responses
+from cxdata.scores import count_aggregates
 from cxdata.segments import secondary_suppression
 from cxdata.store import Store
 from cxdata.voc import tables
@@ -85,12 +87,12 @@ def mentions(store: Store, filters: Filters, source: str | None = None) -> ir.Ta
 
 
 def _aggregates(t: ir.Table) -> dict[str, ir.Value]:
-    """The counts every result is made from."""
+    """The counts every result is made from: mentions, the NPS base's counts (from the
+    metric registry) and the sentiment sum."""
+    nps = {k: v for k, v in count_aggregates(t, ("nps",)).items() if k != "responses"}
     return {
         "n": t.count(),
-        "nps_n": t.nps.count(),
-        "promoters": (t.nps >= 9).sum(),
-        "detractors": (t.nps <= 6).sum(),
+        **nps,
         "sentiment_n": t.sentiment.count(),
         "sentiment_sum": t.sentiment.sum(),
     }
@@ -113,9 +115,8 @@ def _counts(expr: ir.Table, keys: list[str]) -> pd.DataFrame:
 def _nps_columns(
     p: np.ndarray, d: np.ndarray, n: np.ndarray, th: Thresholds, suffix: str
 ) -> dict[str, np.ndarray]:
-    """NPS, its adjusted-Wald CI and the flags, suppressed below min_n."""
-    value = stats.nps_value(p, d, n)
-    low, high = stats.nps_ci(p, d, n)
+    """NPS and its CI (the registry's NPS family), suppressed below min_n."""
+    value, low, high = score("nps", {"promoters": p, "detractors": d, "nps_n": n})
     small = n < th.min_n
     return {
         f"nps_{suffix}": np.where(small, np.nan, value),
@@ -130,7 +131,7 @@ def _share_and_nps_with(cells: pd.DataFrame, th: Thresholds) -> pd.DataFrame:
     min_n) and nps_with (NaN when suppressed) added."""
     out = cells.assign(share=stats.share_pct(cells["n"], cells["comments"]))
     out = out.rename(columns={"nps_n": "nps_n_with"})
-    value = stats.nps_value(out["promoters"], out["detractors"], out["nps_n_with"])
+    value = score("nps", out.rename(columns={"nps_n_with": "nps_n"}))[0]
     out["suppressed"] = out["nps_n_with"] < th.min_n
     out["nps_with"] = np.where(out["suppressed"], np.nan, value)
     return out
@@ -239,13 +240,11 @@ def theme_impact(
     for col, values in _nps_columns(po, do, no, th, "without").items():
         out[col] = values
     out["nps_impact"] = out["nps_with"] - out["nps_without"]
-    t = stats.nps_change_t(pw, dw, nw, po, do, no)
-    tested = (nw >= th.low_base) & (no >= th.low_base)
-    out["t"] = np.where(tested, t, np.nan)
-    out["significant"] = pd.array(
-        [bool(s) if ok else pd.NA for s, ok in zip(stats.is_significant(t), tested, strict=True)],
-        dtype="boolean",
-    )
+    with_theme = {"promoters": pw, "detractors": dw, "nps_n": nw}
+    test = compare("nps", with_theme, {"promoters": po, "detractors": do, "nps_n": no}, th)
+    tested = ~test.significant.isna()
+    out["t"] = test.stat
+    out["significant"] = test.significant
     withheld = _with_without_withheld(nw, no, th)
     for col in ("nps_with", "nps_with_ci_low", "nps_with_ci_high", "nps_without",
                 "nps_without_ci_low", "nps_without_ci_high", "nps_impact", "t"):  # fmt: skip

@@ -25,8 +25,8 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
+from cxdata.metrics import metric_def
 from cxdata.schema import JOURNEY_STAGES
-from cxdata.scores import METRICS
 from pages._shared import fmt
 
 PALETTE: tuple[str, ...] = (
@@ -84,7 +84,7 @@ def color_range(z: np.ndarray, metric: str) -> dict[str, float]:
 
 def colorscale(metric: str) -> list[list[Any]]:
     """The diverging scale oriented so that blue is always the good end."""
-    return GOOD_HIGH if METRICS[metric].higher_is_better else GOOD_LOW
+    return GOOD_HIGH if metric_def(metric).higher_is_better else GOOD_LOW
 
 
 def _rgba(hex_color: str, alpha: float) -> str:
@@ -145,18 +145,21 @@ def sparkline(
 # --- trends ------------------------------------------------------------------------------
 
 
-def _hover_rows(frame: pd.DataFrame, metric: str, label: str) -> list[str]:
-    m = METRICS[metric]
+def score_hovers(
+    frame: pd.DataFrame, metric: str, labels: Sequence[str], name: str = ""
+) -> list[str]:
+    """One hover per row of a score frame: "<label>: " + fmt.hover_text (value, 95% CI, n,
+    low base; "n too small"; withheld rows where the frame has a `hidden` column)."""
+    m = metric_def(metric)
+    hidden = frame["hidden"] if "hidden" in frame else pd.Series(False, index=frame.index)
     out = []
-    for _, r in frame.iterrows():
-        n = int(r[m.n])
-        if r[f"{m.n.removesuffix('_n')}_suppressed"]:
-            text = fmt.too_small(n)
-        else:
-            lb = " · low base" if r[f"{m.n.removesuffix('_n')}_low_base"] else ""
-            ci = fmt.ci(metric, r[m.ci_low], r[m.ci_high]) if m.ci_low else "–"
-            text = f"{fmt.value(metric, r[m.value])} (95% CI {ci}) · n = {n:,}{lb}"
-        out.append(f"{label}{pd.Timestamp(r['period']):%d %b %Y}: {text}")
+    for label, (_, r), h in zip(labels, frame.iterrows(), hidden, strict=True):
+        text = fmt.hover_text(
+            metric, r[m.value], int(r[m.n]), r[m.ci_low], r[m.ci_high],
+            suppressed=bool(r[m.base.suppressed]), low_base=bool(r[m.base.low_base]),
+            withheld=bool(h), name=name,
+        )  # fmt: skip
+        out.append(f"{label}: {text}")
     return out
 
 
@@ -173,20 +176,19 @@ def trend_figure(
 ) -> go.Figure:
     """The metric per period with its 95% CI band, one line per `by` value; low-base
     points as open markers; an optional metrics-dataset series on a second y axis."""
-    m = METRICS[metric]
+    m = metric_def(metric)
     fig = go.Figure()
     groups = [(None, frame)] if by is None else list(frame.groupby(by, sort=False))
     if by is not None:  # "Other" last, the rest by volume
         volume = frame.groupby(by)["responses"].sum()
         groups.sort(key=lambda g: (str(g[0]) == "Other", -volume.get(g[0], 0)))
-    family = m.n.removesuffix("_n")
     for i, (name, g) in enumerate(groups):
         color = PALETTE[i % len(PALETTE)]
         label = f"{_html(name)}: " if name is not None else ""
-        legend = _html(name) if name is not None else fmt.SHORT_LABELS.get(metric, m.label)
+        legend = _html(name) if name is not None else m.short_label
         g = g.sort_values("period")
         x = g["period"]
-        if m.ci_low and len(groups) <= MAX_BANDS:
+        if len(groups) <= MAX_BANDS:
             fig.add_trace(
                 go.Scatter(
                     x=pd.concat([x, x[::-1]]),
@@ -208,8 +210,10 @@ def trend_figure(
                 name=legend,
                 legendgroup=legend,
                 line={"color": color, "width": 2},
-                marker=low_base_marker(g[f"{family}_low_base"].astype(bool).to_numpy(), color),
-                customdata=_hover_rows(g, metric, label),
+                marker=low_base_marker(g[m.base.low_base].astype(bool).to_numpy(), color),
+                customdata=score_hovers(
+                    g, metric, [f"{label}{pd.Timestamp(p):%d %b %Y}" for p in x]
+                ),
                 hovertemplate="%{customdata}<extra></extra>",
             )
         )
@@ -324,7 +328,7 @@ def heatmap_figure(matrix: pd.DataFrame, rows: str, cols: str, metric: str) -> g
     present = cell["n"].notna().to_numpy().reshape(shape)
     text = np.where(np.isnan(z), "", np.vectorize(lambda v: fmt.value(metric, v))(np.nan_to_num(z)))
     text = np.where(suppressed, "", text)  # the grey overlay below says "n too small"
-    m = METRICS[metric]
+    m = metric_def(metric)
     fig = go.Figure(
         go.Heatmap(
             z=z,
@@ -337,7 +341,7 @@ def heatmap_figure(matrix: pd.DataFrame, rows: str, cols: str, metric: str) -> g
             hoverinfo="skip",
             xgap=2,
             ygap=2,
-            colorbar={"title": {"text": fmt.SHORT_LABELS.get(metric, m.label)}, "thickness": 12},
+            colorbar={"title": {"text": m.short_label}, "thickness": 12},
             **color_range(z, metric),
         )
     )
@@ -363,16 +367,10 @@ def heatmap_figure(matrix: pd.DataFrame, rows: str, cols: str, metric: str) -> g
             if not present[i, j]:
                 continue
             row = cell.loc[(r, c)]
-            n = int(row["n"])
-            if suppressed[i, j]:
-                body = fmt.too_small(n)
-            else:
-                lb = " · low base" if row["low_base"] else ""
-                body = (
-                    f"{fmt.SHORT_LABELS.get(metric, m.label)} {fmt.value(metric, row['value'])}"
-                    f" (95% CI {fmt.ci(metric, row['ci_low'], row['ci_high'])}) · "
-                    f"n = {n:,}{lb}"
-                )
+            body = fmt.hover_text(
+                metric, row["value"], int(row["n"]), row["ci_low"], row["ci_high"],
+                suppressed=suppressed[i, j], low_base=bool(row["low_base"]), name=m.short_label,
+            )  # fmt: skip
             xs.append(c)
             ys.append(r)
             ids.append(f"{r}\x1f{c}")
@@ -448,23 +446,12 @@ def heatmap_cell(selection: dict[str, Any] | None) -> tuple[str, str] | None:
 def journey_figure(stages: pd.DataFrame, metric: str, height: int = 360) -> go.Figure:
     """The journey stages in order: answers as bars (right axis), the metric as a line
     with 95% CI error bars (left axis); suppressed stages leave a gap."""
-    m = METRICS[metric]
+    m = metric_def(metric)
     stages = stages.copy()
     stages["stage"] = stages["journey_stage"].astype(str)
     order = ordered_categories(stages["stage"], "journey_stage")
     stages = stages.set_index("stage").loc[order].reset_index()
-    family = m.n.removesuffix("_n")
-    hover = []
-    for _, r in stages.iterrows():
-        n = int(r[m.n])
-        if r[f"{family}_suppressed"]:
-            hover.append(f"{_html(r['stage'])}: {fmt.too_small(n)}")
-        else:
-            lb = " · low base" if r[f"{family}_low_base"] else ""
-            hover.append(
-                f"{_html(r['stage'])}: {fmt.value(metric, r[m.value])} (95% CI "
-                f"{fmt.ci(metric, r[m.ci_low], r[m.ci_high])}) · n = {n:,}{lb}"
-            )
+    hover = score_hovers(stages, metric, [_html(st) for st in stages["stage"]])
     fig = go.Figure()
     fig.add_trace(
         go.Bar(
@@ -484,10 +471,10 @@ def journey_figure(stages: pd.DataFrame, metric: str, height: int = 360) -> go.F
         go.Scatter(
             x=stages["stage"],
             y=stages[m.value],
-            name=fmt.SHORT_LABELS.get(metric, m.label),
+            name=m.short_label,
             mode="lines+markers",
             line={"color": GOOD, "width": 3},
-            marker=low_base_marker(stages[f"{family}_low_base"].astype(bool).to_numpy(), GOOD, 9),
+            marker=low_base_marker(stages[m.base.low_base].astype(bool).to_numpy(), GOOD, 9),
             error_y={
                 "type": "data",
                 "symmetric": False,
@@ -521,14 +508,15 @@ def journey_figure(stages: pd.DataFrame, metric: str, height: int = 360) -> go.F
 def movers_figure(movers: pd.DataFrame, metric: str = "nps", limit: int = 10) -> go.Figure:
     """Horizontal bars of the significant changes, largest first; colour = better/worse."""
     top = movers.head(limit).iloc[::-1]
-    better = top["change"] > 0 if METRICS[metric].higher_is_better else top["change"] < 0
+    m = metric_def(metric)
+    better = top["change"] > 0 if m.higher_is_better else top["change"] < 0
     labels = [
         f"{fmt.dim_label(d)}: {v}" for d, v in zip(top["dimension"], top["value"], strict=True)
     ]
     hover = [
-        f"<b>{_html(lab)}</b><br>{fmt.SHORT_LABELS.get(metric, metric)} "
+        f"<b>{_html(lab)}</b><br>{m.short_label} "
         f"{fmt.value(metric, now)} (n = {int(nn):,}) vs {fmt.value(metric, prev)} "
-        f"(n = {int(pn):,})<br>change {fmt.change(metric, ch)} · significant (95%)"
+        f"(n = {int(pn):,})<br>change {fmt.change(metric, ch)} · {fmt.significance(True)} (95%)"
         for lab, now, prev, nn, pn, ch in zip(
             labels, top["now"], top["prev"], top["n_now"], top["n_prev"], top["change"], strict=True
         )
@@ -545,7 +533,7 @@ def movers_figure(movers: pd.DataFrame, metric: str = "nps", limit: int = 10) ->
             hovertemplate="%{customdata}<extra></extra>",
         )
     )
-    fig.update_xaxes(title_text=f"change in {fmt.SHORT_LABELS.get(metric, metric)}", zeroline=True)
+    fig.update_xaxes(title_text=f"change in {m.short_label}", zeroline=True)
     fig.update_yaxes(type="category", automargin=True, **category_ticks(labels))
     return _layout(fig, max(220, 34 * len(top) + 70), showlegend=False)
 
@@ -586,8 +574,7 @@ def drill_figure(
 ) -> go.Figure:
     """A treemap or sunburst of the drilldown: size = answers, colour = `metric`;
     suppressed nodes are grey and labelled "n too small (n=…)"."""
-    m = METRICS[metric]
-    family = m.n.removesuffix("_n")
+    m = metric_def(metric)
     root = "All"
     ids = [root, *nodes["id"].astype(str)]
     parents = ["", *[p if p else root for p in nodes["parent"].astype(str)]]
@@ -596,24 +583,21 @@ def drill_figure(
         int(nodes.loc[nodes["level"] == 1, "responses"].sum()),
         *nodes["responses"].astype(int),
     ]
-    supp = [root_value is None, *nodes[f"{family}_suppressed"].astype(bool)]
+    supp = [root_value is None, *nodes[m.base.suppressed].astype(bool)]
     raw = [root_value, *nodes[m.value]]
     ns = [root_n, *nodes[m.n].astype(int)]
-    lows = [False, *nodes[f"{family}_low_base"].astype(bool)]
+    lows = [False, *nodes[m.base.low_base].astype(bool)]
+    held = [False, *(nodes["hidden"] if "hidden" in nodes else [False] * len(nodes))]
     hidden = [s or fmt.is_missing(v) for s, v in zip(supp, raw, strict=True)]
     scale, cmin, cmax, sentinel = _scale_with_suppressed(
         [v for v, h in zip(raw, hidden, strict=True) if not h], metric
     )
     color = [sentinel if h else float(v) for h, v in zip(hidden, raw, strict=True)]
-    name = fmt.SHORT_LABELS.get(metric, m.label)
-    info = []
-    for h, v, n, lb in zip(hidden, raw, ns, lows, strict=True):
-        if h:
-            info.append(fmt.too_small(n))
-        else:
-            info.append(
-                f"{name} {fmt.value(metric, v)} · n = {n:,}" + (" · low base" if lb else "")
-            )
+    name = m.short_label
+    info = [  # no CI inside a tile: the label must stay short
+        fmt.hover_text(metric, v, n, suppressed=s, low_base=lb, withheld=bool(w), name=name)
+        for v, n, s, lb, w in zip(raw, ns, supp, lows, held, strict=True)
+    ]
     marker: dict[str, Any] = {
         "colors": color,
         "colorscale": scale,
@@ -638,3 +622,199 @@ def drill_figure(
     else:
         trace = go.Sunburst(**common, insidetextorientation="radial")
     return _layout(go.Figure(trace), 560, margin={"l": 4, "r": 4, "t": 30, "b": 4})
+
+
+# --- themes -------------------------------------------------------------------------------
+
+MAX_THEME_BARS = 20
+# Share of comments: the light neutral of the diverging scales → the first series colour.
+SHARE_SCALE: list[list[Any]] = [[0.0, GOOD_HIGH[1][1]], [1.0, PALETTE[0]]]
+
+
+def _theme_nps(r: pd.Series, side: str = "with") -> str:
+    """The NPS of a theme's answers (`side` "with") or of the other comments ("without")
+    in the one hover wording: value, CI, n; "n too small"; or why it is withheld."""
+    return fmt.hover_text(
+        "nps",
+        r[f"nps_{side}"],
+        int(r[f"nps_n_{side}"]),
+        r.get(f"nps_{side}_ci_low"),
+        r.get(f"nps_{side}_ci_high"),
+        suppressed=bool(r["suppressed"]),
+        withheld=bool(r.get("hidden", False)),
+    )
+
+
+def _mentions(r: pd.Series) -> str:
+    """Hover lines of a theme cell: mentions of the comments, and NPS with the theme."""
+    return (
+        f"{int(r['n']):,} of {int(r['comments']):,} comments ({r['share']:.1f}%)<br>"
+        f"NPS with the theme: {_theme_nps(r)}"
+    )
+
+
+def _theme_tested(r: pd.Series) -> bool:
+    """Whether a theme's impact was tested: both sides shown and not low base."""
+    untested = r["suppressed"] or r["low_base"] or r.get("hidden", False)
+    return not untested and not pd.isna(r["significant"])
+
+
+def theme_significance(r: pd.Series) -> str:
+    """The test outcome of a theme's impact in the one significance wording, with why it
+    was not tested: withheld, n too small or low base."""
+    if r.get("hidden", False):
+        reason = fmt.hidden()
+    elif r["suppressed"]:
+        reason = "n too small"
+    else:
+        reason = "low base"
+    return fmt.significance(r["significant"] if _theme_tested(r) else None, reason)
+
+
+def _theme_ticks(themes: Sequence[str], labels: Sequence[object]) -> dict[str, Any]:
+    """A category axis of theme ids (two themes may share a label) showing their labels."""
+    return {
+        "type": "category",
+        "tickmode": "array",
+        "tickvals": list(themes),
+        "ticktext": [_html(label) for label in labels],
+    }
+
+
+def _theme_bars(
+    top: pd.DataFrame,
+    x: pd.Series,
+    colour: str | list[str],
+    texts: list[str],
+    hover: list[str],
+    x_title: str,
+) -> go.Figure:
+    """Horizontal bars, one per theme (the first row of `top` at the bottom), 26 px a bar."""
+    fig = go.Figure(
+        go.Bar(
+            x=list(x),
+            y=list(top["theme"]),
+            orientation="h",
+            marker_color=colour,
+            text=texts,
+            textposition="auto",
+            customdata=hover,
+            hovertemplate="%{customdata}<extra></extra>",
+        )
+    )
+    fig.update_yaxes(**_theme_ticks(top["theme"], top["label"]))
+    height = max(240, 26 * len(top) + 60)
+    return _layout(
+        fig, height, margin={"l": 8, "r": 8, "t": 8, "b": 8}, xaxis_title=x_title, showlegend=False
+    )
+
+
+def theme_volume_figure(frame: pd.DataFrame) -> go.Figure:
+    """Horizontal bars of impact.theme_impact's frame (largest first): mentions per theme,
+    the largest on top (at most MAX_THEME_BARS); hover: share, comments and NPS with."""
+    top = frame.head(MAX_THEME_BARS).iloc[::-1]
+    hover = [
+        f"<b>{_html(r['label'])}</b><br>{int(r['n']):,} mentions · {r['share']:.1f}% of "
+        f"{int(r['comments']):,} comments<br>NPS with the theme: {_theme_nps(r)}"
+        for _, r in top.iterrows()
+    ]
+    texts = [f"{int(n):,} · {s:.1f}%" for n, s in zip(top["n"], top["share"], strict=True)]
+    return _theme_bars(top, top["n"], GOOD, texts, hover, "comments mentioning the theme")
+
+
+def theme_impact_figure(ranked: pd.DataFrame) -> go.Figure:
+    """Horizontal bars of NPS with − NPS without per theme, in the order of `ranked`
+    (impact.ranked_by_impact: most negative first) from the top; suppressed themes left
+    out. Colour = direction when significant, grey when not (or not tested); ★ marks
+    significance; hover: both NPS with their n, the impact, t and the test's outcome."""
+    shown = ranked[~ranked["suppressed"].astype(bool)].head(MAX_THEME_BARS).iloc[::-1]
+    colours, texts, hover = [], [], []
+    for _, r in shown.iterrows():
+        sig = _theme_tested(r) and bool(r["significant"])
+        colours.append((BAD if r["nps_impact"] < 0 else GOOD) if sig else NEUTRAL)
+        texts.append(f"{r['nps_impact']:+.1f}{' ★' if sig else ''} (n={int(r['n']):,})")
+        t = "" if pd.isna(r["t"]) else f" · t = {r['t']:.2f}"
+        hover.append(
+            f"<b>{_html(r['label'])}</b><br>NPS with the theme: {_theme_nps(r)}<br>"
+            f"NPS without: {_theme_nps(r, 'without')}<br>"
+            f"impact {r['nps_impact']:+.1f} points{t} · {theme_significance(r)}"
+        )
+    fig = _theme_bars(
+        shown,
+        shown["nps_impact"],
+        colours,
+        texts,
+        hover,
+        "NPS impact (points): with the theme − without",
+    )
+    fig.add_vline(x=0, line_width=1, line_color=NEUTRAL)
+    return fig
+
+
+def theme_trend_figure(frame: pd.DataFrame) -> go.Figure:
+    """impact.theme_trend's frame: one line per theme (in the frame's order) of the share of
+    comments mentioning it per period; hover: n, comments and NPS with the theme."""
+    fig = go.Figure()
+    for i, (_, g) in enumerate(frame.groupby("theme", sort=False)):
+        g = g.sort_values("period")
+        label = _html(g["label"].iloc[0])
+        hover = [
+            f"<b>{label}</b> · {pd.Timestamp(r['period']):%d %b %Y}<br>{_mentions(r)}"
+            for _, r in g.iterrows()
+        ]
+        fig.add_trace(
+            go.Scatter(
+                x=g["period"],
+                y=g["share"],
+                mode="lines+markers",
+                name=label,
+                line={"color": PALETTE[i % len(PALETTE)], "width": 2},
+                customdata=hover,
+                hovertemplate="%{customdata}<extra></extra>",
+            )
+        )
+    fig.update_yaxes(title_text="% of comments")
+    return _layout(fig, 360, hovermode="closest")
+
+
+def theme_heatmap_figure(frame: pd.DataFrame, themes: Sequence[str]) -> go.Figure:
+    """impact.theme_matrix's frame for `themes` (rows, in that order) × touchpoints
+    (alphabetical): colour = % of the touchpoint's comments mentioning the theme, from 0
+    to the largest share; hover: n, comments and NPS with the theme. The touchpoints are
+    escaped category values (no tick list: Plotly thins out labels that do not fit)."""
+    cells = frame[frame["theme"].isin(list(themes))]
+    labels = dict(zip(cells["theme"], cells["label"], strict=False))
+    order = [t for t in themes if t in labels]
+    touchpoints = sorted(cells["touchpoint"].astype(str).unique())
+    z = np.full((len(order), len(touchpoints)), np.nan)
+    text = [["" for _ in touchpoints] for _ in order]
+    hover = [["no mention" for _ in touchpoints] for _ in order]
+    row = {t: i for i, t in enumerate(order)}
+    col = {t: j for j, t in enumerate(touchpoints)}
+    for _, r in cells.iterrows():
+        i, j = row[r["theme"]], col[str(r["touchpoint"])]
+        z[i, j] = r["share"]
+        text[i][j] = "&lt;1" if r["share"] < 0.5 else f"{r['share']:.0f}"
+        hover[i][j] = f"<b>{_html(r['label'])}</b> at {_html(r['touchpoint'])}<br>{_mentions(r)}"
+    top = float(np.nanmax(z)) if np.isfinite(z).any() else 1.0
+    fig = go.Figure(
+        go.Heatmap(
+            z=z,
+            x=[_html(t) for t in touchpoints],
+            y=order,
+            text=text,
+            texttemplate="%{text}",
+            customdata=hover,
+            hovertemplate="%{customdata}<extra></extra>",
+            colorscale=SHARE_SCALE,
+            zmin=0.0,
+            zmax=max(top, 1.0),
+            colorbar={"title": {"text": "% of comments"}, "thickness": 12},
+            xgap=1,
+            ygap=1,
+        )
+    )
+    fig.update_xaxes(type="category")
+    fig.update_yaxes(autorange="reversed", **_theme_ticks(order, [labels[t] for t in order]))
+    height = max(300, 28 * len(order) + 140)
+    return _layout(fig, height, margin={"l": 8, "r": 8, "t": 8, "b": 8}, hovermode="closest")

@@ -10,22 +10,10 @@ import pandas as pd
 
 from cxdata.comments import neutralise
 from cxdata.filters import Filters
-from cxdata.queries import Score
-from cxdata.scores import METRICS
+from cxdata.metrics import metric_def
 from cxdata.textsafe import clean_text as clean_text  # re-exported: one place for pages
 from cxdata.textsafe import md_escape as md_escape
 from cxdata.textsafe import plotly_escape as plotly_escape
-
-SHORT_LABELS: dict[str, str] = {
-    "nps": "NPS",
-    "csat": "CSAT",
-    "ces": "CES",
-    "ces_easy": "CES % easy",
-    "friction": "Friction rate",
-    "detractor_pct": "Detractors",
-    "promoter_pct": "Promoters",
-}
-CHANGE_UNITS: dict[str, str] = {"nps": "pts", "ces": ""}  # shares change in percentage points
 
 
 def is_missing(value: float | None) -> bool:
@@ -34,24 +22,25 @@ def is_missing(value: float | None) -> bool:
 
 
 def value(metric: str, v: float | None) -> str:
-    """A metric value in its unit: NPS 24.9, CSAT 76.4%, CES 4.95."""
+    """A metric value in its unit and number format (the registry's): NPS 24.9, CSAT
+    76.4%, CES 4.95."""
     if is_missing(v):
         return "–"
-    if metric == "ces":
-        return f"{v:.2f}"
-    if metric == "nps":
-        return f"{v:.1f}"
-    return f"{v:.1f}%"
+    m = metric_def(metric)
+    return f"{v:.{m.decimals}f}" + ("%" if m.unit == "%" else "")
 
 
 def change(metric: str, d: float | None) -> str:
     """A change in the metric's unit: +1.2 pts, −0.8 pp, +0.05."""
     if is_missing(d):
         return "–"
-    if metric == "ces":
-        return f"{d:+.2f}"
-    unit = CHANGE_UNITS.get(metric, "pp")
-    return f"{d:+.1f} {unit}".strip()
+    m = metric_def(metric)
+    return f"{d:+.{m.decimals}f} {m.change_unit}".strip()
+
+
+def short_label(metric: str) -> str:
+    """The metric's short label (tiles, legends, table headers): NPS, CSAT, Friction rate."""
+    return metric_def(metric).short_label
 
 
 def count(n: int | float | None) -> str:
@@ -66,11 +55,6 @@ def ci(metric: str, low: float | None, high: float | None) -> str:
     return f"{value(metric, low)} – {value(metric, high)}"
 
 
-def score(metric: str, s: Score) -> str:
-    """The number to show for a Score: the value, or "n too small (n=7)"."""
-    return too_small(s.n) if s.suppressed else value(metric, s.value)
-
-
 def too_small(n: int) -> str:
     """The honest placeholder for a suppressed score."""
     return f"n too small (n={int(n):,})"
@@ -82,18 +66,37 @@ def hidden(n: int | None = None) -> str:
     return "hidden: would reveal a small group" + ("" if n is None else f" (n={int(n):,})")
 
 
-def significance(significant: bool | None, untested_reason: str = "low base") -> str:
-    """significant / not significant / not tested (reason)."""
-    if significant is None:
+def significance(significant: object, untested_reason: str = "low base") -> str:
+    """The one wording of a test's outcome (95%, two-sided): "significant", "not
+    significant", or "not tested (reason)" when no test was run (None / NA)."""
+    if significant is None or significant is pd.NA or is_missing(significant):  # type: ignore[arg-type]
         return f"not tested ({untested_reason})"
-    return "significant" if significant else "not significant"
+    return "significant" if bool(significant) else "not significant"
 
 
-def significance_short(significant: bool | None) -> str:
-    """significant / not significant / not tested (the reason goes in the caption)."""
-    if significant is None:
-        return "not tested"
-    return "significant" if significant else "not significant"
+def hover_text(
+    metric: str,
+    v: float | None,
+    n: int,
+    ci_low: float | None = None,
+    ci_high: float | None = None,
+    *,
+    suppressed: bool = False,
+    low_base: bool = False,
+    withheld: bool = False,
+    name: str = "",
+) -> str:
+    """The one hover wording of a score: "NPS 24.9 (95% CI 20.1 – 29.5) · n = 1,234 · low
+    base"; "n too small (n=7)" when suppressed; the placeholder of a value `withheld` by
+    secondary suppression. `name` (e.g. the metric's short label) goes before the value."""
+    if withheld:
+        return hidden(n)
+    if suppressed or is_missing(v):
+        return too_small(n)
+    ci_part = "" if is_missing(ci_low) else f" (95% CI {ci(metric, ci_low, ci_high)})"
+    lead = f"{name} " if name else ""
+    flag = " · low base" if low_base else ""
+    return f"{lead}{value(metric, v)}{ci_part} · n = {int(n):,}{flag}"
 
 
 def date_range(start: dt.date | None, end: dt.date | None) -> str:
@@ -114,7 +117,7 @@ def dim_label(dim: str) -> str:
 
 def metric_label(metric: str) -> str:
     """The long label of a metric from the engine's registry."""
-    return METRICS[metric].label if metric in METRICS else metric
+    return metric_def(metric).label
 
 
 def safe_cell(value: object) -> object:

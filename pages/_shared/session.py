@@ -2,10 +2,13 @@
 
 - One Store per browser session (DESIGN §3: Ibis backends are not thread-safe; DuckDB
   gets one process-wide connection and a cursor per Store), kept in session state.
-- `st.cache_data` cannot hash Ibis objects, so every cached function takes the Store as an
-  unhashed `_store` argument and is keyed on plain values only: the DataKey (store location,
-  row restriction and data version — an import changes the version, so nothing stale is
-  served), the Filters (a frozen dataclass of dates and tuples) and the options.
+- One cached query layer: QUERIES names every engine call a page makes and one
+  `st.cache_data` function runs them. `st.cache_data` cannot hash Ibis objects, so it takes
+  the Store as an unhashed `_store` argument and is keyed on plain values only: the DataKey
+  (store location, row restriction and data version — an import changes the version, so
+  nothing stale is served; for theme results also their version), the query's name and its
+  arguments (Filters is a frozen dataclass of dates and tuples; lists become tuples).
+  The Ctx methods the pages call are one-line wrappers of `Ctx.query`.
 - Results are small pandas frames / dataclasses: aggregates only, never raw rows.
 """
 
@@ -14,10 +17,12 @@ from __future__ import annotations
 import datetime as dt
 import os
 import runpy
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from functools import cached_property
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import streamlit as st
@@ -29,6 +34,7 @@ from cxdata.errors import CxError
 from cxdata.filters import Filters
 from cxdata.queries import Kpis
 from cxdata.store import Store, connect, is_open
+from cxdata.voc import impact, persist, verbatims
 from pages._shared.auth import effective_grant
 from pages._shared.urlstate import ViewFilters
 
@@ -37,7 +43,7 @@ _STORE = "_cx_store"
 _SCOPED = "_cx_scoped_store"
 _CTX = "_cx_ctx"
 _ACTIVE = "_cx_in_entrypoint"
-_CACHE = {"show_spinner": False, "max_entries": 256}
+_CACHE = {"show_spinner": False, "max_entries": 1024}  # one cache for all the queries
 
 
 def database_url() -> str | None:
@@ -81,11 +87,14 @@ def fresh_store(store: Store) -> Store:
 
 @dataclass(frozen=True)
 class DataKey:
-    """What cached results depend on besides their arguments."""
+    """What cached results depend on besides their arguments: the store's location, its row
+    restriction, the data version and, for results read from the stored themes
+    (VOC_QUERIES), the version of those results (`results`, empty otherwise)."""
 
     location: str
     restrict: tuple[tuple[str, tuple[str, ...]], ...]
     version: catalog.DataVersion
+    results: str = ""
 
 
 def data_key(store: Store) -> DataKey:
@@ -94,100 +103,66 @@ def data_key(store: Store) -> DataKey:
     return DataKey(store.location, restrict, catalog.data_version(store))
 
 
-# --- cached queries (plain-value keys; `_store` is not hashed) ---------------------------
+# --- the cached query layer (plain-value keys; `_store` is not hashed) -------------------
+
+# Every engine call a page makes, by name; each takes the Store first.
+QUERIES: dict[str, Callable[..., Any]] = {
+    # catalog
+    "date_span": catalog.date_span,
+    "dimension_values": catalog.all_dimension_values,
+    "dimensions": Store.dimensions,
+    # scores
+    "kpis": queries.kpis,
+    "trend": queries.trend,
+    "breakdown": queries.breakdown,
+    "drilldown": queries.drilldown,
+    "friction_matrix": queries.friction_matrix,
+    "hotspots": queries.friction_hotspots,
+    "movers": segments.movers,
+    "segment_vs_rest": segments.segment_vs_rest,
+    # metrics dataset and comments
+    "metric_series": kpi_metrics.metric_series,
+    "comment_page": comments.comment_page,
+    # themes (voice of the customer)
+    "voc_status": persist.voc_status,
+    "theme_impact": impact.theme_impact,
+    "theme_trend": impact.theme_trend,
+    "theme_matrix": impact.theme_matrix,
+    "voc_languages": impact.voc_languages,
+    "theme_verbatims": verbatims.theme_verbatims,
+}
+# Results read from the stored themes. "Compute themes" or a taxonomy edit changes them
+# without changing the responses, so their key also carries persist.results_version.
+VOC_QUERIES = frozenset(
+    {"voc_status", "theme_impact", "theme_trend", "theme_matrix", "voc_languages",
+     "theme_verbatims"}
+)  # fmt: skip
+
+
+def _hashable(value: Any) -> Any:
+    """`value` as a cache key part: lists (from the pages) become tuples."""
+    return tuple(_hashable(v) for v in value) if isinstance(value, list) else value
 
 
 @st.cache_data(**_CACHE)
-def _date_span(_store: Store, key: DataKey) -> tuple[dt.date, dt.date] | None:
-    return catalog.date_span(_store)
-
-
-@st.cache_data(**_CACHE)
-def _all_dimension_values(_store: Store, key: DataKey) -> dict[str, list[str]]:
-    return catalog.all_dimension_values(_store)
-
-
-@st.cache_data(**_CACHE)
-def _dimensions(_store: Store, key: DataKey) -> list[str]:
-    return _store.dimensions()
-
-
-@st.cache_data(**_CACHE)
-def _kpis(_store: Store, key: DataKey, f: Filters, th: Thresholds) -> Kpis:
-    return queries.kpis(_store, f, th)
-
-
-@st.cache_data(**_CACHE)
-def _trend(
+def _cached(
     _store: Store,
     key: DataKey,
-    f: Filters,
-    grain: str,
-    by: str | None,
-    top_n: int | None,
-    th: Thresholds,
-) -> pd.DataFrame:
-    return queries.trend(_store, f, grain, by, top_n, th)
+    name: str,
+    args: tuple[Any, ...],
+    kwargs: tuple[tuple[str, Any], ...],
+) -> Any:
+    return QUERIES[name](_store, *args, **dict(kwargs))
 
 
-@st.cache_data(**_CACHE)
-def _breakdown(
-    _store: Store, key: DataKey, f: Filters, by: tuple[str, ...], th: Thresholds
-) -> pd.DataFrame:
-    return queries.breakdown(_store, f, list(by), th)
-
-
-@st.cache_data(**_CACHE)
-def _drilldown(
-    _store: Store, key: DataKey, f: Filters, path: tuple[str, ...], th: Thresholds
-) -> pd.DataFrame:
-    return queries.drilldown(_store, f, list(path), th)
-
-
-@st.cache_data(**_CACHE)
-def _friction_matrix(
-    _store: Store, key: DataKey, f: Filters, rows: str, cols: str, metric: str, th: Thresholds
-) -> pd.DataFrame:
-    return queries.friction_matrix(_store, f, rows, cols, metric, th)
-
-
-@st.cache_data(**_CACHE)
-def _hotspots(
-    _store: Store, key: DataKey, f: Filters, by: str, limit: int, th: Thresholds
-) -> pd.DataFrame:
-    return queries.friction_hotspots(_store, f, by, limit, th)
-
-
-@st.cache_data(**_CACHE)
-def _movers(
-    _store: Store,
-    key: DataKey,
-    cur: Filters,
-    prev: Filters,
-    dims: tuple[str, ...],
-    metric: str,
-    th: Thresholds,
-) -> pd.DataFrame:
-    return segments.movers(_store, cur, prev, list(dims), metric, th)
-
-
-@st.cache_data(**_CACHE)
-def _segment_vs_rest(
-    _store: Store, key: DataKey, f: Filters, dim: str, metric: str, th: Thresholds
-) -> pd.DataFrame:
-    return segments.segment_vs_rest(_store, f, dim, metric, th)
-
-
-@st.cache_data(**_CACHE)
-def _metric_series(_store: Store, key: DataKey, f: Filters) -> pd.DataFrame:
-    return kpi_metrics.metric_series(_store, f)
-
-
-@st.cache_data(**_CACHE)
-def _comment_page(
-    _store: Store, key: DataKey, f: Filters, query: comments.CommentQuery, page: int, size: int
-) -> comments.CommentPage:
-    return comments.comment_page(_store, f, query, page, size)
+def cached_query(store: Store, key: DataKey, name: str, *args: Any, **kwargs: Any) -> Any:
+    """`QUERIES[name](store, *args, **kwargs)`, cached on `key`, the name and the arguments
+    (plain values: Filters, Thresholds, strings, numbers; lists are passed as tuples).
+    `key` must be the store's DataKey, with `results` set for VOC_QUERIES (Ctx.query)."""
+    if name not in QUERIES:
+        raise KeyError(f"no cached query named {name!r}")
+    frozen = tuple(sorted((k, _hashable(v)) for k, v in kwargs.items()))
+    return _cached(store, key, name, _hashable(list(args)), frozen)
 
 
 # --- the per-run context the pages read -------------------------------------------------
@@ -211,23 +186,34 @@ class Ctx:
         (a stray future date must not move every preset)."""
         return min(self.span[1], dt.date.today())
 
+    @cached_property
+    def voc_key(self) -> DataKey:
+        """The data key with the version of the stored theme results, read once per run
+        (a Ctx lives for one run; computing themes or editing the taxonomy reruns)."""
+        return replace(self.key, results=persist.results_version(self.store))
+
+    def query(self, name: str, *args: Any, **kwargs: Any) -> Any:
+        """The cached engine call `name` (see QUERIES) on this run's store and key."""
+        key = self.voc_key if name in VOC_QUERIES else self.key
+        return cached_query(self.store, key, name, *args, **kwargs)
+
     # catalog
     def dimensions(self) -> list[str]:
         """Dimensions of the responses, in the order the sidebar shows them."""
-        return order_dimensions(_dimensions(self.store, self.key))
+        return order_dimensions(self.query("dimensions"))
 
     def dimension_values(self, dim: str) -> list[str]:
         """A dimension's values in display order (journey order, else alphabetical)."""
-        return _all_dimension_values(self.store, self.key).get(dim, [])
+        return self.query("dimension_values").get(dim, [])
 
     def cardinality(self) -> dict[str, int]:
         """Distinct values per dimension ("(not set)" counted as one)."""
-        return {d: len(v) for d, v in _all_dimension_values(self.store, self.key).items()}
+        return {d: len(v) for d, v in self.query("dimension_values").items()}
 
     # scores
     def kpis(self, f: Filters | None = None) -> Kpis:
         """NPS / CSAT / CES / friction inside `f` (default: the view's filters)."""
-        return _kpis(self.store, self.key, f or self.filters, self.th)
+        return self.query("kpis", f or self.filters, self.th)
 
     def trend(
         self,
@@ -237,40 +223,38 @@ class Ctx:
         f: Filters | None = None,
     ) -> pd.DataFrame:
         """Scores per period."""
-        return _trend(self.store, self.key, f or self.filters, grain, by, top_n, self.th)
+        return self.query("trend", f or self.filters, grain, by, top_n, self.th)
 
     def breakdown(self, by: Sequence[str], f: Filters | None = None) -> pd.DataFrame:
         """Scores per combination of `by`."""
-        return _breakdown(self.store, self.key, f or self.filters, tuple(by), self.th)
+        return self.query("breakdown", f or self.filters, list(by), self.th)
 
     def drilldown(self, path: Sequence[str]) -> pd.DataFrame:
         """Scores at every level of a dimension path."""
-        return _drilldown(self.store, self.key, self.filters, tuple(path), self.th)
+        return self.query("drilldown", self.filters, list(path), self.th)
 
     def friction_matrix(self, rows: str, cols: str, metric: str) -> pd.DataFrame:
         """The touchpoint × `cols` cells of `metric`."""
-        return _friction_matrix(self.store, self.key, self.filters, rows, cols, metric, self.th)
+        return self.query("friction_matrix", self.filters, rows, cols, metric, self.th)
 
     def hotspots(self, by: str, limit: int = 5) -> pd.DataFrame:
         """The highest-friction touchpoint × `by` cells."""
-        return _hotspots(self.store, self.key, self.filters, by, limit, self.th)
+        return self.query("hotspots", self.filters, by, limit, self.th)
 
     def movers(self, dims: Sequence[str], metric: str = "nps") -> pd.DataFrame:
         """Segments whose `metric` changed significantly vs the comparison period."""
-        return _movers(
-            self.store, self.key, self.filters, self.previous, tuple(dims), metric, self.th
-        )
+        return self.query("movers", self.filters, self.previous, list(dims), metric, self.th)
 
     def segment_vs_rest(self, dim: str, metric: str) -> pd.DataFrame:
         """Each value of `dim` vs all other answers."""
-        return _segment_vs_rest(self.store, self.key, self.filters, dim, metric, self.th)
+        return self.query("segment_vs_rest", self.filters, dim, metric, self.th)
 
     # metrics dataset
     def metric_series(self, f: Filters | None = None) -> pd.DataFrame:
         """The metrics dataset's per-date values inside `f` (default: the view's filters),
         cached on the filters the metrics dataset can honour."""
         applied, _ = kpi_metrics.applicable_filters(self.store, f or self.filters)
-        return _metric_series(self.store, self.key, applied)
+        return self.query("metric_series", applied)
 
     def metric_window(self) -> Filters:
         """The 12 months to the period's end plus the comparison period: one query serves
@@ -291,7 +275,36 @@ class Ctx:
         self, query: comments.CommentQuery, page: int, size: int
     ) -> comments.CommentPage:
         """One page of matching comments."""
-        return _comment_page(self.store, self.key, self.filters, query, page, size)
+        return self.query("comment_page", self.filters, query, page, size)
+
+    # themes (their key carries the results' version: voc_key)
+    def voc_status(self) -> persist.VocStatus:
+        """What is stored: analysed, pending and stale comments, whether the taxonomy is
+        current."""
+        return self.query("voc_status")
+
+    def theme_impact(self, source: str) -> pd.DataFrame:
+        """One row per theme of `source` (largest first): volume, share, NPS with and
+        without, impact, t, significance (impact.theme_impact)."""
+        return self.query("theme_impact", self.filters, source, self.th)
+
+    def theme_trend(self, source: str, grain: str, themes: Sequence[str]) -> pd.DataFrame:
+        """Per period and chosen theme: mentions, comments, share, NPS with the theme."""
+        return self.query("theme_trend", self.filters, grain, list(themes), source, self.th)
+
+    def theme_matrix(self, source: str, by: str = "touchpoint") -> pd.DataFrame:
+        """Theme × `by` cells: mentions, comments, share, NPS with the theme."""
+        return self.query("theme_matrix", self.filters, by, source, self.th)
+
+    def voc_languages(self) -> pd.DataFrame:
+        """Analysed comments per language with the sentiment lexicon each has."""
+        return self.query("voc_languages", self.filters)
+
+    def theme_verbatims(
+        self, theme: str, page: int, size: int, band: str
+    ) -> verbatims.VerbatimPage:
+        """One page of the comments mentioning `theme`, newest first."""
+        return self.query("theme_verbatims", self.filters, theme, page, size, band)
 
 
 # Journey and channel first, then who the customer is; anything else alphabetically.
@@ -311,7 +324,7 @@ def build_context(store: Store, key: DataKey) -> Ctx | None:
     """The context of this run without filters yet (None when there are no responses)."""
     if key.version.empty:
         return None
-    span = _date_span(store, key)
+    span = cached_query(store, key, "date_span")
     if span is None:
         return None
     ctx = Ctx(store=store, key=key, th=thresholds(), span=span)

@@ -21,7 +21,7 @@ widget's state when its page is left; coming back restores the options the user 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Hashable, Sequence
 from typing import Any, TypeVar
 
 import streamlit as st
@@ -153,19 +153,31 @@ def select(
     default: str,
     format_func: Callable[[str], str] = str,
     radio: bool = False,
+    segmented: bool = False,
     where: Any = st,
     help: str | None = None,
     on_change: Callable[[], None] | None = None,
 ) -> str:
-    """A selectbox (or horizontal radio) bound to one URL parameter."""
+    """A selectbox (or a horizontal radio, or a segmented control: one option always
+    chosen) bound to one URL parameter."""
     choices = list(options)
     if default not in choices:
         default = choices[0]
     seed(key, param, lambda v: decode_choice(v, choices, default), lambda v: v in choices)
     check_adopted(param, label, lambda raw: raw[-1] in choices)
-    # Radio options are Markdown; selectbox options are plain text.
-    shown = _escaped(format_func) if radio else _cleaned(format_func)
-    if radio:
+    # Radio and segmented options are Markdown; selectbox options are plain text.
+    shown = _escaped(format_func) if radio or segmented else _cleaned(format_func)
+    if segmented:
+        value = where.segmented_control(
+            label,
+            choices,
+            key=key,
+            format_func=shown,
+            help=help,
+            on_change=on_change,
+            required=True,
+        )
+    elif radio:
         value = where.radio(
             label,
             choices,
@@ -195,14 +207,17 @@ def multi(
     help: str | None = None,
     placeholder: str = "All",
     publish_param: bool = True,
+    default: Sequence[str] = (),
 ) -> list[str]:
-    """A multiselect bound to one repeated URL parameter (empty = no restriction)."""
+    """A multiselect bound to one repeated URL parameter (empty = no restriction). With a
+    `default`, an absent parameter, or one whose values are all unknown, gives it."""
     choices = list(options)
     allowed = set(choices)
+    fallback = [v for v in default if v in allowed]
     seed(
         key,
         param,
-        lambda v: decode_many(v, choices),
+        lambda v: decode_many(v, choices) or list(fallback),
         lambda v: isinstance(v, list) and all(x in allowed for x in v),
     )
     check_adopted(param, label, lambda raw: all(v in allowed for v in raw))
@@ -218,7 +233,7 @@ def multi(
     )
     remember(key, value)
     if publish_param:
-        publish({param: value} if value else {})
+        publish({param: value} if value and value != fallback else {})
     return value
 
 
@@ -276,6 +291,14 @@ def integer(
     remember(key, value)
     publish({param: [str(value)]} if value != default else {})
     return value
+
+
+def changed(key: str, signature: Hashable) -> bool:
+    """Whether `signature` (what a paged list shows: filters, query, page size…) differs
+    from the one of the previous run under `key` (→ back to page 1); remembers it."""
+    previous = st.session_state.get(key)
+    st.session_state[key] = signature
+    return previous is not None and previous != signature
 
 
 def page_number(

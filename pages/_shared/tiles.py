@@ -11,21 +11,16 @@ import pandas as pd
 
 from cxdata.config import Thresholds
 from cxdata.kpi_metrics import MetricKpi, ScoreChange, VolumeChange
+from cxdata.metrics import metric_def
 from cxdata.queries import Score
-from cxdata.scores import METRICS
 from pages._shared import charts, fmt
 
 DeltaColor = Literal["normal", "inverse", "off"]
 
-HELP: dict[str, str] = {
-    "nps": "Net Promoter Score = % promoters (9–10) − % detractors (0–6) of all 0–10 answers; "
-    "−100…100. 95% CI: adjusted Wald (Rocks 2016).",
-    "csat": "Customer satisfaction: share of 4 or 5 on the 1–5 scale (top-2-box). 95% CI: Wilson.",
-    "ces": "Customer effort: mean of the 1–7 answers to “made it easy” (7 = very easy). "
-    "95% CI: mean ± 1.96·s/√n.",
-    "responses": "Survey answers inside the filters. The change is tested as a Poisson rate "
-    "(z = (N₁ − N₂)/√(N₁ + N₂) for equally long periods).",
-}
+RESPONSES_HELP = (
+    "Survey answers inside the filters. The change is tested as a Poisson rate "
+    "(z = (N₁ − N₂)/√(N₁ + N₂) for equally long periods)."
+)
 
 
 def _delta_color(significant: bool | None, higher_is_better: bool) -> DeltaColor:
@@ -44,21 +39,6 @@ def _spark(
     where.plotly_chart(fig, key=key, config=charts.SPARK_CONFIG, theme="streamlit")
 
 
-def _score_hover(metric: str, trend: pd.DataFrame) -> list[str]:
-    m = METRICS[metric]
-    family = m.n.removesuffix("_n")
-    out = []
-    for _, r in trend.iterrows():
-        n = int(r[m.n])
-        text = (
-            fmt.too_small(n)
-            if r[f"{family}_suppressed"]
-            else f"{fmt.value(metric, r[m.value])} · n = {n:,}"
-        )
-        out.append(f"{pd.Timestamp(r['period']):%d %b %Y}: {text}")
-    return out
-
-
 def score_tile(
     where: Any,
     metric: str,
@@ -70,20 +50,20 @@ def score_tile(
 ) -> None:
     """One survey metric (NPS, CSAT, CES) as a bordered tile."""
     box = where.container(border=True)
-    label = fmt.SHORT_LABELS[metric]
+    m = metric_def(metric)
     if score.suppressed:
-        box.metric(label, "n too small", help=HELP.get(metric))
+        box.metric(m.short_label, "n too small", help=m.help)
         box.caption(f"n = {score.n:,}: fewer than {th.min_n} answers, so no score is shown.")
         return
     delta = None if change.change is None else fmt.change(metric, change.change)
     reason = "low base" if change.n_previous >= th.min_n else "too few answers before"
     box.metric(
-        label,
+        m.short_label,
         fmt.value(metric, score.value),
         delta=delta,
-        delta_color=_delta_color(change.significant, METRICS[metric].higher_is_better),
+        delta_color=_delta_color(change.significant, m.higher_is_better),
         delta_description=fmt.significance(change.significant, reason) if delta else None,
-        help=HELP.get(metric),
+        help=m.help,
     )
     low = " · **low base**" if score.low_base else ""
     before = (
@@ -96,14 +76,9 @@ def score_tile(
         f"  \n{vs_label.capitalize()}: {before}"
     )
     if trend is not None:
-        _spark(
-            box,
-            trend[["period", METRICS[metric].value]],
-            f"spark_{metric}",
-            METRICS[metric].value,
-            _score_hover(metric, trend),
-            charts.GOOD,
-        )
+        dates = [f"{pd.Timestamp(p):%d %b %Y}" for p in trend["period"]]
+        hover = charts.score_hovers(trend, metric, dates)
+        _spark(box, trend[["period", m.value]], f"spark_{metric}", m.value, hover, charts.GOOD)
 
 
 def volume_tile(
@@ -121,7 +96,7 @@ def volume_tile(
         delta_description=fmt.significance(volume.significant, "no answers before")
         if delta
         else None,
-        help=HELP["responses"],
+        help=RESPONSES_HELP,
     )
     box.caption(
         f"survey answers in the period  \n{vs_label.capitalize()}: {fmt.count(volume.previous)}"

@@ -7,7 +7,8 @@ Pure Python (no Streamlit), so the codec is tested on its own. The parameters:
 - ``vs``: prev (previous period, default) | yoy (same period last year);
 - one repeated parameter per filtered dimension, named after it: ``region=Oslo&region=Viken``
   (a dimension whose name collides with a parameter below is written ``dim.<name>``);
-- page options, named per page (``grain``, ``split``, ``cols``, ``path``, ``q``, ``pg``…).
+- page options, named per page (``grain``, ``split``, ``cols``, ``path``, ``q``, ``pg``…;
+  the Feedback page's Themes view: ``voc.source``, ``voc.trend``, ``voc.per``…).
 
 A parameter equal to its default is left out, so the default view has a clean URL.
 Decoding never fails: an unknown or malformed value falls back to the default.
@@ -41,6 +42,8 @@ GLOBAL_PARAMS = frozenset({"period", "from", "to", "vs"})
 PAGE_PARAMS = frozenset({
     "metric", "grain", "split", "top", "kpi", "cols", "color", "path", "chart", "by",
     "q", "band", "lang", "tp", "seg", "sort", "size", "pg", "view",
+    # the Feedback page's Themes view
+    "voc.source", "voc.trend", "voc.per", "voc.theme", "voc.band", "voc.size", "voc.pg",
 })  # fmt: skip
 EMBED_PARAMS = frozenset({"embed", "embed_options"})
 DIM_PREFIX = "dim."

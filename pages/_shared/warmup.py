@@ -17,7 +17,6 @@ import cxdata
 import pages._shared
 
 _EXTERNAL = ("ibis", "ibis.backends.duckdb", "plotly.graph_objects", "plotly.express")
-_PAGE_MODULES = ("pages.voc_panel",)  # a module of functions, not a page script
 
 
 def _module_names() -> list[str]:
@@ -27,7 +26,7 @@ def _module_names() -> list[str]:
         for info in pkgutil.walk_packages(package.__path__, f"{package.__name__}."):
             if not info.name.endswith(("__main__", ".warmup")):
                 names.append(info.name)
-    return [*names, *_PAGE_MODULES]
+    return names
 
 
 def import_all() -> list[str]:
