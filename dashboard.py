@@ -21,14 +21,39 @@ from cxdata.access import Grant
 from cxdata.errors import CxError, display_text, shown_on_the_web
 from cxdata.store import Store, engine_errors
 from cxdata.textsafe import md_escape
-from pages._shared import auth, common, session, sidebar, start, state
+from pages._shared import auth, common, score_targets, session, sidebar, start, state
 
 st.set_page_config(
     page_title="CX dashboard",
     page_icon=":material/insights:",
     layout="wide",
-    initial_sidebar_state="expanded",
+    initial_sidebar_state="auto",  # collapsed on phones, open on wider screens
 )
+
+
+# Phones (Streamlit stacks columns under 640 px): KPI tiles two to a row instead of one
+# long column, and a heatmap keeps cells wide enough for their numbers ("50.4%" squeezed
+# into a 20-px cell lost its first digit) and scrolls sideways instead.
+PHONE_CSS = """
+@media (max-width: 640px) {
+  [data-testid="stHorizontalBlock"]:has(> [data-testid="stColumn"] [data-testid="stMetric"]) {
+    flex-flow: row wrap !important; gap: 0.5rem !important;
+  }
+  [data-testid="stHorizontalBlock"]:has(> [data-testid="stColumn"] [data-testid="stMetric"])
+    > [data-testid="stColumn"] {
+    flex: 1 1 calc(50% - 0.25rem) !important; min-width: calc(50% - 0.25rem) !important;
+    width: calc(50% - 0.25rem) !important;
+  }
+  /* half-width tiles: labels and "not significant" wrap instead of ending in "…" */
+  [data-testid="stMetric"] .stMarkdownEllipsis, [data-testid="stMetric"] .stMarkdownEllipsis p {
+    white-space: normal !important; overflow: visible !important; text-overflow: clip !important;
+  }
+  [data-testid="stMetric"] div:has(> [data-testid="stMetricDelta"]) { flex-wrap: wrap; }
+  .stElementContainer:has(.heatmaplayer) { overflow-x: auto; }
+  .stElementContainer:has(.heatmaplayer) > [data-testid="stFullScreenFrame"],
+  .stElementContainer:has(.heatmaplayer) [data-testid="stPlotlyChart"] { min-width: 560px; }
+}
+"""
 
 
 def _signed_out() -> None:
@@ -64,6 +89,7 @@ def main() -> None:
         return
     page, is_data_page = _navigation(grant)
     state.begin_run()
+    st.html(f"<style>{PHONE_CSS}</style>")  # style only: Streamlit draws no element for it
     link_slot = st.sidebar.container()
     try:
         with engine_errors():
@@ -107,8 +133,9 @@ def _draw(
         state.end_run()
         return
     ctx.view = sidebar.render_filters(ctx)
-    ctx.filters = ctx.view.filters(ctx.anchor)
-    ctx.previous = ctx.view.comparison(ctx.anchor)
+    ctx.filters = ctx.view.filters(ctx.anchor, ctx.span[0])
+    ctx.previous = ctx.view.comparison(ctx.anchor, ctx.span[0])
+    score_targets.admin_note()
     page.run()
     sidebar.copy_link(link_slot, state.end_run())
 

@@ -7,11 +7,14 @@ as plain text is the caller's job (the dashboard uses a data grid, never markdow
 
 from __future__ import annotations
 
+import csv
 import functools
 import io
 import operator
+import shlex
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import BinaryIO
 
 import ibis.expr.types as ir
 import pandas as pd
@@ -22,6 +25,7 @@ from cxdata.filters import Filters, in_list
 from cxdata.queries import responses
 from cxdata.schema import friction_event
 from cxdata.store import Store
+from cxdata.textsafe import clean_text
 
 COLUMNS: tuple[str, ...] = (
     "submitted_at", "nps", "csat", "ces", "touchpoint", "journey_stage", "channel",
@@ -47,7 +51,13 @@ SORTS: dict[str, str] = {
 PAGE_SIZES: tuple[int, ...] = (25, 50, 100)
 MAX_PAGE_SIZE = max(PAGE_SIZES)
 EXPORT_LIMIT = 250_000
-"""At most this many comments go into one CSV export (the newest first)."""
+"""At most this many comments go into one CSV file made by the dashboard (it is built in the
+server's memory); a larger result is offered in parts of this size, and `python -m cxdata
+comments --out FILE` streams any number to a file (write_export)."""
+EXPORT_CHUNK = 50_000
+"""Rows fetched and written at a time when streaming an export (bounded memory)."""
+HEADER_MARK = "#"
+"""The first line of an export is one cell starting with this: what the file holds."""
 RESTRICTED_MIN_ANSWERS = 5
 """In a restricted view, comments of a selection with fewer answers are withheld (DESIGN §4);
 see comments_may_be_shown for which answers count."""
@@ -78,6 +88,16 @@ class CommentQuery:
     touchpoints: tuple[str, ...] = ()
     segments: tuple[tuple[str, str], ...] = ()
     sort: str = "newest"
+
+    def narrowing(self) -> list[tuple[str, tuple[str, ...]]]:
+        """(dimension, values) conditions beyond the filters: languages, touchpoints and
+        segments, the empty ones left out."""
+        conditions = [
+            ("language", self.languages),
+            ("touchpoint", self.touchpoints),
+            *((dim, (value,)) for dim, value in self.segments),
+        ]
+        return [(dim, tuple(values)) for dim, values in conditions if values]
 
     def __post_init__(self) -> None:
         if self.band not in SCORE_BANDS:
@@ -157,15 +177,7 @@ def selection(store: Store, filters: Filters, query: CommentQuery) -> ir.Table:
         raise NoData("the responses have no comment column")
     dims = set(store.dimensions())
     preds: list[ir.BooleanValue] = []
-    narrowing: list[tuple[str, Iterable[str]]] = [
-        ("language", query.languages),
-        ("touchpoint", query.touchpoints),
-        *((dim, (value,)) for dim, value in query.segments),
-    ]
-    for dim, values in narrowing:
-        values = tuple(values)
-        if not values:
-            continue
+    for dim, values in query.narrowing():
         if dim not in dims:
             raise UnknownName("dimension", dim, dims)
         preds.append(in_list(t[dim], values))
@@ -173,6 +185,43 @@ def selection(store: Store, filters: Filters, query: CommentQuery) -> ir.Table:
     if band is not None:
         preds.append(band.fill_null(False))
     return t.filter(preds) if preds else t
+
+
+def narrowed_filters(filters: Filters, query: CommentQuery) -> Filters | None:
+    """`filters` with the query's languages, touchpoints and segments added as IN-lists,
+    intersected with a filter on the same dimension (the same rows as `selection` before
+    the score band and search); None when an intersection is empty (nothing can match).
+    The Themes view reads its themes inside these, the CLI command repeats them."""
+    where = {dim: set(values) for dim, values in filters.where}
+    for dim, values in query.narrowing():
+        wanted = set(values)
+        where[dim] = where[dim] & wanted if dim in where else wanted
+        if not where[dim]:
+            return None
+    return Filters.make(filters.start, filters.end, where)
+
+
+def cli_command(filters: Filters, query: CommentQuery, out: str = "comments.csv") -> str:
+    """The `python -m cxdata comments` command line that writes every comment matching
+    `filters` and `query` to `out` (values shell-quoted); "" when nothing can match."""
+    narrowed = narrowed_filters(filters, query)
+    if narrowed is None:
+        return ""
+    words = ["python", "-m", "cxdata", "comments", "--out", out]
+    if narrowed.start:
+        words += ["--from", narrowed.start.isoformat()]
+    if narrowed.end:
+        words += ["--to", narrowed.end.isoformat()]
+    for dim, values in narrowed.where:
+        for value in values:
+            words += ["--where", f"{dim}={value}"]
+    if query.text.strip():
+        words += ["--search", query.text.strip()]
+    if query.band != "all":
+        words += ["--band", query.band]
+    if query.sort != "newest":
+        words += ["--sort", query.sort]
+    return shlex.join(words)
 
 
 def answer_texts(columns: Iterable[str]) -> list[str]:
@@ -215,7 +264,12 @@ def _columns(t: ir.Table) -> list[str]:
 
 
 def _rows(expr: ir.Table) -> pd.DataFrame:
-    frame = expr.to_pandas()
+    return _typed(expr.to_pandas())
+
+
+def _typed(frame: pd.DataFrame) -> pd.DataFrame:
+    """Comment rows as the pages and exports use them: naive timestamps, integer scores
+    that may be missing (Int8)."""
     frame["submitted_at"] = pd.to_datetime(frame["submitted_at"]).dt.tz_localize(None)
     for col in ("nps", "csat", "ces"):
         if col in frame.columns:
@@ -258,18 +312,88 @@ def comment_page(
     return CommentPage(_rows(expr), total, answers, page, page_size, withheld)
 
 
-def export_frame(
-    store: Store, filters: Filters, query: CommentQuery, limit: int = EXPORT_LIMIT
-) -> pd.DataFrame:
-    """All matching comments (at most `limit`, in the query's order) for a CSV export;
-    none when comments_may_be_shown withholds the final narrowed set (as comment_page)."""
+def export_columns(t: ir.Table, dimensions: Iterable[str]) -> list[str]:
+    """The columns of an exported comment row, of those `t` has: response_id, submitted_at,
+    the scores (nps, csat, ces), every dimension (in `dimensions`' order), the comment and
+    the extra answer texts. customer_id is left out (a person's id is not needed to read
+    comments)."""
+    lead = ["response_id", "submitted_at", *schema.SCORE_COLUMNS]
+    dims = [d for d in dimensions if d not in lead]
+    wanted = [*lead, *dims, *answer_texts(t.columns)]
+    return [c for c in dict.fromkeys(wanted) if c in t.columns]
+
+
+def _export_rows(store: Store, filters: Filters, query: CommentQuery) -> ir.Table | None:
+    """The ordered matching comments with the export columns; None when
+    comments_may_be_shown withholds the final narrowed set (as comment_page)."""
     base = selection(store, filters, query)
     matching = with_comment(base, query.text)
     if store.restrict:
         final = matching if query.text.strip() else base
         if not comments_may_be_shown(int(final.count().to_pandas()), restricted=True):
-            return pd.DataFrame(columns=_columns(base))
-    return _rows(_ordered(matching, query.sort).select(_columns(matching)).limit(limit))
+            return None
+    return _ordered(matching, query.sort).select(export_columns(matching, store.dimensions()))
+
+
+def export_frame(
+    store: Store,
+    filters: Filters,
+    query: CommentQuery,
+    limit: int | None = EXPORT_LIMIT,
+    offset: int = 0,
+) -> pd.DataFrame:
+    """Matching comments `offset + 1` … `offset + limit` (all with limit None), in the
+    query's order, with export_columns; empty when comments are withheld."""
+    rows = _export_rows(store, filters, query)
+    if rows is None:
+        t = selection(store, filters, query)
+        return pd.DataFrame(columns=export_columns(t, store.dimensions()))
+    return _rows(rows.limit(limit, offset=offset))
+
+
+def matching_count(store: Store, filters: Filters, query: CommentQuery) -> int:
+    """How many comments match (one pushed-down COUNT; 0 when they are withheld)."""
+    return comment_page(store, filters, query, 1, 1).total
+
+
+def _n(count: int) -> str:
+    """A count with spaces between thousands (2 409 525): no comma, so the header line
+    stays one unquoted cell."""
+    return f"{count:,}".replace(",", " ")
+
+
+def export_header(
+    filters: Filters,
+    query: CommentQuery,
+    rows: int,
+    total: int,
+    offset: int = 0,
+    restricted: bool = False,
+) -> str:
+    """The one-line description an export starts with (HEADER_MARK first, no line break):
+    period, filters, the Feedback narrowing (search, score band, languages, touchpoints,
+    segments), order, which rows of how many matching comments, and when it was made, e.g.
+    `# Comments export · period 2026-08-27 to 2026-11-24 · filters: region = Oslo · score
+    band: Detractors (NPS 0–6) · rows 1–2 000 of 2 000 matching comments (newest first) ·
+    made 2026-11-25 10:02`. Data-derived values are cleaned of control characters."""
+    start = filters.start.isoformat() if filters.start else "the first answer"
+    end = filters.end.isoformat() if filters.end else "the last answer"
+    parts = [f"{HEADER_MARK} Comments export", f"period {start} to {end}"]
+    where = [f"{d} = {' | '.join(v)}" for d, v in filters.where]
+    parts.append("filters: " + ("; ".join(where) if where else "none (all answers)"))
+    if query.text.strip():
+        parts.append(f'search "{query.text.strip()}"')
+    if query.band != "all":
+        parts.append(f"score band: {SCORE_BANDS[query.band]}")
+    narrowing = query.narrowing()
+    if narrowing:
+        parts.append("narrowed to " + "; ".join(f"{d} = {' | '.join(v)}" for d, v in narrowing))
+    if restricted:
+        parts.append("only the answers this account may see")
+    span = f"rows {_n(offset + 1)}–{_n(offset + rows)}" if rows else "no rows"
+    parts.append(f"{span} of {_n(total)} matching comments ({SORTS[query.sort].lower()})")
+    parts.append(f"made {pd.Timestamp.now():%Y-%m-%d %H:%M}")
+    return " ".join(clean_text(" · ".join(parts)).split())  # one line, whatever the data
 
 
 def neutralise(value: object) -> object:
@@ -283,9 +407,8 @@ def neutralise(value: object) -> object:
     return value
 
 
-def safe_csv(frame: pd.DataFrame) -> bytes:
-    """`frame` as UTF-8 CSV (with a BOM, so spreadsheets detect the encoding) in which
-    every text cell and header is neutralised against formula injection."""
+def _neutralised(frame: pd.DataFrame) -> pd.DataFrame:
+    """A copy of `frame` whose text cells and headers are neutralised (see neutralise)."""
     out = frame.copy()
     out.columns = [neutralise(str(c)) for c in out.columns]
     for col in out.columns:
@@ -293,13 +416,72 @@ def safe_csv(frame: pd.DataFrame) -> bytes:
             out[col]
         ):
             out[col] = out[col].map(neutralise, na_action="ignore")
+    return out
+
+
+def safe_csv(frame: pd.DataFrame) -> bytes:
+    """`frame` as UTF-8 CSV (with a BOM, so spreadsheets detect the encoding) in which
+    every text cell and header is neutralised against formula injection."""
     buf = io.StringIO()
-    out.to_csv(buf, index=False)
+    _neutralised(frame).to_csv(buf, index=False)
     return buf.getvalue().encode("utf-8-sig")
 
 
+def _header_line(text: str) -> str:
+    """The description as one CSV record of one cell (quoted only when it holds a comma,
+    quote or line break), so every CSV reader sees a complete first row."""
+    buf = io.StringIO()
+    csv.writer(buf, lineterminator="\n").writerow([text])
+    return buf.getvalue()
+
+
+def write_export(
+    out: BinaryIO,
+    store: Store,
+    filters: Filters,
+    query: CommentQuery,
+    limit: int | None = None,
+    offset: int = 0,
+    chunk: int = EXPORT_CHUNK,
+) -> int:
+    """Write matching comments `offset + 1` … `offset + limit` (all with limit None) to
+    `out` as a spreadsheet-safe UTF-8 CSV (BOM first) and return how many rows it wrote.
+
+    Layout: line 1 is export_header as one cell starting with `#`; line 2 the column names
+    (export_columns); then one row per comment. Read it back with
+    `pandas.read_csv(path, skiprows=1)` or DuckDB `read_csv(path, skip=1)` — not with
+    `comment="#"`, which would also cut comments at a '#'. Rows are fetched from the engine
+    in batches of `chunk` (Arrow record batches), so memory stays bounded however many
+    rows match. Withheld comments (comments_may_be_shown) give the two header lines only."""
+    rows_expr = _export_rows(store, filters, query)
+    total = 0 if rows_expr is None else matching_count(store, filters, query)
+    start = min(offset, total)
+    count = max(0, total - start) if limit is None else max(0, min(limit, total - start))
+    header = export_header(filters, query, count, total, start, bool(store.restrict))
+    out.write(("\ufeff" + _header_line(header)).encode("utf-8"))
+    if rows_expr is None or count == 0:
+        cols = export_columns(selection(store, filters, query), store.dimensions())
+        out.write(_neutralised(pd.DataFrame(columns=cols)).to_csv(index=False).encode("utf-8"))
+        return 0
+    written = 0
+    batches = rows_expr.limit(count, offset=start).to_pyarrow_batches(chunk_size=chunk)
+    for batch in batches:
+        frame = _typed(batch.to_pandas())
+        text = _neutralised(frame).to_csv(index=False, header=written == 0)
+        out.write(text.encode("utf-8"))
+        written += len(frame)
+    return written
+
+
 def export_csv(
-    store: Store, filters: Filters, query: CommentQuery, limit: int = EXPORT_LIMIT
+    store: Store,
+    filters: Filters,
+    query: CommentQuery,
+    limit: int | None = EXPORT_LIMIT,
+    offset: int = 0,
 ) -> bytes:
-    """The matching comments as a spreadsheet-safe CSV file."""
-    return safe_csv(export_frame(store, filters, query, limit))
+    """The matching comments `offset + 1` … `offset + limit` as one spreadsheet-safe CSV
+    file in memory (the dashboard's download; write_export has the layout)."""
+    buf = io.BytesIO()
+    write_export(buf, store, filters, query, limit, offset)
+    return buf.getvalue()

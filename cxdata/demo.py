@@ -66,6 +66,7 @@ METRIC_COLUMNS: tuple[str, ...] = (
     "touchpoint",
     "country",
     "target",
+    "base",
 )
 
 
@@ -829,6 +830,11 @@ def _comments(
     return _strings(texts, text_codes), _strings(LANGUAGES, lang_codes)
 
 
+# Customers per country at the start of the demo's first month (the churn and retention base).
+_DEMO_CUSTOMERS: dict[str, int] = {"Norway": 42_000, "Denmark": 36_000, "Sweden": 55_000,
+                                   "Slovenia": 18_000}  # fmt: skip
+
+
 def demo_metrics(seed: int = DEFAULT_SEED, end: date | None = None) -> pd.DataFrame:
     """Monthly operational KPIs for the 24 months ending with ``end``'s month (default today).
 
@@ -842,6 +848,9 @@ def demo_metrics(seed: int = DEFAULT_SEED, end: date | None = None) -> pd.DataFr
       in November–January, and longer in Sweden during the delivery friction quarter.
     - "first-contact resolution" (%, touchpoints "support call" and "live chat", all countries
       together, target 75).
+
+    `base` is what a % value is a share of (customers at the start of the month, contacts
+    handled), so changes of the rates are tested on the counts; wait time has none.
     """
     end = end or date.today()
     rng = np.random.default_rng([seed, 20_240_601])
@@ -864,6 +873,7 @@ def demo_metrics(seed: int = DEFAULT_SEED, end: date | None = None) -> pd.DataFr
         touchpoint: str | None,
         country: str | None,
         target: float,
+        base: np.ndarray | None = None,
     ) -> None:
         records.append(
             pd.DataFrame(
@@ -875,6 +885,7 @@ def demo_metrics(seed: int = DEFAULT_SEED, end: date | None = None) -> pd.DataFr
                     "touchpoint": touchpoint,
                     "country": country,
                     "target": target,
+                    "base": np.nan if base is None else np.round(base),
                 }
             )
         )
@@ -891,17 +902,20 @@ def demo_metrics(seed: int = DEFAULT_SEED, end: date | None = None) -> pd.DataFr
         wait = base_wait[country] * (1 + 0.18 * season) + rng.normal(0.0, 0.3, 24)
         if country == "Sweden":
             wait = wait + np.where(in_quarter, 3.5, 0.0)
-        add("retention rate", "%", retention, None, country, 85.0)
-        add("churn rate", "%", churn, None, country, 3.0)
+        customers = _DEMO_CUSTOMERS[country] * (1 + 0.004 * np.arange(24))
+        add("retention rate", "%", retention, None, country, 85.0, customers)
+        add("churn rate", "%", churn, None, country, 3.0, customers)
         add("support wait time", "minutes", np.maximum(wait, 0.5), "support call", country, 5.0)
     fcr_call = 68.0 + 4.0 * t - 1.5 * season + rng.normal(0.0, 1.2, 24)
     fcr_chat = 77.0 + 3.0 * t - 1.0 * season + rng.normal(0.0, 1.2, 24)
-    add("first-contact resolution", "%", fcr_call, "support call", None, 75.0)
-    add("first-contact resolution", "%", fcr_chat, "live chat", None, 75.0)
+    contacts = 1 + 0.3 * season
+    add("first-contact resolution", "%", fcr_call, "support call", None, 75.0, 9_000 * contacts)
+    add("first-contact resolution", "%", fcr_chat, "live chat", None, 75.0, 6_500 * contacts)
 
     frame = pd.concat(records, ignore_index=True)
     for column in ("metric", "unit", "touchpoint", "country"):
         frame[column] = frame[column].astype("str")
     frame["value"] = frame["value"].astype(np.float64)
     frame["target"] = frame["target"].astype(np.float64)
+    frame["base"] = frame["base"].astype(np.float64)
     return frame.loc[:, list(METRIC_COLUMNS)]

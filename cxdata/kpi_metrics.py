@@ -5,9 +5,14 @@ segment (e.g. per country) or touchpoint. For a date range this module reports, 
 
 - the **value**: the mean over the range of the per-date values, where a per-date value is
   the unweighted mean over the series inside the filters (the dataset carries no weights);
-- the **change** vs a comparison range, with a Welch t-test on the per-date values
-  (t = (m₁ − m₂)/√(s₁²/k₁ + s₂²/k₂), Welch–Satterthwaite degrees of freedom, two-sided 95%),
-  run only when both ranges have at least `MIN_POINTS` dates — otherwise it says why not;
+- the **change** vs a comparison range, like with like: when the ranges hold different
+  numbers of dates (2 monthly values now, 3 before), both are cut to their latest k dates;
+- its **test**: for a % rate whose every value has a `base` (customers, contacts) the rate is
+  the pooled one, Σ(value·base)/Σbase, and the change is an unpooled two-proportion z-test
+  on those counts (z = (p₁ − p₂)/√(p₁(1−p₁)/n₁ + p₂(1−p₂)/n₂), n = Σbase; DESIGN §4);
+  otherwise a Welch t-test on the per-date values (t = (m₁ − m₂)/√(s₁²/k₁ + s₂²/k₂),
+  Welch–Satterthwaite degrees of freedom, two-sided 95%), run only when both ranges have at
+  least `MIN_POINTS` dates — otherwise the change is shown, not tested, and it says why;
 - the **target** (mean of the targets given for those dates) and whether it is met.
 
 Every aggregate is pushed down (one grouped query per range); only one row per
@@ -20,6 +25,7 @@ import datetime as dt
 import math
 from dataclasses import dataclass
 
+import ibis
 import numpy as np
 import pandas as pd
 
@@ -46,7 +52,9 @@ _T95: tuple[float, ...] = (
     2.080, 2.074, 2.069, 2.064, 2.060, 2.056, 2.052, 2.048, 2.045, 2.042,
 )  # fmt: skip
 
-SERIES_COLUMNS: tuple[str, ...] = ("metric", "date", "value", "series", "target", "unit")
+SERIES_COLUMNS: tuple[str, ...] = (
+    "metric", "date", "value", "series", "target", "unit", "base", "hits", "based",
+)  # fmt: skip
 
 
 def higher_is_better(metric: str) -> bool:
@@ -90,23 +98,35 @@ def empty_series() -> pd.DataFrame:
             "series": pd.Series(dtype="int64"),
             "target": pd.Series(dtype="float64"),
             "unit": pd.Series(dtype="str"),
+            "base": pd.Series(dtype="float64"),
+            "hits": pd.Series(dtype="float64"),
+            "based": pd.Series(dtype="int64"),
         }
     )
 
 
 def metric_series(store: Store, filters: Filters) -> pd.DataFrame:
-    """One row per (metric, date) inside `filters`: value (mean over the series), series
-    (how many series had a value), target (mean target, NaN if none) and unit."""
+    """One row per (metric, date) inside `filters`: value, series (how many series had a
+    value), target (mean target, NaN if none), unit, and from the optional `base` column:
+    base (Σ base), hits (Σ value/100 · base: the counts of a % rate) and based (how many
+    series had a base; 0 in a store without the column). The value is the pooled rate
+    100·hits/base for a % metric whose every series has a base that date (the company's
+    churn, not the mean of the countries'), else the unweighted mean over the series."""
     if not store.has(schema.METRICS):
         return empty_series()
     applied, _ = applicable_filters(store, filters)
     t = filtered(store.table(schema.METRICS), applied, store.dimensions(schema.METRICS), "date")
     t = t.filter(t.value.notnull())
+    # stores written before `base` joined the contract do not have the column
+    base = t.base.cast("float64") if "base" in t.columns else t.value * ibis.null("float64")
     agg = t.group_by(["metric", "date"]).aggregate(
         value=t.value.mean(),
         series=t.value.count(),
         target=t.target.mean(),
         unit=t.unit.max(),
+        base=base.sum(),
+        hits=(t.value * base / 100.0).sum(),
+        based=base.count(),
     )
     frame = agg.to_pandas()
     frame["date"] = pd.to_datetime(frame["date"]).dt.tz_localize(None)
@@ -114,6 +134,11 @@ def metric_series(store: Store, filters: Filters) -> pd.DataFrame:
     frame["value"] = frame["value"].astype("float64")
     frame["target"] = pd.to_numeric(frame["target"]).astype("float64")
     frame["unit"] = frame["unit"].fillna("").astype(str)
+    for col in ("base", "hits"):
+        frame[col] = pd.to_numeric(frame[col]).astype("float64")
+    frame["based"] = frame["based"].fillna(0).astype("int64")
+    pooled = (frame["unit"] == "%") & (frame["based"] == frame["series"]) & (frame["base"] > 0)
+    frame["value"] = frame["value"].where(~pooled, 100.0 * frame["hits"] / frame["base"])
     return frame.sort_values(["metric", "date"], ignore_index=True)[list(SERIES_COLUMNS)]
 
 
@@ -136,6 +161,16 @@ class MetricKpi:
     note: str
     first: dt.date | None
     last: dt.date | None
+    cadence: str = "dated"
+    """"monthly", "weekly", "daily", "quarterly" or "dated": how often the metric has a value."""
+    base: float | None = None
+    """Σ base of the range when the change was tested on the counts (else None)."""
+    previous_base: float | None = None
+    untested: str = ""
+    """Why the change was not tested, in a few words ("" when it was)."""
+    previous_first: dt.date | None = None
+    previous_last: dt.date | None = None
+    """The comparison's dates used (like with like: maybe fewer than it holds)."""
 
     @property
     def on_target(self) -> bool | None:
@@ -163,39 +198,127 @@ def welch_change(now: np.ndarray, prev: np.ndarray) -> tuple[float, float, bool]
     return t, df, significant
 
 
-def _kpi(name: str, now: pd.DataFrame, prev: pd.DataFrame) -> MetricKpi:
+def cadence(dates: pd.Series) -> str:
+    """How often a series has a value, from the median gap between its distinct dates:
+    "daily", "weekly", "monthly", "quarterly", or "dated" (irregular or a single date)."""
+    days = pd.Series(pd.to_datetime(dates).unique()).sort_values().diff().dt.days.dropna()
+    if days.empty:
+        return "dated"
+    gap = float(days.median())
+    for name, low, high in (("daily", 1, 1), ("weekly", 7, 7), ("monthly", 28, 31),
+                            ("quarterly", 89, 92)):  # fmt: skip
+        if low <= gap <= high:
+            return name
+    return "dated"
+
+
+def like_with_like(now: pd.DataFrame, prev: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Both ranges' per-date rows cut to the same number of dates, the latest of each (a
+    mean of 2 months is not compared with a mean of 3); a range without dates is kept."""
+    k = min(len(now), len(prev))
+    if k == 0:
+        return now, prev
+    return now.sort_values("date").tail(k), prev.sort_values("date").tail(k)
+
+
+def has_counts(frame: pd.DataFrame) -> bool:
+    """Whether every date of a % metric has a base for each of its series (so the rate's
+    counts are known); False for an empty frame."""
+    return (
+        not frame.empty
+        and bool((frame["unit"] == "%").all())
+        and bool((frame["based"] == frame["series"]).all())
+        and float(frame["base"].sum()) > 0
+    )
+
+
+@dataclass(frozen=True)
+class KpiChange:
+    """A metrics-dataset KPI over two like-with-like ranges: values, change and its test."""
+
+    value: float | None
+    previous: float | None
+    stat: float | None = None
+    significant: bool | None = None
+    note: str = ""
+    untested: str = ""
+    base: float | None = None
+    previous_base: float | None = None
+
+    @property
+    def change(self) -> float | None:
+        """value − previous (None when either is missing)."""
+        if self.value is None or self.previous is None:
+            return None
+        return self.value - self.previous
+
+
+def counts_change(now: pd.DataFrame, prev: pd.DataFrame, every: str) -> KpiChange:
+    """The pooled rate of each range (100·Σhits/Σbase) and the two-proportion z-test of
+    the change on those counts (both ranges must pass has_counts)."""
+    hits, base = float(now["hits"].sum()), float(now["base"].sum())
+    p_hits, p_base = float(prev["hits"].sum()), float(prev["base"].sum())
+    z = float(stats.proportion_change_z(hits, base, p_hits, p_base))
+    return KpiChange(
+        100.0 * hits / base, 100.0 * p_hits / p_base, z, bool(abs(z) > stats.Z95),
+        f"tested on the counts: {hits:,.0f} of {base:,.0f} vs {p_hits:,.0f} of {p_base:,.0f} "
+        f"(two-proportion z = {z:.2f})",
+        base=base, previous_base=p_base,
+    )  # fmt: skip
+
+
+def values_change(now: pd.DataFrame, prev: pd.DataFrame, every: str) -> KpiChange:
+    """The mean of the per-date values of each range and, with MIN_POINTS+ dates in both,
+    the Welch t-test of the change; otherwise the reason it is not tested."""
     a = now["value"].to_numpy(dtype="float64")
     b = prev["value"].to_numpy(dtype="float64")
     value = float(a.mean()) if a.size else None
     previous = float(b.mean()) if b.size else None
-    change = value - previous if value is not None and previous is not None else None
-    stat: float | None = None
-    significant: bool | None = None
+    if value is None or previous is None:
+        why = "no values before" if value is not None else "no values"
+        return KpiChange(value, previous, note=why, untested=why)
     if a.size >= MIN_POINTS and b.size >= MIN_POINTS:
-        stat, df, significant = welch_change(a, b)
-        note = f"Welch t-test on {a.size} vs {b.size} dated values (t={stat:.2f}, df={df:.1f})"
-    elif change is None:
-        note = "no values in the comparison period" if value is not None else "no values"
-    else:
-        note = f"not tested: fewer than {MIN_POINTS} dated values per period ({a.size} vs {b.size})"
+        t, df, significant = welch_change(a, b)
+        note = f"Welch t-test on {a.size} vs {b.size} {every} values (t = {t:.2f}, df = {df:.1f})"
+        return KpiChange(value, previous, t, significant, note)
+    lacking = "no base to count on" if (now["unit"] == "%").all() else "not a % rate"
+    note = (
+        f"{a.size} {every} value{'s' if a.size != 1 else ''} per period: too few to test (a "
+        f"test needs {MIN_POINTS}+ values, or a % rate with its base; here {lacking}); the "
+        "change is shown, not tested"
+    )
+    return KpiChange(value, previous, note=note, untested="too few values")
+
+
+def _kpi(name: str, now: pd.DataFrame, prev: pd.DataFrame) -> MetricKpi:
+    now, prev = like_with_like(now, prev)
+    every = cadence(pd.concat([now["date"], prev["date"]]))
+    counted = has_counts(now) and has_counts(prev)
+    c = counts_change(now, prev, every) if counted else values_change(now, prev, every)
     targets = now["target"].dropna()
     units = now["unit"] if not now.empty else prev["unit"]
     return MetricKpi(
         metric=name,
         unit=str(units.iloc[0]) if len(units) else "",
-        value=value,
-        previous=previous,
-        change=change,
-        points=int(a.size),
-        previous_points=int(b.size),
+        value=c.value,
+        previous=c.previous,
+        change=c.change,
+        points=len(now),
+        previous_points=len(prev),
         series=int(now["series"].max()) if not now.empty else 0,
         target=float(targets.mean()) if len(targets) else None,
         higher_is_better=higher_is_better(name),
-        stat=stat,
-        significant=significant,
-        note=note,
+        stat=c.stat,
+        significant=c.significant,
+        note=c.note,
         first=now["date"].min().date() if not now.empty else None,
         last=now["date"].max().date() if not now.empty else None,
+        cadence=every,
+        base=c.base,
+        previous_base=c.previous_base,
+        untested=c.untested,
+        previous_first=prev["date"].min().date() if not prev.empty else None,
+        previous_last=prev["date"].max().date() if not prev.empty else None,
     )
 
 
@@ -241,11 +364,18 @@ def metric_kpis(store: Store, current: Filters, previous: Filters) -> list[Metri
     return kpis_from_series(both, current, previous)
 
 
-def trailing_window(filters: Filters, days: int = 365) -> Filters:
-    """`filters` with the date range widened to the `days` ending on its end date, so a
-    sparkline of monthly values has enough points even for a 30-day range."""
+SPARK_MONTHS = 12
+"""Tiles' sparklines show this many calendar months, the last one ending the period."""
+
+
+def trailing_window(filters: Filters, months: int = SPARK_MONTHS) -> Filters:
+    """`filters` with the date range widened to the `months` calendar months ending with
+    its end date's month (the first from its 1st day, the last up to the end date), so a
+    monthly sparkline has whole months and enough points even for a 30-day range; a range
+    that starts earlier keeps its start."""
     end = filters.end or dt.date.today()
-    start = end - dt.timedelta(days=days - 1)
+    first = (pd.Timestamp(end.replace(day=1)) - pd.DateOffset(months=months - 1)).date()
+    start = first
     if filters.start is not None and filters.start < start:
         start = filters.start
     return filters.with_dates(start, end)

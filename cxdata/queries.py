@@ -6,6 +6,7 @@ only grouped counts come back, and scores.py turns them into values with CIs.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 
@@ -244,9 +245,11 @@ def trend(
     top_n: int | None = None,
     th: Thresholds | None = None,
     metrics: Sequence[str] | None = None,
+    values: Sequence[str] | None = None,
 ) -> pd.DataFrame:
     """Scores per period (`period` = first day of the day/week/month/quarter), optionally
-    split by a dimension; with `top_n`, values outside the top N by volume become "Other"."""
+    split by a dimension; with `top_n`, values outside the top N by volume become "Other";
+    with `values` (instead of `top_n`), values outside that list become "Other"."""
     if grain not in GRAINS:
         raise UnknownName("granularity", grain, GRAINS)
     t = responses(store, filters)
@@ -254,7 +257,9 @@ def trend(
     if by is not None:
         _check_dims(store, [by])
         col = t[by]
-        if top_n is not None:
+        if values is not None:
+            col = ibis.cases((in_list(col, values), col), else_=OTHER)
+        elif top_n is not None:
             top = top_values(store, filters, by, top_n)
             col = ibis.cases((in_list(col, top), col), else_=OTHER)
         keys.append(col.name(by))
@@ -263,6 +268,35 @@ def trend(
     frame = score_frame(counts, _th(th))
     order = ["period", by] if by else ["period"]
     return frame.sort_values(order, ignore_index=True)
+
+
+def period_end(periods: pd.Series, grain: str) -> pd.Series:
+    """The first day after each period (`periods`: first days, as trend returns them)."""
+    if grain not in GRAINS:
+        raise UnknownName("granularity", grain, GRAINS)
+    step = {
+        "day": pd.DateOffset(days=1),
+        "week": pd.DateOffset(days=7),
+        "month": pd.DateOffset(months=1),
+        "quarter": pd.DateOffset(months=3),
+    }[grain]
+    return pd.to_datetime(periods) + step
+
+
+def with_coverage(frame: pd.DataFrame, grain: str, start: dt.date, end: dt.date) -> pd.DataFrame:
+    """`frame` (a trend) with `days`, the days of each period inside [start, end] (both
+    inclusive: the date range clipped to the data's span), and `period_days`, the period's
+    full length. A period with days < period_days is partial: its answers come from part
+    of it only (a month that the range enters on its last day), so it is not comparable
+    with its neighbours as a whole period."""
+    first = pd.to_datetime(frame["period"])
+    after = period_end(first, grain)
+    lo = first.clip(lower=pd.Timestamp(start))
+    hi = after.clip(upper=pd.Timestamp(end) + pd.Timedelta(days=1))
+    out = frame.copy()
+    out["days"] = (hi - lo).dt.days.clip(lower=0).astype("int64")
+    out["period_days"] = (after - first).dt.days.astype("int64")
+    return out
 
 
 # --- friction --------------------------------------------------------------------------

@@ -67,6 +67,10 @@ METRIC_CORE: dict[str, str] = {
     "unit": "string",
     "touchpoint": "string",
     "target": "float64",
+    # optional: how many units a "%" value is a share of (customers at the start of the
+    # month for churn, calls for first-contact resolution), so a change can be tested on
+    # the counts (cxdata.kpi_metrics) instead of on a handful of monthly values
+    "base": "float64",
 }
 
 # The customer journey in its natural order; pages sort stages by this.

@@ -401,7 +401,9 @@ def movers(
     """Segments (dimension, value) whose `metric` changed significantly from `previous` to
     `current`, largest absolute change first — the significant rows of queries.compare for
     each dimension, from one query. Segments that are low base or suppressed in either
-    period are not tested."""
+    period are not tested. A dimension with one value in the current period (filtered or
+    restricted to it: "Plan: Premium" while Plan = Premium is selected) is left out — its
+    one segment is the whole selection, not a mover."""
     metric_def(metric)
     th = th or config.thresholds()
     counts = period_counts(store, current, previous, dims, counts_needed(metric))
@@ -411,7 +413,9 @@ def movers(
     now = counts[counts["period"] == "now"].drop(columns="period")
     prev = counts[counts["period"] == "prev"].drop(columns="period")
     both = now.merge(prev, on=keys, how="inner", suffixes=("", "_prev"))
-    both = both[both["value"] != NOT_SET].reset_index(drop=True)
+    values_now = now.groupby("dimension")["value"].nunique()  # NOT_SET counts as a value
+    several = both["dimension"].map(values_now).fillna(0).to_numpy() > 1
+    both = both[several & (both["value"] != NOT_SET).to_numpy()].reset_index(drop=True)
     cols = [c for c in count_columns() if c in now.columns]
     now_scores = score_frame(both[keys + cols], th)
     prev_scores = score_frame(

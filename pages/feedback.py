@@ -5,6 +5,7 @@ data grid (never markdown or HTML); CSV export neutralised against formula injec
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from typing import Any
 
 import pandas as pd
 import streamlit as st
@@ -66,8 +67,6 @@ def segment_chips() -> tuple[tuple[str, str], ...]:
 
 def query_controls(ctx: Ctx) -> tuple[CommentQuery, int]:
     """Search, band, sort, language, touchpoint and page size → the query and page size."""
-    dims = ctx.dimensions()
-    segments_from_url(dims, ctx.dimension_values)
     c1, c2, c3 = st.columns([2, 1.4, 1])
     text = state.text(
         "Search comments",
@@ -96,6 +95,26 @@ def query_controls(ctx: Ctx) -> tuple[CommentQuery, int]:
         where=c3,
     )
     c4, c5, c6 = st.columns([2, 1.4, 1])
+    narrowing = narrowing_controls(ctx, c4, c5)
+    size = state.select(
+        "Per page", SIZES, key="feedback.size", param="size", default=SIZES[0], where=c6
+    )
+    query = CommentQuery(
+        text=text.strip(),
+        band=band,
+        languages=narrowing.languages,
+        touchpoints=narrowing.touchpoints,
+        segments=narrowing.segments,
+        sort=sort,
+    )
+    return query, int(size)
+
+
+def narrowing_controls(ctx: Ctx, lang_where: Any, tp_where: Any) -> CommentQuery:
+    """Language and touchpoint pickers (URL: lang, tp) and the drill-down chips (seg), the
+    narrowing both views honour, as a CommentQuery with only those fields set."""
+    dims = ctx.dimensions()
+    segments_from_url(dims, ctx.dimension_values)
     languages: list[str] = []
     if "language" in dims:
         languages = state.multi(
@@ -103,7 +122,7 @@ def query_controls(ctx: Ctx) -> tuple[CommentQuery, int]:
             ctx.dimension_values("language"),
             key="feedback.lang",
             param="lang",
-            where=c4,
+            where=lang_where,
         )
     touchpoints: list[str] = []
     if "touchpoint" in dims:
@@ -112,20 +131,11 @@ def query_controls(ctx: Ctx) -> tuple[CommentQuery, int]:
             ctx.dimension_values("touchpoint"),
             key="feedback.tp",
             param="tp",
-            where=c5,
+            where=tp_where,
         )
-    size = state.select(
-        "Per page", SIZES, key="feedback.size", param="size", default=SIZES[0], where=c6
+    return CommentQuery(
+        languages=tuple(languages), touchpoints=tuple(touchpoints), segments=segment_chips()
     )
-    query = CommentQuery(
-        text=text.strip(),
-        band=band,
-        languages=tuple(languages),
-        touchpoints=tuple(touchpoints),
-        segments=segment_chips(),
-        sort=sort,
-    )
-    return query, int(size)
 
 
 def query_changed(ctx: Ctx, query: CommentQuery, size: int) -> bool:
@@ -175,26 +185,65 @@ def answer_text_columns(row: pd.Series) -> list[str]:
     ]
 
 
+def export_part(total: int, limit: int = comments.EXPORT_LIMIT) -> int:
+    """The 0-based row offset of the part of a large export the user picks (URL:
+    export_part); one file holds at most `limit` comments, so a larger result is split into
+    parts, and the page says so with the command that writes all of them at once."""
+    parts = comments.page_count(total, limit)
+    if parts == 1:
+        return 0
+    spans = {
+        str(i): f"{i * limit + 1:,}–{min((i + 1) * limit, total):,}" for i in range(parts)
+    }
+    part = state.select(
+        "Rows to export",
+        list(spans),
+        key="feedback.export_part",
+        param="export_part",
+        default="0",
+        format_func=spans.__getitem__,
+    )
+    return int(part) * limit
+
+
 def export_button(ctx: Ctx, query: CommentQuery, total: int) -> None:
-    """CSV of all matching comments, generated on click on its own Store (thread)."""
+    """CSV of the matching comments (response id, date, scores, every dimension, the
+    texts; a first line saying period, filters and which rows), made on click on its own
+    Store (thread). Above EXPORT_LIMIT the page states the cap, offers the rest in parts
+    and shows the CLI command that streams every comment to one file."""
     store, filters = ctx.store, ctx.filters
+    offset = export_part(total)
+    rows = min(total - offset, comments.EXPORT_LIMIT)
 
     def make_csv() -> bytes:
-        return comments.export_csv(session.fresh_store(store), filters, query)
+        return comments.export_csv(session.fresh_store(store), filters, query, rows, offset)
 
     capped = total > comments.EXPORT_LIMIT
-    label = f"Export {min(total, comments.EXPORT_LIMIT):,} comments (CSV)"
+    label = (
+        f"Export comments {offset + 1:,}–{offset + rows:,} of {total:,} (CSV)"
+        if capped
+        else f"Export {total:,} comments (CSV)"
+    )
     exports.download_button(
         label,
         make_csv,
-        file_name="comments.csv",
+        file_name=f"comments_{offset + 1}-{offset + rows}.csv" if capped else "comments.csv",
         mime="text/csv",
         icon=":material/download:",
         on_click="ignore",
-        help="Cells starting with = + - @ are prefixed with ' so a spreadsheet "
-        "shows them as text."
-        + (f" Capped at the newest {comments.EXPORT_LIMIT:,}." if capped else ""),
+        help="Line 1 says the period, filters and rows (starts with #: skip it when "
+        "reading, e.g. pandas.read_csv(f, skiprows=1)); then one row per comment with its "
+        "response id, date, scores and every dimension. Cells starting with = + - @ are "
+        "prefixed with ' so a spreadsheet shows them as text.",
     )
+    if capped:
+        st.caption(
+            f"{total:,} comments match; one file from the dashboard holds at most "
+            f"{comments.EXPORT_LIMIT:,}, so they come in parts of that size "
+            f"({comments.SORTS[query.sort].lower()}: pick the rows above). All of them in "
+            "one file, from the command line on the server:"
+        )
+        st.code(comments.cli_command(filters, query), language="bash", wrap_lines=True)
 
 
 VIEWS: dict[str, str] = {"comments": "Comments", "themes": "Themes"}
@@ -221,7 +270,8 @@ def render() -> None:
         radio=True,
     )
     if view == "themes":
-        themes.render(ctx)
+        c1, c2, _ = st.columns([2, 1.4, 1])
+        themes.render(ctx, narrowing=narrowing_controls(ctx, c1, c2))
         return
     if not comments.answer_texts(ctx.store.responses().columns):
         st.info("The data has no comment column: map one on the Data page.")

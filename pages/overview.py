@@ -3,43 +3,73 @@ movers and the friction hot spots."""
 
 from __future__ import annotations
 
+import pandas as pd
 import streamlit as st
 
+from cxdata.filters import Filters
 from cxdata.kpi_metrics import (
-    answers_per_day,
-    days_in,
     in_range,
     score_change,
     trailing_window,
     volume_change_between,
 )
-from pages._shared import charts, common, fmt, tiles
+from cxdata.metrics import METRICS
+from cxdata.queries import with_coverage
+from pages._shared import charts, common, fmt, state, tiles
+from pages._shared.auth import effective_grant, may_import
 from pages._shared.session import Ctx, context
 
 MOVER_MAX_VALUES = 50  # dimensions with more values (ids, cities…) are too noisy for movers
 HOTSPOT_DIMS = ("region", "country", "channel", "plan")
 
 
-def spark_grain(ctx: Ctx) -> str:
-    """Weeks for ranges up to four months, months beyond."""
-    return "week" if days_in(ctx.filters) <= 120 else "month"
+def spark_trend(ctx: Ctx, window: Filters) -> pd.DataFrame:
+    """The tiles' sparkline data: scores per calendar month of `window` (trailing_window:
+    the 12 months ending with the period's end), answers per day of each month, and
+    `partial` for a month the window covers only in part (the month so far)."""
+    start = max(window.start or ctx.span[0], ctx.span[0])
+    end = min(window.end or ctx.span[1], ctx.span[1])
+    trend = with_coverage(ctx.trend("month", f=window), "month", start, end)
+    trend["per_day"] = trend["responses"] / trend["days"].clip(lower=1)
+    trend["partial"] = trend["days"] < trend["period_days"]
+    return trend
+
+
+def spark_caption(trend: pd.DataFrame) -> str:
+    """What the sparklines draw, from the data drawn: grain, span and the partial month."""
+    if trend.empty:
+        return "Sparklines: no answers in the 12 months to the period's end."
+    first, last = pd.Timestamp(trend["period"].min()), pd.Timestamp(trend["period"].max())
+    text = f"Sparklines: one point per month, {first:%b %Y} – {last:%b %Y}"
+    cut = trend[trend["partial"]]
+    if not cut.empty:
+        days = ", ".join(
+            f"{pd.Timestamp(p):%b %Y} ({int(d)} of {int(n)} days)"
+            for p, d, n in zip(cut["period"], cut["days"], cut["period_days"], strict=True)
+        )
+        text += f"; partial months, drawn as open circles: {days}"
+    return text + ". The responses line is answers per day, so a partial month does not dip."
 
 
 def survey_tiles(ctx: Ctx) -> None:
-    """NPS, CSAT, CES and the response count, each vs the comparison period."""
+    """NPS, CSAT, CES and the response count, each vs the comparison period; a score with
+    no answers says whether the whole data has none (its column was not mapped)."""
     now, before = ctx.kpis(), ctx.kpis(ctx.previous)
-    grain = spark_grain(ctx)
-    trend = ctx.trend(grain)
-    trend["per_day"] = answers_per_day(
-        trend["period"], trend["responses"], grain, ctx.filters.start, ctx.filters.end
-    )
+    everything = ctx.kpis(Filters())  # all dates, no filters (the row restriction holds)
+    trend = spark_trend(ctx, trailing_window(ctx.filters))
     volume = volume_change_between(now.responses, before.responses, ctx.filters, ctx.previous)
     vs = common.vs_label(ctx)
+    grant = effective_grant()
+    link = grant is not None and may_import(grant)
     cols = st.columns(4)
     for col, metric in zip(cols, ("nps", "csat", "ces"), strict=False):
         change = score_change(metric, now, before, ctx.th)
-        tiles.score_tile(col, metric, getattr(now, metric), change, vs, trend, ctx.th)
+        tiles.score_tile(
+            col, metric, getattr(now, metric), change, vs, trend, ctx.th,
+            in_data=everything.score(metric).n > 0, data_link=link,
+        )  # fmt: skip
     tiles.volume_tile(cols[3], volume, vs, trend)
+    st.caption(spark_caption(trend))
 
 
 def metric_tiles(ctx: Ctx) -> None:
@@ -53,45 +83,82 @@ def metric_tiles(ctx: Ctx) -> None:
         return
     series = in_range(ctx.metric_series(ctx.metric_window()), trailing_window(ctx.filters))
     vs = common.vs_label(ctx)
+    ignored = ctx.metric_filters_ignored()
     for row_start in range(0, len(kpis), 4):
         cols = st.columns(4)
         for col, kpi in zip(cols, kpis[row_start : row_start + 4], strict=False):
             spark = series[series["metric"] == kpi.metric]
-            tiles.metric_kpi_tile(col, kpi, vs, spark, key=f"spark_m_{row_start}_{kpi.metric}")
-    ignored = ctx.metric_filters_ignored()
-    notes = ["Sparklines: the last 12 months."]
-    if ignored:
-        notes.append(
-            "Not narrowed by "
-            + fmt.md_escape(", ".join(fmt.dim_label(d) for d in ignored))
-            + ": the metrics dataset has no such column."
-        )
-    st.caption(" ".join(notes))
+            key = f"spark_m_{row_start}_{kpi.metric}"
+            tiles.metric_kpi_tile(col, kpi, vs, spark, key=key, ignored=ignored)
+    st.caption(
+        "Operational KPIs from the metrics dataset, at the dates the source gives; their "
+        "sparklines cover the same months as those above."
+    )
+
+
+def mover_dimensions(ctx: Ctx) -> list[str]:
+    """Dimensions worth testing for movers: 2…MOVER_MAX_VALUES values, and not filtered to
+    one value (its one segment is the whole selection; segments.movers also drops a
+    dimension that the filters or the row restriction leave with one value)."""
+    card = ctx.cardinality()
+    single = {d for d, values in ctx.filters.where if len(values) == 1}
+    return [
+        d for d in ctx.dimensions() if 1 < card.get(d, 0) <= MOVER_MAX_VALUES and d not in single
+    ]
+
+
+def open_mover(ctx: Ctx, metric: str, segment: tuple[str, str]) -> None:
+    """Go to Trends filtered to the clicked segment, with the movers' metric (global
+    filters and period kept): its line over time shows when and how it moved."""
+    dim, value = segment
+    params = common.link_params(ctx, {dim: [value]}, page={"metric": [metric]})
+    st.switch_page(common.TRENDS.path, query_params=params)
 
 
 def movers(ctx: Ctx) -> None:
-    """Segments whose NPS changed significantly, largest change first."""
+    """Segments whose chosen metric changed significantly, largest change first; a click on
+    a bar opens that segment's trend."""
     st.subheader("Biggest movers")
-    card = ctx.cardinality()
-    dims = [d for d in ctx.dimensions() if 1 < card.get(d, 0) <= MOVER_MAX_VALUES]
-    found = ctx.movers(dims, "nps")
+    metric = state.select(
+        "Movers of",
+        tuple(METRICS),
+        key="overview.metric",
+        param="metric",
+        default="nps",
+        format_func=fmt.metric_label,
+    )
+    if ctx.kpis().score(metric).n == 0:  # not "nothing changed": nothing was answered
+        in_data = ctx.kpis(Filters()).score(metric).n > 0
+        text = fmt.no_answers(metric, in_data)
+        st.info(f"{text[:1].upper()}{text[1:]}.", icon=":material/block:")
+        return
+    found = ctx.movers(mover_dimensions(ctx), metric)
     vs = common.vs_label(ctx)
+    name = fmt.short_label(metric)
     if found.empty:
         st.info(
-            f"No segment's NPS changed significantly vs the {vs}.",
+            f"No segment's {name} changed significantly vs the {vs}.",
             icon=":material/horizontal_rule:",
         )
         return
-    charts.show(
-        charts.movers_figure(found, "nps"),
-        key="movers",
-        alt="Segments whose NPS changed significantly",
+    event = st.plotly_chart(
+        charts.movers_figure(found, metric),
+        key="overview.movers",
+        on_select="rerun",
+        selection_mode=("points",),
+        config=charts.CONFIG,
+        theme="streamlit",
+        alt=f"Segments whose {name} changed significantly; a click opens the segment's trend",
     )
+    picked = charts.mover_pick(event.selection if event else None)
+    if picked is not None:
+        open_mover(ctx, metric, picked)
     shown = min(len(found), 10)
     st.caption(
-        f"{len(found)} segment{'s' if len(found) != 1 else ''} changed NPS significantly "
-        f"(95%) vs the {vs}; the {shown} largest are shown. Segments with fewer than "
-        f"{ctx.th.low_base} answers in either period are not tested."
+        f"{len(found)} segment{'s' if len(found) != 1 else ''} changed {name} significantly "
+        f"(95%) vs the {vs}; the {shown} largest are shown. Click a bar to open its trend. "
+        f"Segments with fewer than {ctx.th.low_base} answers in either period are not tested; "
+        "dimensions filtered to one value are left out."
     )
 
 
@@ -115,16 +182,20 @@ def hotspots(ctx: Ctx) -> None:
         return
     for _, spot in spots.iterrows():
         tp, seg = str(spot["touchpoint"]), str(spot[by])
-        label = (
-            f"**{fmt.md_escape(tp)}** in {fmt.md_escape(seg)}: friction "
-            f"{fmt.value('friction', spot['value'])} (n = {int(spot['n']):,})"
-        )
+        # A link label is one line that Streamlit cuts with an ellipsis: only the place goes
+        # in it; the number and its n go on their own wrapping line, so they always show.
         st.page_link(
             common.TOUCHPOINTS.path,
-            label=label,
+            label=f"**{fmt.md_escape(tp)}** in {fmt.md_escape(seg)}",
             icon=":material/grid_on:",
             query_params=common.link_params(ctx, {"touchpoint": [tp], by: [seg]}),
         )
+        st.caption(
+            fmt.md_escape(fmt.hover_text(
+                "friction", spot["value"], int(spot["n"]), spot["ci_low"], spot["ci_high"],
+                low_base=bool(spot["low_base"]), name="friction",
+            ))
+        )  # fmt: skip
     st.caption(
         f"Touchpoint × {fmt.dim_label(by)} cells with the highest friction rate "
         f"among those with at least {ctx.th.low_base} answers. A link opens the "

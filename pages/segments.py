@@ -112,9 +112,10 @@ def drill(ctx: Ctx, path: list[str], metric: str, kind: str) -> segments.Protect
         else "Click a ring segment to zoom in, the centre to zoom out."
     )
     st.caption(
-        f"Size: answers. Colour: {name} (blue better, red worse). Grey: fewer than "
-        f"{ctx.th.min_n} answers (n too small), or hidden because, with the totals shown, "
-        f"it would reveal a group of fewer than {ctx.th.min_n} by subtraction. {zoom}"
+        f"Size: answers. Colour: {name} on the colour bar (blue better, red worse). "
+        f"Grey with hatching, off the colour bar: "
+        f"fewer than {ctx.th.min_n} answers (n too small), or hidden because, with the totals "
+        f"shown, it would reveal a group of fewer than {ctx.th.min_n} by subtraction. {zoom}"
     )
     return protection
 

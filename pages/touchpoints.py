@@ -1,10 +1,15 @@
 """Touchpoints: the friction heatmap (touchpoint × journey stage or any dimension) and the
-journey view. Clicking a cell opens its comments on the Feedback page."""
+journey view, then the touchpoint ratings of multi-question surveys (mean and top-2-box per
+rated touchpoint, in a heatmap and along the journey). Clicking a friction cell opens its
+comments on the Feedback page."""
 
 from __future__ import annotations
 
+import pandas as pd
 import streamlit as st
 
+from cxdata import ratings
+from cxdata.filters import NOT_SET, Filters
 from cxdata.metrics import METRICS, metric_def
 from pages._shared import charts, common, fmt, state
 from pages._shared.session import Ctx, context
@@ -25,17 +30,35 @@ def open_cell_comments(ctx: Ctx, cols: str, cell: tuple[str, str]) -> None:
     st.switch_page(common.FEEDBACK.path, query_params=params)
 
 
+def period_reference(ctx: Ctx, metric: str) -> tuple[float | None, str]:
+    """The heatmap's neutral colour: `metric` over every answer of the period (no dimension
+    filter, so a view filtered to one cell is still coloured against the whole), and the
+    sentence that says so."""
+    overall = ctx.kpis(Filters.make(ctx.filters.start, ctx.filters.end)).score(metric)
+    if overall.suppressed or overall.value is None:
+        return None, (
+            f"The period's overall {fmt.short_label(metric)} is "
+            f"{fmt.too_small(overall.n)}, so colours span the values shown."
+        )
+    return overall.value, (
+        f"The neutral colour is the period's overall {fmt.short_label(metric)} over all "
+        f"answers ({fmt.value(metric, overall.value)}, n = {overall.n:,}): red cells are "
+        "worse than it, blue ones better."
+    )
+
+
 def heatmap(ctx: Ctx, cols: str, metric: str) -> None:
     """The selectable heatmap."""
     matrix = ctx.friction_matrix(ROWS, cols, metric)
     if matrix.empty:
         st.info("No answers at a touchpoint match these filters.", icon=":material/grid_off:")
         return
+    reference, colour_note = period_reference(ctx, metric)
     st.subheader(
         f"{fmt.metric_label(metric)}: touchpoint × {fmt.md_escape(fmt.dim_label(cols).lower())}"
     )
     event = st.plotly_chart(
-        charts.heatmap_figure(matrix, ROWS, cols, metric),
+        charts.heatmap_figure(matrix, ROWS, cols, metric, reference),
         key="touchpoints.heatmap",
         on_select="rerun",
         selection_mode=("points",),
@@ -47,7 +70,7 @@ def heatmap(ctx: Ctx, cols: str, metric: str) -> None:
         open_cell_comments(ctx, cols, cell)
     st.caption(
         f"Click a cell to read its comments. Grey cells have fewer than {ctx.th.min_n} "
-        "answers (n too small); hover a cell for its 95% CI and n."
+        f"answers (n too small); hover a cell for its 95% CI and n. {colour_note}"
     )
 
 
@@ -65,16 +88,135 @@ def journey(ctx: Ctx, metric: str) -> None:
     st.caption("Stages in journey order; bars: answers, line: the score with its 95% CI.")
 
 
+RATING_MEASURES: dict[str, str] = {
+    "top2": "Top-2-box %",
+    "mean": "Mean (% of its scale)",
+}
+
+
+def rating_note(r: pd.Series) -> str:
+    """What limits a rating group's numbers, or ""."""
+    if bool(r["suppressed"]):
+        return fmt.too_small(int(r["n"]))
+    if not bool(r["scale_known"]):
+        return "scale unknown (none stored)"
+    if not bool(r["top2_defined"]):
+        return "no top-2-box on this scale"
+    return "low base" if bool(r["low_base"]) else ""
+
+
+def ratings_table(frame: pd.DataFrame) -> pd.DataFrame:
+    """One line per rated touchpoint and scale: n, mean and top-2-box with their CIs."""
+    def ci(r: pd.Series, col: str, prefix: str, unit: str, d: int) -> str:
+        if pd.isna(r[col]):
+            return "–"
+        low, high = r[f"{prefix}_ci_low"], r[f"{prefix}_ci_high"]
+        return f"{r[col]:.{d}f}{unit} ({low:.{d}f} – {high:.{d}f})"
+
+    return pd.DataFrame(
+        {
+            "Rated touchpoint": frame[ratings.RATED].astype(str),
+            "Scale": frame["scale"].map(ratings.scale_label),
+            "n": frame["n"].astype("int64"),
+            "Mean (95% CI)": [ci(r, "mean", "mean", "", 2) for _, r in frame.iterrows()],
+            "Top-2-box (95% CI)": [
+                ci(r, "top2_pct", "top2", "%", 1) for _, r in frame.iterrows()
+            ],
+            "Note": [rating_note(r) for _, r in frame.iterrows()],
+        }
+    )
+
+
+def left_out(frame: pd.DataFrame, measure: str) -> str:
+    """The sentence naming the rated touchpoints `measure` cannot place, or ""."""
+    out = frame[~ratings.placeable(frame, measure)]
+    names = sorted({ratings.row_label(t, s) for t, s in zip(out[ratings.RATED], out["scale"],
+                                                             strict=True)})  # fmt: skip
+    if not names:
+        return ""
+    why = ("a top-2-box needs a known scale of 4 or more points" if measure == "top2"
+           else "the import stored no scale to place the mean on")  # fmt: skip
+    return f"Not drawn: {fmt.md_escape(', '.join(names))} ({why}; see the table)."
+
+
+def touchpoint_ratings(ctx: Ctx, dims: list[str]) -> None:
+    """Per-touchpoint sub-ratings: a table, the heatmap by any dimension, the journey."""
+    overall = ctx.touchpoint_ratings()
+    if overall.empty:
+        st.caption(
+            "No touchpoint ratings in these answers. Surveys that rate several touchpoints "
+            "(seat comfort, cabin staff, wifi…) show them here once imported on the Data page."
+        )
+        return
+    st.subheader("Touchpoint ratings")
+    st.dataframe(
+        fmt.safe_table(ratings_table(overall)), hide_index=True,
+        column_config={"Note": st.column_config.TextColumn(width="medium")},
+    )  # fmt: skip
+    st.caption(
+        "Sub-ratings of multi-question surveys, each on the scale the import stored with it "
+        "(never mixed across scales). Top-2-box: share of ratings in the two highest points "
+        f"(Wilson 95% CI); mean: 95% CI mean ± 1.96·s/√n. Under {ctx.th.min_n} ratings no "
+        f"number is shown; under {ctx.th.low_base} it is marked low base."
+    )
+    c1, c2, _ = st.columns([1, 1, 2])
+    cols = state.select(
+        "Ratings by", dims, key="touchpoints.rating_cols", param="rating.cols",
+        default="journey_stage" if "journey_stage" in dims else dims[0],
+        format_func=fmt.dim_label, where=c1,
+    )  # fmt: skip
+    measure = state.select(
+        "Ratings coloured by", tuple(RATING_MEASURES), key="touchpoints.rating_by",
+        param="rating.by", default="top2", format_func=RATING_MEASURES.__getitem__, where=c2,
+    )  # fmt: skip
+    by_cols = ctx.touchpoint_ratings(cols)
+    if ratings.placeable(by_cols, measure).any():
+        # like the friction heatmap, untitled: its column headers and their title sit at
+        # the top, where a chart title would cover them
+        st.plotly_chart(
+            charts.ratings_heatmap_figure(by_cols, cols, measure),
+            key="touchpoints.ratings_heatmap", config=charts.CONFIG, theme="streamlit",
+        )  # fmt: skip
+    st.caption(
+        "Colours span the whole scale: white is its middle (50%), blue the top, red the "
+        f"bottom. Hover a cell for its mean, top-2-box, 95% CIs and n. {left_out(by_cols, measure)}"
+    )
+    if "journey_stage" not in dims:
+        st.caption("The answers have no journey stage, so the ratings cannot be placed along it.")
+        return
+    stages = ctx.touchpoint_ratings("journey_stage")
+    if ratings.placeable(stages, measure).any():
+        charts.show(
+            charts.ratings_journey_figure(stages, measure),
+            key="touchpoints.ratings_journey",
+            alt="Touchpoint ratings along the journey",
+        )
+        st.caption(
+            "Ratings along the journey stage of the answers they belong to; bars: 95% CI, "
+            "open circles: low base, gaps: no or too few ratings."
+        )
+
+
 def render() -> None:
     """The page."""
     ctx = context()
     common.header("Touchpoints", ctx)
     dims = ctx.dimensions()
-    if ROWS not in dims:
-        st.info("The data has no touchpoint column, so there is no friction heatmap.")
-        return
     if not common.has_answers(ctx):
         return
+    # A core column that is empty everywhere (a ratings-only survey has no touchpoint,
+    # stage or channel) is no dimension to show or group by.
+    dims = [d for d in dims if any(v != NOT_SET for v in ctx.dimension_values(d))]
+    if ROWS in dims:
+        friction_views(ctx, dims)
+    else:
+        st.info("The answers name no touchpoint, so there is no friction heatmap.")
+    with common.guard("The touchpoint ratings could not be computed"):
+        touchpoint_ratings(ctx, dims)
+
+
+def friction_views(ctx: Ctx, dims: list[str]) -> None:
+    """The friction heatmap and the journey, with their controls."""
     c1, c2, _ = st.columns([1, 1, 2])
     col_dims = [d for d in dims if d != ROWS]
     cols = state.select(

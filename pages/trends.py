@@ -9,6 +9,7 @@ import streamlit as st
 from cxdata.comments import safe_csv
 from cxdata.kpi_metrics import days_in
 from cxdata.metrics import METRICS
+from cxdata.queries import with_coverage
 from cxdata.scores import metric_columns
 from pages._shared import charts, common, exports, fmt, state
 from pages._shared.session import Ctx, context
@@ -21,6 +22,8 @@ GRAIN_CHOICES: dict[str, str] = {
     "quarter": "Quarter",
 }
 NONE = "none"
+# How a split chooses its own lines; every other value is "Other".
+ORDERS: dict[str, str] = {"volume": "Most answers", "movers": "Biggest movers"}
 
 
 def resolve_grain(grain: str, ctx: Ctx) -> str:
@@ -31,9 +34,10 @@ def resolve_grain(grain: str, ctx: Ctx) -> str:
     return "day" if days <= 45 else "week" if days <= 240 else "month"
 
 
-def controls(ctx: Ctx) -> tuple[str, str, str | None, int | None, str | None]:
-    """The chart options: metric, grain, split, top N, second-axis KPI."""
-    c1, c2, c3, c4, c5 = st.columns([1.3, 1, 1.3, 1, 1.6])
+def controls(ctx: Ctx) -> tuple[str, str, str | None, int | None, str, str | None]:
+    """The chart options: metric, grain, split, top N, how the split's lines are chosen
+    (ORDERS), second-axis KPI."""
+    c1, c2, c3, c4, c5, c6 = st.columns([1.3, 1, 1.3, 1, 1.2, 1.4])
     metric = state.select(
         "Metric",
         tuple(METRICS),
@@ -62,7 +66,7 @@ def controls(ctx: Ctx) -> tuple[str, str, str | None, int | None, str | None]:
         where=c3,
         format_func=lambda d: "No split" if d == NONE else fmt.dim_label(d),
     )
-    top = None
+    top, order = None, "volume"
     if split != NONE:
         top = state.integer(
             "Top values",
@@ -72,7 +76,19 @@ def controls(ctx: Ctx) -> tuple[str, str, str | None, int | None, str | None]:
             high=10,
             default=5,
             where=c4,
-            help="The most frequent values get a line each; the rest is “Other”.",
+            help="This many values get a line each; the rest is “Other”.",
+        )
+        order = state.select(
+            "Lines for",
+            list(ORDERS),
+            key="trends.order",
+            param="order",
+            default="volume",
+            format_func=ORDERS.__getitem__,
+            where=c5,
+            help="Most answers: the largest values. Biggest movers: the values whose metric "
+            "changed most vs the comparison period, among the significant changes (95%) — "
+            "a small segment that moved is not hidden in “Other”.",
         )
     kpi_names = sorted(set(ctx.metric_series()["metric"]))  # cached; reused for the chart
     kpi = None
@@ -83,11 +99,12 @@ def controls(ctx: Ctx) -> tuple[str, str, str | None, int | None, str | None]:
             key="trends.kpi",
             param="kpi",
             default=NONE,
-            where=c5,
+            where=c6,
             format_func=lambda k: "No KPI" if k == NONE else k.capitalize(),
         )
         kpi = None if choice == NONE else choice
-    return metric, resolve_grain(grain, ctx), (None if split == NONE else split), top, kpi
+    split_by = None if split == NONE else split
+    return metric, resolve_grain(grain, ctx), split_by, top, order, kpi
 
 
 def hidden_note(frame: pd.DataFrame, metric: str, ctx: Ctx) -> str:
@@ -107,10 +124,81 @@ def hidden_note(frame: pd.DataFrame, metric: str, ctx: Ctx) -> str:
     return "; ".join(parts)
 
 
+def covered(frame: pd.DataFrame, grain: str, ctx: Ctx) -> pd.DataFrame:
+    """The trend with each period's days in range (queries.with_coverage) over the date
+    range clipped to the data's span: a month the range or the data enters on its last day
+    is partial."""
+    start = max(ctx.filters.start or ctx.span[0], ctx.span[0])
+    end = min(ctx.filters.end or ctx.span[1], ctx.span[1])
+    return with_coverage(frame, grain, start, end)
+
+
+def partial_note(frame: pd.DataFrame, grain: str) -> str:
+    """The partial periods in words: "Open squares: partial periods … Nov 2026 (partial:
+    24 of 30 days)" ("" when every period is whole)."""
+    rows = frame[charts.partial_periods(frame)].drop_duplicates("period")
+    if rows.empty:
+        return ""
+    items = ", ".join(charts.period_hovers(rows, grain))
+    return (
+        f"Open squares: partial periods, only part of their days are in the date range or "
+        f"the data — {items}; their n and CI cover those days only."
+    )
+
+
+def mover_lines(ctx: Ctx, by: str, metric: str, top: int) -> pd.DataFrame:
+    """The `top` values of `by` whose `metric` changed most vs the comparison period, among
+    the significant changes (segments.movers: the family's test at 95%), largest first."""
+    return ctx.movers([by], metric).head(top)
+
+
+def movers_note(moved: pd.DataFrame, metric: str, by: str, ctx: Ctx) -> str:
+    """Which values got a line as movers, each with its change, both n and the test
+    (Markdown: the data's names escaped)."""
+    vs = f"the {common.vs_label(ctx)} ({fmt.date_range(ctx.previous.start, ctx.previous.end)})"
+    dim = fmt.md_escape(fmt.dim_label(by))
+    if moved.empty:
+        return (
+            f"No {dim} value's {fmt.short_label(metric)} changed significantly "
+            f"vs {vs}: the lines show the values with the most answers."
+        )
+    items = "; ".join(
+        f"{fmt.md_escape(v)} {fmt.change(metric, c)} (n = {int(a):,} vs {int(b):,})"
+        for v, c, a, b in zip(moved["value"], moved["change"], moved["n_now"], moved["n_prev"],
+                              strict=True)
+    )  # fmt: skip
+    return (
+        f"Lines: the {dim} values whose {fmt.short_label(metric)} changed most "
+        f"vs {vs}, each {fmt.significance(True)} at 95% — {items}. All other values: Other."
+    )
+
+
+def kpi_note(kpi: str, by: str | None, ctx: Ctx) -> str:
+    """What the second-axis KPI line is not: narrowed by the filters the metrics dataset
+    cannot apply, or split like the score lines (Markdown: the data's names escaped)."""
+    notes = []
+    ignored = ctx.metric_filters_ignored()
+    if ignored:
+        words = fmt.not_narrowed(ignored)
+        notes.append(f"{fmt.md_escape(words[0].upper() + words[1:])}: the metrics dataset has "
+                     "no such column")  # fmt: skip
+    if by:
+        notes.append(f"one line for all {fmt.md_escape(fmt.dim_label(by))} values, not split")
+    if not notes:
+        return ""
+    return f"{fmt.md_escape(kpi.capitalize())} (right axis, metrics dataset): " + "; ".join(
+        notes
+    ) + "."
+
+
 def numbers_table(frame: pd.DataFrame, metric: str, by: str | None) -> pd.DataFrame:
     """The values behind the chart, one row per point."""
     view = metric_columns(frame, metric)
     out = pd.DataFrame({"period": frame["period"].dt.date})
+    if "days" in frame:
+        out["days in range"] = [
+            f"{d} of {t}" for d, t in zip(frame["days"], frame["period_days"], strict=True)
+        ]
     if by:
         out[fmt.dim_label(by)] = frame[by].astype(str)
     out[fmt.short_label(metric)] = view["value"].round(2)
@@ -128,9 +216,14 @@ def render() -> None:
     common.header("Trends", ctx)
     if not common.has_answers(ctx):
         return
-    metric, grain, by, top, kpi = controls(ctx)
+    metric, grain, by, top, order, kpi = controls(ctx)
     with common.guard("The trend could not be computed"):
-        frame = ctx.trend(grain, by, top)
+        moved = mover_lines(ctx, by, metric, top or 5) if by and order == "movers" else None
+        if moved is not None and not moved.empty:
+            frame = ctx.trend(grain, by, values=list(moved["value"]))
+        else:
+            frame = ctx.trend(grain, by, top)
+        frame = covered(frame, grain, ctx)
         kpi_series = None
         if kpi:
             series = ctx.metric_series()
@@ -139,11 +232,11 @@ def render() -> None:
             f" by {fmt.dim_label(by)}" if by else ""
         )
         st.subheader(fmt.md_escape(title))  # `by` is a column name from the data
-        charts.show(
-            charts.trend_figure(frame, metric, by, kpi_series, kpi.capitalize() if kpi else ""),
-            key="trend",
-            alt=title,
-        )
+        figure = charts.trend_figure(
+            frame, metric, by, kpi_series, kpi.capitalize() if kpi else "",
+            grain=grain, kpi_ignored=ctx.metric_filters_ignored(),
+        )  # fmt: skip
+        charts.show(figure, key="trend", alt=title)
         note = hidden_note(frame, metric, ctx)
         lines = frame[by].nunique() if by else 1
         bands = (
@@ -152,16 +245,23 @@ def render() -> None:
             else f"CI bands are drawn for up to {charts.MAX_BANDS} lines; hover a point for "
             "its 95% CI and n. "
         )
+        extra = [
+            movers_note(moved, metric, by, ctx) if moved is not None and by else "",
+            partial_note(frame, grain),
+            kpi_note(kpi, by, ctx) if kpi_series is not None and not kpi_series.empty else "",
+        ]
         st.caption(
-            bands
-            + (note + "." if note else "")
-            + (" Missing points: no answers in that period." if grain == "day" else "")
+            " ".join(
+                [bands + (note + "." if note else "")]
+                + [x for x in extra if x]
+                + (["Missing points: no answers in that period."] if grain == "day" else [])
+            )
         )
 
         st.subheader("Promoters, passives and detractors")
-        mix = ctx.trend(grain) if by else frame
+        mix = covered(ctx.trend(grain), grain, ctx) if by else frame
         charts.show(
-            charts.shares_figure(mix),
+            charts.shares_figure(mix, grain=grain),
             key="shares",
             alt="Share of promoters, passives and detractors per period",
         )

@@ -10,13 +10,16 @@ HTML)."""
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 import pytest
+from plotly.colors import sample_colorscale
 
+from cxdata import queries
 from cxdata.config import Thresholds
 from cxdata.scores import metric_columns, score_frame
 from pages._shared import charts, fmt
@@ -211,10 +214,14 @@ def test_score_hovers_needs_one_label_per_row() -> None:
         ("nps", [[-5.0, 3.0]], {"zmin": -10.0, "zmax": 10.0}),  # minimum span 20, around 0
         ("nps", [[-40.0, 25.0, np.nan]], {"zmin": -40.0, "zmax": 40.0}),  # symmetric
         ("nps", [[5.0, 30.0]], {"zmin": -30.0, "zmax": 30.0}),  # 0 stays the middle
-        ("csat", [[70.0, 72.0]], {"zmin": 66.0, "zmax": 76.0}),  # widened to 10 around 71
-        ("csat", [[50.0, np.nan, 90.0]], {"zmin": 50.0, "zmax": 90.0}),  # observed range
-        ("ces", [[4.9, 5.1]], {"zmin": 4.5, "zmax": 5.5}),  # CES: span 1
-        ("friction", [[12.0]], {"zmin": 7.0, "zmax": 17.0}),
+        ("csat", [[70.0, 72.0, 71.0, 70.5]], {"zmin": 66.0, "zmax": 76.0}),  # widened to 10
+        ("csat", [[50.0, np.nan, 90.0, 60.0, 70.0]], {"zmin": 50.0, "zmax": 90.0}),  # observed
+        ("ces", [[4.9, 5.1, 5.0, 5.0]], {"zmin": 4.5, "zmax": 5.5}),  # CES: span 1
+        # fewer than 4 cells and no reference: the metric's full range, never a span that
+        # makes a lone cell the neutral middle whatever its value
+        ("csat", [[70.0, 72.0]], {"zmin": 0.0, "zmax": 100.0}),
+        ("ces", [[2.0]], {"zmin": 1.0, "zmax": 7.0}),
+        ("friction", [[12.0]], {"zmin": 0.0, "zmax": 100.0}),
         ("friction", [[np.nan, np.nan]], {}),  # nothing to colour
     ],
 )
@@ -278,10 +285,10 @@ def test_trend_single_line_with_band_low_base_and_suppressed_hovers() -> None:
     assert band.fill == "toself" and band.name == "NPS CI"
     assert band.showlegend is False and band.hoverinfo == "skip" and band.line.width == 0
     assert band.fillcolor == "rgba(58,111,216,0.15)"  # PALETTE[0] at 15%
-    assert list(band.x) == [W1, W2, W3, W3, W2, W1]
-    high, low = [round(v, 1) for v in band.y[:2]], [round(v, 1) for v in band.y[4:]]
+    assert list(band.x) == [W1, W2, W2, W1]  # the suppressed W3 has no CI: not in the band
+    high, low = [round(v, 1) for v in band.y[:2]], [round(v, 1) for v in band.y[2:]]
     assert high == [35.2, 47.9] and low == [-13.1, 14.1]
-    assert np.isnan(band.y[2]) and np.isnan(band.y[3])
+    assert band.mode == "lines"
     # the line
     assert line.mode == "lines+markers" and line.name == "NPS" and line.legendgroup == "NPS"
     assert band.legendgroup == "NPS"
@@ -297,7 +304,8 @@ def test_trend_single_line_with_band_low_base_and_suppressed_hovers() -> None:
     # low base: an open, larger circle; the others filled
     assert symbols(line) == ["circle", "circle-open", "circle"]
     assert list(line.marker.size) == [6, 10, 6]
-    assert list(line.marker.color) == [charts.PALETTE[0], "rgba(0,0,0,0)", charts.PALETTE[0]]
+    # an open symbol is drawn in marker.color: a transparent one would hide it
+    assert list(line.marker.color) == [charts.PALETTE[0]] * 3
     assert line.marker.line.color == charts.PALETTE[0]
     assert fig.layout.yaxis.title.text == "NPS"
     assert fig.layout.height == 420 and fig.layout.hovermode == "closest"
@@ -380,11 +388,6 @@ def test_trend_empty_kpi_adds_no_axis() -> None:
     assert len(fig.data) == 2 and "yaxis2" not in fig.to_plotly_json()["layout"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="charts.trend_figure: CI band traces set no `mode`; under 20 points Plotly's "
-    "default is lines+markers, so each band draws stray markers at its CI ends",
-)
 def test_trend_ci_bands_draw_no_markers() -> None:
     for fig in (
         charts.trend_figure(single_trend(), "nps", None),
@@ -395,12 +398,6 @@ def test_trend_ci_bands_draw_no_markers() -> None:
         assert all(t.mode in ("lines", "none") for t in bands)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="charts.trend_figure: a suppressed (NaN) period inside a CI band splits the "
-    "fill='toself' polygon; Plotly closes each gap-free segment on itself, so the band "
-    "before the gap becomes two slivers (highs and lows each closed onto their own chord)",
-)
 def test_trend_ci_band_is_a_closed_shape_around_each_run_of_shown_points() -> None:
     weeks = pd.date_range("2025-01-06", periods=5, freq="W-MON")
     rows = [{"period": p, "r": 110, "n": 100, "p": 40, "d": 20} for p in weeks]
@@ -419,6 +416,109 @@ def test_trend_ci_band_is_a_closed_shape_around_each_run_of_shown_points() -> No
         segments = [s for s in segments if s]
     # each closed shape goes out along the CI highs and back along the lows
     assert all(len(s) > 1 and s == s[::-1] for s in segments)
+
+
+def test_trend_lone_point_between_gaps_gets_an_error_bar_instead_of_a_flat_band() -> None:
+    weeks = pd.date_range("2025-01-06", periods=5, freq="W-MON")
+    rows = [{"period": p, "r": 110, "n": 100, "p": 40, "d": 20} for p in weeks]
+    rows[1] = rows[3] = {"period": weeks[1], "r": 6, "n": 5, "p": 2, "d": 1}
+    rows[3] = {**rows[3], "period": weeks[3]}
+    frame = nps_scores(rows)
+    band, line = charts.trend_figure(frame, "nps", None).data
+    assert band.mode == "lines" and band.connectgaps is False
+    # three runs of one point each: each its own (zero-width) shape, None between them
+    assert [y is None for y in band.y] == [False, False, True, False, False, True, False, False]
+    up = np.asarray(line.error_y.array, dtype=float)
+    lone = (frame["nps_ci_high"] - frame["nps"]).to_numpy()
+    assert np.allclose(up[[0, 2, 4]], lone[[0, 2, 4]]) and np.isnan(up[[1, 3]]).all()
+    # with a neighbour, a point's CI is in the band: no error bars at all
+    assert charts.trend_figure(single_trend(), "nps", None).data[1].error_y.array is None
+
+
+def coverage_trend() -> pd.DataFrame:
+    """A monthly NPS trend over a range from 31 Jan to 30 Mar: Jan (1 of 31 days) and Mar
+    (30 of 31 days) partial, Feb whole."""
+    months = [pd.Timestamp(f"2025-0{m}-01") for m in (1, 2, 3)]
+    frame = nps_scores(
+        [{"period": p, "r": 300, "n": 280, "p": 120, "d": 60} for p in months]
+    )
+    return queries.with_coverage(frame, "month", dt.date(2025, 1, 31), dt.date(2025, 3, 30))
+
+
+def test_trend_partial_periods_are_open_squares_with_days_in_the_hover() -> None:
+    fig = charts.trend_figure(coverage_trend(), "nps", None, grain="month")
+    line = fig.data[1]
+    assert symbols(line) == ["square-open", "circle", "square-open"]
+    assert list(line.marker.color) == [charts.PALETTE[0]] * 3  # open symbols: the outline
+    assert list(line.customdata) == [
+        "Jan 2025 (partial: 1 of 31 days): 21.4 (95% CI 12.2 – 30.2) · n = 280",
+        "Feb 2025: 21.4 (95% CI 12.2 – 30.2) · n = 280",
+        "Mar 2025 (partial: 30 of 31 days): 21.4 (95% CI 12.2 – 30.2) · n = 280",
+    ]
+    assert fig.layout.xaxis.tickformat == "%b %Y"
+
+
+def test_trend_quarters_are_ticked_and_hovered_as_quarters() -> None:
+    quarters = [pd.Timestamp("2024-10-01"), pd.Timestamp("2025-01-01")]
+    frame = nps_scores([{"period": q, "r": 300, "n": 280, "p": 120, "d": 60} for q in quarters])
+    for fig in (
+        charts.trend_figure(frame, "nps", None, grain="quarter"),
+        charts.shares_figure(frame, grain="quarter"),
+    ):
+        axis = fig.layout.xaxis
+        assert axis.tickmode == "array" and list(axis.ticktext) == ["Q4 2024", "Q1 2025"]
+        assert [pd.Timestamp(v) for v in axis.tickvals] == quarters
+    line = charts.trend_figure(frame, "nps", None, grain="quarter").data[1]
+    assert [h.split(":")[0] for h in line.customdata] == ["Q4 2024", "Q1 2025"]
+    shares = charts.shares_figure(frame, grain="quarter").data[2]
+    assert shares.customdata[0] == "Promoters (9–10) Q4 2024: 42.9% of n = 280"
+
+
+@pytest.mark.parametrize(
+    ("start", "expected"),
+    [
+        ("2025-01-06", "week of 06 Jan 2025"),
+        ("2025-01-06", "06 Jan 2025"),
+        ("2025-03-01", "Mar 2025"),
+        ("2025-07-01", "Q3 2025"),
+    ],
+)
+def test_period_label_per_grain(start: str, expected: str) -> None:
+    grain = {"week": "week", "06 J": "day", "Mar ": "month", "Q3 2": "quarter"}[expected[:4]]
+    assert fmt.period_label(pd.Timestamp(start), grain) == expected
+
+
+def test_with_coverage_counts_the_days_of_each_period_in_range() -> None:
+    frame = pd.DataFrame(
+        {"period": pd.to_datetime(["2024-12-30", "2025-01-06", "2025-01-13", "2025-02-24"])}
+    )
+    out = queries.with_coverage(frame, "week", dt.date(2025, 1, 1), dt.date(2025, 2, 25))
+    # plain arithmetic: days of [period, period + 7) inside [1 Jan, 25 Feb]
+    expected = [
+        len(pd.date_range(max(p, pd.Timestamp("2025-01-01")),
+                          min(p + pd.Timedelta(days=6), pd.Timestamp("2025-02-25"))))
+        for p in frame["period"]
+    ]  # fmt: skip
+    assert list(out["days"]) == expected == [5, 7, 7, 2]
+    assert list(out["period_days"]) == [7] * 4
+    months = pd.DataFrame({"period": pd.to_datetime(["2024-01-01", "2024-10-01"])})
+    q = queries.with_coverage(months, "quarter", dt.date(2024, 1, 1), dt.date(2024, 11, 15))
+    assert list(q["period_days"]) == [91, 92] and list(q["days"]) == [91, 46]
+
+
+def test_kpi_line_names_the_filters_it_ignores() -> None:
+    kpi = pd.DataFrame(
+        {"metric": ["churn"], "date": [pd.Timestamp("2025-01-01")], "value": [2.5],
+         "series": [4], "target": [np.nan], "unit": ["%"]}
+    )  # fmt: skip
+    fig = charts.trend_figure(
+        single_trend(), "nps", None, kpi, "Churn", kpi_ignored=("customer_type", "<b>x</b>")
+    )
+    extra = fig.data[-1]
+    note = "not narrowed by Customer type, &lt;b&gt;x&lt;/b&gt;"
+    assert extra.name == f"Churn (right axis) · {note}"
+    assert list(extra.customdata) == [f"Churn Jan 2025: 2.50 % (mean of 4 series; {note})"]
+    assert fmt.not_narrowed(()) == ""
 
 
 # --- shares_figure -----------------------------------------------------------------------
@@ -546,7 +646,9 @@ def test_heatmap_cells_in_journey_order_with_values_and_grey_suppressed() -> Non
 def test_heatmap_axes_keep_categories_and_show_escaped_ticks() -> None:
     fig = charts.heatmap_figure(friction_cells(), "touchpoint", "journey_stage", "friction")
     x, y = fig.layout.xaxis, fig.layout.yaxis
-    assert x.type == "category" and x.side == "top" and x.tickangle == 0
+    assert x.type == "category" and x.side == "top"
+    # level headers where they fit, turned where they would overlap (a phone: issue 12, 16)
+    assert x.tickangle is None and list(x.autotickangles) == [0, -35, -90]
     assert x.title.text == "Journey stage" and y.title.text == "Touchpoint"
     assert list(x.categoryarray) == ["awareness", "purchase", "delivery", "support"]
     assert list(y.categoryarray) == ["parcel", "checkout", HTML]
@@ -680,19 +782,22 @@ def test_movers_largest_on_top_coloured_by_direction() -> None:
     labels = ["Channel: web", f"Plan: {HTML}", "Region: Oslo"]  # bottom to top
     assert list(bar.y) == labels and list(bar.x) == [3.1, -8.0, 12.3]
     assert list(bar.marker.color) == [charts.GOOD, charts.BAD, charts.GOOD]
-    assert list(bar.text) == ["+3.1 pts", "-8.0 pts", "+12.3 pts"]
-    assert list(bar.customdata) == [
-        "<b>Channel: web</b><br>NPS 33.1 (n = 2,000) vs 30.0 (n = 2,100)<br>"
-        "change +3.1 pts · significant (95%)",
-        f"<b>Plan: {ESCAPED}</b><br>NPS 10.0 (n = 300) vs 18.0 (n = 320)<br>"
-        "change -8.0 pts · significant (95%)",
-        "<b>Region: Oslo</b><br>NPS 40.0 (n = 1,500) vs 27.7 (n = 1,480)<br>"
-        "change +12.3 pts · significant (95%)",
-    ]
+    assert list(bar.text) == ["+3.1", "-8.0", "+12.3"]  # the unit is on the axis
+    assert bar.textposition == "outside" and bar.cliponaxis is False
+    assert list(fig.layout.xaxis.range) == [-8.0 - 0.55 * 12.3, 12.3 + 0.55 * 12.3]
+    assert [list(c) for c in bar.customdata] == [  # [hover, dimension, value]: a click's segment
+        ["<b>Channel: web</b><br>NPS 33.1 (n = 2,000) vs 30.0 (n = 2,100)<br>"
+         "change +3.1 pts · significant (95%)", "channel", "web"],
+        [f"<b>Plan: {ESCAPED}</b><br>NPS 10.0 (n = 300) vs 18.0 (n = 320)<br>"
+         "change -8.0 pts · significant (95%)", "plan", HTML],
+        ["<b>Region: Oslo</b><br>NPS 40.0 (n = 1,500) vs 27.7 (n = 1,480)<br>"
+         "change +12.3 pts · significant (95%)", "region", "Oslo"],
+    ]  # fmt: skip
     assert fig.layout.yaxis.type == "category"
     assert list(fig.layout.yaxis.tickvals) == labels
     assert list(fig.layout.yaxis.ticktext) == ["Channel: web", f"Plan: {ESCAPED}", "Region: Oslo"]
-    assert fig.layout.xaxis.title.text == "change in NPS" and fig.layout.xaxis.zeroline is True
+    assert fig.layout.xaxis.title.text == "change in NPS (pts)"
+    assert fig.layout.xaxis.zeroline is True
     assert fig.layout.showlegend is False and fig.layout.height == 220
     assert_escaped(fig)
 
@@ -704,12 +809,12 @@ def test_movers_of_friction_are_blue_when_it_falls() -> None:
     bar = fig.data[0]
     assert list(bar.x) == [2.0, 4.0, -5.0]
     assert list(bar.marker.color) == [charts.BAD, charts.BAD, charts.GOOD]
-    assert list(bar.text) == ["+2.0 pp", "+4.0 pp", "-5.0 pp"]
-    assert bar.customdata[2] == (
+    assert list(bar.text) == ["+2.0", "+4.0", "-5.0"]
+    assert bar.customdata[2][0] == (
         "<b>Region: Oslo</b><br>Friction rate 20.0% (n = 1,500) vs 25.0% (n = 1,480)<br>"
         "change -5.0 pp · significant (95%)"
     )
-    assert fig.layout.xaxis.title.text == "change in Friction rate"
+    assert fig.layout.xaxis.title.text == "change in Friction rate (pp)"
 
 
 def test_movers_stop_at_the_limit_and_grow_with_the_bars() -> None:
@@ -757,7 +862,7 @@ def drill_nodes() -> pd.DataFrame:
 
 def test_drill_treemap_nodes_hovers_and_grey_for_hidden() -> None:
     fig = charts.drill_figure(drill_nodes(), "nps", "treemap", "All answers", 26.4, 265)
-    (tree,) = fig.data
+    tree = fig.data[0]
     assert tree.type == "treemap" and tree.branchvalues == "total"
     assert list(tree.ids) == ["All", "Oslo", HTML, "Oslo/Basic", "Oslo/Plus", "Oslo/Premium",
                               f"{HTML}/Basic"]  # fmt: skip
@@ -779,19 +884,24 @@ def test_drill_treemap_nodes_hovers_and_grey_for_hidden() -> None:
     assert tree.hovertemplate == (
         "<b>%{label}</b><br>%{customdata}<br>%{value:,} answers<extra></extra>"
     )
-    # colour: the value; withheld and suppressed nodes at the grey bottom of the scale
-    marker = tree.marker
-    colors = list(marker.colors)
-    assert all(colors[i] == marker.cmin for i in (2, 5, 6))
-    assert [round(colors[i], 2) for i in (0, 1, 3, 4)] == [26.4, 27.27, 31.58, 0.0]
-    assert marker.cmax == pytest.approx(31.5789, abs=1e-3)  # NPS: symmetric around 0
-    lowest = (-marker.cmax - marker.cmin) / (marker.cmax - marker.cmin)
-    assert lowest == pytest.approx(0.04)  # the scale's own colours start above the grey band
-    scale = [tuple(s) for s in marker.colorscale]
-    assert scale[:2] == [(0.0, charts.SUPPRESSED_SOLID), (0.04, charts.SUPPRESSED_SOLID)]
-    assert scale[-1] == (1.0, BLUE)  # the good end of NPS
-    assert scale[2][1] == RED and scale[2][0] == pytest.approx(0.04, abs=1e-5)
-    assert marker.colorbar.title.text == "NPS" and marker.showscale is True
+    # colour: the value on the scale's own colours; withheld and suppressed nodes grey and
+    # hatched, off the scale
+    colors, hatch = list(tree.marker.colors), list(tree.marker.pattern.shape)
+    assert [colors[i] for i in (2, 5, 6)] == [charts.SUPPRESSED_SOLID] * 3
+    assert hatch == ["", "", "/", "", "", "/", "/"]
+    bar = fig.data[1]  # the colour bar: an invisible trace with the metric's plain scale
+    assert bar.type == "scatter" and bar.marker.showscale is True
+    assert bar.marker.cmax == pytest.approx(31.5789, abs=1e-3)  # NPS: symmetric around 0
+    assert bar.marker.cmin == -bar.marker.cmax
+    assert [tuple(s) for s in bar.marker.colorscale] == [
+        (0.0, RED), (0.5, "#EDE6D6"), (1.0, BLUE)
+    ]  # fmt: skip
+    assert bar.marker.colorbar.title.text == "NPS"
+    nps = drill_nodes()["nps"]
+    shown = [26.4, nps[0], nps[2], nps[3]]  # All, Oslo, Oslo/Basic (the highest), Oslo/Plus
+    expected = sample_colorscale(charts.GOOD_HIGH, [(v / nps[2] + 1) / 2 for v in shown])
+    assert [colors[i] for i in (0, 1, 3, 4)] == expected
+    assert colors[3] == "rgb(47, 111, 208)"  # the best node is the scale's blue end
     assert tree.tiling.pad == 2 and tree.pathbar.visible is True
     assert fig.layout.height == 560
     assert_escaped(fig)
@@ -799,11 +909,11 @@ def test_drill_treemap_nodes_hovers_and_grey_for_hidden() -> None:
 
 def test_drill_sunburst_with_a_suppressed_root() -> None:
     fig = charts.drill_figure(drill_nodes(), "nps", "sunburst", "<All>", None, 7)
-    (sun,) = fig.data
+    sun = fig.data[0]
     assert sun.type == "sunburst" and sun.insidetextorientation == "radial"
     assert sun.labels[0] == "&lt;All&gt;"
     assert sun.customdata[0] == "n too small (n=7)"
-    assert sun.marker.colors[0] == sun.marker.cmin
+    assert sun.marker.colors[0] == charts.SUPPRESSED_SOLID and sun.marker.pattern.shape[0] == "/"
 
 
 def test_drill_friction_is_blue_at_the_low_end() -> None:
@@ -812,14 +922,70 @@ def test_drill_friction_is_blue_at_the_low_end() -> None:
          "responses": [120, 80], "friction_n": [100, 50], "friction_events": [10, 20]}
     )  # fmt: skip
     fig = charts.drill_figure(score_frame(counts, TH), "friction", "treemap", "All", 20.0, 150)
-    marker = fig.data[0].marker
-    scale = [tuple(s) for s in marker.colorscale]
-    assert scale[2][1] == BLUE and scale[-1] == (1.0, RED)
-    assert list(fig.data[0].customdata) == [
+    tree, bar = fig.data
+    scale = [tuple(s) for s in bar.marker.colorscale]
+    assert scale[0] == (0.0, BLUE) and scale[-1] == (1.0, RED)
+    assert list(tree.customdata) == [
         "Friction rate 20.0% · n = 150",
         "Friction rate 10.0% · n = 100",
         "Friction rate 40.0% · n = 50",
     ]
-    assert marker.cmax == 40.0  # not symmetric: the observed range
-    assert list(marker.colors) == [20.0, 10.0, 40.0]
-    assert (10.0 - marker.cmin) / (40.0 - marker.cmin) == pytest.approx(0.04)
+    assert (bar.marker.cmin, bar.marker.cmax) == (10.0, 40.0)  # not symmetric: observed range
+    assert list(tree.marker.colors) == sample_colorscale(charts.GOOD_LOW, [1 / 3, 0.0, 1.0])
+
+
+def painted(marker: Any) -> list[str]:
+    """The colour Plotly paints each node: the colour given, or a number's colour on the
+    marker's colour scale between cmin and cmax (as plotly.js interpolates it)."""
+    colors = list(marker.colors)
+    if all(isinstance(c, str) for c in colors):
+        return colors
+    pos = [(float(c) - marker.cmin) / (marker.cmax - marker.cmin) for c in colors]
+    scale = [[float(p), c] for p, c in marker.colorscale]
+    out = sample_colorscale(scale, [min(max(p, 0.0), 1.0) for p in pos], colortype="rgb")
+    grey = "rgb({}, {}, {})".format(*(int(charts.SUPPRESSED_SOLID[i : i + 2], 16)
+                                      for i in (1, 3, 5)))  # fmt: skip
+    return [charts.SUPPRESSED_SOLID if c == grey else c for c in out]
+
+
+def extreme_nodes() -> pd.DataFrame:
+    """Two countries at the extremes of a real demo view (NPS −76.8 with n = 285; a
+    plan with friction 0.0% on n = 26) beside ordinary ones and one n-too-small node."""
+    rows = [  # id, responses, nps_n, promoters, detractors, friction_n, friction_events
+        ("Bad", 300, 285, 9, 228, 260, 120),  # NPS 100·(9−228)/285 = −76.8
+        ("Calm", 400, 380, 150, 100, 26, 0),  # friction 0/26 = 0.0%
+        ("Fine", 500, 480, 200, 120, 400, 60),
+        ("Tiny", 8, 7, 3, 1, 6, 1),  # n too small for both
+    ]
+    counts = pd.DataFrame(
+        [{"level": 1, "id": i, "parent": "", "label": i, "responses": r, "nps_n": n,
+          "promoters": p, "detractors": d, "friction_n": fn, "friction_events": fe}
+         for i, r, n, p, d, fn, fe in rows]
+    )  # fmt: skip
+    return score_frame(counts, TH)
+
+
+@pytest.mark.parametrize("kind", ["treemap", "sunburst"])
+@pytest.mark.parametrize(
+    ("metric", "extreme", "value", "end"),
+    [("nps", "Bad", -76.8, RED), ("friction", "Calm", 0.0, BLUE)],
+)
+def test_drill_extreme_value_gets_the_scale_end_colour_not_the_grey(
+    kind: str, metric: str, extreme: str, value: float, end: str
+) -> None:
+    nodes = extreme_nodes()
+    assert round(float(nodes.loc[nodes["id"] == extreme, metric].iloc[0]), 1) == value
+    fig = charts.drill_figure(nodes, metric, kind, "All", 5.0, 1180)
+    tree, bar = fig.data[0], fig.data[-1]
+    colors = dict(zip(tree.ids, painted(tree.marker), strict=True))
+    rgb = "rgb({}, {}, {})".format(*(int(end[i : i + 2], 16) for i in (1, 3, 5)))
+    assert colors[extreme] == rgb  # the true end colour of the scale…
+    assert colors[extreme] != charts.SUPPRESSED_SOLID  # …not the "n too small" grey
+    assert colors["Tiny"] == charts.SUPPRESSED_SOLID
+    assert [s for i, s in zip(tree.ids, tree.marker.pattern.shape, strict=True) if s] == ["/"]
+    assert tree.customdata[list(tree.ids).index("Tiny")] == "n too small (n=7)" if (
+        metric == "nps"
+    ) else "n too small (n=6)"
+    # the colour bar spans the shown values, its ends the scale's true colours
+    lo = min(v for v in nodes[metric] if not np.isnan(v))
+    assert bar.marker.cmin == pytest.approx(lo) and tuple(bar.marker.colorscale[0])[1] == end

@@ -384,8 +384,12 @@ def test_metrics_frame(metrics):
         "touchpoint",
         "country",
         "target",
+        "base",
     ]
     assert str(metrics["date"].dtype).startswith("datetime64")
+    # every % rate has its base (customers, contacts); the wait time has none
+    rates = metrics["unit"] == "%"
+    assert (metrics.loc[rates, "base"] > 1000).all() and metrics.loc[~rates, "base"].isna().all()
     assert metrics["value"].dtype == "float64" and metrics["target"].dtype == "float64"
     months = pd.date_range("2024-07-01", "2026-06-01", freq="MS")
     assert sorted(metrics["date"].unique()) == list(months)

@@ -166,10 +166,14 @@ def test_editor_table_round_trip(tmp_path: Path) -> None:
     mapping = suggest_mapping(source)
     table = mapping_table(mapping, source)
     row = table.set_index("column").loc["Regija"]
-    assert (row["to"], row["examples"].split(" · ")[0]) == ("region", "Štajerska")
+    assert (row["to"], row["name"], row["examples"].split(" · ")[0]) == (
+        "segment",
+        "region",
+        "Štajerska",
+    )
     back = mapping_from_table(table, mapping)
     assert back.to_dict() == mapping.to_dict()
-    table.loc[table["column"] == "Regija", "to"] = ""
+    table.loc[table["column"] == "Regija", "to"] = "leave out"
     table.loc[4, "scale"] = "nonsense"
     table.loc[5, "labels"] = "Very=x"
     with pytest.raises(Exception, match=r"(?s)scale must look like 1-5.*labels must look like"):

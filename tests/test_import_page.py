@@ -153,7 +153,7 @@ def test_field_file_shows_what_was_recognised_and_left_out(
             bold = ", ".join(f"**{h}**" for h in heads.split(", "))
             assert f"- {bold}: {why}" in markdown
         mapped = dict(zip(table["column"], table["to"], strict=True))
-        assert mapped["IP Address"] == "" and mapped["Respondent ID"] == "response_id"
+        assert mapped["IP Address"] == "leave out" and mapped["Respondent ID"] == "response_id"
     else:
         assert "Every column of the file is used." in texts(at, "caption")
         assert "- Ticket satisfaction rating: 8 answers" in markdown  # "Offered" etc.

@@ -145,8 +145,10 @@ def plotly_texts(fig: dict[str, Any]) -> list[str]:
         for key in ("name", "text", "hovertext", "labels", "header", "cells"):
             out += _flat(trace.get(key))
         template = f"{trace.get('hovertemplate', '')} {trace.get('texttemplate', '')}"
-        if "customdata" in template:
-            out += _flat(trace.get("customdata"))
+        if "customdata" in template:  # only the items the template draws (others: click ids)
+            picked = [int(i) for i in re.findall(r"%\{customdata\[(\d+)\]", template)]
+            rows = trace.get("customdata") or []
+            out += [row[i] for row in rows for i in picked] if picked else _flat(rows)
         for letter in ("x", "y"):
             ref = str(trace.get(f"{letter}axis", letter))
             axis = layout.get(f"{letter}axis{ref[1:]}", {})

@@ -15,6 +15,7 @@ import dataclasses
 import datetime as dt
 import importlib
 import inspect
+import io
 import pkgutil
 import tempfile
 from collections.abc import Callable
@@ -25,13 +26,13 @@ import pandas as pd
 import pytest
 
 import cxdata
-from cxdata import catalog, comments, kpi_metrics, queries, schema, segments
+from cxdata import catalog, comments, kpi_metrics, queries, ratings, schema, segments
 from cxdata.errors import CxError
 from cxdata.filters import Filters
 from cxdata.importing import datasets, load
 from cxdata.roles import ROLES, AccessDenied, role_allows
 from cxdata.store import Store, WriteOp, connect
-from cxdata.voc import catalogue, impact, persist, taxonomy, verbatims
+from cxdata.voc import catalogue, fit, impact, persist, taxonomy, verbatims
 
 RESTRICT = {"country": ("Norway",)}
 END = dt.date(2026, 6, 30)
@@ -48,8 +49,12 @@ CHECKED: dict[str, Call] = {
     "cxdata.catalog.dimension_values": lambda s: catalog.dimension_values(s, "region"),
     "cxdata.comments.comment_page": lambda s: comments.comment_page(
         s, WIDEN, comments.CommentQuery(), page_size=50),
+    # line 1 describes the export (and says when a view is restricted): the rows follow
     "cxdata.comments.export_csv": lambda s: comments.export_csv(
-        s, NOW, comments.CommentQuery()),
+        s, NOW, comments.CommentQuery()).split(b"\n", 1)[1],
+    "cxdata.comments.matching_count": lambda s: comments.matching_count(
+        s, WIDEN, comments.CommentQuery()),
+    "cxdata.comments.write_export": lambda s: _written(s),
     "cxdata.comments.export_frame": lambda s: comments.export_frame(
         s, Filters(), comments.CommentQuery(text="deliver")),
     "cxdata.comments.selection": lambda s: comments.selection(
@@ -69,6 +74,11 @@ CHECKED: dict[str, Call] = {
     "cxdata.queries.responses": lambda s: queries.responses(s, WIDEN).count().execute(),
     "cxdata.queries.top_values": lambda s: queries.top_values(s, Filters(), "country", 3),
     "cxdata.queries.trend": lambda s: queries.trend(s, WIDEN, "month", by="country"),
+    # no ratings in this store; tests/test_touchpoint_ratings.py checks a restricted one
+    "cxdata.ratings.has_ratings": ratings.has_ratings,
+    "cxdata.ratings.rated_answers": lambda s: ratings.rated_answers(s, WIDEN).count().execute()
+    if ratings.has_ratings(s) else 0,
+    "cxdata.ratings.touchpoint_ratings": lambda s: ratings.touchpoint_ratings(s, WIDEN),
     "cxdata.segments.movers": lambda s: segments.movers(s, NOW, PREV, ["region"]),
     "cxdata.segments.period_counts": lambda s: segments.period_counts(s, NOW, PREV, ["region"]),
     "cxdata.segments.segment_vs_rest": lambda s: segments.segment_vs_rest(s, Filters(), "plan"),
@@ -80,12 +90,21 @@ CHECKED: dict[str, Call] = {
     "cxdata.voc.impact.theme_trend": lambda s: impact.theme_trend(s, Filters(), "quarter"),
     "cxdata.voc.impact.voc_languages": lambda s: impact.voc_languages(s, WIDEN),
     "cxdata.voc.persist.has_results": persist.has_results,
+    "cxdata.voc.persist.pending_workload": persist.pending_workload,
+    "cxdata.voc.fit.taxonomy_fit": lambda s: dataclasses.astuple(fit.taxonomy_fit(s, WIDEN))[:2],
     # The last run's counts span all rows: hidden when restricted (checked below).
     "cxdata.voc.persist.voc_status": lambda s: dataclasses.replace(
         persist.voc_status(s), last_run=None),
     "cxdata.voc.verbatims.theme_verbatims": lambda s: verbatims.theme_verbatims(
         s, WIDEN, "delivery", page_size=50),
 }
+
+
+def _written(store: Store) -> bytes:
+    """The rows comments.write_export streams (in batches of 7), without line 1."""
+    out = io.BytesIO()
+    comments.write_export(out, store, WIDEN, comments.CommentQuery(), chunk=7)
+    return out.getvalue().split(b"\n", 1)[1]
 
 
 def _import_csv(store: Store, mode: str = "append") -> Any:
@@ -126,6 +145,7 @@ EXEMPT: dict[str, str] = {
     "cxdata.importing.cli.cmd_import": "CLI handler over import_file (a write)",
     "cxdata.importing.cli.cmd_suggest_mapping": "reads a file, not the store",
     "cxdata.voc.cli.cmd_themes": "CLI handler over theme_impact / voc_languages",
+    "cxdata.voc.cli.cmd_comments": "CLI handler over comments.write_export",
     "cxdata.importing.datasets.data_dir_of": "a path, no data",
     "cxdata.voc.taxonomy.taxonomy_dir": "a path, no data",
     "cxdata.voc.persist.results_version": "a run id of the theme model, no rows",

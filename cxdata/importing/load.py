@@ -59,6 +59,7 @@ class ImportResult:
     warnings: list[str] = field(default_factory=list)
     date_order: str | None = None
     ratings: int = 0
+    without_scores: int = 0  # imported rows with no NPS, CSAT or CES (a rating or comment)
     stored_file: str | None = None
     format: str = ""
     encoding: str | None = None
@@ -239,6 +240,7 @@ def import_source(
         warnings=[*mapping.notes, *mapping.warnings(), *checked.warnings, *theme_warnings],
         date_order=checked.date_order,
         ratings=len(checked.ratings),
+        without_scores=checked.without_scores,
         stored_file=str(stored_file) if stored_file else None,
         format=source.format,
         encoding=source.encoding,

@@ -375,7 +375,7 @@ def _dataset_problems(mapping: Mapping, where: str) -> list[str]:
         )
     if not wide and {"metric", VALUE} - {c.to for c in long}:
         problems.append(
-            f'{where}map a metric name and a value column, or set "metric" on each value column'
+            f"{where}map a metric name and a value column, or give each value column its metric"
         )
     if "date" not in targets:
         problems.append(f'{where}no date column: map one to "date"')
@@ -389,31 +389,31 @@ def _check_column(
     to = str(col.to)
     dataset = mapping.dataset
     if col.hash and to != "customer_id":
-        raise MappingError(f'{name}: "hash" only applies to customer_id')
+        raise MappingError(f"{name}: hash only applies to customer_id")
     if to == RATING:
         if dataset != schema.RESPONSES:
             raise MappingError(f"{name}: ratings belong to the responses dataset")
         if not col.touchpoint or not str(col.touchpoint).strip():
-            raise MappingError(f'{name}: a rating needs the "touchpoint" it rates')
+            raise MappingError(f"{name}: a rating needs the touchpoint it rates")
         if col.scale is None:
-            raise MappingError(f'{name}: a rating needs its "scale", e.g. [1, 5]')
+            raise MappingError(f"{name}: a rating needs its scale, e.g. 1-5")
         return
     if to == TEXT:
         if dataset != schema.RESPONSES or not col.name or not IDENT.match(col.name):
-            raise MappingError(f'{name}: an extra text needs a "name" (a-z, 0-9, _)')
+            raise MappingError(f"{name}: an extra text needs a name (a-z, 0-9, _)")
         return
     if to == SPLIT:
         if col.split_by not in headers:
-            raise MappingError(f'{name}: "split_by" must name a column of the file')
+            raise MappingError(f"{name}: split_by must name a column of the file")
         bad = [t for t in (col.split or {}).values() if t not in schema.SCORE_COLUMNS]
         if not col.split or bad:
-            raise MappingError(f'{name}: "split" must send values to nps, csat or ces')
+            raise MappingError(f"{name}: a split must send values to nps, csat or ces")
         return
     if to in schema.SCALES:
         _check_scale(col, to, name)
         return
     if col.rescale:
-        raise MappingError(f'{name}: "rescale" only applies to nps, csat and ces')
+        raise MappingError(f"{name}: rescale only applies to nps, csat and ces")
     if to == VALUE and dataset == schema.METRICS:
         if col.metric is not None and not str(col.metric).strip():
             raise MappingError(f"{name}: empty metric name")
@@ -432,7 +432,7 @@ def _check_scale(col: ColumnMap, to: str, name: str) -> None:
     rule, scores.csat_box); CES only 1–7 unless rescaled."""
     target = schema.SCALES[to]
     if col.rescale and not col.scale:
-        raise MappingError(f'{name}: "rescale" needs the column\'s "scale"')
+        raise MappingError(f"{name}: rescale needs the column's scale")
     if col.scale is None or col.scale == (target.low, target.high) or col.rescale:
         return
     if to == "nps" and col.scale == (1, 10):
@@ -441,5 +441,5 @@ def _check_scale(col: ColumnMap, to: str, name: str) -> None:
         return
     raise MappingError(
         f"{name} is on a {col.scale[0]}–{col.scale[1]} scale but {to} is "
-        f'{target.low}–{target.high}: map it as a rating, or set "rescale": true'
+        f"{target.low}–{target.high}: map it as a rating, or turn on rescale"
     )

@@ -83,6 +83,10 @@ SIDE_TEXT_WORDS = frozenset(
 )
 SEGMENT_MAX_DISTINCT = 50
 TYPE_WORDS = {"nps": "nps", "csat": "csat", "ces": "ces"}
+NPS_ON_ONE_TO_TEN = (
+    "asked on 1–10, not 0–10 (a common mistake): counted as NPS "
+    "(9–10 promoters, 1–6 detractors), but it is not comparable with 0–10 NPS"
+)
 
 
 def suggested_mapping(
@@ -394,10 +398,7 @@ def _score(header: str, text: str, p: ColumnProfile, chosen: _Chosen) -> ColumnM
                 note=f"asks about recommending; values {scale_text(scale)}",
             )
             if scale == (1, 10):
-                col.warning = (
-                    "asked on 1–10, not 0–10 (a common mistake): counted as NPS "
-                    "(9–10 promoters, 1–6 detractors), but it is not comparable with 0–10 NPS"
-                )
+                col.warning = NPS_ON_ONE_TO_TEN
             elif p.low >= 1 and p.filled >= 30:
                 col.warning = (
                     f"no answer is 0 among {p.filled}: if the question was asked on 1–10, "
@@ -454,7 +455,7 @@ def _score(header: str, text: str, p: ColumnProfile, chosen: _Chosen) -> ColumnM
         )
         rating.warning = (
             f"{scale_text(scale)} is not NPS unless the question asks about recommending: kept "
-            f'as the rating {rating.touchpoint!r}; if it does, set "to": "nps"'
+            f'as the rating {rating.touchpoint!r}; if it does, map it to nps'
         )
     return rating
 

@@ -2,7 +2,9 @@
 
 Every row is checked column by column on whole arrays (each distinct text parsed once).
 A row with any invalid value is rejected whole and every offending column is reported with
-a reason and a reason code; a response row without any score or rating is rejected too.
+a reason and a reason code; a response row with no score, touchpoint rating or comment
+(nothing the customer said) is rejected too, and the rows kept without an NPS, CSAT or CES
+answer are counted (`without_scores`).
 An answer that is a missing-answer code ("don't know", "Ne vem", −1…) makes that answer
 missing and keeps the rest. A response whose id is already stored is not imported again
 and counted as such. Always `imported + rejected + already_stored == read`.
@@ -62,8 +64,10 @@ class Validated:
     """The outcome of validation: `frame` (accepted rows, canonical columns + segments),
     `ratings` (touchpoint_ratings long rows of the accepted responses), `rejects` (one line
     per offending column of each rejected row: row, column, value, reason, code),
-    `already_stored` (rows whose response id is stored: not imported again) and
-    `missing_answers` (column → answers that were missing-answer codes)."""
+    `already_stored` (rows whose response id is stored: not imported again),
+    `missing_answers` (column → answers that were missing-answer codes) and
+    `without_scores` (rows to be imported that have no NPS, CSAT or CES answer: kept for
+    a touchpoint rating or a comment)."""
 
     dataset: str
     frame: pd.DataFrame
@@ -75,6 +79,7 @@ class Validated:
     missing_answers: dict[str, int] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
     date_order: str | None = None
+    without_scores: int = 0
 
     @property
     def imported(self) -> int:
@@ -134,6 +139,7 @@ class _Context:
     missing: dict[str, int] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
     coded: np.ndarray | None = None
+    without_scores: np.ndarray | None = None  # per row: no NPS, CSAT or CES answer
 
     def count_missing(self, col: ColumnMap, coded: np.ndarray) -> None:
         """Count a column's missing-answer codes and remember the rows that gave one."""
@@ -196,6 +202,9 @@ def validate(
         warnings.append(f"{source.blank_rows} empty rows skipped")
     for column, count in ctx.missing.items():
         warnings.append(f"{column}: {count} answers were missing-answer codes (kept as no answer)")
+    without = 0 if ctx.without_scores is None else int((ctx.without_scores & keep).sum())
+    if without:
+        warnings.append(without_scores_note(without, int(keep.sum())))
     return Validated(
         dataset=mapping.dataset,
         frame=frame,
@@ -207,6 +216,15 @@ def validate(
         missing_answers=dict(ctx.missing),
         warnings=warnings,
         date_order=date_order,
+        without_scores=without,
+    )
+
+
+def without_scores_note(without: int, imported: int) -> str:
+    """The report's line on rows kept without an NPS, CSAT or CES answer."""
+    return (
+        f"{without:,} of {imported:,} rows have no NPS, CSAT or CES: kept for their touchpoint "
+        "ratings or comment; they count as responses, not in those scores"
     )
 
 
@@ -291,12 +309,21 @@ def _responses(
     if "response_id" not in out:
         out["response_id"] = _fingerprints(source, mapping)
     stored = _stored(out["response_id"], existing_ids, problems.bad)
-    # A row that answered "don't know" / "no rating" everywhere is a response without a
-    # score (kept, like Zendesk's Offered); a row with nothing at all is rejected.
+    # A response is something the customer said: a score, a touchpoint rating or a text
+    # (a review with only its text is voice of the customer). A row that answered "don't
+    # know" / "no rating" everywhere is kept too (like Zendesk's Offered); a row with
+    # nothing at all is rejected.
+    said = _texts_given(out, mapping, n)
     coded = ctx.coded if ctx.coded is not None else np.zeros(n, dtype=bool)
+    asked = ", ".join([*score_sources, *(c.source for c in mapping.mapped() if _is_text(c))])
     problems.add(
-        ~answered & ~coded, "", "", f"no score: {', '.join(score_sources)} all empty", "no_score"
+        ~answered & ~said & ~coded,
+        "",
+        "",
+        f"no score, rating or comment: {asked} all empty",
+        "no_score",
     )
+    ctx.without_scores = ~_any_core_score(out, n)
     frame = pd.DataFrame(index=pd.RangeIndex(n))
     for name, kind in schema.RESPONSE_CORE.items():
         frame[name] = out.pop(name) if name in out else _empty(kind, n)
@@ -308,6 +335,29 @@ def _responses(
     )
     ratings["response_id"] = ratings["response_id"].astype("str")
     return frame, ratings, date_order, stored
+
+
+def _is_text(col: ColumnMap) -> bool:
+    return col.to in ("comment", TEXT)
+
+
+def _texts_given(out: dict[str, object], mapping: Mapping, n: int) -> np.ndarray:
+    """Per row: whether the comment or an extra answer text (text_<name>) is filled."""
+    given = np.zeros(n, dtype=bool)
+    for col in mapping.mapped():
+        if _is_text(col):
+            values = pd.Series(out[str(col.stored_as)], dtype="str")
+            given |= (values.str.strip().fillna("") != "").to_numpy(dtype=bool)
+    return given
+
+
+def _any_core_score(out: dict[str, object], n: int) -> np.ndarray:
+    """Per row: whether it has an NPS, CSAT or CES answer."""
+    scored = np.zeros(n, dtype=bool)
+    for name in schema.SCORE_COLUMNS:
+        if name in out:
+            scored |= pd.Series(out[name]).notna().to_numpy(dtype=bool)
+    return scored
 
 
 def _display(col: ColumnMap) -> str:

@@ -1,8 +1,10 @@
-"""`python -m cxdata themes`: theme impact on NPS, and computing the themes.
+"""`python -m cxdata themes`: theme impact on NPS, and computing the themes; `python -m
+cxdata comments`: every matching comment streamed to a CSV file.
 
     python -m cxdata themes [--from D] [--to D] [--where DIM=VALUE]... [--source S] [--json]
     python -m cxdata themes --rebuild      # compute every comment's themes (progress on stderr)
     python -m cxdata themes --update       # only new or changed comments
+    python -m cxdata comments --out FILE.csv [filters] [--search T] [--band B] [--sort S]
 
 The lead wires it in with `COMMANDS.update(voc_cli.add_parsers(sub))`.
 """
@@ -18,6 +20,7 @@ from typing import Any
 
 import pandas as pd
 
+from cxdata import comments
 from cxdata.cli_args import add_filter_options, filters_of, thresholds_of
 from cxdata.errors import NoData
 from cxdata.filters import NOT_SET
@@ -50,7 +53,28 @@ def add_parsers(sub: argparse._SubParsersAction) -> dict[str, Handler]:
         action="store_true",
         help="analyse only comments without results (new or changed)",
     )
-    return {"themes": cmd_themes}
+    return {"themes": cmd_themes, "comments": add_comments_parser(sub)}
+
+
+def add_comments_parser(sub: argparse._SubParsersAction) -> Handler:
+    """Add the `comments` subcommand (every matching comment streamed to a CSV file, with
+    no cap: what the dashboard's export offers beyond its parts); returns its handler."""
+    cmd = sub.add_parser("comments", help="export the matching comments as CSV (no cap)")
+    add_filter_options(cmd)
+    cmd.add_argument("--out", required=True, metavar="FILE.csv", help="the CSV file to write")
+    cmd.add_argument("--search", default="", help="case-insensitive text in the comment")
+    cmd.add_argument("--band", choices=list(comments.SCORE_BANDS), default="all")
+    cmd.add_argument("--sort", choices=list(comments.SORTS), default="newest")
+    return cmd_comments
+
+
+def cmd_comments(store: Store, args: argparse.Namespace) -> None:
+    """Stream the matching comments to --out (comments.write_export: a `#` description
+    line, the column names, one row per comment); the count goes to stderr."""
+    query = comments.CommentQuery(text=args.search, band=args.band, sort=args.sort)
+    with open(args.out, "wb") as out:
+        written = comments.write_export(out, store, filters_of(args), query)
+    print(f"{written:,} comments written to {args.out}", file=sys.stderr)
 
 
 def stderr_progress() -> Callable[[float, str], None]:

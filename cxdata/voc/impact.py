@@ -128,8 +128,15 @@ def _nps_columns(
 def _share_and_nps_with(cells: pd.DataFrame, th: Thresholds) -> pd.DataFrame:
     """Theme cells (n, comments, nps_n, promoters, detractors) with share (% of the
     comments mentioning the theme), nps_n renamed nps_n_with, suppressed (nps_n_with below
-    min_n) and nps_with (NaN when suppressed) added."""
-    out = cells.assign(share=stats.share_pct(cells["n"], cells["comments"]))
+    min_n) and nps_with (NaN when suppressed) added. The share is a number on the cell's
+    comments like any other: NaN with share_suppressed when they are fewer than min_n,
+    share_low_base when fewer than low_base."""
+    small = cells["comments"] < th.min_n
+    out = cells.assign(
+        share=np.where(small, np.nan, stats.share_pct(cells["n"], cells["comments"])),
+        share_suppressed=small,
+        share_low_base=~small & (cells["comments"] < th.low_base),
+    )
     out = out.rename(columns={"nps_n": "nps_n_with"})
     value = score("nps", out.rename(columns={"nps_n_with": "nps_n"}))[0]
     out["suppressed"] = out["nps_n_with"] < th.min_n
@@ -310,9 +317,11 @@ def theme_trend(
     th: Thresholds | None = None,
 ) -> pd.DataFrame:
     """Per period (first day of the day/week/month/quarter) and theme: n mentions,
-    comments (|C| in the period), share (%), nps_n_with and nps_with (suppressed below
-    min_n, or withheld so that the theme's NPS in the ranking minus the other periods
-    cannot give a small one: `hidden`). Periods where a theme is not mentioned have n = 0."""
+    comments (|C| in the period), share (%; NaN with share_suppressed when the period has
+    fewer than min_n comments, share_low_base under low_base), nps_n_with and nps_with
+    (suppressed below min_n, or withheld so that the theme's NPS in the ranking minus the
+    other periods cannot give a small one: `hidden`). Periods where a theme is not
+    mentioned have n = 0."""
     if grain not in GRAINS:
         raise UnknownName("granularity", grain, GRAINS)
     th = _th(th)
@@ -354,7 +363,8 @@ def theme_matrix(
     th: Thresholds | None = None,
 ) -> pd.DataFrame:
     """Theme × `by` (default touchpoint) cells: n mentions, comments (|C| in the column
-    value), share (% of that value's comments mentioning the theme), nps_n_with, nps_with
+    value), share (% of that value's comments mentioning the theme; suppressed and flagged
+    as in theme_trend: share_suppressed, share_low_base), nps_n_with, nps_with
     (suppressed below min_n, or withheld as in theme_trend: `hidden`). Missing values of
     `by` show as NOT_SET."""
     allowed = store.dimensions()
@@ -377,8 +387,8 @@ def theme_matrix(
     out.insert(1, "label", [label_of(x, labels) for x in out["theme"]])
     out = _protect_parts(_share_and_nps_with(out, th), int(totals["nps_n"].sum()), th)
     keep = [
-        "theme", "label", by, "n", "comments", "share", "nps_n_with", "nps_with", "suppressed",
-        "hidden",
+        "theme", "label", by, "n", "comments", "share", "share_suppressed", "share_low_base",
+        "nps_n_with", "nps_with", "suppressed", "hidden",
     ]  # fmt: skip
     return out[keep].sort_values(["theme", by], ignore_index=True)
 

@@ -187,6 +187,44 @@ def voc_status(store: Store) -> VocStatus:
     return VocStatus(True, analysed, pending, stale, langs, last, current)
 
 
+@dataclass(frozen=True)
+class Workload:
+    """What a computation of the waiting comments reads: comments (rows), distinct texts
+    and the words of the distinct texts (work is done once per distinct text)."""
+
+    comments: int
+    distinct: int
+    words: int
+
+
+# CPU seconds of compute_themes on 2 cores (bench/bench_theme_estimate.py, themes_results.md):
+# loading the language, lemma and sentiment models once per process, then per comment row
+# (fingerprint, spreading results, NMF fit) and per word of the distinct texts (language
+# detection, lemmas, taxonomy, VADER). 3,700 distinct 67-word reviews: 13.4 s warm; the
+# 136,495-comment demo (6,354 distinct texts, 81,718 words): 13.2 s warm; cold +≈8 s.
+COLD_SECONDS = 8.0
+SECONDS_PER_COMMENT = 60e-6
+SECONDS_PER_WORD = 55e-6
+
+
+def pending_workload(store: Store) -> Workload:
+    """The Workload of the comments without a current result (one small aggregate)."""
+    p = _pending(store, store.table)
+    distinct = p.select(comment=p.comment).distinct()
+    words = (distinct.comment.length() - distinct.comment.replace(" ", "").length() + 1).sum()
+    row = distinct.aggregate(distinct=distinct.count(), words=words).to_pandas().iloc[0]
+    words_n = 0 if pd.isna(row["words"]) else int(row["words"])
+    return Workload(_count(p), int(row["distinct"]), words_n)
+
+
+def estimated_seconds(work: Workload, cold: bool = True) -> float:
+    """CPU seconds the computation of `work` takes on an idle 2-core machine (the measured
+    constants above; `cold`: the first computation in this process loads the models). A
+    busy machine takes longer in wall time: the page says so and shows progress."""
+    fixed = COLD_SECONDS if cold else 0.0
+    return fixed + SECONDS_PER_COMMENT * work.comments + SECONDS_PER_WORD * work.words
+
+
 def _count(t: ir.Table) -> int:
     """Rows of a table read through the Store (a restricted one: only those of the responses
     it may see)."""

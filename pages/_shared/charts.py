@@ -17,16 +17,20 @@ return them unchanged) and show escaped `ticktext` for them.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
+from plotly.colors import sample_colorscale
 
+from cxdata import ratings
 from cxdata.metrics import metric_def
-from cxdata.schema import JOURNEY_STAGES
+from cxdata.schema import JOURNEY_STAGES, SCALES
 from pages._shared import fmt
 
 PALETTE: tuple[str, ...] = (
@@ -49,12 +53,15 @@ CONFIG: dict[str, Any] = {
     "modeBarButtonsToRemove": ["lasso2d", "select2d", "autoScale2d", "toggleSpikelines"],
 }
 SPARK_CONFIG: dict[str, Any] = {"displayModeBar": False, "staticPlot": False}
+MODEBAR_MARGIN = 34  # px right of the plot area: the upright toolbar's width
 
 
 def low_base_marker(low: np.ndarray, color: str, size: int = 6) -> dict[str, Any]:
-    """Filled markers, and open, larger ones for low-base points."""
+    """Filled markers, and open, larger ones for low-base points. An "-open" symbol is
+    drawn in marker.color (its outline; the inside stays empty), so every point keeps
+    `color`: a transparent colour would make the open ones invisible."""
     return {
-        "color": np.where(low, "rgba(0,0,0,0)", color),
+        "color": np.full(len(low), color, dtype=object),
         "size": np.where(low, size + 4, size),
         "line": {"color": color, "width": 2},
         "symbol": np.where(low, "circle-open", "circle"),
@@ -63,18 +70,45 @@ def low_base_marker(low: np.ndarray, color: str, size: int = 6) -> dict[str, Any
 
 # The smallest colour span per metric: a handful of close values is not a red/blue contrast.
 _MIN_SPAN: dict[str, float] = {"nps": 20.0, "ces": 1.0}
+FEW_CELLS = 4  # fewer coloured cells than this, without a reference: the metric's full range
 
 
-def color_range(z: np.ndarray, metric: str) -> dict[str, float]:
-    """zmin/zmax for a heatmap: the observed range, widened to a minimum span around its
-    middle; NPS symmetric around 0 so that 0 is the neutral colour."""
+def value_bounds(metric: str) -> tuple[float, float]:
+    """The values a metric can take: 0–100 for a share, −100–100 for a net score, the
+    answer scale for a mean (CES 1–7)."""
+    m = metric_def(metric)
+    if m.unit == "%":
+        return (0.0, 100.0)
+    if m.unit == "points":
+        return (-100.0, 100.0)
+    scale = SCALES.get(m.base.name)
+    return (float(scale.low), float(scale.high)) if scale else (-np.inf, np.inf)
+
+
+def color_range(
+    z: np.ndarray, metric: str, reference: float | None = None
+) -> dict[str, float]:
+    """zmin/zmax for a heatmap, anchored so a cell's colour means something however few
+    cells there are (issue 12, item 5: a lone worst cell must not look neutral).
+
+    With `reference` (the period's overall value): symmetric around it, wide enough for the
+    farthest cell and the metric's minimum span, clipped to the values the metric can take
+    (`neutral_position` puts the neutral colour on the reference). Without: NPS symmetric
+    around 0; fewer than FEW_CELLS cells the metric's full range; else the observed range
+    widened to the minimum span."""
     values = z[np.isfinite(z)]
     if values.size == 0:
         return {}
+    lo_b, hi_b = value_bounds(metric)
+    if reference is not None and np.isfinite(reference):
+        half = max(float(np.abs(values - reference).max()), _MIN_SPAN.get(metric, 10.0) / 2)
+        return {"zmin": max(reference - half, lo_b), "zmax": min(reference + half, hi_b)}
     lo, hi = float(values.min()), float(values.max())
     if metric == "nps":
         bound = max(abs(lo), abs(hi), _MIN_SPAN["nps"] / 2)
         return {"zmin": -bound, "zmax": bound}
+    if values.size < FEW_CELLS and np.isfinite(lo_b) and np.isfinite(hi_b):
+        return {"zmin": lo_b, "zmax": hi_b}
     span = _MIN_SPAN.get(metric, 10.0)
     if hi - lo < span:
         mid = (hi + lo) / 2
@@ -82,9 +116,21 @@ def color_range(z: np.ndarray, metric: str) -> dict[str, float]:
     return {"zmin": lo, "zmax": hi}
 
 
-def colorscale(metric: str) -> list[list[Any]]:
-    """The diverging scale oriented so that blue is always the good end."""
-    return GOOD_HIGH if metric_def(metric).higher_is_better else GOOD_LOW
+def neutral_position(reference: float | None, zmin: float, zmax: float) -> float:
+    """Where the neutral colour sits on a zmin–zmax colour scale (0–1): at the reference
+    when there is one, else in the middle; kept just inside the ends (Plotly needs
+    increasing stops)."""
+    if reference is None or not np.isfinite(reference) or zmax <= zmin:
+        return 0.5
+    return float(np.clip((reference - zmin) / (zmax - zmin), 0.01, 0.99))
+
+
+def colorscale(metric: str, mid: float = 0.5) -> list[list[Any]]:
+    """The diverging scale oriented so that blue is always the good end, its neutral
+    colour at `mid` (0–1)."""
+    (_, bad), (_, neutral), (_, good) = GOOD_HIGH
+    ends = (bad, good) if metric_def(metric).higher_is_better else (good, bad)
+    return [[0.0, ends[0]], [mid, neutral], [1.0, ends[1]]]
 
 
 def _rgba(hex_color: str, alpha: float) -> str:
@@ -96,7 +142,10 @@ def _rgba(hex_color: str, alpha: float) -> str:
 def _layout(fig: go.Figure, height: int, **kw: Any) -> go.Figure:
     layout: dict[str, Any] = {
         "height": height,
-        "margin": {"l": 8, "r": 8, "t": 36, "b": 8},
+        # The toolbar stands upright in the right margin: lying across the top it covered
+        # the legend on a phone (a legend above the plot is no wider than the plot area).
+        "margin": {"l": 8, "r": MODEBAR_MARGIN, "t": 36, "b": 8},
+        "modebar": {"orientation": "v"},
         "legend": {"orientation": "h", "yanchor": "bottom", "y": 1.02, "xanchor": "left", "x": 0},
         "hoverlabel": {"namelength": -1},
     }
@@ -111,18 +160,96 @@ def show(
     *,
     config: dict[str, Any] | None = None,
     alt: str | None = None,
+    title: str | None = None,
+    context: str | None = None,
 ) -> None:
-    """Draw a figure (not selectable) in the app theme."""
-    st.plotly_chart(fig, key=key, config=config or CONFIG, theme="streamlit", alt=alt)
+    """Draw a figure (not selectable) in the app theme. With a `title` (else `alt`) the
+    figure carries it with `context` (default: the run's period and filters, run_context)
+    in its title, and the toolbar's PNG is named after it: a downloaded chart says what
+    it shows (Plotly's toImage draws the figure as it is; it has no export-only title)."""
+    name = title or alt
+    if name:
+        line = run_context() if context is None else context
+        fig = export_titled(fig, name, line)
+        config = export_config(name, line, config or CONFIG)
+    st.plotly_chart(fig, key=key, config=config or CONFIG, theme="streamlit", alt=alt or title)
+
+
+SUBTITLE_CHARS = 64  # a subtitle line that fits a 390-px phone at 11 px
+
+
+def run_context() -> str:
+    """The period and filters of this run's view, as plain text ("" outside a page run):
+    the Ctx dashboard.py keeps in the session (session._CTX) for the pages."""
+    from pages._shared import session  # session imports the engine; charts stays light
+
+    ctx = st.session_state.get(session._CTX)
+    if ctx is None:
+        return ""
+    where = [f"{fmt.dim_label(d)}: {', '.join(v)}" for d, v in ctx.filters.where]
+    period = fmt.date_range(ctx.filters.start, ctx.filters.end)
+    return " · ".join([period, *(where or ["all answers"])])
+
+
+def _wrapped(text: str, width: int = SUBTITLE_CHARS) -> str:
+    """Escaped `text` broken into <br>-separated lines of at most about `width` chars."""
+    lines: list[str] = []
+    for word in text.split(" "):
+        if lines and len(lines[-1]) + 1 + len(word) <= width:
+            lines[-1] += " " + word
+        else:
+            lines.append(word)
+    return "<br>".join(_html(line) for line in lines)
+
+
+def export_titled(fig: go.Figure, title: str, context: str) -> go.Figure:
+    """`fig` with `title` (bold) and `context` (smaller, wrapped) drawn at its top left;
+    the top margin grows to hold them above any legend."""
+    lines = 1 + (_wrapped(context).count("<br>") + 1 if context else 0)
+    legend_top = (
+        fig.layout.showlegend is not False
+        and fig.layout.legend.y is not None
+        and fig.layout.legend.y > 1
+    )
+    fig.update_layout(
+        title={
+            "text": f"<b>{_html(title)}</b>",
+            "subtitle": {"text": _wrapped(context), "font": {"size": 11}} if context else None,
+            "x": 0,
+            "xanchor": "left",
+            "xref": "paper",
+            "y": 1,
+            "yanchor": "top",
+            "yref": "container",
+            "font": {"size": 13},
+            "pad": {"t": 6, "l": 2},
+        },
+        margin={"t": 20 + 16 * lines + (26 if legend_top else 0)},
+    )
+    return fig
+
+
+def export_config(title: str, context: str, config: dict[str, Any]) -> dict[str, Any]:
+    """`config` whose toolbar PNG is named after the chart and its period
+    (toImageButtonOptions: filename without extension, 2× scale for print)."""
+    stem = re.sub(r"[^\w]+", "_", f"{title} {context.split(' · ')[0]}".strip()).strip("_")
+    options = {"format": "png", "filename": stem[:80] or "chart", "scale": 2}
+    return {**config, "toImageButtonOptions": options}
 
 
 # --- sparkline ---------------------------------------------------------------------------
 
 
 def sparkline(
-    x: Sequence[Any], y: Sequence[float], hover: Sequence[str], color: str = GOOD
+    x: Sequence[Any],
+    y: Sequence[float],
+    hover: Sequence[str],
+    color: str = GOOD,
+    partial: Sequence[bool] | None = None,
 ) -> go.Figure:
-    """A 56-px line without axes; the hover says the period, value and n."""
+    """A 56-px line without axes; the hover says the period, value and n. Periods marked
+    `partial` (the month so far) get an open circle, so a value on a few days is not read
+    as a full month's."""
     fig = go.Figure(
         go.Scatter(
             x=list(x),
@@ -134,6 +261,17 @@ def sparkline(
             connectgaps=False,
         )
     )
+    part = np.asarray(partial if partial is not None else [False] * len(x), dtype=bool)
+    if part.any():
+        fig.add_trace(
+            go.Scatter(
+                x=[v for v, p in zip(x, part, strict=True) if p],
+                y=[v for v, p in zip(y, part, strict=True) if p],
+                mode="markers",
+                marker={"symbol": "circle-open", "size": 7, "color": color, "line": {"width": 2}},
+                hoverinfo="skip",
+            )
+        )
     fig.update_xaxes(visible=False)
     fig.update_yaxes(visible=False)
     fig.update_layout(
@@ -164,6 +302,115 @@ def score_hovers(
 
 
 MAX_BANDS = 3  # more CI bands than this overlap into an unreadable cloud
+PARTIAL_SYMBOL = "square-open"  # a period the range covers only in part (low base: circle-open)
+
+
+def partial_periods(frame: pd.DataFrame) -> np.ndarray:
+    """Per row of a trend: whether its period is partial (queries.with_coverage's `days` <
+    `period_days`); all False when the frame carries no coverage."""
+    if "days" not in frame or "period_days" not in frame:
+        return np.zeros(len(frame), bool)
+    return (frame["days"] < frame["period_days"]).to_numpy(bool)
+
+
+def period_hovers(frame: pd.DataFrame, grain: str, prefix: str = "") -> list[str]:
+    """Per row: `prefix` + the period in its grain's words (fmt.period_label), with
+    "(partial: 1 of 31 days)" for a partial period."""
+    partial = partial_periods(frame)
+    out = []
+    for i, p in enumerate(frame["period"]):
+        label = f"{prefix}{fmt.period_label(p, grain)}"
+        if partial[i]:
+            days, total = frame["days"].iloc[i], frame["period_days"].iloc[i]
+            label += f" ({fmt.partial_period(days, total)})"
+        out.append(label)
+    return out
+
+
+def trend_marker(low: np.ndarray, partial: np.ndarray, color: str) -> dict[str, Any]:
+    """low_base_marker, with open squares for partial periods (their n and CI come from
+    part of the period only)."""
+    marker = low_base_marker(low | partial, color)
+    marker["symbol"] = np.where(partial, PARTIAL_SYMBOL, marker["symbol"])
+    return marker
+
+
+def band_outline(x: pd.Series, high: pd.Series, low: pd.Series) -> tuple[list[Any], list[Any]]:
+    """x and y of a CI band drawn with fill="toself": one closed shape per run of periods
+    with a CI (out along the highs, back along the lows), runs separated by a None y.
+    A suppressed period has no CI; Plotly fills each gap-free piece of a trace on its own,
+    so a band drawn in one pass across the gap would close highs and lows separately."""
+    shown = (high.notna() & low.notna()).to_numpy()
+    xs, ys = list(x), list(zip(high, low, strict=True))
+    out_x: list[Any] = []
+    out_y: list[Any] = []
+    i = 0
+    while i < len(xs):
+        if not shown[i]:
+            i += 1
+            continue
+        j = i
+        while j < len(xs) and shown[j]:
+            j += 1
+        if out_x:
+            out_x.append(xs[i])
+            out_y.append(None)
+        out_x += xs[i:j] + xs[i:j][::-1]
+        out_y += [float(h) for h, _ in ys[i:j]] + [float(lo) for _, lo in ys[i:j][::-1]]
+        i = j
+    return out_x, out_y
+
+
+def lone_error_bars(value: pd.Series, high: pd.Series, low: pd.Series) -> dict[str, Any] | None:
+    """Error bars for the points whose CI band would be a single point (shown, but both
+    neighbours suppressed or absent): a band of one period has no width."""
+    shown = (high.notna() & low.notna()).to_numpy()
+    before = np.r_[False, shown[:-1]]
+    after = np.r_[shown[1:], False]
+    lone = shown & ~before & ~after
+    if not lone.any():
+        return None
+    up = np.where(lone, (high - value).to_numpy(dtype=float), np.nan)
+    down = np.where(lone, (value - low).to_numpy(dtype=float), np.nan)
+    return {"type": "data", "symmetric": False, "array": up, "arrayminus": down, "width": 4}
+
+
+def period_axis(periods: pd.Series, grain: str) -> dict[str, Any]:
+    """x-axis settings that label periods as their grain does: quarters "Q4 2024" (Plotly
+    has no quarter format: one tick per quarter), months "Jan 2025"."""
+    if grain == "quarter":
+        first = sorted(pd.to_datetime(pd.Series(periods)).drop_duplicates())
+        return {
+            "tickmode": "array",
+            "tickvals": first,
+            "ticktext": [fmt.period_label(p, grain) for p in first],
+        }
+    if grain == "month":
+        return {"tickformat": "%b %Y"}
+    return {}
+
+
+def kpi_trace(kpi: pd.DataFrame, kpi_name: str, ignored: Sequence[str] = ()) -> go.Scatter:
+    """The metrics-dataset series on the right axis; the filters it could not apply
+    (`ignored`: dimensions the dataset lacks) are named in its legend entry and hovers."""
+    unit = _html(kpi["unit"].iloc[0]) if "unit" in kpi else ""
+    name = _html(kpi_name)
+    note = _html(fmt.not_narrowed(ignored))
+    return go.Scatter(
+        x=kpi["date"],
+        y=kpi["value"],
+        name=f"{name} (right axis)" + (f" · {note}" if note else ""),
+        yaxis="y2",
+        mode="lines+markers",
+        line={"color": KPI_LINE, "width": 2, "dash": "dot"},
+        marker={"symbol": "diamond", "size": 7},
+        customdata=[
+            f"{name} {pd.Timestamp(d):%b %Y}: {v:.2f} {unit} (mean of {int(s)} series"
+            + (f"; {note})" if note else ")")
+            for d, v, s in zip(kpi["date"], kpi["value"], kpi["series"], strict=True)
+        ],
+        hovertemplate="%{customdata}<extra></extra>",
+    )
 
 
 def trend_figure(
@@ -173,35 +420,46 @@ def trend_figure(
     kpi: pd.DataFrame | None = None,
     kpi_name: str = "",
     height: int = 420,
+    *,
+    grain: str = "day",
+    kpi_ignored: Sequence[str] = (),
 ) -> go.Figure:
     """The metric per period with its 95% CI band, one line per `by` value; low-base
-    points as open markers; an optional metrics-dataset series on a second y axis."""
+    points as open circles, partial periods (`days`/`period_days` columns of
+    queries.with_coverage) as open squares; periods labelled per `grain`; an optional
+    metrics-dataset series on a second y axis, naming the filters it ignores."""
     m = metric_def(metric)
     fig = go.Figure()
     groups = [(None, frame)] if by is None else list(frame.groupby(by, sort=False))
     if by is not None:  # "Other" last, the rest by volume
         volume = frame.groupby(by)["responses"].sum()
         groups.sort(key=lambda g: (str(g[0]) == "Other", -volume.get(g[0], 0)))
+    bands = len(groups) <= MAX_BANDS
     for i, (name, g) in enumerate(groups):
         color = PALETTE[i % len(PALETTE)]
         label = f"{_html(name)}: " if name is not None else ""
         legend = _html(name) if name is not None else m.short_label
         g = g.sort_values("period")
         x = g["period"]
-        if len(groups) <= MAX_BANDS:
+        if bands:
+            band_x, band_y = band_outline(x, g[m.ci_high], g[m.ci_low])
             fig.add_trace(
                 go.Scatter(
-                    x=pd.concat([x, x[::-1]]),
-                    y=pd.concat([g[m.ci_high], g[m.ci_low][::-1]]),
+                    x=band_x,
+                    y=band_y,
+                    mode="lines",  # Plotly's default under 20 points adds markers
                     fill="toself",
                     fillcolor=_rgba(color, 0.15),
                     line={"width": 0},
+                    connectgaps=False,
                     hoverinfo="skip",
                     showlegend=False,
                     legendgroup=legend,
                     name=f"{legend} CI",
                 )
             )
+        low = g[m.base.low_base].astype(bool).to_numpy()
+        lone = lone_error_bars(g[m.value], g[m.ci_high], g[m.ci_low]) if bands else None
         fig.add_trace(
             go.Scatter(
                 x=x,
@@ -210,32 +468,16 @@ def trend_figure(
                 name=legend,
                 legendgroup=legend,
                 line={"color": color, "width": 2},
-                marker=low_base_marker(g[m.base.low_base].astype(bool).to_numpy(), color),
-                customdata=score_hovers(
-                    g, metric, [f"{label}{pd.Timestamp(p):%d %b %Y}" for p in x]
-                ),
+                marker=trend_marker(low, partial_periods(g), color),
+                customdata=score_hovers(g, metric, period_hovers(g, grain, label)),
                 hovertemplate="%{customdata}<extra></extra>",
+                **({"error_y": {**lone, "color": _rgba(color, 0.6)}} if lone else {}),
             )
         )
     if kpi is not None and not kpi.empty:
         unit = _html(kpi["unit"].iloc[0]) if "unit" in kpi else ""
-        kpi_name = _html(kpi_name)
-        fig.add_trace(
-            go.Scatter(
-                x=kpi["date"],
-                y=kpi["value"],
-                name=f"{kpi_name} (right axis)",
-                yaxis="y2",
-                mode="lines+markers",
-                line={"color": KPI_LINE, "width": 2, "dash": "dot"},
-                marker={"symbol": "diamond", "size": 7},
-                customdata=[
-                    f"{kpi_name} {pd.Timestamp(d):%b %Y}: {v:.2f} {unit} (mean of {int(s)} series)"
-                    for d, v, s in zip(kpi["date"], kpi["value"], kpi["series"], strict=True)
-                ],
-                hovertemplate="%{customdata}<extra></extra>",
-            )
-        )
+        fig.add_trace(kpi_trace(kpi, kpi_name, kpi_ignored))
+        name = _html(kpi_name)
         fig.update_layout(
             yaxis2={
                 "overlaying": "y",
@@ -243,40 +485,45 @@ def trend_figure(
                 "showgrid": False,
                 "tickmode": "auto",
                 "nticks": 6,
-                "title": {"text": f"{kpi_name} ({unit})" if unit else kpi_name},
+                "title": {"text": f"{name} ({unit})" if unit else name},
             }
         )
     fig.update_layout(yaxis_title=m.label)
+    fig.update_xaxes(**period_axis(frame["period"], grain))
     return _layout(fig, height, hovermode="closest")
 
 
-def shares_figure(frame: pd.DataFrame, height: int = 300) -> go.Figure:
-    """Promoter / passive / detractor shares per period, stacked to 100%."""
+def shares_figure(frame: pd.DataFrame, height: int = 300, *, grain: str = "day") -> go.Figure:
+    """Promoter / passive / detractor shares per period, stacked to 100%; periods labelled
+    per `grain`, partial periods (queries.with_coverage) paler and said so in the hover."""
     fig = go.Figure()
     frame = frame.sort_values("period")
+    periods = period_hovers(frame, grain)
+    opacity = np.where(partial_periods(frame), 0.45, 1.0)
     for col, name, color in (
         ("detractor_pct", "Detractors (0–6)", DETRACTOR),
         ("passive_pct", "Passives (7–8)", PASSIVE),
         ("promoter_pct", "Promoters (9–10)", PROMOTER),
     ):
         hover = [
-            f"{name} {pd.Timestamp(p):%d %b %Y}: {fmt.value('promoter_pct', v)} of n = {int(n):,}"
+            f"{name} {p}: {fmt.value('promoter_pct', v)} of n = {int(n):,}"
             if not fmt.is_missing(v)
             else fmt.too_small(int(n))
-            for p, v, n in zip(frame["period"], frame[col], frame["nps_n"], strict=True)
+            for p, v, n in zip(periods, frame[col], frame["nps_n"], strict=True)
         ]
         fig.add_trace(
             go.Bar(
                 x=frame["period"],
                 y=frame[col],
                 name=name,
-                marker_color=color,
+                marker={"color": color, "opacity": opacity.tolist()},
                 customdata=hover,
                 hovertemplate="%{customdata}<extra></extra>",
             )
         )
     fig.update_layout(barmode="stack", bargap=0.15)
     fig.update_yaxes(title_text="share of NPS answers (%)", range=[0, 100])
+    fig.update_xaxes(**period_axis(frame["period"], grain))
     return _layout(fig, height)
 
 
@@ -311,111 +558,147 @@ def touchpoint_order(matrix: pd.DataFrame, rows: str, cols: str) -> list[str]:
     )
 
 
-def heatmap_figure(matrix: pd.DataFrame, rows: str, cols: str, metric: str) -> go.Figure:
+def heatmap_figure(
+    matrix: pd.DataFrame, rows: str, cols: str, metric: str, reference: float | None = None
+) -> go.Figure:
     """Touchpoint × `cols` coloured by `metric`; suppressed cells grey with "n<…";
     an invisible marker per cell makes cells clickable (Plotly heatmaps are not
-    selectable) and carries the hover text with the value, CI and n."""
+    selectable) and carries the hover text with the value, CI and n. `reference` (the
+    period's overall value of `metric`) is the neutral colour: red cells are worse than
+    it, blue ones better (color_range)."""
     row_order = touchpoint_order(matrix, rows, cols)
     col_volume = matrix.groupby(cols)["responses"].sum()
     col_order = ordered_categories(matrix[cols], cols, col_volume)
-    cell = matrix.assign(**{rows: matrix[rows].astype(str), cols: matrix[cols].astype(str)})
-    cell = cell.set_index([rows, cols])
-    grid = pd.MultiIndex.from_product([row_order, col_order])
-    cell = cell.reindex(grid)
-    shape = (len(row_order), len(col_order))
-    z = cell["value"].to_numpy(dtype="float64").reshape(shape)
-    suppressed = cell["suppressed"].fillna(False).astype(bool).to_numpy().reshape(shape)
-    present = cell["n"].notna().to_numpy().reshape(shape)
+    grid = HeatGrid.of(matrix, rows, cols, row_order, col_order)
+    z = grid.values("value")
     text = np.where(np.isnan(z), "", np.vectorize(lambda v: fmt.value(metric, v))(np.nan_to_num(z)))
-    text = np.where(suppressed, "", text)  # the grey overlay below says "n too small"
     m = metric_def(metric)
-    fig = go.Figure(
-        go.Heatmap(
-            z=z,
-            x=col_order,
-            y=row_order,
-            colorscale=colorscale(metric),
-            text=text,
-            texttemplate="%{text}",
-            textfont={"size": 11},
-            hoverinfo="skip",
-            xgap=2,
-            ygap=2,
-            colorbar={"title": {"text": m.short_label}, "thickness": 12},
-            **color_range(z, metric),
+    hovers = [
+        fmt.hover_text(
+            metric, row["value"], int(row["n"]), row["ci_low"], row["ci_high"],
+            suppressed=bool(row["suppressed"]), low_base=bool(row["low_base"]),
+            name=m.short_label,
+        ) + f"<br>{int(row['responses']):,} answers · click to read the comments"
+        for _, row in grid.present_rows()
+    ]  # fmt: skip
+    zrange = color_range(z, metric, reference)
+    mid = neutral_position(reference, zrange.get("zmin", 0.0), zrange.get("zmax", 1.0))
+    return grid.figure(
+        z, text, hovers, colorscale(metric, mid), zrange, m.short_label,
+        (fmt.dim_label(rows), fmt.dim_label(cols)),
+    )  # fmt: skip
+
+
+@dataclass(frozen=True)
+class HeatGrid:
+    """The cells of a rows × cols heatmap in display order: `cell` is the long frame
+    reindexed on every (row, col) pair (NaN where there are no answers)."""
+
+    cell: pd.DataFrame
+    row_order: list[str]
+    col_order: list[str]
+
+    @classmethod
+    def of(
+        cls, frame: pd.DataFrame, rows: str, cols: str, row_order: list[str],
+        col_order: list[str],
+    ) -> HeatGrid:  # fmt: skip
+        """The grid of a long frame with `n`, `suppressed` and value columns."""
+        cell = frame.assign(**{rows: frame[rows].astype(str), cols: frame[cols].astype(str)})
+        cell = cell.set_index([rows, cols]).reindex(
+            pd.MultiIndex.from_product([row_order, col_order])
         )
-    )
-    if suppressed.any():
-        fig.add_trace(
+        return cls(cell, row_order, col_order)
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        """(rows, cols)."""
+        return (len(self.row_order), len(self.col_order))
+
+    def values(self, column: str) -> np.ndarray:
+        """A numeric column as a rows × cols array."""
+        return self.cell[column].to_numpy(dtype="float64").reshape(self.shape)
+
+    def mask(self, column: str) -> np.ndarray:
+        """A flag column as a rows × cols boolean array (False where there is no cell)."""
+        return self.cell[column].fillna(False).astype(bool).to_numpy().reshape(self.shape)
+
+    def present_rows(self) -> list[tuple[tuple[str, str], pd.Series]]:
+        """((row, col), cell) of every cell with answers, row by row."""
+        return [(key, r) for key, r in self.cell.iterrows() if pd.notna(r["n"])]
+
+    def figure(
+        self, z: np.ndarray, text: np.ndarray, hovers: Sequence[str],
+        scale: list[list[Any]], zrange: dict[str, float], colorbar: str,
+        titles: tuple[str, str],
+    ) -> go.Figure:  # fmt: skip
+        """The heatmap: coloured `z` with `text`, a grey "n too small" layer over the
+        suppressed cells, and an invisible clickable marker per present cell carrying its
+        hover ("<b>row</b> × col<br>" + the cell's `hovers` entry) and "row\x1fcol"."""
+        suppressed = self.mask("suppressed")
+        text = np.where(suppressed, "", text)  # the grey overlay below says "n too small"
+        common = {"x": self.col_order, "y": self.row_order, "xgap": 2, "ygap": 2,
+                  "hoverinfo": "skip", "texttemplate": "%{text}"}  # fmt: skip
+        fig = go.Figure(
             go.Heatmap(
-                z=np.where(suppressed, 1.0, np.nan),
-                x=col_order,
-                y=row_order,
-                colorscale=[[0, SUPPRESSED], [1, SUPPRESSED]],
-                showscale=False,
-                hoverinfo="skip",
-                text=np.where(suppressed, "n too small", ""),
-                texttemplate="%{text}",
-                textfont={"size": 10},
-                xgap=2,
-                ygap=2,
+                z=z, colorscale=scale, text=text, textfont={"size": 11},
+                colorbar=below_colorbar(colorbar), **zrange, **common,
             )
-        )
-    xs, ys, hover, ids = [], [], [], []
-    for i, r in enumerate(row_order):
-        for j, c in enumerate(col_order):
-            if not present[i, j]:
-                continue
-            row = cell.loc[(r, c)]
-            body = fmt.hover_text(
-                metric, row["value"], int(row["n"]), row["ci_low"], row["ci_high"],
-                suppressed=suppressed[i, j], low_base=bool(row["low_base"]), name=m.short_label,
+        )  # fmt: skip
+        if suppressed.any():
+            fig.add_trace(
+                go.Heatmap(
+                    z=np.where(suppressed, 1.0, np.nan),
+                    colorscale=[[0, SUPPRESSED], [1, SUPPRESSED]], showscale=False,
+                    text=np.where(suppressed, "n too small", ""), textfont={"size": 10},
+                    **common,
+                )
             )  # fmt: skip
-            xs.append(c)
-            ys.append(r)
-            ids.append(f"{r}\x1f{c}")
-            hover.append(
-                f"<b>{_html(r)}</b> × {_html(c)}<br>{body}<br>"
-                f"{int(row['responses']):,} answers · click to read the comments"
+        present = self.present_rows()
+        fig.add_trace(
+            go.Scatter(
+                x=[c for (_, c), _ in present],
+                y=[r for (r, _), _ in present],
+                mode="markers",
+                customdata=[f"{r}\x1f{c}" for (r, c), _ in present],
+                text=[
+                    f"<b>{_html(r)}</b> × {_html(c)}<br>{h}"
+                    for ((r, c), _), h in zip(present, hovers, strict=True)
+                ],
+                hovertemplate="%{text}<extra></extra>",
+                showlegend=False,
+                marker={"size": 24, "opacity": 0, "symbol": "square"},
+                selected={"marker": {"opacity": 0}},
+                unselected={"marker": {"opacity": 0}},
+                name="cells",
             )
-    fig.add_trace(
-        go.Scatter(
-            x=xs,
-            y=ys,
-            mode="markers",
-            customdata=ids,
-            text=hover,
-            hovertemplate="%{text}<extra></extra>",
-            showlegend=False,
-            marker={"size": 24, "opacity": 0, "symbol": "square"},
-            selected={"marker": {"opacity": 0}},
-            unselected={"marker": {"opacity": 0}},
-            name="cells",
         )
-    )
-    fig.update_xaxes(
-        type="category",
-        side="top",
-        tickangle=0 if len(col_order) <= 8 else -35,
-        title_text=_html(fmt.dim_label(cols)),
-        categoryorder="array",
-        categoryarray=col_order,
-        showgrid=False,
-        **category_ticks(col_order),
-    )
-    fig.update_yaxes(
-        type="category",
-        autorange="reversed",
-        title_text=_html(fmt.dim_label(rows)),
-        categoryorder="array",
-        categoryarray=row_order,
-        showgrid=False,
-        **category_ticks(row_order),
-    )
-    height = max(320, 28 * len(row_order) + 150)
-    return _layout(
-        fig, height, hovermode="closest", hoverdistance=-1, margin={"l": 8, "r": 8, "t": 90, "b": 8}
-    )
+        axis = {"type": "category", "categoryorder": "array", "showgrid": False}
+        fig.update_xaxes(
+            # Level when the headers fit, else turned until they stop overlapping (a phone)
+            side="top", autotickangles=[0, -35, -90], automargin=True,
+            title_text=_html(titles[1]), categoryarray=self.col_order,
+            **axis, **category_ticks(self.col_order),
+        )  # fmt: skip
+        fig.update_yaxes(
+            autorange="reversed", title_text=_html(titles[0]), categoryarray=self.row_order,
+            **axis, **category_ticks(self.row_order),
+        )  # fmt: skip
+        height = max(320, 28 * len(self.row_order) + 150)
+        return _layout(
+            fig, height, hovermode="closest", hoverdistance=-1,
+            margin={"l": 8, "r": 8, "t": 90, "b": 8},
+        )  # fmt: skip
+
+
+def below_colorbar(title: str) -> dict[str, Any]:
+    """A heatmap's colour bar lying under the plot: standing at its right it took a third
+    of a phone's width from the cells."""
+    return {
+        "title": {"text": title, "side": "top"}, "orientation": "h", "thickness": 10,
+        "x": 0, "xanchor": "left", "y": -0.01, "yanchor": "top", "yref": "paper",
+        "len": 1.0, "lenmode": "fraction",
+    }  # fmt: skip
 
 
 def _html(text: object) -> str:
@@ -440,6 +723,25 @@ def heatmap_cell(selection: dict[str, Any] | None) -> tuple[str, str] | None:
         if isinstance(data, str) and "\x1f" in data:
             row, col = data.split("\x1f", 1)
             return row, col
+    return None
+
+
+def movers_range(changes: pd.Series) -> list[float]:
+    """The x range of movers_figure: every bar with room for its number beside it (55% of
+    the longest bar on each side that has bars: enough at 390 px), zero always inside."""
+    reach = float(changes.abs().max()) if len(changes) else 1.0
+    reach = reach or 1.0
+    low, high = min(0.0, float(changes.min())), max(0.0, float(changes.max()))
+    pad = 0.55 * reach
+    return [low - pad if low < 0 else -0.05 * reach, high + pad if high > 0 else 0.05 * reach]
+
+
+def mover_pick(selection: dict[str, Any] | None) -> tuple[str, str] | None:
+    """The (dimension, value) of the clicked bar of movers_figure in a plotly selection."""
+    for point in (selection or {}).get("points") or []:
+        data = point.get("customdata")
+        if isinstance(data, list) and len(data) == 3 and all(isinstance(x, str) for x in data):
+            return data[1], data[2]
     return None
 
 
@@ -502,16 +804,118 @@ def journey_figure(stages: pd.DataFrame, metric: str, height: int = 360) -> go.F
     return _layout(fig, height, hovermode="closest")
 
 
+# --- touchpoint ratings -------------------------------------------------------------------
+
+RATING_AXIS: dict[str, str] = {
+    "top2": "Top-2-box %",
+    "mean": "Mean rating, % of its scale",
+}
+RATING_SCALE: list[list[Any]] = GOOD_HIGH  # higher ratings are better
+
+
+def _rating_rows(frame: pd.DataFrame, measure: str) -> pd.DataFrame:
+    """The rows `measure` can place on its 0–100 axis, with a `row` label "touchpoint
+    (scale)" and a `value` column (top-2-box % or the mean as % of its scale)."""
+    kept = frame[ratings.placeable(frame, measure)].copy()
+    kept["row"] = [ratings.row_label(t, s) for t, s in zip(kept[ratings.RATED], kept["scale"],
+                                                            strict=True)]  # fmt: skip
+    kept["value"] = kept[ratings.MEASURES[measure][0]]
+    return kept
+
+
+def _rating_text(r: pd.Series, measure: str) -> str:
+    """A cell's own number: the top-2-box % or the mean on its scale."""
+    return f"{r['top2_pct']:.1f}%" if measure == "top2" else f"{r['mean']:.2f}"
+
+
+def ratings_heatmap_figure(frame: pd.DataFrame, cols: str, measure: str) -> go.Figure:
+    """Rated touchpoint (with its scale) × `cols` from ratings.touchpoint_ratings(by=cols):
+    cells coloured on the full 0–100 range of `measure` (neutral = the middle of the
+    scale), text the top-2-box % or the mean in its own unit, hover fmt.rating_hover;
+    suppressed cells grey. Rows `measure` cannot place (ratings.placeable) are left out:
+    the page names them."""
+    rows = _rating_rows(frame, measure)
+    volume = rows.groupby("row")["n"].sum()
+    row_order = ordered_categories(rows["row"], "row", volume)
+    col_volume = rows.groupby(cols)["n"].sum()
+    col_order = ordered_categories(rows[cols], cols, col_volume)
+    grid = HeatGrid.of(rows, "row", cols, row_order, col_order)
+    z = grid.values("value")
+    text = np.array(
+        ["" if pd.isna(r["value"]) else _rating_text(r, measure) for _, r in grid.cell.iterrows()],
+        dtype=object,
+    ).reshape(grid.shape)
+    hovers = [fmt.rating_hover(r) for _, r in grid.present_rows()]
+    return grid.figure(
+        z, text, hovers, RATING_SCALE, {"zmin": 0.0, "zmax": 100.0},
+        "Top-2-box" if measure == "top2" else "% of scale",
+        ("Rated touchpoint (scale)", fmt.dim_label(cols)),
+    )  # fmt: skip
+
+
+def ratings_journey_figure(frame: pd.DataFrame, measure: str, height: int = 380) -> go.Figure:
+    """The journey stages in order (x), one line per rated touchpoint (with its scale):
+    `measure` on its 0–100 axis with 95% CI error bars, low-base points open, suppressed
+    stages a gap; hover fmt.rating_hover. `frame`: ratings.touchpoint_ratings(by=
+    "journey_stage")."""
+    rows = _rating_rows(frame, measure)
+    order = ordered_categories(rows["journey_stage"], "journey_stage")
+    column = ratings.MEASURES[measure][0]
+    low, high = f"{column.removesuffix('_pct')}_ci_low", f"{column.removesuffix('_pct')}_ci_high"
+    fig = go.Figure()
+    volume = rows.groupby("row")["n"].sum()
+    for i, label in enumerate(ordered_categories(rows["row"], "row", volume)):
+        line = rows[rows["row"] == label].set_index("journey_stage").reindex(order)
+        present = line["n"].notna().to_numpy()
+        color = PALETTE[i % len(PALETTE)]
+        fig.add_trace(
+            go.Scatter(
+                x=order,
+                y=line["value"],
+                name=_html(label),
+                mode="lines+markers",
+                line={"color": color, "width": 2},
+                marker=low_base_marker(line["low_base"].fillna(False).to_numpy(bool), color, 8),
+                error_y={
+                    "type": "data", "symmetric": False, "color": _rgba(color, 0.5),
+                    "array": (line[high] - line["value"]).to_numpy(),
+                    "arrayminus": (line["value"] - line[low]).to_numpy(),
+                },
+                customdata=[
+                    f"<b>{_html(label)}</b> · {_html(st)}<br>{fmt.rating_hover(r)}" if ok
+                    else f"<b>{_html(label)}</b> · {_html(st)}<br>no ratings"
+                    for st, ok, (_, r) in zip(order, present, line.iterrows(), strict=True)
+                ],
+                hovertemplate="%{customdata}<extra></extra>",
+            )
+        )
+    fig.update_layout(
+        yaxis={"title": {"text": RATING_AXIS[measure]}, "range": [0, 100]},
+        xaxis={"type": "category", "title": {"text": "Journey stage"}, **category_ticks(order)},
+    )
+    # Many lines make a legend of several rows (one per line on a phone): it goes at the
+    # bottom of the figure, with room for one row per line, so it never covers the plot or
+    # the title above it.
+    rows = len(fig.data)
+    return _layout(
+        fig, height + 20 * rows, hovermode="closest",
+        legend={"orientation": "h", "yref": "container", "y": 0, "yanchor": "bottom", "x": 0},
+        margin={"l": 8, "r": 8, "t": 36, "b": 70 + 20 * rows},
+    )  # fmt: skip
+
+
 # --- overview -----------------------------------------------------------------------------
 
 
 def movers_figure(movers: pd.DataFrame, metric: str = "nps", limit: int = 10) -> go.Figure:
-    """Horizontal bars of the significant changes, largest first; colour = better/worse."""
+    """Horizontal bars of the significant changes, largest first; colour = better/worse.
+    Each bar's customdata is [hover, dimension, value], so a click names its segment
+    (mover_pick)."""
     top = movers.head(limit).iloc[::-1]
     m = metric_def(metric)
     better = top["change"] > 0 if m.higher_is_better else top["change"] < 0
     labels = [
-        f"{fmt.dim_label(d)}: {v}" for d, v in zip(top["dimension"], top["value"], strict=True)
+        fmt.segment_label(d, v) for d, v in zip(top["dimension"], top["value"], strict=True)
     ]
     hover = [
         f"<b>{_html(lab)}</b><br>{m.short_label} "
@@ -527,13 +931,23 @@ def movers_figure(movers: pd.DataFrame, metric: str = "nps", limit: int = 10) ->
             y=labels,
             orientation="h",
             marker_color=np.where(better, GOOD, BAD),
-            text=[fmt.change(metric, c) for c in top["change"]],
-            textposition="auto",
-            customdata=hover,
-            hovertemplate="%{customdata}<extra></extra>",
+            # beside the bar, unit on the axis: on a phone the bars are ~130 px wide and
+            # "-26.5 pts" inside a short bar was cut off
+            text=[fmt.change(metric, c, unit=False) for c in top["change"]],
+            textposition="outside",
+            cliponaxis=False,
+            customdata=[
+                [h, d, v] for h, d, v in zip(hover, top["dimension"], top["value"], strict=True)
+            ],
+            hovertemplate="%{customdata[0]}<extra></extra>",
         )
     )
-    fig.update_xaxes(title_text=f"change in {m.short_label}", zeroline=True)
+    unit = f" ({m.change_unit})" if m.change_unit else ""
+    fig.update_xaxes(
+        title_text=f"change in {m.short_label}{unit}",
+        zeroline=True,
+        range=movers_range(top["change"]),
+    )
     fig.update_yaxes(type="category", automargin=True, **category_ticks(labels))
     return _layout(fig, max(220, 34 * len(top) + 70), showlegend=False)
 
@@ -541,27 +955,45 @@ def movers_figure(movers: pd.DataFrame, metric: str = "nps", limit: int = 10) ->
 # --- segments -----------------------------------------------------------------------------
 
 
-def _scale_with_suppressed(
-    values: Sequence[float], metric: str
-) -> tuple[list[list[Any]], float, float, float]:
-    """A colour scale whose bottom 4% is the "n too small" grey, with cmin/cmax such that
-    `sentinel` (used for suppressed nodes) falls in that band. NPS is centred on 0."""
-    finite = [v for v in values if not fmt.is_missing(v)]
+def drill_range(values: Sequence[float], metric: str) -> tuple[float, float]:
+    """cmin/cmax of a drilldown's colour scale over the values shown (NaN / None left out:
+    suppressed and withheld nodes are painted apart, never by a value on the scale); NPS
+    symmetric around 0 so that 0 is the neutral middle."""
+    finite = [float(v) for v in values if not fmt.is_missing(v)]
     lo, hi = (min(finite), max(finite)) if finite else (0.0, 1.0)
     if metric == "nps":
         bound = max(abs(lo), abs(hi), 1.0)
-        lo, hi = -bound, bound
-    span = (hi - lo) or 1.0
-    band = 0.04
-    cmin = lo - span * band / (1 - band)
-    base = colorscale(metric)
-    scale: list[list[Any]] = [[0.0, SUPPRESSED_SOLID], [band, SUPPRESSED_SOLID]]
-    scale += [
-        [band + (1 - band) * pos + (1e-6 if i == 0 else 0.0), color]
-        for i, (pos, color) in enumerate(base)
-    ]
-    scale[-1][0] = 1.0
-    return scale, cmin, hi, cmin
+        return -bound, bound
+    return (lo, hi) if hi > lo else (lo - 0.5, hi + 0.5)
+
+
+def scale_colors(
+    values: Sequence[float], metric: str, cmin: float, cmax: float
+) -> list[str]:
+    """Each value's colour on the metric's own scale (colorscale) between cmin and cmax,
+    as "rgb(r, g, b)": the ends of the range get the scale's end colours."""
+    pos = np.clip((np.asarray(values, dtype=float) - cmin) / (cmax - cmin), 0.0, 1.0)
+    return list(sample_colorscale(colorscale(metric), list(pos), colortype="rgb"))
+
+
+def colorbar_trace(metric: str, cmin: float, cmax: float, title: str) -> go.Scatter:
+    """An invisible trace that only draws the colour bar of `metric`'s scale from cmin to
+    cmax (treemaps painted node by node have no colour bar of their own)."""
+    return go.Scatter(
+        x=[None],
+        y=[None],
+        mode="markers",
+        hoverinfo="skip",
+        showlegend=False,
+        marker={
+            "color": [cmin],
+            "colorscale": colorscale(metric),
+            "cmin": cmin,
+            "cmax": cmax,
+            "showscale": True,
+            "colorbar": {"title": {"text": title}, "thickness": 12},
+        },
+    )
 
 
 def drill_figure(
@@ -572,8 +1004,10 @@ def drill_figure(
     root_value: float | None,
     root_n: int,
 ) -> go.Figure:
-    """A treemap or sunburst of the drilldown: size = answers, colour = `metric`;
-    suppressed nodes are grey and labelled "n too small (n=…)"."""
+    """A treemap or sunburst of the drilldown: size = answers, colour = `metric`, given
+    node by node from the metric's scale (so the scale's ends stay true colours);
+    suppressed ("n too small (n=…)") and withheld nodes are grey and hatched, off the
+    scale. The colour bar is a separate invisible trace (colorbar_trace)."""
     m = metric_def(metric)
     root = "All"
     ids = [root, *nodes["id"].astype(str)]
@@ -588,23 +1022,25 @@ def drill_figure(
     ns = [root_n, *nodes[m.n].astype(int)]
     lows = [False, *nodes[m.base.low_base].astype(bool)]
     held = [False, *(nodes["hidden"] if "hidden" in nodes else [False] * len(nodes))]
-    hidden = [s or fmt.is_missing(v) for s, v in zip(supp, raw, strict=True)]
-    scale, cmin, cmax, sentinel = _scale_with_suppressed(
-        [v for v, h in zip(raw, hidden, strict=True) if not h], metric
-    )
-    color = [sentinel if h else float(v) for h, v in zip(hidden, raw, strict=True)]
+    hidden = np.array([s or fmt.is_missing(v) for s, v in zip(supp, raw, strict=True)])
+    shown = [float(v) for v, h in zip(raw, hidden, strict=True) if not h]
+    cmin, cmax = drill_range(shown, metric)
+    color = np.full(len(raw), SUPPRESSED_SOLID, dtype=object)
+    color[~hidden] = scale_colors(shown, metric, cmin, cmax)
     name = m.short_label
     info = [  # no CI inside a tile: the label must stay short
         fmt.hover_text(metric, v, n, suppressed=s, low_base=lb, withheld=bool(w), name=name)
         for v, n, s, lb, w in zip(raw, ns, supp, lows, held, strict=True)
     ]
     marker: dict[str, Any] = {
-        "colors": color,
-        "colorscale": scale,
-        "cmin": cmin,
-        "cmax": cmax,
-        "showscale": True,
-        "colorbar": {"title": {"text": name}, "thickness": 12},
+        "colors": list(color),
+        "pattern": {
+            "shape": ["/" if h else "" for h in hidden],
+            "fillmode": "overlay",  # on the grey; "replace" shows the page (dark in dark mode)
+            "fgcolor": NEUTRAL,
+            "fgopacity": 0.5,
+            "size": 8,
+        },
     }
     common: dict[str, Any] = {
         "ids": ids,
@@ -621,7 +1057,10 @@ def drill_figure(
         trace = go.Treemap(**common, tiling={"pad": 2}, pathbar={"visible": True})
     else:
         trace = go.Sunburst(**common, insidetextorientation="radial")
-    return _layout(go.Figure(trace), 560, margin={"l": 4, "r": 4, "t": 30, "b": 4})
+    fig = go.Figure([trace, colorbar_trace(metric, cmin, cmax, name)])
+    fig.update_xaxes(visible=False)
+    fig.update_yaxes(visible=False)
+    return _layout(fig, 560, margin={"l": 4, "r": 4, "t": 30, "b": 4})
 
 
 # --- themes -------------------------------------------------------------------------------
@@ -645,12 +1084,18 @@ def _theme_nps(r: pd.Series, side: str = "with") -> str:
     )
 
 
+def _theme_share(r: pd.Series) -> str:
+    """The share of a theme cell as hover text: "12 of 340 comments (3.5%)", "low base"
+    under the low-base threshold, or the "n too small" placeholder."""
+    if r.get("share_suppressed", False):
+        return f"share: {fmt.too_small(int(r['comments']))} comments"
+    flag = " · low base" if r.get("share_low_base", False) else ""
+    return f"{int(r['n']):,} of {int(r['comments']):,} comments ({r['share']:.1f}%){flag}"
+
+
 def _mentions(r: pd.Series) -> str:
     """Hover lines of a theme cell: mentions of the comments, and NPS with the theme."""
-    return (
-        f"{int(r['n']):,} of {int(r['comments']):,} comments ({r['share']:.1f}%)<br>"
-        f"NPS with the theme: {_theme_nps(r)}"
-    )
+    return f"{_theme_share(r)}<br>NPS with the theme: {_theme_nps(r)}"
 
 
 def _theme_tested(r: pd.Series) -> bool:
@@ -762,13 +1207,17 @@ def theme_trend_figure(frame: pd.DataFrame) -> go.Figure:
             f"<b>{label}</b> · {pd.Timestamp(r['period']):%d %b %Y}<br>{_mentions(r)}"
             for _, r in g.iterrows()
         ]
+        colour = PALETTE[i % len(PALETTE)]
+        low = g["share_low_base"].to_numpy(dtype=bool) if "share_low_base" in g else None
         fig.add_trace(
             go.Scatter(
                 x=g["period"],
-                y=g["share"],
+                y=g["share"],  # NaN (n too small) leaves a gap
                 mode="lines+markers",
                 name=label,
-                line={"color": PALETTE[i % len(PALETTE)], "width": 2},
+                line={"color": colour, "width": 2},
+                marker=low_base_marker(low, colour) if low is not None else None,
+                connectgaps=False,
                 customdata=hover,
                 hovertemplate="%{customdata}<extra></extra>",
             )
@@ -794,7 +1243,9 @@ def theme_heatmap_figure(frame: pd.DataFrame, themes: Sequence[str]) -> go.Figur
     for _, r in cells.iterrows():
         i, j = row[r["theme"]], col[str(r["touchpoint"])]
         z[i, j] = r["share"]
-        text[i][j] = "&lt;1" if r["share"] < 0.5 else f"{r['share']:.0f}"
+        share = r["share"]
+        small = f"n={int(r['comments'])}"  # too few comments for a share: their n
+        text[i][j] = small if pd.isna(share) else "&lt;1" if share < 0.5 else f"{share:.0f}"
         hover[i][j] = f"<b>{_html(r['label'])}</b> at {_html(r['touchpoint'])}<br>{_mentions(r)}"
     top = float(np.nanmax(z)) if np.isfinite(z).any() else 1.0
     fig = go.Figure(

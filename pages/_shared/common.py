@@ -11,7 +11,7 @@ import streamlit as st
 from cxdata.errors import CxError, display_text
 from pages._shared import fmt
 from pages._shared.session import Ctx
-from pages._shared.urlstate import COMPARISONS, PERIODS, Params, ViewFilters
+from pages._shared.urlstate import PERIODS, Params, ViewFilters
 
 
 @dataclass(frozen=True)
@@ -33,8 +33,8 @@ DASHBOARD_PAGES: tuple[PageInfo, ...] = (OVERVIEW, TRENDS, TOUCHPOINTS, SEGMENTS
 
 
 def vs_label(ctx: Ctx) -> str:
-    """previous period / same period last year."""
-    return COMPARISONS[ctx.view.compare]
+    """previous period / previous quarter / same period last year: the comparison used."""
+    return ctx.view.compared(ctx.anchor, ctx.span[0]).label
 
 
 def header(title: str, ctx: Ctx, intro: str = "") -> None:

@@ -4,16 +4,19 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from typing import Any
 
 import pandas as pd
 
 from cxdata.comments import neutralise
-from cxdata.filters import Filters
+from cxdata.filters import NOT_SET, Filters
 from cxdata.metrics import metric_def
+from cxdata.ratings import scale_label
 from cxdata.textsafe import clean_text as clean_text  # re-exported: one place for pages
 from cxdata.textsafe import md_escape as md_escape
 from cxdata.textsafe import plotly_escape as plotly_escape
+from cxdata.voc.language import language_name
 
 
 def is_missing(value: float | None) -> bool:
@@ -30,12 +33,13 @@ def value(metric: str, v: float | None) -> str:
     return f"{v:.{m.decimals}f}" + ("%" if m.unit == "%" else "")
 
 
-def change(metric: str, d: float | None) -> str:
-    """A change in the metric's unit: +1.2 pts, −0.8 pp, +0.05."""
+def change(metric: str, d: float | None, unit: bool = True) -> str:
+    """A change in the metric's unit: +1.2 pts, −0.8 pp, +0.05 (without `unit`: +1.2, where
+    an axis title names it)."""
     if is_missing(d):
         return "–"
     m = metric_def(metric)
-    return f"{d:+.{m.decimals}f} {m.change_unit}".strip()
+    return f"{d:+.{m.decimals}f} {m.change_unit if unit else ''}".strip()
 
 
 def short_label(metric: str) -> str:
@@ -56,8 +60,18 @@ def ci(metric: str, low: float | None, high: float | None) -> str:
 
 
 def too_small(n: int) -> str:
-    """The honest placeholder for a suppressed score."""
-    return f"n too small (n={int(n):,})"
+    """The honest placeholder for a suppressed score; "no answers" when there are none
+    (n = 0 is not a small base: nothing was asked or answered)."""
+    return f"n too small (n={int(n):,})" if int(n) else "no answers"
+
+
+def no_answers(metric: str, in_data: bool) -> str:
+    """Why a score has no answers at all: none in this selection (`in_data`: the data has
+    some elsewhere), or none in the whole data — its column was never mapped."""
+    label = short_label(metric)
+    if in_data:
+        return f"no {label} answers in this selection"
+    return f"no {label} answers in this data — map a column on the Data page"
 
 
 def hidden(n: int | None = None) -> str:
@@ -110,9 +124,45 @@ def date_range(start: dt.date | None, end: dt.date | None) -> str:
     return f"{start:%-d %b %Y} – {end:%-d %b %Y}"
 
 
+def period_label(start: object, grain: str) -> str:
+    """A period by its first day in the words of its grain: 06 Jan 2025 (day), week of 06
+    Jan 2025, Jan 2025 (month), Q1 2025 (quarter)."""
+    ts = pd.Timestamp(start)
+    if grain == "quarter":
+        return f"Q{ts.quarter} {ts.year}"
+    if grain == "month":
+        return f"{ts:%b %Y}"
+    return f"week of {ts:%d %b %Y}" if grain == "week" else f"{ts:%d %b %Y}"
+
+
+def partial_period(days: int, period_days: int) -> str:
+    """A period the date range (or the data) covers only in part: "partial: 1 of 31 days"."""
+    return f"partial: {int(days)} of {int(period_days)} days"
+
+
+def not_narrowed(dims: Iterable[str]) -> str:
+    """The filters a number could not apply: "not narrowed by Customer type, Plan" ("" when
+    none)."""
+    names = [dim_label(d) for d in dims]
+    return f"not narrowed by {', '.join(names)}" if names else ""
+
+
 def dim_label(dim: str) -> str:
     """journey_stage → Journey stage."""
     return dim.replace("_", " ").capitalize()
+
+
+def value_label(dim: str, value: str) -> str:
+    """A dimension value as people read it: language codes by name ("no" → Norwegian),
+    "(not set)" as "(missing)", anything else as stored."""
+    if value == NOT_SET:
+        return "(missing)"
+    return language_name(value) if dim == "language" else value
+
+
+def segment_label(dim: str, value: str) -> str:
+    """Language: Norwegian · Plan: Premium."""
+    return f"{dim_label(dim)}: {value_label(dim, value)}"
 
 
 def metric_label(metric: str) -> str:
@@ -149,3 +199,29 @@ def filters_summary(f: Filters) -> str:
     """region = Oslo, Viken · plan = Basic (markdown-escaped), or "all customers"."""
     parts = [f"{dim_label(dim)} = {', '.join(values)}" for dim, values in f.where]
     return md_escape(" · ".join(parts)) if parts else "all answers"
+
+
+def rating_hover(r: Mapping[str, Any]) -> str:
+    """The one wording of a touchpoint-rating group (a row of cxdata.ratings): "mean 3.42
+    on 1–5 (95% CI 3.30 – 3.54) · top-2-box 48.1% (95% CI 44.0% – 52.2%) · n = 512";
+    "n too small (n=7)" when suppressed; an unknown scale or an undefined top-2-box is
+    said, never left blank."""
+    n = int(r["n"])
+    if bool(r["suppressed"]):
+        return too_small(n)
+    scale = scale_label(r["scale"])
+    mean = (
+        f"mean {r['mean']:.2f} on {scale} "
+        f"(95% CI {r['mean_ci_low']:.2f} – {r['mean_ci_high']:.2f})"
+    )
+    if bool(r["top2_defined"]):
+        top2 = (
+            f"top-2-box {r['top2_pct']:.1f}% "
+            f"(95% CI {r['top2_ci_low']:.1f}% – {r['top2_ci_high']:.1f}%)"
+        )
+    elif bool(r["scale_known"]):
+        top2 = f"no top-2-box on a {scale} scale"
+    else:
+        top2 = "no top-2-box: the import stored no scale"
+    flag = " · low base" if bool(r["low_base"]) else ""
+    return f"{mean} · {top2} · n = {n:,}{flag}"

@@ -26,8 +26,17 @@ from cxdata.importing import (
 )
 from cxdata.importing.datasets import data_dir_of
 from cxdata.importing.dates import DATE_ORDER_CHOICES, normalise_order, parse_dates
+from cxdata.importing.mapping import ColumnMap
 from cxdata.importing.platforms import platform_label
-from cxdata.importing.table import EDITABLE, mapping_from_table, mapping_table
+from cxdata.importing.table import (
+    EDITABLE,
+    LEAVE_OUT,
+    SEGMENT,
+    mapping_from_table,
+    mapping_table,
+    target_options,
+    with_edits,
+)
 from cxdata.store import Store
 from pages._shared import exports
 from pages._shared.fmt import clean_text, md_escape, safe_table
@@ -40,29 +49,57 @@ ORDER_LABELS = {
     "mdy": "12/31 = month first (mdy)",
 }
 ORDER_NAMES = {"auto": "auto", "day-first": "dmy", "month-first": "mdy"}
+# "Why" and "Check this" come right after "Maps to", so they are on screen at 1440 px
+# without scrolling the table sideways; the cells right of them are the details.
 EDITOR_COLUMNS = {
     "responses": [
-        "column", "to", "question", "seen", "examples", "note", "warning",
-        "touchpoint", "scale", "labels", "missing", "name", "rescale", "hash",
+        "column", "to", "note", "warning", "touchpoint", "scale", "name", "labels",
+        "missing", "rescale", "hash", "question", "seen", "examples",
     ],
     "metrics": [
-        "column", "to", "metric", "question", "seen", "examples", "note", "warning",
-        "labels", "missing",
+        "column", "to", "note", "warning", "metric", "name", "labels", "missing",
+        "question", "seen", "examples",
     ],
 }  # fmt: skip
 METRIC_PX = 160
-ROW_PX, MAX_ROWS_SHOWN = 35, 20  # the table shows up to 20 columns of the file, then scrolls
+# Rows over 64 px let the grid wrap text (Streamlit's data editor): three lines of "Why"
+# and "Check this" per column of the file; up to 8 columns shown, then the table scrolls.
+ROW_PX, MAX_ROWS_SHOWN, HEADER_PX = 66, 8, 35
+TARGET_LABELS = {
+    LEAVE_OUT: "leave out",
+    "response_id": "response id",
+    "submitted_at": "response time",
+    "nps": "NPS (0–10)",
+    "csat": "CSAT",
+    "ces": "CES (1–7)",
+    "comment": "comment",
+    "language": "language",
+    "touchpoint": "touchpoint name",
+    "journey_stage": "journey stage",
+    "channel": "channel",
+    "customer_id": "customer id",
+    "rating": "rating of a touchpoint",
+    "text": "extra answer text",
+    SEGMENT: "segment (a filter)",
+    "split": "split by another column",
+    "date": "date",
+    "metric": "metric name",
+    "value": "value",
+    "unit": "unit",
+    "target": "target",
+    "base": "base (answers behind the value)",
+}
 TARGETS_HELP = (
-    "Canonical field (response_id, submitted_at, nps, csat, ces, comment, language, "
-    "touchpoint, journey_stage, channel, customer_id; for metrics: date, metric, value, unit, "
-    "target); `rating` for a rating of the named touchpoint; `text` for an extra answer text "
-    "(give it a name); any other lower-case name for a segment column; empty to leave the "
-    "column out."
+    "What the column becomes. **rating**: a rating of the touchpoint in *Touchpoint*, on "
+    "its *Scale*; **extra answer text**: stored as text_<Name>, shown with the comment; "
+    "**segment**: a filter named *Name* (the column's name when empty); **leave out**: not "
+    "stored."
 )
 COLUMN_CONFIG: dict[str, Any] = {
     "column": st.column_config.TextColumn(
         "Column in the file",
-        width=240,
+        width=170,
+        pinned=True,  # stays in view while the table scrolls sideways (phones)
         help="The header in the file. Double-click a cell to read a long header in full.",
     ),
     "question": st.column_config.TextColumn(
@@ -79,19 +116,16 @@ COLUMN_CONFIG: dict[str, Any] = {
         width="medium",
         help="What the values look like: whole numbers and their scale, answer labels, text.",
     ),
-    "to": st.column_config.TextColumn(
-        "Maps to", width=130, help=TARGETS_HELP, validate=r"^$|^[a-z_][a-z0-9_]*$"
-    ),
     "note": st.column_config.TextColumn(
         "Why",
-        width=300,
-        help="Why this was suggested (or why the column is left out). Double-click a cell to "
-        "read it in full.",
+        width=260,
+        help="Why this was suggested (or why the column is left out); listed below too.",
     ),
     "warning": st.column_config.TextColumn(
         "Check this",
         width=300,
-        help="A scale or meaning problem to look at (also listed below the table).",
+        help="A scale or meaning problem to look at (also listed below the table); it goes "
+        "when the mapping no longer has it.",
     ),
     "touchpoint": st.column_config.TextColumn(
         "Touchpoint", width="small", help="The touchpoint a `rating` column rates."
@@ -100,7 +134,10 @@ COLUMN_CONFIG: dict[str, Any] = {
         "Metric", width="small", help="The metric a `value` column holds."
     ),
     "name": st.column_config.TextColumn(
-        "Text name", width="small", help="For `text`: stored as text_<name> (a-z, 0-9, _)."
+        "Name",
+        width="small",
+        help="For a segment: the filter's name; for an extra answer text: stored as "
+        "text_<name> (a-z, 0-9, _).",
     ),
     "scale": st.column_config.TextColumn("Scale", width="small", help="e.g. 1-5, 0-10"),
     "labels": st.column_config.TextColumn(
@@ -197,34 +234,93 @@ def mapping_editor(
             "columns as this file).",
             icon=":material/bookmark:",
         )
-    table = mapping_table(suggestion, source)
+    editor_key = f"cx_mapping_{_digest(key, source.sheet, source.header_row, suggestion.dataset)}"
+    table = _as_edited(mapping_table(suggestion, source), suggestion, editor_key, date_order)
     shown = editor_columns(table, suggestion.dataset)
+    config = {c: COLUMN_CONFIG[c] for c in shown if c in COLUMN_CONFIG}
     edited = st.data_editor(
         table,
-        key=f"cx_mapping_{_digest(key, source.sheet, source.header_row, suggestion.dataset)}",
+        key=editor_key,
         hide_index=True,
         width="stretch",
         num_rows="fixed",
-        height=ROW_PX * (min(len(table), MAX_ROWS_SHOWN) + 1) + 3,
+        row_height=ROW_PX,
+        height=ROW_PX * min(len(table), MAX_ROWS_SHOWN) + HEADER_PX + 3,
         column_order=shown,
         disabled=[c for c in table.columns if c not in EDITABLE],
-        column_config={c: COLUMN_CONFIG[c] for c in shown if c in COLUMN_CONFIG},
+        column_config={**config, "to": target_column(suggestion)},
     )
     st.caption(
-        "Edit **Maps to** and the cells right of **Check this** where the suggestion is "
-        "wrong; hover a column title for what it takes, double-click a cell to read it in "
-        "full. Empty **Maps to** leaves the column out."
+        "Choose in **Maps to** where the suggestion is wrong, and fill the cells right of "
+        "**Check this** it needs (a rating's touchpoint and scale, a segment's name); hover "
+        "a column title for what it takes. Scroll the table sideways for the question and "
+        "the values seen."
     )
     for note in suggestion.notes:
         st.caption(f":material/info: {md_escape(note)}")
     try:
         mapping = mapping_from_table(edited, suggestion, date_order=date_order)
     except MappingError as exc:
-        warnings_box(suggestion.warnings())
-        return None, exc
+        return None, exc  # the problems are listed; warnings return once it applies
     mapping.profile = suggestion.profile
     warnings_box(_current(mapping))
+    why_list(mapping)
     return mapping, None
+
+
+def target_column(suggestion: Mapping) -> Any:
+    """The "Maps to" cell: a choice among the dataset's targets, never free text."""
+    return st.column_config.SelectboxColumn(
+        "Maps to",
+        width=150,
+        required=True,
+        options=target_options(suggestion),
+        format_func=lambda target: TARGET_LABELS.get(target, target),
+        help=TARGETS_HELP,
+    )
+
+
+def _as_edited(
+    table: pd.DataFrame, suggestion: Mapping, editor_key: str, order: str
+) -> pd.DataFrame:
+    """`table` with "Why" and "Check this" of the mapping as edited so far (the editor's
+    edits are in session state before it is drawn): a warning that no longer applies goes.
+    Unchanged while an edit cannot be applied (its problem is listed below the table)."""
+    edits = (st.session_state.get(editor_key) or {}).get("edited_rows") or {}
+    if not edits:
+        return table
+    try:
+        current = mapping_from_table(with_edits(table, edits), suggestion, date_order=order)
+    except MappingError:
+        return table
+    now = mapping_table(current)
+    return table.assign(note=now["note"].to_numpy(), warning=now["warning"].to_numpy())
+
+
+def why_list(mapping: Mapping) -> None:
+    """Each used column, where it goes and why, as text that wraps on any screen."""
+    used = mapping.mapped()
+    if not used:
+        return
+    with st.expander(f"Why each column maps where it does ({len(used)} used)"):
+        st.markdown(
+            "\n".join(
+                f"- **{md_escape(_short(col.source, 60))}** → {md_escape(_target_text(col))}"
+                + (f": {md_escape(col.note)}" if col.note else "")
+                for col in used
+            )
+        )
+
+
+def _target_text(col: ColumnMap) -> str:
+    """'rating of a touchpoint (Seat comfort, 1–5)', 'segment (a filter) route'…"""
+    label = TARGET_LABELS.get(str(col.to))
+    if label is None:  # a segment: stored under its own name
+        return f"{TARGET_LABELS[SEGMENT]} {col.to}"
+    if col.to == "rating":
+        scale = f", {col.scale[0]}–{col.scale[1]}" if col.scale else ""
+        return f"{label} ({col.touchpoint}{scale})"
+    return f"{label} text_{col.name}" if col.to == "text" else label
 
 
 def _current(mapping: Mapping) -> list[str]:

@@ -27,14 +27,14 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from cxdata import catalog, comments, kpi_metrics, queries, segments
+from cxdata import catalog, comments, kpi_metrics, queries, ratings, segments
 from cxdata.access import Grant
 from cxdata.config import Thresholds, thresholds
 from cxdata.errors import CxError
 from cxdata.filters import Filters
 from cxdata.queries import Kpis
 from cxdata.store import Store, connect, is_open
-from cxdata.voc import impact, persist, verbatims
+from cxdata.voc import fit, impact, persist, verbatims
 from pages._shared.auth import effective_grant
 from pages._shared.urlstate import ViewFilters
 
@@ -120,6 +120,7 @@ QUERIES: dict[str, Callable[..., Any]] = {
     "hotspots": queries.friction_hotspots,
     "movers": segments.movers,
     "segment_vs_rest": segments.segment_vs_rest,
+    "touchpoint_ratings": ratings.touchpoint_ratings,
     # metrics dataset and comments
     "metric_series": kpi_metrics.metric_series,
     "comment_page": comments.comment_page,
@@ -130,12 +131,13 @@ QUERIES: dict[str, Callable[..., Any]] = {
     "theme_matrix": impact.theme_matrix,
     "voc_languages": impact.voc_languages,
     "theme_verbatims": verbatims.theme_verbatims,
+    "taxonomy_fit": fit.taxonomy_fit,
 }
 # Results read from the stored themes. "Compute themes" or a taxonomy edit changes them
 # without changing the responses, so their key also carries persist.results_version.
 VOC_QUERIES = frozenset(
     {"voc_status", "theme_impact", "theme_trend", "theme_matrix", "voc_languages",
-     "theme_verbatims"}
+     "theme_verbatims", "taxonomy_fit"}
 )  # fmt: skip
 
 
@@ -221,8 +223,11 @@ class Ctx:
         by: str | None = None,
         top_n: int | None = None,
         f: Filters | None = None,
+        values: Sequence[str] | None = None,
     ) -> pd.DataFrame:
-        """Scores per period."""
+        """Scores per period; `values` (instead of `top_n`): the split's own lines."""
+        if values is not None:
+            return self.query("trend", f or self.filters, grain, by, None, self.th, values=values)
         return self.query("trend", f or self.filters, grain, by, top_n, self.th)
 
     def breakdown(self, by: Sequence[str], f: Filters | None = None) -> pd.DataFrame:
@@ -240,6 +245,10 @@ class Ctx:
     def hotspots(self, by: str, limit: int = 5) -> pd.DataFrame:
         """The highest-friction touchpoint × `by` cells."""
         return self.query("hotspots", self.filters, by, limit, self.th)
+
+    def touchpoint_ratings(self, by: str | None = None) -> pd.DataFrame:
+        """Mean and top-2-box per rated touchpoint and scale (per value of `by`)."""
+        return self.query("touchpoint_ratings", self.filters, by, self.th)
 
     def movers(self, dims: Sequence[str], metric: str = "nps") -> pd.DataFrame:
         """Segments whose `metric` changed significantly vs the comparison period."""

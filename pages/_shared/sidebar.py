@@ -30,6 +30,12 @@ K_PERIOD = "g.period"
 K_RANGE = "g.range"
 K_VS = "g.vs"
 K_DIM = "g.dim."
+COMPARE_HELP = (
+    "**Previous period**: the same number of days just before. **Previous calendar "
+    "period**: a quarter vs the quarter before (Q2 vs Q1), a month vs the month before, a "
+    "year vs the year before; a period to date vs the same stretch of the one before. "
+    "**Same period last year**: the same days one year earlier."
+)
 
 
 def _dim_key(dim: str) -> str:
@@ -47,7 +53,7 @@ def _adopt_view(ctx: Ctx, dims: Sequence[str]) -> None:
     state.set_value(K_PERIOD, view.period)
     state.set_value(K_VS, view.compare)
     if view.period == "custom":
-        state.set_value(K_RANGE, view.date_range(ctx.anchor))
+        state.set_value(K_RANGE, view.date_range(ctx.anchor, ctx.span[0]))
     chosen = view.dims()
     for dim in dims:
         allowed = set(ctx.dimension_values(dim))
@@ -119,16 +125,19 @@ def render_filters(ctx: Ctx) -> ViewFilters:
         default=DEFAULT_COMPARISON,
         format_func=lambda c: COMPARISONS[c].capitalize(),
         where=side,
+        help=COMPARE_HELP,
     )
-    rng = view_period.date_range(ctx.anchor)
+    rng = view_period.date_range(ctx.anchor, ctx.span[0])
     st.session_state["_cx_shown_range"] = rng
     prev = ViewFilters.make(
         view_period.period, view_period.start, view_period.end, compare
-    ).comparison(ctx.anchor)
+    ).compared(ctx.anchor, ctx.span[0])
     side.caption(
-        f"**{fmt.date_range(*rng)}** vs {fmt.date_range(prev.start, prev.end)}  \n"
-        f"Data from {fmt.date_range(*ctx.span)}"
+        f"**{fmt.date_range(*rng)}** vs {prev.label} ({fmt.date_range(prev.start, prev.end)})"
+        f"  \nData from {fmt.date_range(*ctx.span)}"
     )
+    if prev.note:
+        side.info(prev.note, icon=":material/info:")
 
     side.subheader("Filters")
     where: dict[str, list[str]] = {}

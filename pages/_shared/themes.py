@@ -12,6 +12,7 @@ never rendered as markdown or HTML (data grids, escaped chart labels).
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import pandas as pd
@@ -20,6 +21,7 @@ import streamlit as st
 from cxdata import comments
 from cxdata.store import Store
 from cxdata.voc import impact, persist, taxonomy, verbatims
+from cxdata.voc.fit import TaxonomyFit
 from cxdata.voc.language import ANALYSED, language_name
 from pages._shared import charts, common, fmt, state
 from pages._shared.session import Ctx
@@ -45,6 +47,19 @@ def _progress_bar(label: str) -> persist.Progress:
     return report
 
 
+def estimate_text(store: Store) -> str:
+    """How long computing the waiting comments takes: the measured model of
+    persist.estimated_seconds (fixed cost + per comment + per word of the distinct texts)
+    for these comments, said as an idle-machine figure, never a promise."""
+    work = persist.pending_workload(store)
+    seconds = persist.estimated_seconds(work)
+    return (
+        f"They hold {work.distinct:,} distinct texts with {work.words:,} words: about "
+        f"{max(5, round(seconds / 5) * 5):,} s of computing on an idle 2-core machine "
+        "(measured), longer when the server is busy — the progress bar shows how far it is."
+    )
+
+
 def compute_section(store: Store, status: persist.VocStatus) -> None:
     """The compute / update buttons with a progress bar."""
     if not status.computed and status.pending == 0:
@@ -53,8 +68,7 @@ def compute_section(store: Store, status: persist.VocStatus) -> None:
     if not status.computed:
         st.info(
             f"Themes have not been computed yet for the {status.pending:,} comments. "
-            "This runs once (about 10 s per 100,000 comments) and is stored; imports "
-            "update it.",
+            f"This runs once and is stored; imports update it. {estimate_text(store)}",
             icon=":material/psychology:",
         )
         if st.button(
@@ -151,15 +165,20 @@ def source_control() -> str:
     )
 
 
-def ranking_section(frame: pd.DataFrame) -> None:
+def ranking_section(frame: pd.DataFrame, line: str = "") -> None:
     """Ranking by volume and by impact, side by side, with the numbers in a grid."""
     left, right = st.columns(2)
     with left:
-        st.markdown("**Themes by volume**")
-        charts.show(charts.theme_volume_figure(frame), key=f"{K}.volume")
+        charts.show(
+            charts.theme_volume_figure(frame), f"{K}.volume", title="Themes by volume", context=line
+        )
     with right:
-        st.markdown("**Themes by impact on NPS**")
-        charts.show(charts.theme_impact_figure(impact.ranked_by_impact(frame)), key=f"{K}.impact")
+        charts.show(
+            charts.theme_impact_figure(impact.ranked_by_impact(frame)),
+            f"{K}.impact",
+            title="Themes by impact on NPS",
+            context=line,
+        )
     st.caption(
         "Impact = NPS of answers whose comment mentions the theme − NPS of the other "
         "analysed comments. ★ = significant at 95% (|t| > 1.96); grey = not "
@@ -212,7 +231,7 @@ def ranking_section(frame: pd.DataFrame) -> None:
         )
 
 
-def trend_section(ctx: Ctx, source: str, frame: pd.DataFrame) -> None:
+def trend_section(ctx: Ctx, source: str, frame: pd.DataFrame, line: str = "") -> None:
     """Share of comments per theme over time, for themes the user picks (URL: voc.trend,
     voc.per; the largest themes until then)."""
     st.markdown("**Theme trend**")
@@ -234,23 +253,31 @@ def trend_section(ctx: Ctx, source: str, frame: pd.DataFrame) -> None:
     if not chosen:
         st.caption("Pick at least one theme.")
         return
-    charts.show(charts.theme_trend_figure(ctx.theme_trend(source, grain, chosen)), f"{K}.trend")
+    trend = charts.theme_trend_figure(ctx.theme_trend(source, grain, chosen))
+    charts.show(trend, f"{K}.trend", title=f"Theme trend per {grain}", context=line)
+    st.caption(
+        f"Share of the period's analysed comments that mention the theme. Open markers: "
+        f"low base (fewer than {ctx.th.low_base} comments in the period); gaps: fewer than "
+        f"{ctx.th.min_n}, no share shown (n too small). Hover for n and the NPS of those "
+        "answers."
+    )
 
 
-def heatmap_section(ctx: Ctx, source: str, frame: pd.DataFrame) -> None:
+def heatmap_section(ctx: Ctx, source: str, frame: pd.DataFrame, line: str = "") -> None:
     """Theme × touchpoint heatmap of the largest themes."""
     if "touchpoint" not in ctx.dimensions():
         return
-    st.markdown("**Themes × touchpoints**")
     matrix = ctx.theme_matrix(source)
     if matrix.empty:
         st.caption("No theme is mentioned at a touchpoint in this selection.")
         return
     themes = list(frame["theme"].head(MAX_HEATMAP_THEMES))
-    charts.show(charts.theme_heatmap_figure(matrix, themes), f"{K}.heatmap")
+    heat = charts.theme_heatmap_figure(matrix, themes)
+    charts.show(heat, f"{K}.heatmap", title="Themes × touchpoints", context=line)
     st.caption(
         f"Cell = % of the touchpoint's analysed comments that mention the theme "
-        f"(the {len(themes)} largest themes). Hover for n and the NPS of those answers."
+        f"(the {len(themes)} largest themes); n=… instead of a share: fewer than "
+        f"{ctx.th.min_n} comments at the touchpoint. Hover for n and the NPS of those answers."
     )
 
 
@@ -358,12 +385,55 @@ def languages_section(ctx: Ctx) -> None:
     )
 
 
-def render(ctx: Ctx, *, can_edit: bool = True) -> None:
-    """The whole view, inside the view's filters. Computing themes and editing the taxonomy
-    are offered only when `can_edit` and the engine lets this store write themes (the
-    analyst role, no row restriction: Store.may_write); the engine refuses the writes
-    anyway."""
+def coverage_caption(ctx: Ctx, narrowing: comments.CommentQuery, analysed: int) -> None:
+    """What the themes below are computed on: the analysed comments inside the period,
+    the filters and the Feedback narrowing (touchpoint, language, drill-down), and that
+    the Comments view's search and score band do not apply."""
+    parts = narrowing_parts(narrowing)
+    narrowed = f" · narrowed to {fmt.md_escape(' · '.join(parts))}" if parts else ""
+    st.caption(
+        f"Themes of the **{analysed:,}** analysed comments in "
+        f"{fmt.date_range(ctx.filters.start, ctx.filters.end)} · "
+        f"{fmt.filters_summary(ctx.filters)}{narrowed}. The search and score band of the "
+        "Comments view do not apply here."
+    )
+
+
+def narrowing_parts(narrowing: comments.CommentQuery) -> list[str]:
+    """The Feedback narrowing as "Touchpoint: parcel delivery"-style parts (plain text)."""
+    return [f"{fmt.dim_label(dim)}: {', '.join(v)}" for dim, v in narrowing.narrowing()]
+
+
+def export_context(source: str, narrowing: comments.CommentQuery) -> str:
+    """The line a theme chart (and its PNG) carries: period, filters, narrowing, source."""
+    parts = [charts.run_context(), *narrowing_parts(narrowing), SOURCES[source]]
+    return " · ".join(p for p in parts if p)
+
+
+def fit_warning(fit: TaxonomyFit) -> None:
+    """Say when the taxonomy does not fit these comments (cxdata.voc.fit), and what to do."""
+    if not fit.problems:
+        return
+    st.warning(
+        "**The taxonomy may not fit these comments:** "
+        + fmt.md_escape("; ".join(fit.problems))
+        + ". Its theme shares can then count words used in another sense (a “return "
+        "flight” as Returns & refunds). Use **Automatic themes** above, or edit the "
+        "taxonomy (below) to name what these customers talk about and re-match.",
+        icon=":material/rule:",
+    )
+
+
+def render(
+    ctx: Ctx, *, can_edit: bool = True, narrowing: comments.CommentQuery | None = None
+) -> None:
+    """The whole view, inside the view's filters narrowed by `narrowing` (the touchpoints,
+    languages and drill-down segments of the Feedback page; comments.narrowed_filters).
+    Computing themes and editing the taxonomy are offered only when `can_edit` and the
+    engine lets this store write themes (the analyst role, no row restriction:
+    Store.may_write); the engine refuses the writes anyway."""
     can_edit = can_edit and ctx.store.may_write("import")
+    narrowing = narrowing or comments.CommentQuery()
     st.subheader("Themes and their impact on NPS")
     with common.guard("The themes could not be shown"):
         status = ctx.voc_status()
@@ -375,14 +445,24 @@ def render(ctx: Ctx, *, can_edit: bool = True) -> None:
             return
         if not status.taxonomy_current and can_edit:
             rematch_section(ctx.store)
+        narrowed = comments.narrowed_filters(ctx.filters, narrowing)
+        if narrowed is None:
+            st.info("No answer is in both the filters and the narrowing: remove a condition.")
+            return
+        fit: TaxonomyFit = ctx.query("taxonomy_fit", narrowed)
+        coverage_caption(ctx, narrowing, fit.comments)
+        ctx = replace(ctx, filters=narrowed)
         source = source_control()
+        if source == "taxonomy":
+            fit_warning(fit)
         frame = ctx.theme_impact(source)
         if frame.empty:
             st.info("No analysed comment in this selection mentions a theme.")
         else:
-            ranking_section(frame)
-            trend_section(ctx, source, frame)
-            heatmap_section(ctx, source, frame)
+            line = export_context(source, narrowing)
+            ranking_section(frame, line)
+            trend_section(ctx, source, frame, line)
+            heatmap_section(ctx, source, frame, line)
             verbatim_section(ctx, source, frame)
         with st.expander("Languages and sentiment"):
             languages_section(ctx)

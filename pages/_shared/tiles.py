@@ -4,7 +4,8 @@ otherwise it is grey and says "not significant" or why it was not tested (DESIGN
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import datetime as dt
+from collections.abc import Callable, Sequence
 from typing import Any, Literal
 
 import pandas as pd
@@ -13,7 +14,9 @@ from cxdata.config import Thresholds
 from cxdata.kpi_metrics import MetricKpi, ScoreChange, VolumeChange
 from cxdata.metrics import metric_def
 from cxdata.queries import Score
-from pages._shared import charts, fmt
+from cxdata.targets import on_target
+from pages._shared import charts, fmt, score_targets
+from pages._shared.common import DATA
 
 DeltaColor = Literal["normal", "inverse", "off"]
 
@@ -30,13 +33,28 @@ def _delta_color(significant: bool | None, higher_is_better: bool) -> DeltaColor
 
 
 def _spark(
-    where: Any, frame: pd.DataFrame | None, key: str, y: str, hover: list[str], color: str
+    where: Any,
+    frame: pd.DataFrame | None,
+    key: str,
+    y: str,
+    hover: list[str],
+    color: str,
+    partial: pd.Series | None = None,
 ) -> None:
     if frame is None or frame.empty or frame[y].notna().sum() < 2:
         where.caption("Not enough periods for a sparkline.")
         return
-    fig = charts.sparkline(frame.iloc[:, 0], frame[y], hover, color)
+    fig = charts.sparkline(frame.iloc[:, 0], frame[y], hover, color, partial)
     where.plotly_chart(fig, key=key, config=charts.SPARK_CONFIG, theme="streamlit")
+
+
+def month_labels(trend: pd.DataFrame) -> list[str]:
+    """"Jun 2026" per period of a monthly frame, "Jun 2026 (so far)" for a `partial` one."""
+    partial = trend["partial"] if "partial" in trend else pd.Series(False, index=trend.index)
+    return [
+        f"{pd.Timestamp(p):%b %Y}" + (" (so far)" if cut else "")
+        for p, cut in zip(trend["period"], partial, strict=True)
+    ]
 
 
 def score_tile(
@@ -47,10 +65,21 @@ def score_tile(
     vs_label: str,
     trend: pd.DataFrame | None,
     th: Thresholds,
+    *,
+    in_data: bool = True,
+    data_link: bool = False,
 ) -> None:
-    """One survey metric (NPS, CSAT, CES) as a bordered tile."""
+    """One survey metric (NPS, CSAT, CES) as a bordered tile. With no answers at all it
+    says why: none in this selection, or (`in_data` False) none in the whole data, with a
+    link to the Data page when `data_link` (the viewer may import)."""
     box = where.container(border=True)
     m = metric_def(metric)
+    if score.n == 0:
+        box.metric(m.short_label, fmt.too_small(0), help=m.help)
+        box.caption(fmt.no_answers(metric, in_data))
+        if not in_data and data_link:
+            box.page_link(DATA.path, label="Data page", icon=DATA.icon)
+        return
     if score.suppressed:
         box.metric(m.short_label, "n too small", help=m.help)
         box.caption(f"n = {score.n:,}: fewer than {th.min_n} answers, so no score is shown.")
@@ -73,12 +102,29 @@ def score_tile(
     )
     box.caption(
         f"95% CI {fmt.ci(metric, score.ci_low, score.ci_high)} · n = {score.n:,}{low}"
-        f"  \n{vs_label.capitalize()}: {before}"
+        f"  \n{vs_label.capitalize()}: {before}{target_line(metric, score)}"
     )
     if trend is not None:
-        dates = [f"{pd.Timestamp(p):%d %b %Y}" for p in trend["period"]]
-        hover = charts.score_hovers(trend, metric, dates)
-        _spark(box, trend[["period", m.value]], f"spark_{metric}", m.value, hover, charts.GOOD)
+        hover = charts.score_hovers(trend, metric, month_labels(trend))
+        _spark(
+            box, trend[["period", m.value]], f"spark_{metric}", m.value, hover, charts.GOOD,
+            trend.get("partial"),
+        )  # fmt: skip
+
+
+def target_line(metric: str, score: Score) -> str:
+    """The tile caption's target line ("" without a target): "Target 30.0: ✓ met", with
+    "(target inside the 95% CI)" when the interval does not settle it. The admins set the
+    targets (cxdata.targets); a wrong targets file shows none (score_targets.admin_note)."""
+    target = score_targets.current().targets.get(metric)
+    if target is None or fmt.is_missing(score.value):
+        return ""
+    verdict = "✓ met" if on_target(metric, score.value, target) else "✗ missed"
+    low, high = score.ci_low, score.ci_high
+    inside = low is not None and high is not None and low <= target <= high
+    return f"  \nTarget {fmt.value(metric, target)}: {verdict}" + (
+        " (target inside the 95% CI)" if inside else ""
+    )
 
 
 def volume_tile(
@@ -103,12 +149,15 @@ def volume_tile(
     )
     if trend is not None:
         hover = [
-            f"{pd.Timestamp(p):%d %b %Y}: {d:,.0f} answers/day ({int(n):,} in the period)"
-            for p, d, n in zip(trend["period"], trend["per_day"], trend["responses"], strict=True)
+            f"{label}: {d:,.0f} answers/day ({int(n):,} in the month)"
+            for label, d, n in zip(
+                month_labels(trend), trend["per_day"], trend["responses"], strict=True
+            )
         ]
         _spark(
-            box, trend[["period", "per_day"]], "spark_responses", "per_day", hover, charts.NEUTRAL
-        )
+            box, trend[["period", "per_day"]], "spark_responses", "per_day", hover,
+            charts.NEUTRAL, trend.get("partial"),
+        )  # fmt: skip
 
 
 def unit_value(v: float | None, unit: str, escape: Callable[[str], str] = str) -> str:
@@ -130,34 +179,74 @@ def unit_change(d: float, unit: str, escape: Callable[[str], str] = str) -> str:
     return f"{d:+,.2f} {short}".strip()
 
 
+def values_span(first: dt.date | None, last: dt.date | None, cadence: str) -> str:
+    """The dates a KPI value is made of: monthly values (dated on the 1st) by their months,
+    "May – Jun 2026", "Dec 2025 – Jan 2026", "Jun 2026"; other cadences by day; "–"."""
+    if first is None or last is None:
+        return "–"
+    if cadence != "monthly":
+        return fmt.date_range(first, last)
+    if (first.year, first.month) == (last.year, last.month):
+        return f"{first:%b %Y}"
+    lead = f"{first:%b}" if first.year == last.year else f"{first:%b %Y}"
+    return f"{lead} – {last:%b %Y}"
+
+
 def metric_kpi_tile(
-    where: Any, kpi: MetricKpi, vs_label: str, series: pd.DataFrame | None, key: str
+    where: Any,
+    kpi: MetricKpi,
+    vs_label: str,
+    series: pd.DataFrame | None,
+    key: str,
+    ignored: Sequence[str] = (),
 ) -> None:
-    """One metrics-dataset KPI: period mean, change with its test, target, sparkline."""
+    """One metrics-dataset KPI: its value over the period (the pooled rate when the data
+    gives its base, else the mean of the dated values), the change with its test or why it
+    was not tested, target, the active filters it is `ignored` by, and a sparkline."""
     box = where.container(border=True)
     label = fmt.md_escape(kpi.metric[:1].upper() + kpi.metric[1:])  # a name from the data
     md = fmt.md_escape
     delta = None if kpi.change is None else unit_change(kpi.change, kpi.unit, md)
-    verdict = "not tested" if kpi.significant is None else fmt.significance(kpi.significant)
+    pooled = kpi.base is not None
     box.metric(
         label,
         unit_value(kpi.value, kpi.unit, md),
         delta=delta,
         delta_color=_delta_color(kpi.significant, kpi.higher_is_better),
-        delta_description=verdict if delta else None,
-        help=f"Mean of the dated values in the period; with several series (e.g. one "
-        f"per country) each date's value is their unweighted mean. Change vs the "
-        f"{vs_label}: {kpi.note}.",
+        # the reason a change was not tested is the caption's third line (no room here)
+        delta_description=(
+            fmt.significance(kpi.significant) if kpi.significant is not None else "not tested"
+        )
+        if delta
+        else None,
+        help=(
+            "The rate over the period's dated values, Σ(value × base)/Σ base, with its base "
+            "from the data; the change is tested on those counts (two-proportion z)."
+            if pooled
+            else "Mean of the dated values in the period; with several series (e.g. one per "
+            "country) each date's value is their unweighted mean."
+        )
+        + f" Change vs the {vs_label}: {kpi.note}.",
     )
-    span = fmt.date_range(kpi.first, kpi.last) if kpi.first else "–"
-    first = f"mean of {kpi.points} value{'s' if kpi.points != 1 else ''} ({span})"
+    span = values_span(kpi.first, kpi.last, kpi.cadence)
+    values = f"{kpi.points} {kpi.cadence} value{'s' if kpi.points != 1 else ''}"
+    first = (
+        f"rate of {values}, base {kpi.base:,.0f} ({span})"
+        if pooled
+        else f"mean of {values} ({span})"
+    )
     if kpi.series > 1:
         first += f" · {kpi.series} series"
-    second = f"{vs_label.capitalize()}: {unit_value(kpi.previous, kpi.unit, md)}"
+    before = values_span(kpi.previous_first, kpi.previous_last, kpi.cadence)
+    second = f"{vs_label.capitalize()} ({before}): {unit_value(kpi.previous, kpi.unit, md)}"
     if kpi.target is not None:
         met = {True: "✓ met", False: "✗ missed", None: ""}[kpi.on_target]
         second += f" · target {unit_value(kpi.target, kpi.unit, md)} {met}".rstrip()
-    box.caption(f"{first}  \n{second}")
+    lines = [first, second, md(kpi.note[:1].upper() + kpi.note[1:]) + "."]
+    if ignored:  # the filters this number could not apply (the metrics have no such column)
+        note = fmt.not_narrowed(ignored)
+        lines.append(f"**{md(note[:1].upper() + note[1:])}** (no such column in the metrics)")
+    box.caption("  \n".join(lines))
     if series is not None and not series.empty:
         hover = [
             f"{pd.Timestamp(d):%b %Y}: {unit_value(v, kpi.unit, fmt.plotly_escape)}"

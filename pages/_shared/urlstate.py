@@ -2,9 +2,10 @@
 
 Pure Python (no Streamlit), so the codec is tested on its own. The parameters:
 
-- ``period``: 30d | 90d | qtd | ytd | 12m | custom (default 90d); with ``custom`` also
-  ``from`` and ``to`` (YYYY-MM-DD, inclusive);
-- ``vs``: prev (previous period, default) | yoy (same period last year);
+- ``period``: all | 30d | 90d | qtd | lq | ytd | ly | 12m | custom (default 90d); with
+  ``custom`` also ``from`` and ``to`` (YYYY-MM-DD, inclusive);
+- ``vs``: prev (previous period, default) | cal (previous calendar period) | yoy (same
+  period last year);
 - one repeated parameter per filtered dimension, named after it: ``region=Oslo&region=Viken``
   (a dimension whose name collides with a parameter below is written ``dim.<name>``);
 - page options, named per page (``grain``, ``split``, ``cols``, ``path``, ``q``, ``pg``…;
@@ -20,22 +21,33 @@ import datetime as dt
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
+from cxdata import periods
 from cxdata.filters import Filters
-from cxdata.periods import comparison_range
 
 Params = dict[str, list[str]]
 
 PERIODS: dict[str, str] = {
+    "all": "All data",
     "30d": "Last 30 days",
     "90d": "Last 90 days",
-    "qtd": "Quarter to date",
-    "ytd": "Year to date",
+    "qtd": "This quarter (quarter to date)",
+    "lq": "Last quarter",
+    "ytd": "This year (year to date)",
+    "ly": "Last year",
     "12m": "Last 12 months",
     "custom": "Custom range",
 }
 DEFAULT_PERIOD = "90d"
-COMPARISONS: dict[str, str] = {"prev": "previous period", "yoy": "same period last year"}
+COMPARISONS: dict[str, str] = {
+    "prev": "previous period",
+    "cal": "previous calendar period",
+    "yoy": "same period last year",
+}
 DEFAULT_COMPARISON = "prev"
+# The calendar period of each calendar preset, in months: "previous calendar period" moves
+# it back by that much (a quarter to date touches only 1–3 months but is a quarter).
+CALENDAR_MONTHS: dict[str, int] = {"qtd": 3, "lq": 3, "ytd": 12, "ly": 12}
+CALENDAR_NAMES: dict[int, str] = {1: "previous month", 3: "previous quarter", 12: "previous year"}
 
 GLOBAL_PARAMS = frozenset({"period", "from", "to", "vs"})
 # Every page option's parameter name; a dimension with one of these names gets a prefix.
@@ -44,6 +56,8 @@ PAGE_PARAMS = frozenset({
     "q", "band", "lang", "tp", "seg", "sort", "size", "pg", "view",
     # the Feedback page's Themes view
     "voc.source", "voc.trend", "voc.per", "voc.theme", "voc.band", "voc.size", "voc.pg",
+    # the Touchpoints page's ratings section
+    "rating.cols", "rating.by",
 })  # fmt: skip
 EMBED_PARAMS = frozenset({"embed", "embed_options"})
 DIM_PREFIX = "dim."
@@ -165,31 +179,100 @@ class ViewFilters:
         where = {dim: decode_many(params.get(dim_param(dim))) for dim in dims}
         return cls.make(period, start, end, compare, where)
 
-    def date_range(self, anchor: dt.date) -> tuple[dt.date, dt.date]:
-        """The inclusive date range; presets end on `anchor` (the latest data day)."""
+    def date_range(
+        self, anchor: dt.date, first: dt.date | None = None
+    ) -> tuple[dt.date, dt.date]:
+        """The inclusive date range; presets end on `anchor` (the latest data day), "Last
+        quarter" / "Last year" are the whole ones before it, "All data" starts on `first`
+        (the first data day; ValueError without it)."""
         if self.period == "custom" and self.start and self.end:
             return self.start, self.end
-        return preset_range(self.period, anchor)
+        return preset_range(self.period, anchor, first)
 
-    def filters(self, anchor: dt.date) -> Filters:
+    def filters(self, anchor: dt.date, first: dt.date | None = None) -> Filters:
         """The engine Filters of this view."""
-        start, end = self.date_range(anchor)
+        start, end = self.date_range(anchor, first)
         return Filters.make(start, end, self.dims())
 
-    def comparison(self, anchor: dt.date) -> Filters:
+    def compared(self, anchor: dt.date, first: dt.date | None = None) -> Comparison:
+        """The comparison period actually used, with its name and, where it is not the one
+        chosen, why (see `comparison_of`)."""
+        return comparison_of(self.period, self.compare, self.date_range(anchor, first), first)
+
+    def comparison(self, anchor: dt.date, first: dt.date | None = None) -> Filters:
         """The engine Filters of the comparison period (same dimension filters)."""
-        start, end = self.date_range(anchor)
-        prev_start, prev_end = comparison_range(start, end, COMPARISONS[self.compare])
-        return Filters.make(prev_start, prev_end, self.dims())
+        used = self.compared(anchor, first)
+        return Filters.make(used.start, used.end, self.dims())
 
 
-def preset_range(period: str, anchor: dt.date) -> tuple[dt.date, dt.date]:
-    """The inclusive range of a preset that ends on `anchor`."""
+@dataclass(frozen=True)
+class Comparison:
+    """The range a view is compared with: `label` names it as the screen says it
+    ("previous quarter"), `note` says why it is not the chosen comparison ("" when it is)."""
+
+    start: dt.date
+    end: dt.date
+    label: str
+    note: str = ""
+
+
+def comparison_of(
+    period: str, compare: str, rng: tuple[dt.date, dt.date], first: dt.date | None = None
+) -> Comparison:
+    """The comparison range of the range `rng` of preset `period` for the choice `compare`
+    (a COMPARISONS key). Never a silent substitute: where the choice cannot apply, the
+    previous period is used and `note` says so —
+
+    - a calendar comparison of a range that is not a calendar period (Last 30 days, a custom
+      range not starting on the 1st of a month);
+    - any comparison that would overlap the range itself (same period last year of a range
+      longer than a year): the same answers on both sides make the test meaningless;
+    - All data: there is nothing before it (`first`), so its previous period is empty."""
+    start, end = rng
+    kind = COMPARISONS[compare]
+    note = ""
+    if compare == "cal":
+        months = CALENDAR_MONTHS.get(period) or (
+            periods.calendar_months(start, end) if period == "custom" else None
+        )
+        if months is None:
+            kind, note = COMPARISONS["prev"], (
+                f"{PERIODS[period]} is not a calendar period (it does not start on the 1st "
+                "of a month), so it is compared with the same number of days before it."
+            )
+        else:
+            low, high = periods.comparison_range(start, end, kind, months)
+            return Comparison(low, high, CALENDAR_NAMES.get(months, f"previous {months} months"))
+    low, high = periods.comparison_range(start, end, kind)
+    if periods.overlaps((low, high), rng):
+        low, high = periods.comparison_range(start, end, COMPARISONS["prev"])
+        kind, note = COMPARISONS["prev"], (
+            "The range is longer than a year, so the same period last year would overlap "
+            "it; it is compared with the same number of days before it."
+        )
+    if period == "all" and first is not None:
+        note = "All data: there are no answers before the first day, so nothing to compare with."
+    return Comparison(low, high, kind, note)
+
+
+def preset_range(
+    period: str, anchor: dt.date, first: dt.date | None = None
+) -> tuple[dt.date, dt.date]:
+    """The inclusive range of a preset: ending on `anchor` (the latest data day), except
+    the whole calendar periods "Last quarter" and "Last year" before `anchor`'s; "All data"
+    starts on `first` (ValueError without it)."""
+    if period == "all":
+        if first is None:
+            raise ValueError("the preset All data needs the first day of the data")
+        return min(first, anchor), anchor
+    if period == "lq":
+        return periods.last_quarter(anchor)
+    if period == "ly":
+        return periods.last_year(anchor)
     if period == "30d":
         return anchor - dt.timedelta(days=29), anchor
     if period == "qtd":
-        first_month = 3 * ((anchor.month - 1) // 3) + 1
-        return dt.date(anchor.year, first_month, 1), anchor
+        return periods.quarter_start(anchor), anchor
     if period == "ytd":
         return dt.date(anchor.year, 1, 1), anchor
     if period == "12m":

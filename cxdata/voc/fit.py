@@ -1,0 +1,170 @@
+"""Does the taxonomy fit these comments? Three signs that it does not, each a sentence the
+Themes view shows with what to do.
+
+Inside the filters, over the analysed comments C (impact.analysed):
+
+1. coverage:  matched = |comments of C with at least one taxonomy theme|;
+              poor when 100 · matched / |C| < MIN_MATCHED_PCT;
+2. topics:    the automatic themes (fitted on the data itself, cxdata.voc.topics) whose top
+              terms contain no taxonomy keyword are what customers talk about that the
+              taxonomy has no theme for; poor when the comments carrying such a theme are
+              ≥ MAX_UNMATCHED_TOPIC_PCT % of C (retail themes on airline reviews: seat ·
+              legroom, crew · cabin … match nothing, while "return flight" is counted as
+              Returns & refunds);
+3. languages: comments of C analysed in a language for which the taxonomy has no keyword
+              can never carry a taxonomy theme; poor when ≥ MAX_UNCOVERED_LANGUAGE_PCT % of C.
+
+Counted in the engine (three grouped queries); shares in percent of |C|.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import ibis
+
+from cxdata.filters import NOT_SET, Filters
+from cxdata.store import Store
+from cxdata.voc import impact, tables
+from cxdata.voc.language import language_name
+from cxdata.voc.taxonomy import Taxonomy, load_taxonomy, taxonomy_dir
+from cxdata.voc.tokens import words
+
+MIN_MATCHED_PCT = 50.0
+MAX_UNMATCHED_TOPIC_PCT = 40.0
+MAX_UNCOVERED_LANGUAGE_PCT = 20.0
+EXAMPLES = 3  # unmatched automatic themes named in the sentence
+
+
+@dataclass(frozen=True)
+class TaxonomyFit:
+    """How well the taxonomy covers the analysed comments inside the filters: counts of
+    comments (|C|, with a taxonomy theme, carrying an automatic theme that no keyword
+    matches, in a language without keywords), those themes' labels (largest first), those
+    languages, and `problems`: one plain sentence per sign of a poor fit (empty = fits)."""
+
+    comments: int
+    matched: int
+    unmatched_topic_comments: int
+    unmatched_topics: tuple[str, ...]
+    topics: int
+    uncovered_language_comments: int
+    uncovered_languages: tuple[str, ...]
+    problems: tuple[str, ...]
+
+
+def _pct(part: int, whole: int) -> float:
+    return 100.0 * part / whole if whole else 0.0
+
+
+def taxonomy_fit(store: Store, filters: Filters) -> TaxonomyFit:
+    """The TaxonomyFit of the analysed comments inside `filters` (NoData when no themes
+    are computed)."""
+    base = impact.analysed(store, filters)
+    comments = int(base.count().to_pyarrow().as_py())
+    ct = store.table(tables.THEMES)
+    tax_ids = ct.filter(ct.source == "taxonomy").select("response_id").distinct()
+    matched = int(base.semi_join(tax_ids, "response_id").count().to_pyarrow().as_py())
+    tax = load_taxonomy(taxonomy_dir(store))
+
+    by_lang = base.group_by("voc_language").aggregate(n=base.count()).to_pandas()
+    covered = {lang for t in tax.themes for lang, kws in t.keywords.items() if kws}
+    missing = by_lang[~by_lang["voc_language"].isin(covered) & by_lang["voc_language"].notna()]
+    uncovered_n = int(missing["n"].sum())
+    uncovered_langs = tuple(language_name(str(c)) for c in missing["voc_language"])
+
+    unmatched: list[str] = []
+    topic_ids: list[str] = []
+    if store.has(tables.TOPICS):
+        topics = store.table(tables.TOPICS).to_pandas()
+        for _, t in topics.iterrows():
+            terms = [w for term in str(t["terms"]).split(",") for w in words(term)]
+            if not keyword_in(terms, tax, str(t["language"])):
+                topic_ids.append(str(t["theme"]))
+                unmatched.append(str(t["label"]))
+    topic_n = 0
+    labels: tuple[str, ...] = ()
+    if topic_ids:
+        auto = ct.filter((ct.source == "auto") & ct.theme.isin(topic_ids))
+        hits = base.semi_join(auto.select("response_id").distinct(), "response_id")
+        topic_n = int(hits.count().to_pyarrow().as_py())
+        sizes = (
+            base.inner_join(auto.select("response_id", "theme"), "response_id")
+            .group_by("theme")
+            .aggregate(n=ibis._.count())
+            .to_pandas()
+        )
+        size = dict(zip(sizes["theme"], sizes["n"], strict=True))
+        order = sorted(range(len(topic_ids)), key=lambda i: -size.get(topic_ids[i], 0))
+        labels = tuple(unmatched[i] for i in order if size.get(topic_ids[i], 0) > 0)
+    n_topics = (
+        0
+        if not store.has(tables.TOPICS)
+        else int(store.table(tables.TOPICS).count().to_pyarrow().as_py())
+    )
+    return TaxonomyFit(
+        comments=comments,
+        matched=matched,
+        unmatched_topic_comments=topic_n,
+        unmatched_topics=labels,
+        topics=n_topics,
+        uncovered_language_comments=uncovered_n,
+        uncovered_languages=tuple(x for x in uncovered_langs if x != NOT_SET),
+        problems=fit_problems(comments, matched, topic_n, labels, uncovered_n, uncovered_langs),
+    )
+
+
+def _hit(term: str, keyword: str) -> bool:
+    """Whether one topic term (a lemma) is a keyword of the taxonomy syntax: equal, or
+    matching its word*, *word or *word* pattern (phrases are not single terms)."""
+    core = keyword.strip("*")
+    if keyword.startswith("*") and keyword.endswith("*"):
+        return core in term
+    if keyword.endswith("*"):
+        return term.startswith(core)
+    if keyword.startswith("*"):
+        return term.endswith(core)
+    return term == keyword
+
+
+def keyword_in(terms: list[str], taxonomy: Taxonomy, language: str) -> bool:
+    """Whether any of `terms` (an automatic theme's top terms, lemmas) is a keyword of
+    `taxonomy` in `language`. Compared as written, without lemmatising the keywords:
+    they are base forms already, and loading the lemma dictionaries would cost seconds
+    on a page view."""
+    keywords = [kw for t in taxonomy.themes for kw in t.keywords.get(language, ())]
+    return any(_hit(term, kw) for term in terms for kw in keywords if " " not in kw)
+
+
+def fit_problems(
+    comments: int,
+    matched: int,
+    topic_comments: int,
+    topic_labels: tuple[str, ...],
+    language_comments: int,
+    languages: tuple[str, ...],
+) -> tuple[str, ...]:
+    """The sentences of the signs of a poor fit (see the module docstring), with counts."""
+    if comments == 0:
+        return ()
+    out = []
+    share = _pct(matched, comments)
+    if share < MIN_MATCHED_PCT:
+        out.append(
+            f"only {share:.0f}% of the {comments:,} analysed comments ({matched:,}) mention "
+            "any taxonomy theme"
+        )
+    topic_share = _pct(topic_comments, comments)
+    if topic_labels and topic_share >= MAX_UNMATCHED_TOPIC_PCT:
+        examples = "; ".join(f"“{label}”" for label in topic_labels[:EXAMPLES])
+        out.append(
+            f"{topic_share:.0f}% of the comments ({topic_comments:,}) are about topics found "
+            f"in the data that no taxonomy keyword matches, e.g. {examples}"
+        )
+    lang_share = _pct(language_comments, comments)
+    if lang_share >= MAX_UNCOVERED_LANGUAGE_PCT:
+        out.append(
+            f"{lang_share:.0f}% of the comments ({language_comments:,}) are in "
+            f"{', '.join(languages)}, for which the taxonomy has no keywords"
+        )
+    return tuple(out)
