@@ -104,8 +104,12 @@ def test_hot_spot_rows_show_their_whole_text(
         page = context.new_page()
         page.goto(f"{demo_server.url}/", wait_until="domcontentloaded")
         wait_ready(page, "tiles", timeout=90_000)
-        text = wait_for_text(page, "A link opens the Touchpoints page", timeout=90_000)
-        rows = page.locator("[data-testid='stMain'] [data-testid='stPageLink']").count()
+        wait_for_text(page, "A link opens the Touchpoints page", timeout=90_000)
+        links = page.locator("[data-testid='stMain'] [data-testid='stPageLink']")
+        # the caption can be drawn a frame before the links under it
+        links.nth(2).wait_for(state="attached", timeout=30_000)
+        text = str(page.inner_text("[data-testid='stApp']"))
+        rows = links.count()
         assert rows >= 3
         assert page.evaluate(CLIPPED) == []
         # each row's number comes with its whole 95% CI and n

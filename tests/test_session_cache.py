@@ -17,7 +17,7 @@ from test_voc_impact import voc_frame
 
 from cxdata import schema
 from cxdata.config import thresholds
-from cxdata.store import Store, close_all, connect
+from cxdata.store import Store, close, connect
 from cxdata.voc import persist, taxonomy
 from pages._shared import session
 
@@ -37,7 +37,7 @@ def store(tmp_path: Path) -> Iterator[Store]:
     st.cache_data.clear()
     yield store
     st.cache_data.clear()
-    close_all()
+    close(tmp_path)
 
 
 def new_ctx(store: Store) -> session.Ctx:

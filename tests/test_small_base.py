@@ -33,7 +33,7 @@ from cxdata.comments import CommentQuery
 from cxdata.config import Thresholds
 from cxdata.filters import Filters
 from cxdata.scores import metric_def
-from cxdata.store import Store, close_all, connect
+from cxdata.store import Store, close, connect
 from cxdata.voc import impact, persist, tables, verbatims
 
 TH = Thresholds(min_n=10, low_base=30)
@@ -90,7 +90,8 @@ def voc(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Store, pd.Da
     frame["language"] = [
         LANGUAGE_OF.get(c) if isinstance(c, str) else None for c in frame["comment"]
     ]
-    store = connect(tmp_path_factory.mktemp("small_base"))
+    path = tmp_path_factory.mktemp("small_base")
+    store = connect(path)
     store.replace_table(schema.RESPONSES, frame)
     persist.compute_themes(store)
     analysed = store.backend.table(tables.COMMENTS).to_pandas()
@@ -104,7 +105,7 @@ def voc(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Store, pd.Da
         ids = set(themes.loc[themes["theme"] == theme, "response_id"])
         frame[f"theme_{theme}"] = frame["response_id"].isin(ids)
     yield store, frame
-    close_all()
+    close(path)
 
 
 def _band_rows(rows: pd.DataFrame, band: str) -> pd.DataFrame:
@@ -232,10 +233,11 @@ def skewed_responses(n: int, seed: int) -> pd.DataFrame:
 @pytest.fixture(scope="module")
 def skewed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Store, pd.DataFrame]]:
     frame = skewed_responses(8_000, seed=5)
-    store = connect(tmp_path_factory.mktemp("skewed"))
+    path = tmp_path_factory.mktemp("skewed")
+    store = connect(path)
     store.replace_table(schema.RESPONSES, frame)
     yield store, frame
-    close_all()
+    close(path)
 
 
 WINDOWS = [

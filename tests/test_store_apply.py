@@ -22,7 +22,7 @@ import cxdata.store
 from cxdata import schema
 from cxdata.errors import CxError
 from cxdata.roles import AccessDenied
-from cxdata.store import Store, WriteOp, close_all, connect
+from cxdata.store import Store, WriteOp, close, connect
 from cxdata.voc import persist, tables
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -83,7 +83,7 @@ def embedded(tmp_path: Path) -> Iterator[Store]:
         ]
     )
     yield s
-    close_all()
+    close(tmp_path / "embedded")
 
 
 # --- one transaction on the embedded store ---------------------------------------------

@@ -22,7 +22,7 @@ from cxdata import cli, comments, schema
 from cxdata.comments import CommentQuery
 from cxdata.config import Thresholds
 from cxdata.filters import Filters
-from cxdata.store import close_all, connect
+from cxdata.store import close, connect
 from cxdata.voc import fit, impact, persist
 from pages._shared import charts
 
@@ -38,9 +38,9 @@ def retail(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, pd.D
     store = connect(path)
     store.replace_table(schema.RESPONSES, frame)
     persist.compute_themes(store)
-    close_all()
+    close(path)
     yield str(path), frame
-    close_all()
+    close(path)
 
 
 @pytest.fixture(scope="module")
@@ -50,9 +50,9 @@ def airline(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     store = connect(path)
     store.replace_table(schema.RESPONSES, airline_reviews(400))
     persist.compute_themes(store)
-    close_all()
+    close(path)
     yield str(path)
-    close_all()
+    close(path)
 
 
 def panel_script(data_dir: str, narrowing: dict[str, tuple] | None) -> None:
@@ -151,7 +151,7 @@ def test_the_time_estimate_is_the_measured_model_of_these_comments(tmp_path: Pat
     # measured: ~22 s of CPU cold for 3,700 such reviews (bench/themes_results.md); the
     # old wording "about 10 s per 100,000" promised 0.37 s
     assert 15 <= persist.estimated_seconds(work) <= 35
-    close_all()
+    close(tmp_path)
     at = panel(str(tmp_path))
     info = at.info[0].value
     assert "3,700 distinct texts" in info and "10 s per 100,000" not in info

@@ -13,7 +13,7 @@ from test_voc_impact import voc_frame
 
 from cxdata import cli, schema
 from cxdata.errors import CxError, NoData
-from cxdata.store import close_all, connect
+from cxdata.store import close, connect
 from cxdata.voc import cli as voc_cli
 
 THEME_KEYS = {"theme", "label", "source", "languages", "n", "share", "nps_with", "nps_without",
@@ -25,7 +25,7 @@ THEME_KEYS = {"theme", "label", "source", "languages", "n", "share", "nps_with",
 def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("vcli")
     connect(path).replace_table(schema.RESPONSES, voc_frame(3_000, seed=11))
-    close_all()
+    close(path)
     return path
 
 
@@ -38,7 +38,7 @@ def run(data_dir: Path, *argv: str) -> None:
     try:
         handlers[args.command](connect(data_dir), args)
     finally:
-        close_all()
+        close(data_dir)
 
 
 def test_before_computing_it_says_what_to_run(data_dir: Path) -> None:

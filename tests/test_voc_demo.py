@@ -11,7 +11,7 @@ import pytest
 
 from cxdata import demo, schema
 from cxdata.filters import Filters
-from cxdata.store import Store, close_all, connect
+from cxdata.store import Store, close, connect
 from cxdata.voc import impact, persist
 
 DELIVERY_WORDS = {"en": "delivery", "no": "levering", "da": "levering", "sv": "leverans",
@@ -20,11 +20,12 @@ DELIVERY_WORDS = {"en": "delivery", "no": "levering", "da": "levering", "sv": "l
 
 @pytest.fixture(scope="module")
 def demo_store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Store]:
-    store = connect(tmp_path_factory.mktemp("vocdemo"))
+    path = tmp_path_factory.mktemp("vocdemo")
+    store = connect(path)
     store.replace_table(schema.RESPONSES, demo.demo_responses(rows=40_000))
     persist.compute_themes(store)
     yield store
-    close_all()
+    close(path)
 
 
 @pytest.mark.parametrize("language", demo.LANGUAGES)

@@ -14,7 +14,7 @@ import pytest
 from cxdata import schema
 from cxdata.config import Thresholds
 from cxdata.filters import NOT_SET, Filters
-from cxdata.store import Store, close_all, connect
+from cxdata.store import Store, close, connect
 from cxdata.voc import impact, persist, tables
 
 # (language, comment, NPS shift): delivery complaints pull NPS down, praise of staff up.
@@ -73,7 +73,7 @@ def voc_store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Store,
     store.replace_table(schema.RESPONSES, frame)
     persist.compute_themes(store)
     yield store, frame
-    close_all()
+    close(path)
 
 
 TH = Thresholds(min_n=10, low_base=30)

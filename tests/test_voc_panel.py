@@ -12,7 +12,7 @@ from streamlit.testing.v1 import AppTest
 from test_voc_impact import voc_frame
 
 from cxdata import schema
-from cxdata.store import close_all, connect
+from cxdata.store import close, connect
 
 
 def panel_script(data_dir: str, restrict: dict[str, tuple[str, ...]] | None) -> None:
@@ -34,7 +34,7 @@ def panel_script(data_dir: str, restrict: dict[str, tuple[str, ...]] | None) -> 
 @pytest.fixture
 def data_dir(tmp_path: Path) -> str:
     connect(tmp_path).replace_table(schema.RESPONSES, voc_frame(2_500, seed=21))
-    close_all()
+    close(tmp_path)
     return str(tmp_path)
 
 
@@ -90,7 +90,7 @@ def test_restricted_view_cannot_compute(data_dir: str) -> None:
 
 def test_no_comments_no_compute_button(tmp_path: Path) -> None:
     connect(tmp_path).replace_table(schema.RESPONSES, voc_frame(200).drop(columns="comment"))
-    close_all()
+    close(tmp_path)
     at = app(str(tmp_path))
     at.run()
     assert not at.exception and not at.error

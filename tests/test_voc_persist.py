@@ -15,7 +15,7 @@ import cxdata.store
 from cxdata import schema
 from cxdata.errors import CxError
 from cxdata.filters import Filters
-from cxdata.store import Store, close_all, connect
+from cxdata.store import Store, close, connect
 from cxdata.voc import impact, persist, tables
 from cxdata.voc.taxonomy import DEFAULT_TAXONOMY, Taxonomy, Theme, save_taxonomy
 
@@ -25,7 +25,7 @@ def store(tmp_path: Path) -> Store:
     s = connect(tmp_path)
     s.replace_table(schema.RESPONSES, voc_frame(1_500, seed=1))
     yield s
-    close_all()
+    close(tmp_path)
 
 
 def rows(store: Store, name: str) -> pd.DataFrame:
@@ -70,7 +70,7 @@ def test_missing_languages_are_filled_and_given_ones_kept(tmp_path: Path) -> Non
     ids = filled[filled].index
     assert (after.loc[ids, "language"].dropna() == voc.loc[ids, "language"].dropna()).all()
     assert after.loc[before["comment"].isna(), "language"].isna().all()
-    close_all()
+    close(tmp_path)
 
 
 def test_language_column_is_added_when_absent(tmp_path: Path) -> None:
@@ -79,7 +79,7 @@ def test_language_column_is_added_when_absent(tmp_path: Path) -> None:
     persist.compute_themes(s)
     assert "language" in s.backend.table(schema.RESPONSES).columns
     assert "language" in s.dimensions()
-    close_all()
+    close(tmp_path)
 
 
 def test_update_processes_only_new_comments(store: Store) -> None:

@@ -12,17 +12,18 @@ from test_voc_impact import voc_frame
 from cxdata import schema
 from cxdata.errors import NoData, UnknownName
 from cxdata.filters import Filters
-from cxdata.store import Store, close_all, connect
+from cxdata.store import Store, close, connect
 from cxdata.voc import persist, tables, verbatims
 
 
 @pytest.fixture(scope="module")
 def store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Store]:
-    s = connect(tmp_path_factory.mktemp("verb"))
+    path = tmp_path_factory.mktemp("verb")
+    s = connect(path)
     s.replace_table(schema.RESPONSES, voc_frame(2_000, seed=8))
     persist.compute_themes(s)
     yield s
-    close_all()
+    close(path)
 
 
 def delivery_ids(store: Store) -> set[str]:
