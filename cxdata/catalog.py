@@ -24,16 +24,21 @@ MAX_DIMENSION_VALUES = 1000
 
 @dataclass(frozen=True)
 class DataVersion:
-    """Row counts and latest timestamps of the datasets: equal versions ⇒ same data.
+    """The lake snapshot plus row counts and latest timestamps of the datasets: equal
+    versions ⇒ same data.
 
-    Not a cryptographic guarantee (a replace with identical counts and identical latest
-    timestamps keeps the version), but every import path of the product changes one of them.
+    On the embedded lake the snapshot id alone decides (every committed write, from any
+    process, makes a new one); the counts come along for the pages. On a warehouse
+    (`snapshot` -1) the counts decide: not a cryptographic guarantee (a replace with
+    identical counts and latest timestamps keeps the version), but every import path of the
+    product changes one of them.
     """
 
     responses: int = 0
     responses_latest: str = ""
     metrics: int = 0
     metrics_latest: str = ""
+    snapshot: int = -1
 
     @property
     def empty(self) -> bool:
@@ -50,11 +55,28 @@ def _count_and_latest(store: Store, name: str, column: str) -> tuple[int, str]:
     return int(row["n"]), "" if pd.isna(latest) else str(latest)
 
 
+# (location, restriction, snapshot) → its version: a snapshot's counts never change, so a
+# rerun on an unchanged lake costs one catalog read (Store.refresh).
+_VERSIONS: dict[tuple[str, str, int], DataVersion] = {}
+_VERSIONS_KEPT = 256
+
+
 def data_version(store: Store) -> DataVersion:
-    """The version stamp of the responses and metrics datasets (two tiny aggregates)."""
+    """The version stamp of the data this Store sees: the lake's snapshot (read anew on
+    every call, so other processes' writes show) with the row counts and latest timestamps
+    of the responses and metrics (two tiny aggregates, once per snapshot)."""
+    snapshot = store.refresh()
+    key = (store.location, repr(sorted(store.restrict.items())), snapshot)
+    if snapshot >= 0 and key in _VERSIONS:
+        return _VERSIONS[key]
     responses, r_latest = _count_and_latest(store, schema.RESPONSES, "submitted_at")
     metrics, m_latest = _count_and_latest(store, schema.METRICS, "date")
-    return DataVersion(responses, r_latest, metrics, m_latest)
+    version = DataVersion(responses, r_latest, metrics, m_latest, snapshot)
+    if snapshot >= 0:
+        if len(_VERSIONS) >= _VERSIONS_KEPT:
+            _VERSIONS.clear()
+        _VERSIONS[key] = version
+    return version
 
 
 def date_span(store: Store) -> tuple[dt.date, dt.date] | None:

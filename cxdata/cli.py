@@ -25,6 +25,7 @@ from cxdata.cli_args import (
     thresholds_of,
 )
 from cxdata.errors import CxError
+from cxdata.history_cli import add_parsers as add_history_parsers
 from cxdata.importing.cli import add_parsers as add_import_parsers
 from cxdata.metrics import METRICS
 from cxdata.scores import metric_columns
@@ -75,6 +76,7 @@ def build_parser() -> argparse.ArgumentParser:
     friction.add_argument("--metric", default="friction", help=f"one of {', '.join(METRICS)}")
     COMMANDS.update(add_import_parsers(sub))
     COMMANDS.update(add_voc_parsers(sub))
+    COMMANDS.update(add_history_parsers(sub))
     return p
 
 
@@ -91,8 +93,7 @@ def cmd_demo(store: Store, args: argparse.Namespace) -> None:
     started = time.perf_counter()
     rows = args.rows or demo.DEFAULT_ROWS
     seed = demo.DEFAULT_SEED if args.seed is None else args.seed
-    store.replace_table(schema.RESPONSES, demo.demo_responses(rows=rows, seed=seed))
-    store.replace_table(schema.METRICS, demo.demo_metrics(seed=seed))
+    demo.store_demo(store, rows=rows, seed=seed)
     took = time.perf_counter() - started
     print(
         f"demo data: {rows} responses and {store.row_count(schema.METRICS)} metric points "
@@ -154,7 +155,10 @@ COMMANDS: dict[str, Callable[[Store, argparse.Namespace], None]] = {
 
 
 # The action each command needs (access.ACTIONS); commands not listed only read.
-NEEDS: dict[str, str] = {"demo": "manage", "import": "import"}
+NEEDS: dict[str, str] = {
+    "demo": "manage", "import": "import", "undo": "manage", "maintain": "manage",
+    "imports": "manage",  # the log counts rows of the whole store
+}
 # Commands that may create the data directory: those that write, and suggest-mapping (the
 # import's first step, which may save a profile). The others never create it.
 CREATES: frozenset[str] = frozenset({"demo", "import", "suggest-mapping"})
@@ -179,7 +183,7 @@ def _scoped(store: Store, args: argparse.Namespace) -> Store:
         action = "import"  # `themes --rebuild / --update` write results
     if not grant.can(action):
         raise AccessDenied(f"{args.as_user} is a {grant.role} and may not {action} data")
-    return grant.scoped(store)
+    return grant.scoped(store).by(args.as_user)
 
 
 @terminal_safe  # data in the output (names, values, file names) never drives the terminal

@@ -31,6 +31,7 @@ import pandas as pd
 from pandas.api.extensions import ExtensionArray
 
 from cxdata import schema
+from cxdata.lake import Commit
 
 DEFAULT_ROWS = 300_000
 DEFAULT_SEED = 7
@@ -919,3 +920,18 @@ def demo_metrics(seed: int = DEFAULT_SEED, end: date | None = None) -> pd.DataFr
     frame["target"] = frame["target"].astype(np.float64)
     frame["base"] = frame["base"].astype(np.float64)
     return frame.loc[:, list(METRIC_COLUMNS)]
+
+
+def store_demo(store: Any, rows: int = DEFAULT_ROWS, seed: int = DEFAULT_SEED) -> None:
+    """Replace the responses and metrics of `store` (a cxdata.store.Store) with the demo
+    datasets, as one change in the store's log (kind "demo"). Raises what Store.apply
+    raises (AccessDenied without the "manage" right)."""
+    from cxdata.store import WriteOp  # the store module stays free of the generator
+
+    store.apply(
+        [
+            WriteOp.replace(schema.RESPONSES, demo_responses(rows=rows, seed=seed)),
+            WriteOp.replace(schema.METRICS, demo_metrics(seed=seed)),
+        ],
+        Commit("demo", details={"mode": "replace", "seed": seed}),
+    )

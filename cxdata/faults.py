@@ -35,8 +35,16 @@ _DAMAGED = {
     "could not read enough bytes": "part of the file is missing",
     "corrupt database file": "a block of the file is corrupt",
     "checksum": "a block of the file is corrupt",
+    # the lake's SQLite catalog
+    "file is not a database": "the catalog is not a SQLite database",
+    "database disk image is malformed": "the catalog file is corrupt",
+    "file is encrypted or is not a database": "the catalog is not a SQLite database",
 }
-_DISK_FULL = ("no space left on device", "not enough space on the disk", "disk quota exceeded")
+_DISK_FULL = (
+    "no space left on device", "not enough space on the disk", "disk quota exceeded",
+    "database or disk is full",
+)
+_SQLITE_IO = "disk i/o error"  # SQLite's word for a failed read or write of its files
 _READ_ONLY = ("read-only mode", "read-only file system", "permission denied")
 _RESTART = ("must be restarted", "has been invalidated")
 _CLOSED = ("connection already closed", "connection has already been closed")
@@ -67,6 +75,8 @@ def must_reopen(exc: BaseException) -> bool:
     errors = _engine_errors(exc)
     if any(isinstance(e, (duckdb.FatalException, duckdb.IOException)) for e in errors):
         return True
+    if any(_SQLITE_IO in str(e).lower() for e in errors):
+        return True
     return any(any(s in str(e).lower() for s in _RESTART) for e in errors)
 
 
@@ -94,7 +104,10 @@ def store_error(exc: BaseException, file: str | Path) -> CxError | None:
     for needle, why in _DAMAGED.items():
         if needle in text:
             return damaged(file, why)
-    if any(s in text for s in _DISK_FULL):
+    missing = _MISSING_DATA_FILE.search(" ".join(str(e) for e in _chain(exc)))
+    if missing:
+        return missing_data_file(Path(missing.group(1)))
+    if any(s in text for s in _DISK_FULL) or (_SQLITE_IO in text and _disk_full(folder)):
         return CxError(
             f"the disk holding the data directory {folder} is full: the last change was not "
             "saved and the data stored before is kept; free some space and try again",
@@ -127,6 +140,32 @@ def store_error(exc: BaseException, file: str | Path) -> CxError | None:
     return None
 
 
+_MISSING_DATA_FILE = re.compile(
+    r'(?:cannot open file|no files found that match the pattern) "([^"]+\.parquet)"', re.I
+)
+
+
+def missing_data_file(path: Path) -> StoreDamaged:
+    """A Parquet file the lake's catalog lists is gone: which one, and the way back."""
+    return StoreDamaged(
+        f"a data file of the store is missing: {path} (the catalog still lists it), so the "
+        "data cannot be read. Put the file back from a backup of the data directory; if "
+        "there is none, move the data directory aside and import the originals kept in its "
+        "imports folder again. Nothing is changed until then",
+        web="a data file of the store is missing, so the data cannot be read: an "
+        "administrator can restore it from a backup of the data directory or import the "
+        "kept originals again",
+    )
+
+
+def _disk_full(folder: Path) -> bool:
+    """Whether the disk holding `folder` has (almost) no space left."""
+    try:
+        return shutil.disk_usage(folder).free < SPACE_MARGIN
+    except OSError:
+        return False
+
+
 def busy(file: Path, text: str = "") -> StoreBusy:
     """Another process holds the store's lock."""
     held = re.search(r"held in (.+?) \(PID (\d+)\)", text, re.IGNORECASE)
@@ -145,7 +184,19 @@ def damaged(file: Path, why: str) -> StoreDamaged:
     <data dir>/imports (cxdata.importing.load)."""
     imports = file.parent / "imports"
     originals = _import_originals(imports)
-    if originals:
+    backup = file.parent / "cx.duckdb.converted"  # cxdata.lake.NATIVE_BACKUP
+    if backup.exists() and file.name != "cx.duckdb":
+        restore = (
+            f"the store as it was before it became a lake is kept as {backup}; the originals "
+            f"of {originals} imports are kept in {imports}: move {file} and the lake folder "
+            "aside, rename the backup to cx.duckdb (it is converted again on the next start) "
+            "and import the later files again"
+        )
+        web_restore = (
+            "the store as it was before it became a lake is kept in the data directory: an "
+            "administrator can restore it and import the later files again"
+        )
+    elif originals:
         restore = (
             f"there is no backup copy of the store, but the originals of {originals} imports "
             f"are kept in {imports}: move {file} aside and import them again"

@@ -1,17 +1,20 @@
-"""The store: an embedded DuckDB file (default) or any Ibis backend behind a URL.
+"""The store: an embedded DuckLake in the data directory (default, cxdata.lake) or any
+Ibis backend behind a URL.
 
-DuckDB allows one read-write connection per file and process, and Ibis backends are not
-thread-safe (ibis#10346). So: one raw DuckDB connection per process and file, and every
-Store gets its own cursor on it. A Store must not be shared between threads; make one
-per thread or per Streamlit session with `connect()`.
+Any number of processes open the same lake; Ibis backends are not thread-safe
+(ibis#10346). So: one raw DuckDB connection per process and data directory (the lake
+attached to it), and every Store gets its own cursor on it. A Store must not be shared
+between threads; make one per thread or per Streamlit session with `connect()`.
 
-Every write goes through `Store.apply(ops)`: one transaction on the embedded DuckDB store,
-op by op elsewhere, with the role and restriction check made once, there.
+Every write goes through `Store.apply(ops)`: one transaction — one lake snapshot, recorded
+with who made it and what it was (cxdata.lake.Commit) — under the data directory's write
+lock; op by op elsewhere; with the role and restriction check made once, there.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import getpass
 import re
 import threading
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -26,12 +29,13 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from cxdata import config, faults, schema
+from cxdata import config, faults, lake, schema
 from cxdata.errors import CxError, NoData
 from cxdata.filters import in_list
+from cxdata.lake import Commit
 from cxdata.roles import ROLES, require_role
 
-DB_FILE = "cx.duckdb"
+DB_FILE = lake.CATALOG_FILE  # the file that names the store in messages
 # Replacing these datasets (not appending), deleting rows of them or deleting any dataset
 # is "manage" (admin); every other write — appends, the theme model — is "import"
 # (analyst). See cxdata.roles and Store.apply.
@@ -45,8 +49,9 @@ _NOT_A_DATASET = re.compile(r"__new$|^ibis_\w+_memtable_[a-z2-7]{26}$")
 
 _lock = threading.Lock()
 _raw: dict[Path, duckdb.DuckDBPyConnection] = {}
-# Bumped by every write in this process. The embedded file has one writer process, so a
-# Store's cached catalog (table names, schemas) is current while the generation is unchanged.
+# Bumped by every write in this process. A Store's cached catalog (table names, schemas) is
+# current while the generation and the lake snapshot it last saw (Store.refresh) are
+# unchanged: other processes' writes show up at the next refresh.
 _generation = 0
 
 
@@ -57,7 +62,7 @@ def _bump_generation() -> None:
 
 
 Rows = pd.DataFrame | pa.Table
-OP_KINDS: tuple[str, ...] = ("replace", "append", "delete", "fill_from", "drop")
+OP_KINDS: tuple[str, ...] = ("replace", "append", "delete", "fill_from", "drop", "sql")
 
 
 @dataclass(frozen=True, eq=False)
@@ -74,7 +79,9 @@ class WriteOp:
       set from `source`'s `column` on equal `key`, where it is missing or blank and the
       source has a value. The embedded store only (in the same transaction); other backends
       leave the dataset as it is (a warehouse's rows are never rewritten for it);
-    - `drop(name)`: the dataset deleted (nothing when it does not exist).
+    - `drop(name)`: the dataset deleted (nothing when it does not exist);
+    - `sql(statement)`: one statement of the engine's own (cxdata.history's undo), run in
+      the same transaction; the embedded lake only, and it needs the "manage" right.
     """
 
     kind: str
@@ -83,6 +90,7 @@ class WriteOp:
     column: str = ""
     source: str = ""
     key: str = ""
+    statement: str = ""
 
     def __post_init__(self) -> None:
         if self.kind not in OP_KINDS:
@@ -117,12 +125,18 @@ class WriteOp:
     def drop(cls, name: str) -> WriteOp:
         return cls("drop", name)
 
+    @classmethod
+    def sql(cls, statement: str) -> WriteOp:
+        return cls("sql", "sql", statement=statement)
+
 
 def _action(ops: Sequence[WriteOp]) -> str:
     """The action (cxdata.roles) a set of writes needs: "manage" to replace or delete rows of
     a customer dataset or to drop any dataset, else "import" (appends, the theme model)."""
     for op in ops:
-        if op.kind == "drop" or (op.kind in ("replace", "delete") and op.name in CUSTOMER_DATASETS):
+        if op.kind in ("drop", "sql") or (
+            op.kind in ("replace", "delete") and op.name in CUSTOMER_DATASETS
+        ):
             return "manage"
     return "import"
 
@@ -146,13 +160,16 @@ class Store:
         location: str = "",
         restrict: Mapping[str, tuple[str, ...]] | None = None,
         role: str | None = None,
+        author: str = "",
     ) -> None:
         self.backend = backend
         self.raw = raw
         self.location = location
         self.restrict: dict[str, tuple[str, ...]] = dict(restrict or {})
         self.role = role
-        self._catalog_generation = -1
+        self.author = author or _process_user()
+        self._catalog_key: tuple[int, int] = (-1, -1)
+        self._snapshot = -1
         self._tables: dict[str, ir.Table] = {}
 
     @property
@@ -167,9 +184,19 @@ class Store:
         for dim, values in restrict.items():
             prior = merged.get(dim)
             merged[dim] = tuple(v for v in values if prior is None or v in prior)
-        return Store(
-            self.backend, raw=self.raw, location=self.location, restrict=merged, role=self.role
-        )
+        return self._with(restrict=merged)
+
+    def _with(self, **changes: object) -> Store:
+        """A Store on the same connection with some of restrict, role, author changed."""
+        kept: dict[str, object] = {
+            "restrict": self.restrict, "role": self.role, "author": self.author
+        }
+        return Store(self.backend, raw=self.raw, location=self.location, **{**kept, **changes})  # type: ignore[arg-type]
+
+    def by(self, author: str) -> Store:
+        """A Store on the same connection whose writes are recorded as made by `author`
+        (a signed-in user's e-mail; default: the operating-system user)."""
+        return self._with(author=author)
 
     def acting_as(self, role: str) -> Store:
         """A Store on the same connection and restriction whose writes need `role`'s rights
@@ -178,9 +205,7 @@ class Store:
             raise ValueError(f"unknown role {role!r}; allowed: {', '.join(ROLES)}")
         if self.role is not None and ROLES.index(self.role) < ROLES.index(role):
             role = self.role
-        return Store(
-            self.backend, raw=self.raw, location=self.location, restrict=self.restrict, role=role
-        )
+        return self._with(role=role)
 
     def require_write(self, action: str, what: str = "write data") -> None:
         """Raise unless this Store may write: CxError when it is row-restricted (a write
@@ -212,10 +237,28 @@ class Store:
             raise CxError(f"a restricted view cannot read every row of {name}")
         return self._stored(name)
 
+    def cursor(self) -> duckdb.DuckDBPyConnection:
+        """A new cursor on the embedded lake (close it after use). Raises CxError on a
+        warehouse."""
+        if self.raw is None:
+            raise CxError("a warehouse has no embedded cursor")
+        if self.restrict:  # raw SQL would see every row: fail closed
+            raise CxError("a restricted view cannot read the store directly")
+        return lake.cursor(self.raw)
+
+    def refresh(self) -> int:
+        """The lake's newest snapshot id (one catalog read), remembered so the cached
+        catalog is re-read when another process has committed since; -1 on a warehouse."""
+        if self.raw is None:
+            return -1
+        self._snapshot = lake.current_snapshot(self.backend.con)
+        return self._snapshot
+
     def _catalog(self) -> dict[str, ir.Table]:
-        """Unrestricted tables by name, re-read only after a write in this process."""
-        if self._catalog_generation != _generation:
-            self._catalog_generation = _generation
+        """Unrestricted tables by name, re-read only after a write in this process or a
+        newer snapshot seen by refresh()."""
+        if self._catalog_key != (_generation, self._snapshot):
+            self._catalog_key = (_generation, self._snapshot)
             self._tables = {
                 name: self.backend.table(name)
                 for name in self.backend.list_tables()
@@ -316,15 +359,23 @@ class Store:
 
     def drop_tables(self, names: Sequence[str]) -> None:
         """Delete several datasets as one (a dataset and the ones that point into it)."""
-        self.apply([WriteOp.drop(name) for name in names])
+        self.apply([WriteOp.drop(name) for name in names], Commit("delete"))
 
-    def write_tables(self, writes: Sequence[tuple[str, Rows, bool]]) -> None:
+    def write_tables(
+        self, writes: Sequence[tuple[str, Rows, bool]], commit: Commit | None = None
+    ) -> None:
         """Write several datasets as one: (name, rows, append?) each (see apply: an import
-        writes responses and their touchpoint ratings together)."""
-        self.apply([WriteOp("append" if append else "replace", n, r) for n, r, append in writes])
+        writes responses and their touchpoint ratings together), recorded as `commit`."""
+        self.apply(
+            [WriteOp("append" if append else "replace", n, r) for n, r, append in writes], commit
+        )
 
-    def apply(self, ops: Sequence[WriteOp]) -> None:
+    def apply(self, ops: Sequence[WriteOp], commit: Commit | None = None) -> None:
         """Make the changes `ops`, in order, as one write: the one path every write takes.
+
+        On the lake the write is one snapshot, recorded with `commit` (kind and details;
+        default: kind "write" and the rows per dataset) and this Store's author, made under
+        the data directory's write lock (waits up to CX_WRITE_TIMEOUT s, then StoreBusy).
 
         The role and restriction are checked first (require_write, with the action the ops
         need: "manage" to replace or delete rows of a customer dataset or to drop any
@@ -349,19 +400,21 @@ class Store:
         ]
         try:
             if self.is_embedded:
-                self._apply_embedded(ready)
+                self._apply_embedded(ready, _recorded(commit or Commit(), ready, self.author))
             else:
                 self._apply_generic(ready)
         finally:
             _bump_generation()  # Stores cache their catalog until the generation moves
 
-    def _apply_embedded(self, ops: Sequence[WriteOp]) -> None:
-        assert self.raw is not None
-        cur = self.raw.cursor()
-        try:
-            _run_in_transaction(cur, self._statements(cur, ops))
-        finally:
-            cur.close()
+    def _apply_embedded(self, ops: Sequence[WriteOp], commit: Commit) -> None:
+        require_writable(self)  # before the lock file, which a read-only directory refuses
+        with lake.write_lock(Path(self.location)):
+            cur = self.cursor()
+            try:
+                self._snapshot = lake.current_snapshot(cur)  # see other processes' tables
+                _run_in_transaction(cur, [commit.sql(), *self._statements(cur, ops)])
+            finally:
+                cur.close()
 
     def _statements(self, cur: duckdb.DuckDBPyConnection, ops: Sequence[WriteOp]) -> list[str]:
         """The SQL of `ops` on the embedded store; their rows are registered on `cur`."""
@@ -400,10 +453,14 @@ class Store:
             elif op.kind == "drop":
                 out.append(f'DROP TABLE IF EXISTS "{op.name}"')
                 shape[op.name] = None
+            elif op.kind == "sql":
+                out.append(op.statement)
         return out
 
     def _apply_generic(self, ops: Sequence[WriteOp]) -> None:
         """Op by op through Ibis (no transaction across tables); fill_from is skipped."""
+        if any(op.kind == "sql" for op in ops):
+            raise CxError("this change needs the embedded store (a lake)")
         exists = set(self._catalog())
         for op in ops:
             data = op.rows
@@ -436,6 +493,27 @@ _CORE_TYPES: dict[str, dict[str, str]] = {
 }
 
 
+def _process_user() -> str:
+    """Who runs this process (the author of the CLI's writes)."""
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):  # no user name in a bare container
+        return "unknown"
+
+
+def _recorded(commit: Commit, ops: Sequence[WriteOp], author: str) -> Commit:
+    """`commit` with its author and, unless given, the rows each op wrote per dataset."""
+    details = dict(commit.details or {})
+    if "rows" not in details:
+        rows: dict[str, int] = {}
+        for op in ops:
+            if op.kind in ("replace", "append") and isinstance(op.rows, pa.Table):
+                rows[op.name] = rows.get(op.name, 0) + op.rows.num_rows
+        details["rows"] = rows
+    details.setdefault("ops", sorted({f"{op.kind} {op.name}" for op in ops}))
+    return dataclasses.replace(commit, author=commit.author or author, details=details)
+
+
 def conformed(name: str, frame: pd.DataFrame | pa.Table) -> pa.Table:
     """`frame` as Arrow with the contract's types for known columns; columns that are all
     missing become strings (every backend can store those)."""
@@ -462,14 +540,15 @@ def connect(
     create: bool = True,
 ) -> Store:
     """A new Store for this thread: the warehouse at `url` / $CX_DATABASE_URL if given,
-    else the DuckDB file in `data_dir` / $CX_DATA_DIR.
+    else the lake in `data_dir` / $CX_DATA_DIR (cxdata.lake).
 
-    The directory and its store file are created on first use only when `create` (commands
-    that write); otherwise a missing one is a NoData error and nothing is created. A store
-    this process may not write (a read-only directory or file) is opened read-only: it can
-    be read, and writes say the directory is read-only. Raises CxError in one line for a
-    damaged file, a file another process holds, or a warehouse that does not answer within
-    $CX_CONNECT_TIMEOUT seconds."""
+    The directory and its lake are created on first use only when `create` (commands that
+    write); otherwise a missing one is a NoData error and nothing is created. A store of the
+    earlier single-file format (cx.duckdb) is converted once, its file kept as a backup. A
+    store this process may not write (a read-only directory or catalog) is opened read-only:
+    it can be read, and writes say the directory is read-only. Raises CxError in one line
+    for a damaged catalog or old file, an old file another process holds, or a warehouse
+    that does not answer within $CX_CONNECT_TIMEOUT seconds."""
     url = url or config.database_url()
     if url:
         try:
@@ -478,7 +557,7 @@ def connect(
             raise faults.connect_error(exc, _redacted(url)) from exc
     path = Path(data_dir) if data_dir is not None else config.data_dir()
     raw = _process_connection(path, read_only=read_only, create=create)
-    return Store(ibis.duckdb.from_connection(raw.cursor()), raw=raw, location=str(path))
+    return Store(ibis.duckdb.from_connection(lake.cursor(raw)), raw=raw, location=str(path))
 
 
 def _process_connection(
@@ -486,6 +565,7 @@ def _process_connection(
 ) -> duckdb.DuckDBPyConnection:
     key = data_dir.resolve()
     file = key / DB_FILE
+    stored = lake.exists(key) or (key / lake.NATIVE_FILE).exists()
     with _lock:
         if key in _raw:
             if _answers(_raw[key]):
@@ -497,7 +577,7 @@ def _process_connection(
             raise NoData(
                 f"no data directory at {data_dir}: run `python -m cxdata demo` or import a file"
             )
-        if (read_only or not create) and not file.exists():
+        if (read_only or not create) and not stored:
             raise NoData(
                 f"no responses data yet in {data_dir}: run `python -m cxdata demo` or import "
                 "a file"
@@ -511,11 +591,24 @@ def _process_connection(
                     web=f"cannot create the data directory: {exc.strerror}",
                 ) from exc
             if not faults.writable(file):
-                if not file.exists():
+                if not stored:
                     raise faults.read_only(key)
                 read_only = True  # readable, never written: reads work, writes say why
+        if lake.needs_conversion(key):
+            native = key / lake.NATIVE_FILE
+            if read_only:
+                raise CxError(
+                    f"{native} is a store of the earlier single-file format: open it once "
+                    "with write access to convert it",
+                    web="the data directory holds a store of the earlier format: an "
+                    "administrator must open it once with write access to convert it",
+                )
+            try:
+                lake.convert_native(key)
+            except duckdb.Error as exc:
+                raise (faults.store_error(exc, native) or exc) from exc
         try:
-            _raw[key] = duckdb.connect(str(file), read_only=read_only)
+            _raw[key] = lake.open_lake(key, read_only=read_only)
         except duckdb.Error as exc:
             raise (faults.store_error(exc, file) or exc) from exc
         return _raw[key]
@@ -575,7 +668,7 @@ def is_read_only(store: Store) -> bool:
     written by this process); False for a warehouse."""
     if store.raw is None:
         return False
-    cur = store.raw.cursor()
+    cur = lake.cursor(store.raw)
     try:
         row = cur.execute(
             "SELECT readonly FROM duckdb_databases() WHERE database_name = current_database()"

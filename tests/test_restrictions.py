@@ -217,7 +217,9 @@ def _comparable(value: Any) -> Any:
         return value.sort_values(list(value.columns), key=lambda c: c.astype(str)).reset_index(
             drop=True)
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {k: _comparable(v) for k, v in dataclasses.asdict(value).items()}
+        return {  # the snapshot id names the lake's state, not what a user sees
+            k: _comparable(v) for k, v in dataclasses.asdict(value).items() if k != "snapshot"
+        }
     if isinstance(value, list | tuple):
         return [_comparable(v) for v in value]
     if isinstance(value, dict):
@@ -296,6 +298,10 @@ STORE_OTHER = {
     "require_write": "the check every writer makes",
     "may_write": "require_write as a bool, for the UI",
     "write_action": "which action a set of writes needs",
+    "cursor": "raw SQL on the lake for the import machinery: refused when restricted "
+              "(test_cursor_refuses_a_restricted_store)",
+    "refresh": "the lake's snapshot id: no rows",
+    "by": "who the writes are recorded as: the same rights (test_by_keeps_role_and_rows)",
 }
 
 
@@ -383,3 +389,14 @@ def test_acting_as_never_gains_rights(small: Store) -> None:
     assert viewer.restricted({"country": ("Norway",)}).role == "viewer"
     with pytest.raises(ValueError):
         small.acting_as("owner")
+
+
+def test_cursor_refuses_a_restricted_store(store: Store) -> None:
+    with pytest.raises(CxError, match="restricted"):
+        store.restricted({"country": ("Norway",)}).cursor()
+
+
+def test_by_keeps_role_and_rows(store: Store) -> None:
+    narrow = store.restricted({"country": ("Norway",)}).acting_as("viewer").by("a@example.com")
+    assert narrow.restrict == {"country": ("Norway",)} and narrow.role == "viewer"
+    assert narrow.author == "a@example.com"

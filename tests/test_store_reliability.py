@@ -30,6 +30,7 @@ from cxdata import cli, schema
 from cxdata.errors import CxError
 from cxdata.importing.datasets import imports_dir
 from cxdata.importing.load import import_file
+from cxdata.lake import NATIVE_FILE
 from cxdata.store import DB_FILE, Store, close, connect
 from pages._shared import session
 
@@ -199,12 +200,15 @@ def test_corrupt_store_is_not_reported_as_busy(
     assert "no backup" in err and "imports" in err  # …and says what there is to restore from
 
 
-def test_store_held_by_another_process_is_still_reported_as_busy(data_dir: Path) -> None:
-    stored(data_dir)
-    close(data_dir)
+def test_old_store_held_by_another_process_is_reported_as_busy(data_dir: Path) -> None:
+    # The lake takes many processes; a store of the earlier single-file format is converted
+    # on first open, which needs its file: held by an old-version process, it says so.
+    data_dir.mkdir()
+    with duckdb.connect(str(data_dir / NATIVE_FILE)) as old:
+        old.execute("CREATE TABLE responses AS SELECT '1' AS response_id")
     holder = subprocess.Popen(
         [sys.executable, "-c", "import duckdb, sys, time; c = duckdb.connect(sys.argv[1]); "
-         "print('open', flush=True); time.sleep(30)", str(data_dir / DB_FILE)],
+         "print('open', flush=True); time.sleep(30)", str(data_dir / NATIVE_FILE)],
         stdout=subprocess.PIPE, text=True,
     )
     try:
@@ -260,6 +264,7 @@ def test_read_only_data_dir_can_be_read() -> None:
         close(data)
         (data / DB_FILE).chmod(0o444)
         data.chmod(0o555)
+        before = sorted(p.name for p in data.iterdir())
         done = subprocess.run(
             [*prefix, sys.executable, "-c", _READ_AND_WRITE, str(data)],
             cwd=ROOT, capture_output=True, text=True, timeout=60,
@@ -270,7 +275,7 @@ def test_read_only_data_dir_can_be_read() -> None:
         assert "WRITE 1" in done.stdout, done.stdout + done.stderr
         assert "Traceback" not in done.stderr
         assert "the data directory" in done.stderr and "read-only" in done.stderr, done.stderr
-        assert sorted(p.name for p in data.iterdir()) == [DB_FILE]
+        assert sorted(p.name for p in data.iterdir()) == before  # nothing written
     finally:
         data.chmod(0o755)
         shutil.rmtree(top, ignore_errors=True)

@@ -34,6 +34,7 @@ from cxdata.importing.readers import Source, read_source
 from cxdata.importing.rejects import write_rejects
 from cxdata.importing.suggest import suggested_mapping
 from cxdata.importing.validate import ExistingIds, Validated, validate
+from cxdata.lake import Commit
 from cxdata.store import Store, engine_errors, require_writable
 
 MODES: tuple[str, ...] = ("append", "replace")
@@ -219,7 +220,11 @@ def import_source(
         report(0.7, f"writing {checked.imported} rows")
         try:
             with engine_errors(store):  # a fatal error: one line, the connection reopened
-                store.write_tables(_writes(store, checked, append=mode == "append"))
+                store.write_tables(
+                    _writes(store, checked, append=mode == "append"),
+                    Commit("import", details={"file": source.name, "mode": mode,
+                                              "kept": stored_file.name}),
+                )
         except BaseException:
             stored_file.unlink(missing_ok=True)
             raise
@@ -292,7 +297,7 @@ def stored_ids(store: Store) -> ExistingIds | None:
             return np.zeros(0, dtype=bool)
         wanted = pa.table({"response_id": pa.array(ids.unique(), pa.string())})
         if store.is_embedded:  # a registered view, not a memtable left in the catalog
-            cur = store.raw.cursor()
+            cur = store.cursor()
             try:
                 cur.register("cx_import_ids", wanted)
                 found = cur.execute(

@@ -31,6 +31,7 @@ import pandas as pd
 
 from cxdata import schema
 from cxdata.errors import CxError
+from cxdata.lake import Commit
 from cxdata.store import Store, WriteOp
 from cxdata.voc import tables, topics
 from cxdata.voc.pipeline import Progress, analysed_comments, scaled, silent
@@ -292,7 +293,8 @@ def compute_themes(
             WriteOp.replace(tables.TOPIC_TERMS, tables.arrow(tables.TOPIC_TERMS, terms_df)),
             _run_op("compute", len(frame), len(result.themes), tax.digest(), seconds),
             _FILL_LANGUAGE,
-        ]
+        ],
+        Commit("themes", details={"mode": "compute"}),
     )
     progress(1.0, f"themes computed for {len(frame):,} comments")
     return VocRun(
@@ -328,7 +330,8 @@ def update_themes(store: Store, progress: Progress = silent) -> VocRun:
             WriteOp.append(tables.THEMES, tables.arrow(tables.THEMES, result.themes)),
             _run_op("update", len(frame), len(result.themes), tax.digest(), seconds),
             _FILL_LANGUAGE,
-        ]
+        ],
+        Commit("themes", details={"mode": "update"}),
     )
     progress(
         1.0, f"themes updated: {len(frame):,} comments analysed, {len(stale):,} old results removed"
@@ -377,7 +380,8 @@ def rematch_taxonomy(
             WriteOp.delete_where(tables.THEMES, "source", "taxonomy"),
             WriteOp.append(tables.THEMES, tables.arrow(tables.THEMES, rows)),
             _run_op("taxonomy", len(frame), len(rows), tax.digest(), seconds),
-        ]
+        ],
+        Commit("themes", details={"mode": "taxonomy"}),
     )
     progress(1.0, f"taxonomy matched against {len(frame):,} comments")
     return VocRun("taxonomy", len(frame), len(rows), 0, round(time.perf_counter() - started, 2))

@@ -30,10 +30,7 @@ def store_demo(store: Store) -> str:
     """Generate the demo datasets and store them (replacing any); returns a summary."""
     started = time.perf_counter()
     with _demo_lock:
-        store.replace_table(
-            schema.RESPONSES, demo.demo_responses(rows=demo.DEFAULT_ROWS, seed=demo.DEFAULT_SEED)
-        )
-        store.replace_table(schema.METRICS, demo.demo_metrics(seed=demo.DEFAULT_SEED))
+        demo.store_demo(store)
         # Themes once now, so the Feedback page's themes are there on first visit.
         compute_themes(store)
     took = time.perf_counter() - started
