@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from conftest import random_responses
+from test_voc_impact import voc_frame
 
 from cxdata import history, schema
 from cxdata.errors import CxError, NoData
@@ -14,11 +16,6 @@ from cxdata.importing import import_file
 from cxdata.roles import AccessDenied
 from cxdata.store import Store, close, connect
 from cxdata.voc import persist, tables
-from conftest import random_responses
-from test_voc_impact import voc_frame
-
-KEY = ["response_id"]
-
 
 @pytest.fixture
 def store(tmp_path: Path) -> Iterator[Store]:
@@ -64,7 +61,7 @@ def test_every_import_is_one_recorded_change(store: Store, tmp_path: Path) -> No
 def test_undo_the_first_of_two_imports_leaves_the_second_alone(
     store: Store, tmp_path: Path
 ) -> None:
-    first, _ = two_imports(store, tmp_path)
+    two_imports(store, tmp_path)
     alone = connect(tmp_path / "alone")
     import_file(alone, export(random_responses(300, seed=2).assign(
         response_id=lambda f: "b" + f["response_id"].astype(str)), tmp_path / "w2.csv"),
