@@ -17,6 +17,7 @@ from cxdata.roles import AccessDenied
 from cxdata.store import Store, close, connect
 from cxdata.voc import persist, tables
 
+
 @pytest.fixture
 def store(tmp_path: Path) -> Iterator[Store]:
     s = connect(tmp_path / "data").by("analyst@example.com")
