@@ -76,9 +76,9 @@ def changes(store: Store) -> list[Change]:
     first one — are left out). Raises CxError on a warehouse or a restricted Store."""
     _require_log(store)
     cur = store.cursor()
-    try:
+    try:  # timezone('UTC', …): `at` in UTC whatever the process's time zone
         rows = cur.execute(
-            f"SELECT snapshot_id, snapshot_time::TIMESTAMP, author, commit_message, "
+            f"SELECT snapshot_id, timezone('UTC', snapshot_time), author, commit_message, "
             f"commit_extra_info FROM ducklake_snapshots('{lake.ALIAS}') "
             "WHERE commit_message IS NOT NULL ORDER BY snapshot_id DESC"
         ).fetchall()

@@ -69,10 +69,14 @@ def session_store(grant: Grant | None = None) -> Store:
         grant.policy.check_store(store)
     restrict = dict(grant.restrict)
     scoped = st.session_state.get(_SCOPED)
+    author = grant.email or "dashboard (open access)"
     if (scoped is None or scoped.restrict != restrict or scoped.role != grant.role
+            or scoped.author != author
             or scoped.raw is not store.raw or scoped.backend is not store.backend):
-        # The user's rows and role travel with the Store: the engine's writers check both.
+        # The user's rows and role travel with the Store: the engine's writers check both,
+        # and the change log records who wrote.
         scoped = (store.restricted(restrict) if restrict else store).acting_as(grant.role)
+        scoped = scoped.by(author)
         st.session_state[_SCOPED] = scoped
     return scoped
 
@@ -82,7 +86,8 @@ def fresh_store(store: Store) -> Store:
     (a deferred download runs beside the session's script run)."""
     fresh = connect(store.location) if store.is_embedded else connect(url=database_url())
     fresh = fresh.restricted(store.restrict) if store.restrict else fresh
-    return fresh.acting_as(store.role) if store.role is not None else fresh
+    fresh = fresh.acting_as(store.role) if store.role is not None else fresh
+    return fresh.by(store.author)
 
 
 @dataclass(frozen=True)

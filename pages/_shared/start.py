@@ -48,7 +48,8 @@ def auto_demo(store: Store) -> bool:
     with _demo_lock:
         if store.has(schema.RESPONSES):
             return False
-        operator = Store(store.backend, raw=store.raw, location=store.location)
+        operator = Store(store.backend, raw=store.raw, location=store.location,
+                         author="dashboard (CX_AUTO_DEMO)")
         with st.spinner("First start: generating the demo data and its comment themes…"):
             st.session_state[TOAST] = store_demo(operator)
     return True
