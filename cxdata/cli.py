@@ -24,12 +24,13 @@ from cxdata.cli_args import (
     positive_int,
     thresholds_of,
 )
+from cxdata.config import data_dir
 from cxdata.errors import CxError
 from cxdata.history_cli import add_parsers as add_history_parsers
 from cxdata.importing.cli import add_parsers as add_import_parsers
 from cxdata.metrics import METRICS
 from cxdata.scores import metric_columns
-from cxdata.store import Store, close_all, connect, engine_errors
+from cxdata.store import Store, close, connect, engine_errors
 from cxdata.textsafe import terminal_safe
 from cxdata.voc.cli import add_parsers as add_voc_parsers
 
@@ -190,6 +191,7 @@ def _scoped(store: Store, args: argparse.Namespace) -> Store:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run one command; returns the process exit code."""
     args = build_parser().parse_args(argv)
+    opened = args.data_dir or data_dir()
     try:
         store = _scoped(connect(args.data_dir, args.url, create=_creates(args)), args)
         with engine_errors(store):  # a damaged file, a full disk…: one line
@@ -205,5 +207,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - keeps interpreter exit quiet
         return 0
     finally:
-        close_all()
+        close(opened)  # the command's own connection only (main() may run in a process that
+        # keeps other stores open)
     return 0

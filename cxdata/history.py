@@ -143,7 +143,10 @@ def undo(store: Store, snapshot: int) -> Change:
     log = changes(store)
     target = next((c for c in log if c.snapshot == snapshot), None)
     if target is None:
-        raise NoData(f"no change {snapshot} in the log: `python -m cxdata imports` lists them")
+        raise NoData(
+            f"no change {snapshot} in the log (`python -m cxdata imports` lists them; "
+            "maintenance forgets changes older than its --keep-days)"
+        )
     if target.undone_by is not None:
         raise CxError(f"change {snapshot} was already undone by change {target.undone_by}")
     if not target.undoable:

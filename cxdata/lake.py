@@ -277,7 +277,8 @@ def maintain(
     raw: duckdb.DuckDBPyConnection, data_dir: Path, *, keep_days: int = 30, grace_hours: float = 24
 ) -> Maintenance:
     """Expire the snapshots older than `keep_days` days (never the newest; undo and time
-    travel reach back that far), merge small adjacent data files, and delete from disk the
+    travel reach back that far), write small inlined inserts out to Parquet, merge small
+    adjacent data files, and delete from disk the
     files no snapshot needs that were scheduled for deletion more than `grace_hours` ago
     (a reader still on an old snapshot keeps its files for that long), plus orphaned files
     as old. Holds the write lock; safe beside running dashboards and readers."""
@@ -290,6 +291,8 @@ def maintain(
                 f"CALL ducklake_expire_snapshots('{ALIAS}', older_than => "
                 f"now() - INTERVAL '{int(keep_days)} days')"
             ).fetchall()
+            # small writes are kept in the catalog itself; written out to Parquet here
+            cur.execute(f"CALL ducklake_flush_inlined_data('{ALIAS}')").fetchall()
             merged = cur.execute(f"CALL ducklake_merge_adjacent_files('{ALIAS}')").fetchall()
             grace = f"now() - INTERVAL '{int(grace_hours * 3600)} seconds'"
             deleted = cur.execute(

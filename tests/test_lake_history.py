@@ -139,3 +139,20 @@ def test_undo_needs_the_manage_right_and_an_unrestricted_store(
     with pytest.raises(CxError, match="restricted"):
         history.changes(store.restricted({"channel": ("web",)}))
     assert store.row_count(schema.RESPONSES) == 700
+
+
+def test_maintain_keeps_the_data_and_ends_undo_of_expired_changes(
+    store: Store, tmp_path: Path
+) -> None:
+    from cxdata import lake
+
+    two_imports(store, tmp_path)
+    before = stored(store)
+    week1 = next(c for c in history.changes(store) if c.file == "week1.csv")
+    assert store.raw is not None
+    done = lake.maintain(store.raw, tmp_path / "data", keep_days=0, grace_hours=0)
+    assert done.expired >= 1
+    pd.testing.assert_frame_equal(stored(store), before)  # the data itself is untouched
+    with pytest.raises(CxError, match="can no longer be undone|no change"):
+        history.undo(store, week1.snapshot)
+    assert store.row_count(schema.RESPONSES) == 700

@@ -53,7 +53,6 @@ def stored(data_dir: Path, rows: int = 50) -> Store:
 def run_cli(data_dir: Path, *args: str, monkeypatch: pytest.MonkeyPatch) -> tuple[int, str]:
     """`python -m cxdata --data-dir DATA ARGS` in this process: (exit code, stderr). Only
     this data directory's connection is closed at the end (other tests keep theirs)."""
-    monkeypatch.setattr(cli, "close_all", lambda: close(data_dir))
     monkeypatch.delenv("CX_DATABASE_URL", raising=False)
     err = io.StringIO()
     with contextlib.redirect_stderr(err), contextlib.redirect_stdout(io.StringIO()):
