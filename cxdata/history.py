@@ -24,7 +24,7 @@ import pandas as pd
 
 from cxdata import lake, schema
 from cxdata.errors import CxError, NoData
-from cxdata.store import Store, WriteOp
+from cxdata.store import CUSTOMER_DATASETS, Store, WriteOp
 
 UNDOABLE_OPS = ("append", "replace", "delete", "drop")
 
@@ -49,12 +49,16 @@ class Change:
 
     @property
     def undoable(self) -> bool:
-        """Whether this change wrote customer rows that undo can take back (not an undo,
-        not yet undone)."""
+        """Whether this change wrote customer datasets (responses, touchpoint ratings,
+        metrics) that undo can take back, and is not an undo and not yet undone. Theme runs
+        are not offered: they are recomputed from the responses."""
         return (
-            self.kind != "undo"
+            self.kind not in ("undo", "themes", "convert")
             and self.undone_by is None
-            and any(_op(o)[0] in UNDOABLE_OPS for o in self.ops)
+            and any(
+                kind in UNDOABLE_OPS and name in CUSTOMER_DATASETS
+                for kind, name in map(_op, self.ops)
+            )
         )
 
 

@@ -4,6 +4,7 @@ and lake maintenance from the command line (cron-safe beside running dashboards)
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 from collections.abc import Callable
 from pathlib import Path
@@ -36,11 +37,14 @@ def add_parsers(sub: argparse._SubParsersAction) -> dict[str, Handler]:
 
 
 def cmd_imports(store: Store, args: argparse.Namespace) -> None:
-    frame = history.changes_frame(store).head(args.limit)
     if args.json:
-        frame = frame.assign(at=frame["at"].astype(str))
-        print(json.dumps(frame.to_dict(orient="records"), ensure_ascii=False, indent=2))
+        log = [
+            {**dataclasses.asdict(c), "at": c.at.isoformat(), "undoable": c.undoable}
+            for c in history.changes(store)[: args.limit]
+        ]
+        print(json.dumps(log, ensure_ascii=False, indent=2))
         return
+    frame = history.changes_frame(store).head(args.limit)
     if frame.empty:
         print("no changes recorded yet")
         return

@@ -608,7 +608,11 @@ def _process_connection(
             except duckdb.Error as exc:
                 raise (faults.store_error(exc, native) or exc) from exc
         try:
-            _raw[key] = lake.open_lake(key, read_only=read_only)
+            if read_only or lake.exists(key):
+                _raw[key] = lake.open_lake(key, read_only=read_only)
+            else:  # a new lake: its catalog is created once, not by two processes at once
+                with lake.write_lock(key):
+                    _raw[key] = lake.open_lake(key, read_only=read_only)
         except duckdb.Error as exc:
             raise (faults.store_error(exc, file) or exc) from exc
         return _raw[key]

@@ -1,5 +1,6 @@
 """Data: upload an export, check the suggested mapping, see what would be rejected, import;
-then the stored datasets with their row counts, date ranges and last import.
+then the stored datasets with their row counts, date ranges and last import; then the
+import history (the store's change log) with undo for administrators.
 
 Thin page: every decision (reading, mapping, validation, writing) is in cxdata.importing.
 """
@@ -33,6 +34,7 @@ from pages._shared import exports
 from pages._shared import mapping_step as step
 from pages._shared.auth import effective_grant, open_mode_hint
 from pages._shared.fmt import md_escape, safe_table
+from pages._shared.history_section import history_section
 from pages._shared.session import session_store, within_entrypoint
 
 UPLOAD_TYPES = ["csv", "tsv", "txt", "xlsx", "xlsm", "xls", "ods", "parquet", "pq"]
@@ -322,12 +324,13 @@ def main() -> None:
             icon=":material/lock:",
         )
         return
-    for section in (import_section, datasets_section):
+    sections = (import_section, datasets_section, history_section)
+    for section in sections:
         try:
             section(store)
         except (CxError, ValueError) as exc:  # one clear line naming file, row or column
             st.error(md_escape(exc), icon=":material/error:")
-        if section is import_section:
+        if section is not sections[-1]:
             st.divider()
 
 

@@ -105,7 +105,7 @@ def test_upload_check_import_and_list(data_dir: Path, tmp_path: Path) -> None:
     assert "No known platform" in done
     store = connect(data_dir)
     assert store.row_count(schema.RESPONSES) == 60
-    listed = at.dataframe[-1].value.set_index("dataset")
+    listed = frame_with(at, "dataset", "last_file").set_index("dataset")
     assert listed.loc["responses", "rows"] == 60
     assert listed.loc["responses", "last_file"] == expected.path.name
 

@@ -11,7 +11,7 @@ from typing import Any
 
 import pandas as pd
 
-from cxdata import config, schema
+from cxdata import config, history, schema
 from cxdata.store import Store
 from cxdata.voc import tables as voc_tables
 
@@ -65,10 +65,25 @@ def last_imports(data_dir: str | Path) -> dict[str, dict[str, Any]]:
     return latest
 
 
+def _last_changes(store: Store) -> dict[str, dict[str, Any]]:
+    """The latest import of each dataset that is still in effect: from the lake's change
+    log on the embedded store (an undone import no longer counts), else from the import
+    log beside the store."""
+    if not store.is_embedded or store.restrict:
+        return last_imports(data_dir_of(store))
+    latest: dict[str, dict[str, Any]] = {}
+    for change in history.changes(store):  # newest first
+        if change.kind != "import" or change.undone_by is not None:
+            continue
+        for name in change.rows:
+            latest.setdefault(name, {"at": change.at, "file": change.file})
+    return latest
+
+
 def dataset_summaries(store: Store) -> pd.DataFrame:
     """One row per stored dataset: dataset, rows, first, last (date range, when it has
-    dates), last_import (time) and last_file."""
-    latest = last_imports(data_dir_of(store))
+    dates), last_import (time, UTC on the lake) and last_file."""
+    latest = _last_changes(store)
     rows = []
     for name in DATASETS:
         if not store.has(name):
