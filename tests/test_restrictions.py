@@ -26,7 +26,7 @@ import pandas as pd
 import pytest
 
 import cxdata
-from cxdata import catalog, comments, kpi_metrics, queries, ratings, schema, segments
+from cxdata import catalog, comments, history, kpi_metrics, queries, ratings, schema, segments
 from cxdata.errors import CxError
 from cxdata.filters import Filters
 from cxdata.importing import datasets, load
@@ -136,6 +136,7 @@ WRITERS: dict[str, tuple[str, Call]] = {
     "cxdata.importing.load.import_file(replace)": ("manage", lambda s: _import_csv(
         s, "replace")),
     "cxdata.importing.load.import_source": ("import", _import_source),
+    "cxdata.history.undo": ("manage", lambda s: history.undo(s, 1)),
 }
 EXEMPT: dict[str, str] = {
     "cxdata.cli.cmd_demo": "CLI handler; writes (refused when restricted)",
@@ -156,6 +157,12 @@ EXEMPT: dict[str, str] = {
     "cxdata.store.is_open": "whether the Store's connection is current, no data",
     "cxdata.store.is_read_only": "whether the store was opened read-only, no data",
     "cxdata.store.require_writable": "refuses a read-only store before a write, no data",
+    "cxdata.history.changes": "the change log: refused for a restricted Store "
+                              "(test_lake_history.py)",
+    "cxdata.history.changes_frame": "changes() as a table",
+    "cxdata.history_cli.cmd_imports": "CLI handler over history.changes",
+    "cxdata.history_cli.cmd_undo": "CLI handler over history.undo (a write)",
+    "cxdata.history_cli.cmd_maintain": "CLI handler: lake maintenance, needs manage",
 }
 
 

@@ -104,8 +104,12 @@ def test_theme_results_are_keyed_on_their_version(store: Store, calls: list) -> 
     ctx = new_ctx(store)
     edited = ctx.theme_impact("taxonomy")
     assert "Parcel (test)" in set(edited["label"])  # the edit shows at once
-    ctx.kpis()  # the responses' queries keep their cache
-    assert names(calls) == ["voc_status", "voc_status", "kpis", "theme_impact", "theme_impact"]
+    ctx.kpis()  # every write is a new lake snapshot: the responses' queries run again
+    assert names(calls) == [
+        "voc_status", "voc_status", "kpis", "theme_impact", "theme_impact", "kpis"
+    ]
+    ctx.kpis()  # …once
+    assert names(calls)[-1] == "kpis" and len(calls) == 6
 
 
 def test_an_unknown_query_name_is_refused(store: Store) -> None:
