@@ -21,7 +21,6 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import platform
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -106,16 +105,6 @@ def wall(fn: Callable[[], object]) -> float:
     return time.perf_counter() - started
 
 
-def median_of(fn: Callable[[], object], repeat: int) -> float:
-    """Median wall seconds of `repeat` calls (no warm-up: for the tiny catalog reads)."""
-    times = []
-    for _ in range(repeat):
-        started = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - started)
-    return statistics.median(times)
-
-
 def size_mb(path: Path) -> float:
     """Bytes under `path` (a file or a directory), in MB."""
     files = [path] if path.is_file() else [p for p in path.rglob("*") if p.is_file()]
@@ -175,10 +164,16 @@ def run(rows: int, repeat: int, workdir: Path) -> dict[str, object]:
 
     checks = max(50, repeat)
     catalog.data_version(lake_store)  # the counts of this snapshot, computed once
-    out["version_lake_s"] = median_of(lambda: catalog.data_version(lake_store), checks)
-    out["snapshot_s"] = median_of(lambda: lake.current_snapshot(lake_store.backend.con), checks)
+    out["version_lake_s"] = median_seconds(
+        lambda: catalog.data_version(lake_store), checks, warm_up=False
+    )
+    out["snapshot_s"] = median_seconds(
+        lambda: lake.current_snapshot(lake_store.backend.con), checks, warm_up=False
+    )
     # A warehouse-style store has no snapshot: every check runs the two count aggregates.
-    out["version_native_s"] = median_of(lambda: catalog.data_version(native), repeat)
+    out["version_native_s"] = median_seconds(
+        lambda: catalog.data_version(native), repeat, warm_up=False
+    )
     out["checks"] = checks
     print(
         f"  data_version (lake, unchanged) {out['version_lake_s'] * 1e3:.2f} ms; "

@@ -105,7 +105,11 @@ def open_lake(data_dir: Path, *, read_only: bool) -> duckdb.DuckDBPyConnection:
             options = [f"DATA_PATH '{_quoted(str(data_dir / FILES_DIR))}/'"]
         else:
             source = f"ducklake:sqlite:{_readable_catalog(data_dir)}"
-            options = [f"DATA_PATH '{_quoted(str(data_dir / FILES_DIR))}/'"]
+            # The catalog remembers the absolute path it was made with, but its files are
+            # relative to it: a data directory moved or restored from a backup elsewhere
+            # reads its own lake/ folder.
+            options = [f"DATA_PATH '{_quoted(str(data_dir / FILES_DIR))}/'",
+                       "OVERRIDE_DATA_PATH TRUE"]
             if not read_only:  # readers inside a query never block the writer
                 options.append("META_JOURNAL_MODE 'WAL'")
         if read_only:

@@ -7,6 +7,12 @@ Thin page: every decision (reading, mapping, validation, writing) is in cxdata.i
 
 from __future__ import annotations
 
+# A page URL opened on a cold server can run this file before the entrypoint: every
+# module is imported once, one thread at a time, first (pages/_shared/warmup.py).
+from pages._shared import warmup  # noqa: F401
+
+# isort: split
+
 import shutil
 import tempfile
 from pathlib import Path

@@ -4,6 +4,12 @@ data grid (never markdown or HTML); CSV export neutralised against formula injec
 
 from __future__ import annotations
 
+# A page URL opened on a cold server can run this file before the entrypoint: every
+# module is imported once, one thread at a time, first (pages/_shared/warmup.py).
+from pages._shared import warmup  # noqa: F401
+
+# isort: split
+
 from collections.abc import Callable, Sequence
 from typing import Any
 

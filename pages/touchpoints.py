@@ -5,6 +5,12 @@ comments on the Feedback page."""
 
 from __future__ import annotations
 
+# A page URL opened on a cold server can run this file before the entrypoint: every
+# module is imported once, one thread at a time, first (pages/_shared/warmup.py).
+from pages._shared import warmup  # noqa: F401
+
+# isort: split
+
 import pandas as pd
 import streamlit as st
 

@@ -56,3 +56,20 @@ def test_a_damaged_old_store_is_named_and_left_in_place(tmp_path: Path) -> None:
     assert str(native) in str(err.value) and "damaged" in str(err.value)
     assert native.exists() and not lake.exists(folder)  # tried again on the next start
     assert not list(folder.glob(f"{lake.CATALOG_FILE}*"))
+
+
+def test_a_moved_data_directory_reads_its_own_files(tmp_path: Path) -> None:
+    import shutil
+
+    first = tmp_path / "first"
+    connect(first).replace_table(schema.RESPONSES, random_responses(20_000, seed=5))
+    close(first)
+    moved = tmp_path / "restored"
+    shutil.copytree(first, moved)
+    shutil.rmtree(first)  # the old place is gone: only the copy's own files can be read
+    store = connect(moved)
+    assert store.row_count(schema.RESPONSES) == 20_000
+    store.append_rows(schema.RESPONSES, random_responses(10, seed=6).assign(
+        response_id=lambda f: "m" + f["response_id"].astype(str)))
+    assert store.row_count(schema.RESPONSES) == 20_010
+    close(moved)
