@@ -17,6 +17,8 @@ import pandas as pd
 
 from cxdata import queries, schema
 from cxdata.access import AccessDenied, load_policy
+from cxdata.annotations_cli import WRITING as ANNOTATE_WRITES
+from cxdata.annotations_cli import add_parsers as add_annotation_parsers
 from cxdata.cli_args import (
     Parser,
     add_filter_options,
@@ -25,7 +27,9 @@ from cxdata.cli_args import (
     thresholds_of,
 )
 from cxdata.config import data_dir
+from cxdata.drivers_cli import add_parsers as add_drivers_parsers
 from cxdata.errors import CxError
+from cxdata.explain_cli import add_parsers as add_explain_parsers
 from cxdata.history_cli import add_parsers as add_history_parsers
 from cxdata.importing.cli import add_parsers as add_import_parsers
 from cxdata.metrics import METRICS
@@ -78,6 +82,9 @@ def build_parser() -> argparse.ArgumentParser:
     COMMANDS.update(add_import_parsers(sub))
     COMMANDS.update(add_voc_parsers(sub))
     COMMANDS.update(add_history_parsers(sub))
+    COMMANDS.update(add_explain_parsers(sub))
+    COMMANDS.update(add_drivers_parsers(sub))
+    COMMANDS.update(add_annotation_parsers(sub))
     return p
 
 
@@ -182,6 +189,8 @@ def _scoped(store: Store, args: argparse.Namespace) -> Store:
     action = NEEDS.get(args.command, "view")
     if getattr(args, "rebuild", False) or getattr(args, "update", False):
         action = "import"  # `themes --rebuild / --update` write results
+    if getattr(args, "annotate_action", None) in ANNOTATE_WRITES:
+        action = "import"  # `annotate add / delete` write
     if not grant.can(action):
         raise AccessDenied(f"{args.as_user} is a {grant.role} and may not {action} data")
     return grant.scoped(store).by(args.as_user)

@@ -51,6 +51,18 @@ def positive_int(text: str) -> int:
     return value
 
 
+def non_negative_int(text: str) -> int:
+    """An argparse type: 0 or a positive integer (e.g. a number of bootstrap resamples,
+    where 0 means none)."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected 0 or a positive integer, got {text!r}")
+    return value
+
+
 def add_filter_options(cmd: argparse.ArgumentParser) -> None:
     """Add `--from`, `--to`, `--where DIM=VALUE` (repeatable) and `--min-n` to `cmd`."""
     cmd.add_argument("--from", dest="start", type=iso_date)

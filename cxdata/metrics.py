@@ -479,12 +479,15 @@ def score(metric: str, counts: Counts) -> tuple[Arr, Arr, Arr]:
 class Comparison:
     """a − b for one metric, row by row. difference is in the metric's unit (NaN when
     either side is suppressed); stat is NaN and significant NA where no test is run (either
-    side under min_n or low base); test names the test (DESIGN §4)."""
+    side under min_n or low base); test names the test (DESIGN §4). significant is each
+    row's own test at 95%; p_value (two-sided, NaN where not tested) lets a caller that
+    tests many rows at once correct for it (stats.bh_significant)."""
 
     difference: Arr
     stat: Arr
     significant: pd.arrays.BooleanArray
     test: str
+    p_value: Arr
 
 
 def tested(n_a: Arr, n_b: Arr, th: Thresholds) -> npt.NDArray[np.bool_]:
@@ -507,7 +510,7 @@ def compare(metric: str, a: Counts, b: Counts, th: Thresholds) -> Comparison:
     stat = np.where(ok, m.family.statistic(a, n_a, b, n_b), np.nan)
     significant = pd.array(stats.is_significant(stat), dtype="boolean")
     significant[~ok] = pd.NA
-    return Comparison(value_a - value_b, stat, significant, m.family.test)
+    return Comparison(value_a - value_b, stat, significant, m.family.test, stats.p_value(stat))
 
 
 def _zero_filled(c: Counts, columns: tuple[str, ...]) -> dict[str, Arr]:

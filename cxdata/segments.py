@@ -6,8 +6,11 @@ without another query; scores and CIs then come from scores.score_frame and the 
 the metric's family in the registry (cxdata.metrics.compare, DESIGN §4): NPS t-test,
 two-proportion z for shares, Welch t for the CES mean.
 
-|t| > 1.96 is significant at 95%. No test is run when either side is low base or
-suppressed (significant is NA then), as for period changes.
+Each row's own test is significant at 95% when |t| > 1.96 (`significant_unadjusted`). A
+table tests every segment at once, so some of those would be noise: `significant` is the
+answer after correcting for the `comparisons` tests of the table with Benjamini–Hochberg at
+a 5% false discovery rate (correct_for_comparisons). No test is run when either side is low
+base or suppressed (significant and p_value are NA then), as for period changes.
 
 Small groups stay hidden by subtraction too (secondary_suppression below): the overall score
 is on every page and the rest is the total minus the segment, so a row whose segment or
@@ -26,7 +29,7 @@ import ibis.expr.types as ir
 import numpy as np
 import pandas as pd
 
-from cxdata import config
+from cxdata import config, stats
 from cxdata.config import Thresholds
 from cxdata.errors import UnknownName
 from cxdata.filters import NOT_SET, Filters
@@ -50,8 +53,24 @@ from cxdata.store import Store
 RESULT_COLUMNS: tuple[str, ...] = (
     "segment", "responses", "value", "ci_low", "ci_high", "n", "low_base", "suppressed",
     "rest_value", "rest_n", "rest_low_base", "rest_suppressed", "difference", "stat",
-    "significant", "hidden",
+    "p_value", "significant", "significant_unadjusted", "comparisons", "hidden",
 )  # fmt: skip
+
+
+def correct_for_comparisons(table: pd.DataFrame, q: float = stats.FDR_Q) -> pd.DataFrame:
+    """`table` (one row per test, with a `p_value` column: two-sided, NaN = not tested)
+    with `significant` set to the Benjamini–Hochberg answer over all its tested rows at
+    false discovery rate `q` (stats.bh_significant; NA where not tested) and `comparisons`
+    (int, the same on every row) the number of tests corrected for. Other columns, and the
+    per-test answer in `significant_unadjusted`, are left as they are."""
+    out = table.copy()
+    p = out["p_value"].to_numpy(dtype="float64", na_value=np.nan)
+    tested = ~np.isnan(p)
+    significant = pd.array(stats.bh_significant(p, q), dtype="boolean")
+    significant[~tested] = pd.NA
+    out["significant"] = significant
+    out["comparisons"] = np.full(len(out), int(tested.sum()), dtype="int64")
+    return out
 
 
 # --- secondary (complementary) cell suppression -----------------------------------------
@@ -170,18 +189,20 @@ def _merging_group(
 def withhold_segments(table: pd.DataFrame, values: frozenset[str] | set[str]) -> pd.DataFrame:
     """A segment_vs_rest frame with the rows of `values` withheld: value, CI, rest value,
     rest n, difference and test blanked (the segment's own n and answers stay, as for
-    "n too small"); `hidden` marks rows withheld although the segment is not under min_n."""
+    "n too small"); `hidden` marks rows withheld although the segment is not under min_n.
+    The multiple-comparison correction is then redone over the rows still tested, so
+    `comparisons` counts the tests shown (correct_for_comparisons)."""
     out = table.copy()
     rows = out["segment"].isin(values).to_numpy()
     if not rows.any():
-        return out
-    for col in ("value", "ci_low", "ci_high", "rest_value", "difference", "stat"):
+        return correct_for_comparisons(out)
+    for col in ("value", "ci_low", "ci_high", "rest_value", "difference", "stat", "p_value"):
         out.loc[rows, col] = np.nan
     out["rest_n"] = out["rest_n"].astype("Int64")
     out.loc[rows, "rest_n"] = pd.NA
-    out.loc[rows, "significant"] = pd.NA
+    out.loc[rows, ["significant", "significant_unadjusted"]] = pd.NA
     out["hidden"] = out["hidden"].to_numpy(bool) | (rows & ~out["suppressed"].to_numpy(bool))
-    return out
+    return correct_for_comparisons(out)
 
 
 @dataclass(frozen=True)
@@ -272,7 +293,9 @@ def segment_vs_rest(
 ) -> pd.DataFrame:
     """One row per value of `dim` (largest first): the segment's score with CI and n, the
     rest's score and n, the difference (segment − rest, in the metric's unit), the test
-    statistic and whether the difference is significant (NA: not tested).
+    statistic, its two-sided p_value, and whether the difference is significant after
+    correcting for the `comparisons` segments tested (Benjamini–Hochberg, 5% false
+    discovery rate; NA: not tested) — `significant_unadjusted` is the row's own 95% test.
 
     Rows that secondary_suppression withholds (the segment or its rest under min_n, or
     hidden to protect another row) have no value, CI, rest value, rest n, difference or
@@ -306,7 +329,10 @@ def segment_vs_rest(
             "rest_suppressed": rest_view["suppressed"].astype(bool),
             "difference": test.difference,
             "stat": test.stat,
-            "significant": test.significant,
+            "p_value": test.p_value,
+            "significant": test.significant,  # corrected below, once withheld rows are out
+            "significant_unadjusted": test.significant,
+            "comparisons": 0,
             "hidden": False,
         }
     ).reset_index(drop=True)
@@ -324,6 +350,10 @@ MOVER_COLUMNS: tuple[str, ...] = (
     "n_now",
     "n_prev",
     "stat",
+    "p_value",
+    "significant",
+    "significant_unadjusted",
+    "comparisons",
 )
 
 
@@ -397,18 +427,26 @@ def movers(
     dims: Sequence[str],
     metric: str = "nps",
     th: Thresholds | None = None,
+    all_tested: bool = False,
 ) -> pd.DataFrame:
     """Segments (dimension, value) whose `metric` changed significantly from `previous` to
-    `current`, largest absolute change first — the significant rows of queries.compare for
-    each dimension, from one query. Segments that are low base or suppressed in either
-    period are not tested. A dimension with one value in the current period (filtered or
-    restricted to it: "Plan: Premium" while Plan = Premium is selected) is left out — its
-    one segment is the whole selection, not a mover."""
+    `current`, largest absolute change first — the tests of queries.compare for each
+    dimension, from one query, corrected for being run at once: a change is significant
+    when it passes Benjamini–Hochberg at a 5% false discovery rate over the `comparisons`
+    segments tested across all `dims` (correct_for_comparisons; p_value is the two-sided
+    p of `stat`, significant_unadjusted the segment's own 95% test). Only the significant
+    rows are returned unless `all_tested` (then every tested segment). Segments that are
+    low base or suppressed in either period are not tested. A dimension with one value in
+    the current period (filtered or restricted to it: "Plan: Premium" while Plan = Premium
+    is selected) is left out — its one segment is the whole selection, not a mover.
+
+    attrs: "comparisons" (the number of tests, also when no row is returned) and
+    "significant_unadjusted" (how many passed their own 95% test)."""
     metric_def(metric)
     th = th or config.thresholds()
     counts = period_counts(store, current, previous, dims, counts_needed(metric))
     if counts.empty:
-        return pd.DataFrame(columns=list(MOVER_COLUMNS))
+        return _no_movers()
     keys = ["dimension", "value"]
     now = counts[counts["period"] == "now"].drop(columns="period")
     prev = counts[counts["period"] == "prev"].drop(columns="period")
@@ -424,7 +462,6 @@ def movers(
     )
     a, b = metric_columns(now_scores, metric), metric_columns(prev_scores, metric)
     change = compare(metric, now_scores, prev_scores, th)
-    keep = change.significant.fillna(False).to_numpy(bool)
     out = pd.DataFrame(
         {
             "dimension": both["dimension"].astype(str),
@@ -435,7 +472,26 @@ def movers(
             "n_now": a["n"].astype("int64"),
             "n_prev": b["n"].astype("int64"),
             "stat": change.stat,
+            "p_value": change.p_value,
+            "significant": change.significant,
+            "significant_unadjusted": change.significant,
+            "comparisons": 0,
         }
-    )[keep]
+    )
+    out = correct_for_comparisons(out)
+    tested = out["p_value"].notna().to_numpy()
+    keep = tested if all_tested else out["significant"].fillna(False).to_numpy(bool)
+    unadjusted = int(out["significant_unadjusted"].fillna(False).to_numpy(bool).sum())
+    comparisons = int(tested.sum())
+    out = out[keep]
     order = out["change"].abs().sort_values(ascending=False, kind="stable").index
-    return out.loc[order].reset_index(drop=True)
+    out = out.loc[order].reset_index(drop=True)
+    out.attrs.update(comparisons=comparisons, significant_unadjusted=unadjusted)
+    return out
+
+
+def _no_movers() -> pd.DataFrame:
+    """An empty movers frame: nothing was tested."""
+    out = pd.DataFrame(columns=list(MOVER_COLUMNS))
+    out.attrs.update(comparisons=0, significant_unadjusted=0)
+    return out

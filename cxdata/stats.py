@@ -6,10 +6,13 @@ Inputs are counts or moments; outputs are in the unit the dashboard shows (NPS p
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import numpy.typing as npt
 
 Z95 = 1.96
+FDR_Q = 0.05  # the false discovery rate Benjamini–Hochberg keeps when many tests run at once
 Num = npt.ArrayLike
 Arr = npt.NDArray[np.float64]
 
@@ -104,3 +107,40 @@ def _t(diff: Arr, var: Arr) -> Arr:
 def is_significant(stat: Num, z: float = Z95) -> npt.NDArray[np.bool_]:
     """|stat| > z (95% two-sided by default); NaN is not significant."""
     return np.abs(np.nan_to_num(_f(stat), nan=0.0)) > z
+
+
+_erfc = np.vectorize(math.erfc, otypes=[np.float64])
+
+
+def p_value(stat: Num) -> Arr:
+    """Two-sided p-value of a z or large-sample t statistic under the standard normal,
+    P(|Z| ≥ |stat|) = erfc(|stat|/√2), in 0…1 — the reference distribution behind
+    is_significant's |stat| > 1.96. NaN (no test) stays NaN; ±inf gives 0."""
+    z = np.abs(_f(stat))
+    return np.where(np.isnan(z), np.nan, _erfc(np.nan_to_num(z, nan=0.0) / math.sqrt(2.0)))
+
+
+def bh_significant(p_values: Num, q: float = FDR_Q) -> npt.NDArray[np.bool_]:
+    """Which of several tests run at once are significant when the false discovery rate
+    (the expected share of false findings among those flagged) is kept at `q`: the
+    step-up procedure of Benjamini & Hochberg (1995), "Controlling the false discovery
+    rate: a practical and powerful approach to multiple testing", J. R. Stat. Soc. B 57(1),
+    289–300. With the m tested p-values sorted, p₍₁₎ ≤ … ≤ p₍ₘ₎, let k be the largest i
+    with p₍ᵢ₎ ≤ i·q/m; the tests with the k smallest p-values are significant (ties with
+    p₍ₖ₎ included).
+
+    `p_values`: a 1-d array in 0…1; NaN marks a test that was not run — it is False and is
+    not counted in m. Returns a bool array of the same length. The guarantee (FDR ≤ q) holds
+    for independent or positively dependent tests (Benjamini & Yekutieli 2001), the case of
+    segments of one selection compared on one metric."""
+    p = _f(p_values).reshape(-1)
+    tested = ~np.isnan(p)
+    m = int(tested.sum())
+    out = np.zeros(p.shape, dtype=bool)
+    if m == 0:
+        return out
+    ranked = np.sort(p[tested])
+    passing = np.flatnonzero(ranked <= q * np.arange(1, m + 1) / m)
+    if passing.size:
+        out[tested] = p[tested] <= ranked[passing[-1]]
+    return out

@@ -286,6 +286,7 @@ class Store:
         # Fail closed (DESIGN §10): every restriction reaches every table, or the table is
         # hidden. A key "<dataset>:<dimension>" is that dataset's own restriction from the
         # access file (cxdata.access), standing in for the dimensions the dataset lacks.
+        from cxdata.annotations import ANNOTATIONS
         from cxdata.voc.tables import RUNS, TOPIC_TERMS, TOPICS  # the theme tables
 
         if name == RUNS:  # the log of theme runs: when, which kind and taxonomy; never its
@@ -311,6 +312,10 @@ class Store:
                 )
             elif name in (TOPICS, TOPIC_TERMS):
                 continue  # the theme model (labels, term weights) holds no customer rows
+            elif name == ANNOTATIONS:  # events, no customer rows (cxdata.annotations):
+                # those scoped to a value of `dim` outside the restriction are hidden
+                preds.append(table.scope_dim.isnull() | (table.scope_dim != dim)
+                             | in_list(table.scope_value, values))
             elif "response_id" in table.columns and self.has(schema.RESPONSES):
                 via_responses = True  # rows of a response: visible with their response only
             elif own:

@@ -3,6 +3,12 @@ movers and the friction hot spots."""
 
 from __future__ import annotations
 
+# A page URL opened on a cold server can run this file before the entrypoint: every
+# module is imported once, one thread at a time, first (pages/_shared/warmup.py).
+from pages._shared import warmup  # noqa: F401
+
+# isort: split
+
 import pandas as pd
 import streamlit as st
 
@@ -15,12 +21,16 @@ from cxdata.kpi_metrics import (
 )
 from cxdata.metrics import METRICS
 from cxdata.queries import with_coverage
-from pages._shared import charts, common, fmt, state, tiles
+from pages._shared import charts, common, fmt, state, tiles, why
 from pages._shared.auth import effective_grant, may_import
 from pages._shared.session import Ctx, context
+from pages._shared.urlstate import decode_choice
 
 MOVER_MAX_VALUES = 50  # dimensions with more values (ids, cities…) are too noisy for movers
 HOTSPOT_DIMS = ("region", "country", "channel", "plan")
+WHY_METRICS = ("nps", "csat", "ces", "friction")  # the metrics "Why did it move?" explains
+WHY_KEY = "overview.why"  # the explained metric's selectbox (URL: why, why.by)
+WHY_OPEN = "overview.why.open"  # whether the explanation is shown
 
 
 def spark_trend(ctx: Ctx, window: Filters) -> pd.DataFrame:
@@ -66,10 +76,50 @@ def survey_tiles(ctx: Ctx) -> None:
         change = score_change(metric, now, before, ctx.th)
         tiles.score_tile(
             col, metric, getattr(now, metric), change, vs, trend, ctx.th,
-            in_data=everything.score(metric).n > 0, data_link=link,
+            in_data=everything.score(metric).n > 0, data_link=link, why=open_why,
         )  # fmt: skip
     tiles.volume_tile(cols[3], volume, vs, trend)
     st.caption(spark_caption(trend))
+
+
+def open_why(metric: str) -> None:
+    """A tile's "Why did it move?": open the explanation of `metric`, split by the dimension
+    that explains most (an invalid remembered value makes the selectbox take its default)."""
+    st.session_state[WHY_OPEN] = True
+    state.set_value(WHY_KEY, metric)
+    state.set_value(f"{WHY_KEY}.by", "")
+
+
+def close_why() -> None:
+    """Hide the explanation (its parameters leave the URL)."""
+    st.session_state[WHY_OPEN] = False
+
+
+def why_open() -> bool:
+    """Whether the explanation is shown: from a URL being adopted (a shared link with
+    `why`), else as this session left it."""
+    adopt = state.adopted()
+    if adopt is not None:
+        st.session_state[WHY_OPEN] = bool(decode_choice(adopt.get("why"), WHY_METRICS, ""))
+    return bool(st.session_state.get(WHY_OPEN))
+
+
+def why_section(ctx: Ctx) -> None:
+    """Why a KPI moved vs the comparison period: the change decomposed along a dimension
+    (pages._shared.why), opened from a tile. Its metric and dimension are always in the
+    URL while it is open, so a shared link shows the same explanation even when the data
+    (and so the dimension that explains most) has changed since."""
+    if not why_open():
+        return
+    st.subheader("Why did it move?")
+    left, mid, right = st.columns([1.2, 1.2, 0.5], vertical_alignment="bottom")
+    metric = state.select(
+        "Explain the change in", WHY_METRICS, key=WHY_KEY, param="why", default="nps",
+        format_func=fmt.metric_label, where=left,
+    )  # fmt: skip
+    right.button("Close", key="overview.why.close", on_click=close_why, icon=":material/close:")
+    dim = why.explanation(ctx, metric, key=WHY_KEY, where=mid)
+    state.publish({"why": [metric], **({"why.by": [dim]} if dim else {})})
 
 
 def metric_tiles(ctx: Ctx) -> None:
@@ -135,9 +185,13 @@ def movers(ctx: Ctx) -> None:
     found = ctx.movers(mover_dimensions(ctx), metric)
     vs = common.vs_label(ctx)
     name = fmt.short_label(metric)
+    tests = int(found.attrs.get("comparisons", 0))
+    before = int(found.attrs.get("significant_unadjusted", 0))
+    plain = f" ({before} at 95% each, before correcting)" if before else ""
     if found.empty:
         st.info(
-            f"No segment's {name} changed significantly vs the {vs}.",
+            f"No segment's {name} changed significantly vs the {vs} "
+            f"{fmt.corrected(tests)}{plain}.",
             icon=":material/horizontal_rule:",
         )
         return
@@ -156,7 +210,8 @@ def movers(ctx: Ctx) -> None:
     shown = min(len(found), 10)
     st.caption(
         f"{len(found)} segment{'s' if len(found) != 1 else ''} changed {name} significantly "
-        f"(95%) vs the {vs}; the {shown} largest are shown. Click a bar to open its trend. "
+        f"vs the {vs} {fmt.corrected(tests)}{plain}; the {shown} largest are shown. "
+        "Click a bar to open its trend. "
         f"Segments with fewer than {ctx.th.low_base} answers in either period are not tested; "
         "dimensions filtered to one value are left out."
     )
@@ -211,6 +266,8 @@ def render() -> None:
         return
     with common.guard("The survey KPIs could not be computed"):
         survey_tiles(ctx)
+    with common.guard("The change could not be explained"):
+        why_section(ctx)
     with common.guard("The operational KPIs could not be computed"):
         metric_tiles(ctx)
     left, right = st.columns([3, 2], gap="large")

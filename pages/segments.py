@@ -3,6 +3,12 @@ a score) and compare each segment with the rest, with a CSV download."""
 
 from __future__ import annotations
 
+# A page URL opened on a cold server can run this file before the entrypoint: every
+# module is imported once, one thread at a time, first (pages/_shared/warmup.py).
+from pages._shared import warmup  # noqa: F401
+
+# isort: split
+
 from collections.abc import Sequence
 
 import pandas as pd
@@ -19,6 +25,7 @@ NONE = "none"
 LEVELS = 3
 DEFAULT_PATH: tuple[str, ...] = ("country", "region", "plan")
 CHARTS: dict[str, str] = {"treemap": "Treemap", "sunburst": "Sunburst"}
+SIGNIFICANT = "Significant (BH, 5% FDR)"  # the verdict column: corrected for all rows tested
 
 
 def default_path(dims: Sequence[str]) -> list[str]:
@@ -85,7 +92,7 @@ def comparison_table(table: pd.DataFrame, metric: str, th_low_base: int) -> pd.D
             f"Rest {name}": table["rest_value"].round(2),
             "Rest n": table["rest_n"],
             "Difference": table["difference"].round(2),
-            "Significant (95%)": table.apply(verdict, axis=1),
+            SIGNIFICANT: table.apply(verdict, axis=1),
         }
     )
 
@@ -168,13 +175,18 @@ def vs_rest(
         icon=":material/download:",
         on_click="ignore",
     )
+    tests = int(table["comparisons"].max())
+    before = int(table["significant_unadjusted"].fillna(False).astype(bool).sum())
+    after = int(table["significant"].fillna(False).astype(bool).sum())
     st.caption(
         f"“The rest” is every other answer inside the filters. Significance: "
-        f"{metric_def(metric).family.test} at 95%; not run when either side has fewer than "
-        f"{ctx.th.low_base} answers. A segment or rest with fewer than {ctx.th.min_n} answers "
-        "is not shown, and neither is the other side of its row (overall − rest would give "
-        f"it back); “{fmt.hidden()}” marks a row hidden so that small ones cannot be worked "
-        "out from the overall score and the other rows."
+        f"{metric_def(metric).family.test}, {fmt.corrected(tests)} — {after} of the "
+        f"{tests} segments tested are significant ({before} at 95% each, before correcting); "
+        f"not run when either side has fewer than {ctx.th.low_base} answers. A segment or "
+        f"rest with fewer than {ctx.th.min_n} answers is not shown, and neither is the other "
+        f"side of its row (overall − rest would give it back); “{fmt.hidden()}” marks a "
+        "row hidden so that small ones cannot be worked out from the overall score and the "
+        "other rows."
     )
 
 

@@ -3,6 +3,12 @@ a metrics-dataset series on a second axis."""
 
 from __future__ import annotations
 
+# A page URL opened on a cold server can run this file before the entrypoint: every
+# module is imported once, one thread at a time, first (pages/_shared/warmup.py).
+from pages._shared import warmup  # noqa: F401
+
+# isort: split
+
 import pandas as pd
 import streamlit as st
 
@@ -11,7 +17,7 @@ from cxdata.kpi_metrics import days_in
 from cxdata.metrics import METRICS
 from cxdata.queries import with_coverage
 from cxdata.scores import metric_columns
-from pages._shared import charts, common, exports, fmt, state
+from pages._shared import annotations, charts, common, exports, fmt, state, why
 from pages._shared.session import Ctx, context
 
 GRAIN_CHOICES: dict[str, str] = {
@@ -87,7 +93,8 @@ def controls(ctx: Ctx) -> tuple[str, str, str | None, int | None, str, str | Non
             format_func=ORDERS.__getitem__,
             where=c5,
             help="Most answers: the largest values. Biggest movers: the values whose metric "
-            "changed most vs the comparison period, among the significant changes (95%) — "
+            "changed most vs the comparison period, among the significant changes (after "
+            "correcting for the values tested: Benjamini–Hochberg, 5% FDR) — "
             "a small segment that moved is not hidden in “Other”.",
         )
     kpi_names = sorted(set(ctx.metric_series()["metric"]))  # cached; reused for the chart
@@ -148,7 +155,8 @@ def partial_note(frame: pd.DataFrame, grain: str) -> str:
 
 def mover_lines(ctx: Ctx, by: str, metric: str, top: int) -> pd.DataFrame:
     """The `top` values of `by` whose `metric` changed most vs the comparison period, among
-    the significant changes (segments.movers: the family's test at 95%), largest first."""
+    the significant changes (segments.movers: the family's test, corrected for the values
+    tested with Benjamini–Hochberg at a 5% FDR), largest first."""
     return ctx.movers([by], metric).head(top)
 
 
@@ -157,10 +165,11 @@ def movers_note(moved: pd.DataFrame, metric: str, by: str, ctx: Ctx) -> str:
     (Markdown: the data's names escaped)."""
     vs = f"the {common.vs_label(ctx)} ({fmt.date_range(ctx.previous.start, ctx.previous.end)})"
     dim = fmt.md_escape(fmt.dim_label(by))
+    corrected = fmt.corrected(int(moved.attrs.get("comparisons", 0)))
     if moved.empty:
         return (
             f"No {dim} value's {fmt.short_label(metric)} changed significantly "
-            f"vs {vs}: the lines show the values with the most answers."
+            f"vs {vs} {corrected}: the lines show the values with the most answers."
         )
     items = "; ".join(
         f"{fmt.md_escape(v)} {fmt.change(metric, c)} (n = {int(a):,} vs {int(b):,})"
@@ -169,7 +178,8 @@ def movers_note(moved: pd.DataFrame, metric: str, by: str, ctx: Ctx) -> str:
     )  # fmt: skip
     return (
         f"Lines: the {dim} values whose {fmt.short_label(metric)} changed most "
-        f"vs {vs}, each {fmt.significance(True)} at 95% — {items}. All other values: Other."
+        f"vs {vs}, each {fmt.significance(True)} {corrected} — {items}. "
+        "All other values: Other."
     )
 
 
@@ -210,6 +220,19 @@ def numbers_table(frame: pd.DataFrame, metric: str, by: str | None) -> pd.DataFr
     return out
 
 
+def why_it_moved(ctx: Ctx, chart_metric: str) -> None:
+    """The section "Why it moved": a metric's change vs the comparison period decomposed
+    along a dimension (pages._shared.why) with the table of segments; the metric defaults
+    to the chart's, the dimension to the one that explains most (URL: why, why.by)."""
+    st.subheader("Why it moved")
+    left, right = st.columns(2)
+    metric = state.select(
+        "Explain the change in", tuple(METRICS), key="trends.why", param="why",
+        default=chart_metric, format_func=fmt.metric_label, where=left,
+    )  # fmt: skip
+    why.explanation(ctx, metric, key="trends.why", where=right, table=True)
+
+
 def render() -> None:
     """The page."""
     ctx = context()
@@ -217,6 +240,7 @@ def render() -> None:
     if not common.has_answers(ctx):
         return
     metric, grain, by, top, order, kpi = controls(ctx)
+    notes = annotations.section(ctx)  # drawn on both charts (none when switched off)
     with common.guard("The trend could not be computed"):
         moved = mover_lines(ctx, by, metric, top or 5) if by and order == "movers" else None
         if moved is not None and not moved.empty:
@@ -234,7 +258,7 @@ def render() -> None:
         st.subheader(fmt.md_escape(title))  # `by` is a column name from the data
         figure = charts.trend_figure(
             frame, metric, by, kpi_series, kpi.capitalize() if kpi else "",
-            grain=grain, kpi_ignored=ctx.metric_filters_ignored(),
+            grain=grain, kpi_ignored=ctx.metric_filters_ignored(), notes=notes,
         )  # fmt: skip
         charts.show(figure, key="trend", alt=title)
         note = hidden_note(frame, metric, ctx)
@@ -261,7 +285,7 @@ def render() -> None:
         st.subheader("Promoters, passives and detractors")
         mix = covered(ctx.trend(grain), grain, ctx) if by else frame
         charts.show(
-            charts.shares_figure(mix, grain=grain),
+            charts.shares_figure(mix, grain=grain, notes=notes),
             key="shares",
             alt="Share of promoters, passives and detractors per period",
         )
@@ -278,6 +302,8 @@ def render() -> None:
                 icon=":material/download:",
                 on_click="ignore",
             )
+    with common.guard("The change could not be explained"):
+        why_it_moved(ctx, metric)
 
 
 render()

@@ -241,30 +241,53 @@ def test_segment_vs_rest_does_not_test_low_bases(store: Store) -> None:
     assert table["significant"].isna().all()
 
 
+def plain_bh(p: list[float], q: float = 0.05) -> list[bool]:
+    """Benjamini–Hochberg as the paper states it, one p-value at a time: reject the k
+    smallest, k the largest rank with p₍ₖ₎ ≤ k·q/m."""
+    m = len(p)
+    ranked = sorted(p)
+    k = max((i + 1 for i in range(m) if ranked[i] <= (i + 1) * q / m), default=0)
+    return [k > 0 and x <= ranked[k - 1] for x in p]
+
+
 def compare_movers(
-    store: Store, current: Filters, previous: Filters, dims: list[str], metric: str
+    store: Store,
+    current: Filters,
+    previous: Filters,
+    dims: list[str],
+    metric: str,
+    all_tested: bool = False,
 ) -> pd.DataFrame:
-    """Movers assembled from queries.compare, one dimension at a time: the significant
-    segments (NOT_SET left out), largest absolute change first."""
+    """Movers assembled from queries.compare, one dimension at a time: every tested
+    segment (NOT_SET left out) with its normal two-sided p-value, its own 95% test and the
+    Benjamini–Hochberg answer over all of them; the significant ones unless `all_tested`,
+    largest absolute change first."""
     rows = []
     for dim in dims:
         cmp = queries.compare(store, current, previous, dim, TH, [metric])
-        sig = cmp[cmp[f"{metric}_significant"].fillna(False).astype(bool)]
+        tested = cmp[cmp[f"{metric}_stat"].notna() & (cmp[dim].astype(str) != NOT_SET)]
         rows.append(
             pd.DataFrame(
                 {
                     "dimension": dim,
-                    "value": sig[dim].astype(str),
-                    "now": sig[f"{metric}_now"],
-                    "prev": sig[f"{metric}_prev"],
-                    "change": sig[f"{metric}_change"],
-                    "n_now": sig[f"{metric}_n_now"],
-                    "n_prev": sig[f"{metric}_n_prev"],
+                    "value": tested[dim].astype(str),
+                    "now": tested[f"{metric}_now"],
+                    "prev": tested[f"{metric}_prev"],
+                    "change": tested[f"{metric}_change"],
+                    "n_now": tested[f"{metric}_n_now"],
+                    "n_prev": tested[f"{metric}_n_prev"],
+                    "p_value": [math.erfc(abs(t) / math.sqrt(2)) for t in tested[f"{metric}_stat"]],
+                    "significant_unadjusted": tested[f"{metric}_significant"].astype(bool),
                 }
             )
         )
     out = pd.concat(rows, ignore_index=True)
-    out = out[out["value"] != NOT_SET]
+    out["significant"] = plain_bh(list(out["p_value"]))
+    out["comparisons"] = len(out)
+    out = out[["dimension", "value", "now", "prev", "change", "n_now", "n_prev", "p_value",
+               "significant", "significant_unadjusted", "comparisons"]]  # fmt: skip
+    if not all_tested:
+        out = out[out["significant"].astype(bool)]
     order = out["change"].abs().sort_values(ascending=False).index
     return out.reindex(order).reset_index(drop=True)
 
@@ -274,15 +297,22 @@ def compare_movers(
 def test_movers_equal_compare(store: Store, metric: str, same_year: bool) -> None:
     prev = Filters.make(*same_period_last_year(CUR.start, CUR.end)) if same_year else PREV
     dims = ["region", "plan", "channel", "touchpoint", "journey_stage"]
-    ours = segments.movers(store, CUR, prev, dims, metric, TH).drop(columns="stat")
-    theirs = compare_movers(store, CUR, prev, dims, metric)
     key = ["dimension", "value"]
-    pd.testing.assert_frame_equal(
-        ours.sort_values(key).reset_index(drop=True),
-        theirs.sort_values(key).reset_index(drop=True),
-        check_dtype=False,
-    )
-    assert list(ours["change"].abs()) == sorted(ours["change"].abs(), reverse=True)
+    for all_tested in (False, True):
+        ours = segments.movers(store, CUR, prev, dims, metric, TH, all_tested=all_tested)
+        theirs = compare_movers(store, CUR, prev, dims, metric, all_tested)
+        pd.testing.assert_frame_equal(
+            ours.drop(columns="stat").sort_values(key).reset_index(drop=True),
+            theirs.sort_values(key).reset_index(drop=True),
+            check_dtype=False,
+        )
+        assert list(ours["change"].abs()) == sorted(ours["change"].abs(), reverse=True)
+        everything = compare_movers(store, CUR, prev, dims, metric, all_tested=True)
+        assert ours.attrs["comparisons"] == len(everything)
+    tested = compare_movers(store, CUR, prev, dims, metric, all_tested=True)
+    # many segments tested at once (the case the correction is for); a year back has none
+    assert len(tested) > 10 if not same_year else tested.empty
+    assert ours.attrs["significant_unadjusted"] == int(tested["significant_unadjusted"].sum())
 
 
 def test_movers_with_different_filters_per_period(store: Store) -> None:

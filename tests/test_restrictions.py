@@ -26,7 +26,19 @@ import pandas as pd
 import pytest
 
 import cxdata
-from cxdata import catalog, comments, history, kpi_metrics, queries, ratings, schema, segments
+import cxdata.drivers
+import cxdata.explain
+from cxdata import (
+    annotations,
+    catalog,
+    comments,
+    history,
+    kpi_metrics,
+    queries,
+    ratings,
+    schema,
+    segments,
+)
 from cxdata.errors import CxError
 from cxdata.filters import Filters
 from cxdata.importing import datasets, load
@@ -42,6 +54,9 @@ WIDEN = Filters.make(None, None, {"country": ["Norway", "Sweden"]})
 
 Call = Callable[[Store], Any]
 CHECKED: dict[str, Call] = {
+    # no annotations in this store; tests/test_annotations.py checks a restricted one
+    "cxdata.annotations.annotations_in": lambda s: annotations.annotations_in(s, WIDEN),
+    "cxdata.annotations.list_annotations": annotations.list_annotations,
     "cxdata.catalog.all_dimension_values": catalog.all_dimension_values,
     "cxdata.catalog.data_version": catalog.data_version,
     "cxdata.catalog.date_span": catalog.date_span,
@@ -59,6 +74,13 @@ CHECKED: dict[str, Call] = {
         s, Filters(), comments.CommentQuery(text="deliver")),
     "cxdata.comments.selection": lambda s: comments.selection(
         s, WIDEN, comments.CommentQuery()).count().execute(),
+    "cxdata.drivers.key_drivers": lambda s: cxdata.drivers.key_drivers(
+        s, WIDEN, "nps", bootstrap=50),
+    "cxdata.explain.comparison_filters": lambda s: cxdata.explain.comparison_filters(s, WIDEN),
+    "cxdata.explain.explain": lambda s: cxdata.explain.explain(
+        s, NOW, PREV, "nps", "region", bootstrap=50),
+    "cxdata.explain.rank_dimensions": lambda s: cxdata.explain.rank_dimensions(
+        s, NOW, PREV, "nps"),
     "cxdata.importing.datasets.dataset_summaries": lambda s: datasets.dataset_summaries(s).drop(
         columns=["last_import", "last_file"]),
     "cxdata.kpi_metrics.applicable_filters": lambda s: kpi_metrics.applicable_filters(s, WIDEN),
@@ -125,6 +147,10 @@ def _import_source(store: Store) -> Any:
 # Functions that write, with the action each needs (cxdata.roles): a restricted Store and
 # a lesser role are refused (tests below).
 WRITERS: dict[str, tuple[str, Call]] = {
+    "cxdata.annotations.add_annotation": ("import", lambda s: annotations.add_annotation(
+        s, "2026-01-05", "Release")),
+    "cxdata.annotations.delete_annotation": ("import", lambda s: annotations.delete_annotation(
+        s, next(iter(annotations.list_annotations(s)["id"]), "none"))),
     "cxdata.voc.persist.compute_themes": ("import", persist.compute_themes),
     "cxdata.voc.persist.update_themes": ("import", persist.update_themes),
     "cxdata.voc.persist.rematch_taxonomy": ("import", persist.rematch_taxonomy),
@@ -160,6 +186,9 @@ EXEMPT: dict[str, str] = {
     "cxdata.history.changes": "the change log: refused for a restricted Store "
                               "(test_lake_history.py)",
     "cxdata.history.changes_frame": "changes() as a table",
+    "cxdata.explain_cli.cmd_explain": "CLI handler over explain.explain",
+    "cxdata.drivers_cli.cmd_drivers": "CLI handler over drivers.key_drivers",
+    "cxdata.annotations_cli.cmd_annotate": "CLI handler over cxdata.annotations",
     "cxdata.history_cli.cmd_imports": "CLI handler over history.changes",
     "cxdata.history_cli.cmd_undo": "CLI handler over history.undo (a write)",
     "cxdata.history_cli.cmd_maintain": "CLI handler: lake maintenance, needs manage",

@@ -524,8 +524,8 @@ def test_the_segments_page_says_why_a_value_is_hidden(
     assert not at.exception, [e.value for e in at.exception]
     table = next(t.value for t in at.dataframe if "Rest NPS" in t.value.columns)
     rows = table.set_index("Segment")
-    assert rows.loc["C", "Significant (95%)"] == "n too small"
-    assert rows.loc["B", "Significant (95%)"] == fmt.hidden()
+    assert rows.loc["C", "Significant (BH, 5% FDR)"] == "n too small"
+    assert rows.loc["B", "Significant (BH, 5% FDR)"] == fmt.hidden()
     for city in ("B", "C"):
         assert pd.isna(rows.loc[city, "NPS"]) and pd.isna(rows.loc[city, "Rest NPS"])
         assert pd.isna(rows.loc[city, "Rest n"])

@@ -106,27 +106,58 @@ def test_quarters_read_q_and_year_with_the_partial_one_marked(app_env: Path) -> 
 
 
 def test_biggest_movers_give_a_small_segment_that_moved_its_own_line(app_env: Path) -> None:
-    query = {"period": "custom", "from": "2026-04-01", "to": "2026-06-30", "split": "country",
-             "top": "3", "order": "movers"}  # fmt: skip
+    """Movers are the changes significant after correcting for every value tested
+    (Benjamini–Hochberg, 5% FDR): CSAT of the small "size guide" touchpoint rose ~30 points
+    in Q4 2025 (p ≈ 0.0003 among 22 touchpoints) and gets its own line."""
+    query = {"period": "custom", "from": "2025-10-01", "to": "2025-12-31", "split": "touchpoint",
+             "metric": "csat", "top": "3", "order": "movers"}  # fmt: skip
     at = open_trends(query)
     assert_clean(at)
     assert at.session_state["trends.order"] == "movers"
     assert dict(at.query_params) == query  # the choice is in the URL like the others
-    start, end = dt.date(2026, 4, 1), dt.date(2026, 6, 30)
+    start, end = dt.date(2025, 10, 1), dt.date(2025, 12, 31)
     before = comparison_shown(at)
     moved = segments.movers(
-        connect(app_env), Filters.make(start, end, {}), Filters.make(*before, {}), ["country"],
-        "nps", Thresholds(min_n=10, low_base=30),
+        connect(app_env), Filters.make(start, end, {}), Filters.make(*before, {}), ["touchpoint"],
+        "csat", Thresholds(min_n=10, low_base=30),
     )  # fmt: skip
-    by_volume = ["Norway", "Sweden", "Denmark"]  # the top 3 by answers in this range
-    assert "Slovenia" in list(moved["value"]) and "Slovenia" not in by_volume
+    assert moved.attrs["comparisons"] == 22 and list(moved["value"]) == ["size guide"]
     names = [t["name"] for t in trend_lines(at)]
-    assert sorted(names) == sorted([*moved["value"].head(3), "Other"])
-    slovenia = moved[moved["value"] == "Slovenia"].iloc[0]
+    assert sorted(names) == sorted(["size guide", "Other"])
+    guide = moved.iloc[0]
+    assert guide["change"] > 20 and guide["n_now"] < 100
+    text = captions(at)
     assert (
-        f"Slovenia {slovenia['change']:+.1f} pts (n = {slovenia['n_now']:,} vs "
-        f"{slovenia['n_prev']:,})" in captions(at)
+        f"size guide {guide['change']:+.1f} pp (n = {guide['n_now']:,} vs "
+        f"{guide['n_prev']:,})" in text
     )
-    # the default order keeps the largest values
+    assert "significant after correcting for 22 comparisons (Benjamini–Hochberg, 5% FDR)" in text
+    # the default order keeps the largest values, of which size guide is not one
     at = open_trends({**query, "order": "volume"})
+    by_volume = [t["name"] for t in trend_lines(at)]
+    assert len(by_volume) == 4 and "Other" in by_volume and "size guide" not in by_volume
+
+
+def test_movers_that_do_not_survive_the_correction_give_no_line(app_env: Path) -> None:
+    """Q2 2026 by country: Slovenia (p ≈ 0.042) and Norway (p ≈ 0.026) pass a 95% test
+    each, but not Benjamini–Hochberg over the 4 countries (thresholds .0125, .025, …): no
+    value gets a movers line, the page says so with the number of comparisons and shows
+    the largest values."""
+    query = {"period": "custom", "from": "2026-04-01", "to": "2026-06-30", "split": "country",
+             "top": "3", "order": "movers"}  # fmt: skip
+    at = open_trends(query)
+    assert_clean(at)
+    start, end = dt.date(2026, 4, 1), dt.date(2026, 6, 30)
+    tested = segments.movers(
+        connect(app_env), Filters.make(start, end, {}), Filters.make(*comparison_shown(at), {}),
+        ["country"], "nps", Thresholds(min_n=10, low_base=30), all_tested=True,
+    )  # fmt: skip
+    plain = set(tested.loc[tested["significant_unadjusted"].astype(bool), "value"])
+    assert plain == {"Slovenia", "Norway"} and not tested["significant"].astype(bool).any()
+    by_volume = ["Norway", "Sweden", "Denmark"]  # the top 3 by answers in this range
     assert sorted(t["name"] for t in trend_lines(at)) == sorted([*by_volume, "Other"])
+    assert (
+        "changed significantly vs the previous period" in captions(at)
+        and "after correcting for 4 comparisons (Benjamini–Hochberg, 5% FDR): the lines show "
+        "the values with the most answers" in captions(at)
+    )

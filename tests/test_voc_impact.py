@@ -4,6 +4,7 @@ computation on the same data (the engine's joins and formulas vs an independent 
 from __future__ import annotations
 
 import datetime as dt
+import math
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -103,9 +104,20 @@ def reference_impact(frame: pd.DataFrame, themes: pd.DataFrame, th: Thresholds) 
             "nps_n_with": n_w, "nps_with": nps_w if n_w >= th.min_n else np.nan,
             "nps_n_without": n_o, "nps_without": nps_o if n_o >= th.min_n else np.nan,
             "t": t if min(n_w, n_o) >= th.low_base else np.nan,
-            "significant": (abs(t) > 1.96) if min(n_w, n_o) >= th.low_base else None,
+            "significant_unadjusted": (abs(t) > 1.96) if min(n_w, n_o) >= th.low_base else None,
         })  # fmt: skip
-    return pd.DataFrame(rows).set_index("theme").sort_index()
+    out = pd.DataFrame(rows).set_index("theme").sort_index()
+    # all themes are tested at once: Benjamini–Hochberg at 5% over the tested ones
+    p = {k: math.erfc(abs(t) / math.sqrt(2)) for k, t in out["t"].items() if not np.isnan(t)}
+    ranked = sorted(p.values())
+    m = len(ranked)
+    k = max((i + 1 for i in range(m) if ranked[i] <= (i + 1) * 0.05 / m), default=0)
+    out["p_value"] = [p.get(theme, np.nan) for theme in out.index]
+    out["significant"] = [
+        (k > 0 and p[theme] <= ranked[k - 1]) if theme in p else None for theme in out.index
+    ]
+    out["comparisons"] = m
+    return out
 
 
 def stored(store: Store, name: str) -> pd.DataFrame:
@@ -141,8 +153,12 @@ def test_theme_impact_matches_pandas(
             got[col].astype(float), expected[col].astype(float), rtol=1e-9, atol=1e-9, err_msg=col
         )
     np.testing.assert_allclose(got["nps_impact"], got["nps_with"] - got["nps_without"])
-    sig = [None if v is pd.NA else bool(v) for v in got["significant"]]
-    assert sig == expected["significant"].tolist()
+    np.testing.assert_allclose(got["p_value"].astype(float), expected["p_value"], rtol=1e-9)
+    for col in ("significant", "significant_unadjusted"):
+        sig = [None if v is pd.NA else bool(v) for v in got[col]]
+        assert sig == expected[col].tolist(), col
+    assert (got["comparisons"] == expected["comparisons"].iloc[0]).all()
+    assert expected["comparisons"].iloc[0] == int(expected["t"].notna().sum()) > 0
 
 
 def test_delivery_has_a_significant_negative_impact(voc_store: tuple[Store, pd.DataFrame]) -> None:
@@ -161,6 +177,8 @@ def test_low_base_is_not_tested_and_small_n_suppressed(
     th = Thresholds(min_n=10, low_base=100_000)
     got = impact.theme_impact(store, Filters(), None, th)
     assert got["significant"].isna().all() and got["t"].isna().all()
+    assert got["p_value"].isna().all() and got["significant_unadjusted"].isna().all()
+    assert (got["comparisons"] == 0).all()
     assert got["low_base"].all()
     one_day = Filters.make(dt.date(2025, 3, 3), dt.date(2025, 3, 3))
     tiny = impact.theme_impact(store, one_day, "taxonomy", Thresholds(min_n=25, low_base=30))

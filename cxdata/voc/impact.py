@@ -10,7 +10,11 @@ row restriction): C = responses with a comment that has results. For a theme T:
     impact       = NPS_with − NPS_without                                   (points)
     t            = (NPS₁ − NPS₂)/√(Var₁/N₁ + Var₂/N₂), NPS as proportions,
                    Var = p + d − (p − d)²   (the NPS family, cxdata.metrics)
-    significant  = |t| > 1.96, tested only when both sides have N ≥ low_base (else NA)
+    p_value      = two-sided normal p of t; tested only when both sides have N ≥ low_base
+                   (else NaN, and the significance columns NA)
+    significant_unadjusted = |t| > 1.96: the theme's own test at 95%
+    significant  = Benjamini–Hochberg at a 5% false discovery rate over the `comparisons`
+                   themes tested at once (segments.correct_for_comparisons)
 
 An NPS computed on fewer than min_n answers is suppressed (NaN, with its N kept). With and
 without are the two parts of C, and C's NPS follows from any theme showing both, so a theme
@@ -35,7 +39,7 @@ from cxdata.filters import NOT_SET, Filters
 from cxdata.metrics import compare, score
 from cxdata.queries import GRAINS, responses
 from cxdata.scores import count_aggregates
-from cxdata.segments import secondary_suppression
+from cxdata.segments import correct_for_comparisons, secondary_suppression
 from cxdata.store import Store
 from cxdata.voc import tables
 from cxdata.voc.catalogue import label_of, theme_labels
@@ -210,10 +214,12 @@ def theme_impact(
 ) -> pd.DataFrame:
     """One row per theme (largest first): theme, label, source, languages (codes with a
     mention), n, comments (|C|), share, nps_n_with, promoters_with, detractors_with,
-    nps_with (+ CI), nps_n_without, nps_without (+ CI), nps_impact, t, significant (True /
-    False / NA = not tested, low base), low_base, suppressed (a side under min_n), hidden
-    (NPS with withheld only so that a small "without" cannot be derived), sentiment_n,
-    sentiment_mean."""
+    nps_with (+ CI), nps_n_without, nps_without (+ CI), nps_impact, t, p_value (two-sided,
+    NaN = not tested), significant (after correcting for the `comparisons` themes tested:
+    Benjamini–Hochberg at a 5% false discovery rate; True / False / NA = not tested),
+    significant_unadjusted (the theme's own 95% test), comparisons (int, the same on every
+    row), low_base, suppressed (a side under min_n), hidden (NPS with withheld only so that
+    a small "without" cannot be derived), sentiment_n, sentiment_mean."""
     th = _th(th)
     base = analysed(store, filters)
     total = _counts(base.aggregate(**_aggregates(base)), []).iloc[0]
@@ -251,12 +257,16 @@ def theme_impact(
     test = compare("nps", with_theme, {"promoters": po, "detractors": do, "nps_n": no}, th)
     tested = ~test.significant.isna()
     out["t"] = test.stat
+    out["p_value"] = test.p_value
     out["significant"] = test.significant
+    out["significant_unadjusted"] = test.significant
     withheld = _with_without_withheld(nw, no, th)
     for col in ("nps_with", "nps_with_ci_low", "nps_with_ci_high", "nps_without",
-                "nps_without_ci_low", "nps_without_ci_high", "nps_impact", "t"):  # fmt: skip
+                "nps_without_ci_low", "nps_without_ci_high", "nps_impact", "t",
+                "p_value"):  # fmt: skip
         out[col] = np.where(withheld, np.nan, out[col])
-    out.loc[withheld, "significant"] = pd.NA
+    out.loc[withheld, ["significant", "significant_unadjusted"]] = pd.NA
+    out = correct_for_comparisons(out)  # every theme shown is tested at once
     out["suppressed"] = (nw < th.min_n) | (no < th.min_n)
     out["hidden"] = withheld & (nw >= th.min_n)
     out["low_base"] = ~out["suppressed"] & ~tested
@@ -288,7 +298,10 @@ def _empty_impact() -> pd.DataFrame:
         "nps_without_ci_high",
         "nps_impact",
         "t",
+        "p_value",
         "significant",
+        "significant_unadjusted",
+        "comparisons",
         "suppressed",
         "hidden",
         "low_base",

@@ -29,6 +29,7 @@ import streamlit as st
 from plotly.colors import sample_colorscale
 
 from cxdata import ratings
+from cxdata.explain import Explanation
 from cxdata.metrics import metric_def
 from cxdata.schema import JOURNEY_STAGES, SCALES
 from pages._shared import fmt
@@ -413,6 +414,101 @@ def kpi_trace(kpi: pd.DataFrame, kpi_name: str, ignored: Sequence[str] = ()) -> 
     )
 
 
+ANNOTATION_LINE = "#7A8797"
+NOTE_CHARS = 20  # characters of an annotation's label on a chart; its hover has it whole
+NOTE_GAP = 0.22  # labels nearer than this share of the x axis go on the next row down
+NOTE_ROWS = 3  # rows of labels before they start again at the top
+NOTE_ROW_PX = 17  # one row of 10-px labels
+_GRAIN_LENGTH: dict[str, Any] = {
+    "day": pd.Timedelta(days=1), "week": pd.Timedelta(days=7),
+    "month": pd.DateOffset(months=1), "quarter": pd.DateOffset(months=3),
+}  # fmt: skip
+
+
+def period_span(periods: pd.Series, grain: str) -> tuple[pd.Timestamp, pd.Timestamp] | None:
+    """The first day of the first period to the last day of the last one (None when
+    there are no periods): the days a trend's points stand for."""
+    p = pd.to_datetime(pd.Series(periods)).dropna()
+    if p.empty:
+        return None
+    last = p.max() + _GRAIN_LENGTH.get(grain, pd.Timedelta(days=1)) - pd.Timedelta(days=1)
+    return p.min(), last
+
+
+def _short(text: str, chars: int = NOTE_CHARS) -> str:
+    return text if len(text) <= chars else text[: chars - 1].rstrip() + "…"
+
+
+def annotation_marks(
+    fig: go.Figure,
+    notes: pd.DataFrame | None,
+    x_range: tuple[Any, Any] | None,
+) -> go.Figure:
+    """`fig` with each annotation (cxdata.annotations: date, label, scope, author) dated
+    inside `x_range` (inclusive) drawn as a dashed vertical line and a small label inside
+    the top of the plot, below any legend or title. Labels are cut to NOTE_CHARS and
+    staggered into NOTE_ROWS rows where they would touch; hovering a label shows its date,
+    whole label, scope and author. The one helper every trend chart uses."""
+    if notes is None or notes.empty or x_range is None:
+        return fig
+    lo, hi = pd.Timestamp(x_range[0]), pd.Timestamp(x_range[1])
+    days = pd.to_datetime(notes["date"])
+    marked = notes.assign(day_=days)
+    inside = marked[(days >= lo) & (days <= hi)].sort_values("day_")
+    span = max((hi - lo).days, 1)
+    taken: list[list[tuple[float, float]]] = [[] for _ in range(NOTE_ROWS)]
+    for n, r in enumerate(inside.itertuples(index=False)):
+        where = (r.day_ - lo).days / span
+        left = where <= 0.55  # the label reads away from the plot's nearer edge
+        spot = (where, where + NOTE_GAP) if left else (where - NOTE_GAP, where)
+        row = next(
+            (i for i, used in enumerate(taken)
+             if all(spot[1] <= a or spot[0] >= b for a, b in used)),
+            n % NOTE_ROWS,  # every row taken there: overlap as evenly as possible
+        )  # fmt: skip
+        taken[row].append(spot)
+        scope = str(r.scope) if getattr(r, "scope", "") else ""
+        label = _html(_short(str(r.label)))
+        fig.add_shape(
+            type="line", x0=r.day_, x1=r.day_, xref="x", yref="paper", y0=0, y1=1,
+            line={"color": ANNOTATION_LINE, "width": 1.5, "dash": "dash"}, layer="above",
+        )  # fmt: skip
+        fig.add_annotation(
+            x=r.day_, xref="x", y=1, yref="paper", yanchor="top",
+            yshift=-2 - row * NOTE_ROW_PX, xanchor="left" if left else "right",
+            xshift=3 if left else -3, showarrow=False,
+            text=label + (f" · <i>{_html(_short(str(r.scope_value), 12))}</i>" if scope else ""),
+            # dark on a light chip: readable over bars and in the dark theme alike
+            font={"size": 10, "color": "#31333F"}, bgcolor="rgba(255,255,255,0.85)",
+            bordercolor=ANNOTATION_LINE, borderwidth=1, borderpad=2,
+            hovertext=(
+                f"<b>{_html(r.label)}</b><br>{pd.Timestamp(r.day_):%d %b %Y}<br>"
+                f"Scope: {_html(scope) if scope else 'everywhere'}<br>"
+                f"Added by {_html(getattr(r, 'author', '') or 'unknown')}"
+            ),
+        )  # fmt: skip
+    if not inside.empty:
+        _fit_x_to_data(fig, list(inside["day_"]))
+    return fig
+
+
+def _fit_x_to_data(fig: go.Figure, extra: Sequence[pd.Timestamp]) -> None:
+    """Fix the x range to the traces' dates and `extra`, padded: Plotly's autorange also
+    makes room for every annotation label, which widened a phone's axis by years."""
+    xs = [pd.Timestamp(x) for t in fig.data for x in (() if t.x is None else t.x)
+          if x is not None and pd.notna(x)]
+    days = sorted({*xs, *extra})
+    if not days:
+        return
+    span = days[-1] - days[0]
+    pad = span * 0.03
+    if any(isinstance(t, go.Bar) for t in fig.data) and len(xs) > 1:
+        steps = pd.Series(sorted(set(xs))).diff().dropna()
+        pad = max(pad, steps.median() * 0.55)  # a bar stands half a period either side
+    pad = max(pad, pd.Timedelta(hours=12))
+    fig.update_xaxes(range=[days[0] - pad, days[-1] + pad])
+
+
 def trend_figure(
     frame: pd.DataFrame,
     metric: str,
@@ -423,11 +519,13 @@ def trend_figure(
     *,
     grain: str = "day",
     kpi_ignored: Sequence[str] = (),
+    notes: pd.DataFrame | None = None,
 ) -> go.Figure:
     """The metric per period with its 95% CI band, one line per `by` value; low-base
     points as open circles, partial periods (`days`/`period_days` columns of
     queries.with_coverage) as open squares; periods labelled per `grain`; an optional
-    metrics-dataset series on a second y axis, naming the filters it ignores."""
+    metrics-dataset series on a second y axis, naming the filters it ignores; the
+    annotations `notes` within the periods drawn (annotation_marks)."""
     m = metric_def(metric)
     fig = go.Figure()
     groups = [(None, frame)] if by is None else list(frame.groupby(by, sort=False))
@@ -490,12 +588,17 @@ def trend_figure(
         )
     fig.update_layout(yaxis_title=m.label)
     fig.update_xaxes(**period_axis(frame["period"], grain))
+    annotation_marks(fig, notes, period_span(frame["period"], grain))
     return _layout(fig, height, hovermode="closest")
 
 
-def shares_figure(frame: pd.DataFrame, height: int = 300, *, grain: str = "day") -> go.Figure:
+def shares_figure(
+    frame: pd.DataFrame, height: int = 300, *, grain: str = "day",
+    notes: pd.DataFrame | None = None,
+) -> go.Figure:
     """Promoter / passive / detractor shares per period, stacked to 100%; periods labelled
-    per `grain`, partial periods (queries.with_coverage) paler and said so in the hover."""
+    per `grain`, partial periods (queries.with_coverage) paler and said so in the hover;
+    the annotations `notes` within the periods drawn (annotation_marks)."""
     fig = go.Figure()
     frame = frame.sort_values("period")
     periods = period_hovers(frame, grain)
@@ -524,6 +627,7 @@ def shares_figure(frame: pd.DataFrame, height: int = 300, *, grain: str = "day")
     fig.update_layout(barmode="stack", bargap=0.15)
     fig.update_yaxes(title_text="share of NPS answers (%)", range=[0, 100])
     fig.update_xaxes(**period_axis(frame["period"], grain))
+    annotation_marks(fig, notes, period_span(frame["period"], grain))
     return _layout(fig, height)
 
 
@@ -910,19 +1014,26 @@ def ratings_journey_figure(frame: pd.DataFrame, measure: str, height: int = 380)
 def movers_figure(movers: pd.DataFrame, metric: str = "nps", limit: int = 10) -> go.Figure:
     """Horizontal bars of the significant changes, largest first; colour = better/worse.
     Each bar's customdata is [hover, dimension, value], so a click names its segment
-    (mover_pick)."""
+    (mover_pick). The hover says the test: after correcting for the frame's `comparisons`
+    (segments.movers), or at 95% for a frame without that column."""
     top = movers.head(limit).iloc[::-1]
     m = metric_def(metric)
     better = top["change"] > 0 if m.higher_is_better else top["change"] < 0
     labels = [
         fmt.segment_label(d, v) for d, v in zip(top["dimension"], top["value"], strict=True)
     ]
+    tests = (
+        [fmt.significance(True, comparisons=c) for c in top["comparisons"]]
+        if "comparisons" in top.columns
+        else [f"{fmt.significance(True)} (95%)"] * len(top)
+    )
     hover = [
         f"<b>{_html(lab)}</b><br>{m.short_label} "
         f"{fmt.value(metric, now)} (n = {int(nn):,}) vs {fmt.value(metric, prev)} "
-        f"(n = {int(pn):,})<br>change {fmt.change(metric, ch)} · {fmt.significance(True)} (95%)"
-        for lab, now, prev, nn, pn, ch in zip(
-            labels, top["now"], top["prev"], top["n_now"], top["n_prev"], top["change"], strict=True
+        f"(n = {int(pn):,})<br>change {fmt.change(metric, ch)} · {test}"
+        for lab, now, prev, nn, pn, ch, test in zip(
+            labels, top["now"], top["prev"], top["n_now"], top["n_prev"], top["change"], tests,
+            strict=True,
         )
     ]
     fig = go.Figure(
@@ -1106,14 +1217,17 @@ def _theme_tested(r: pd.Series) -> bool:
 
 def theme_significance(r: pd.Series) -> str:
     """The test outcome of a theme's impact in the one significance wording, with why it
-    was not tested: withheld, n too small or low base."""
+    was not tested: withheld, n too small or low base; after correcting for the themes
+    tested at once when the row has `comparisons` (impact.theme_impact)."""
     if r.get("hidden", False):
         reason = fmt.hidden()
     elif r["suppressed"]:
         reason = "n too small"
     else:
         reason = "low base"
-    return fmt.significance(r["significant"] if _theme_tested(r) else None, reason)
+    return fmt.significance(
+        r["significant"] if _theme_tested(r) else None, reason, r.get("comparisons")
+    )
 
 
 def _theme_ticks(themes: Sequence[str], labels: Sequence[object]) -> dict[str, Any]:
@@ -1269,3 +1383,243 @@ def theme_heatmap_figure(frame: pd.DataFrame, themes: Sequence[str]) -> go.Figur
     fig.update_yaxes(autorange="reversed", **_theme_ticks(order, [labels[t] for t in order]))
     height = max(300, 28 * len(order) + 140)
     return _layout(fig, height, margin={"l": 8, "r": 8, "t": 8, "b": 8}, hovermode="closest")
+
+
+# --- why did it move: the change decomposition (cxdata.explain) ---------------------------
+
+WATERFALL_SEGMENTS = 6  # segment bars drawn; the rest is summed into one "other" bar
+WHISKER = "#4B5563"  # the CI whiskers: dark grey, readable on the blue and red bars
+VALUE_COLUMN_PX = 52  # the numbers' column right of the plot ("-30.0", "23.4")
+_UNIT_WORDS = {"pts": "points", "pp": "percentage points"}
+
+
+def _change_ci(metric: str, low: float | None, high: float | None) -> str:
+    """A change's 95% CI in the metric's change unit: "+1.0 – +4.1 pts" ("" without)."""
+    if fmt.is_missing(low) or fmt.is_missing(high):
+        return ""
+    return f" (95% CI {fmt.change(metric, low, unit=False)} – {fmt.change(metric, high)})"
+
+
+def _plural(noun: str) -> str:
+    """region → regions, country → countries, touchpoint → touchpoints."""
+    if noun.endswith("y") and noun[-2:-1] not in tuple("aeiou"):
+        return noun[:-1] + "ies"
+    return noun + ("es" if noun.endswith(("s", "x", "ch", "sh")) else "s")
+
+
+def waterfall_bars(ex: Explanation, top: int = WATERFALL_SEGMENTS) -> pd.DataFrame:
+    """The bars of waterfall_figure, in drawing order, one row each: `kind` ("start" — the
+    comparison period's value; "segment" — one segment's within-segment effect; "rest" —
+    the within effects of the other segments summed; "mix"; "end" — the current value),
+    `key` (unique category), `label` (plain text), `value` (the level for start / end, the
+    effect in the metric's change unit otherwise), `ci_low` / `ci_high` (the effect's 95%
+    bootstrap interval; NaN for start / end and for a sum of several segments, whose
+    interval the engine does not give), `n_now`, `n_prev`, `members` (segments in the bar)
+    and `value_now` / `value_prev` (a single segment's values, else NaN).
+
+    Segments are the `top` largest by |within effect| (the bar shows that effect; the
+    engine's min-n pool "Other" always goes to the rest), the rest summed; a rest of one
+    segment is drawn as that segment. Start + every effect = end (Σ within + mix = total)."""
+    seg = ex.segments.reset_index(drop=True)
+    order = seg["within"].abs().sort_values(ascending=False, kind="stable").index
+    shown = [i for i in order if not seg.at[i, "pooled"]][: max(0, top)]
+    rest = seg.drop(index=shown)
+    if len(rest) == 1:
+        shown, rest = [*shown, int(rest.index[0])], rest.iloc[0:0]
+    nan = float("nan")
+    rows: list[dict[str, Any]] = [{
+        "kind": "start", "key": "start", "label": "Comparison period", "value": ex.value_prev,
+        "ci_low": nan, "ci_high": nan, "n_now": ex.n_now, "n_prev": ex.n_prev, "members": 0,
+        "value_now": nan, "value_prev": nan,
+    }]  # fmt: skip
+    for i in shown:
+        r = seg.loc[i]
+        label = fmt.value_label(ex.dimension, str(r["segment"]))
+        if bool(r["pooled"]):
+            k = int(r["members"])
+            label = f"{label} ({k} value{'s' if k != 1 else ''} under n {ex.min_n})"
+        rows.append({
+            "kind": "segment", "key": f"seg{i}", "label": label, "value": float(r["within"]),
+            "ci_low": float(r["within_ci_low"]), "ci_high": float(r["within_ci_high"]),
+            "n_now": int(r["n_now"]), "n_prev": int(r["n_prev"]),
+            "members": int(r["members"]),
+            "value_now": float(r["value_now"]), "value_prev": float(r["value_prev"]),
+        })  # fmt: skip
+    if len(rest):
+        rows.append({
+            "kind": "rest", "key": "rest", "label": f"{len(rest)} other segments",
+            "value": float(rest["within"].sum()), "ci_low": nan, "ci_high": nan,
+            "n_now": int(rest["n_now"].sum()), "n_prev": int(rest["n_prev"].sum()),
+            "members": int(rest["members"].sum()), "value_now": nan, "value_prev": nan,
+        })  # fmt: skip
+    mix_ci = ex.mix_ci or (nan, nan)
+    total_ci = ex.total_ci or (nan, nan)
+    rows.append({
+        "kind": "mix", "key": "mix", "label": "Answer mix", "value": ex.mix,
+        "ci_low": mix_ci[0], "ci_high": mix_ci[1], "n_now": ex.n_now, "n_prev": ex.n_prev,
+        "members": len(seg), "value_now": nan, "value_prev": nan,
+    })  # fmt: skip
+    rows.append({
+        "kind": "end", "key": "end", "label": "Current period", "value": ex.value_now,
+        "ci_low": total_ci[0], "ci_high": total_ci[1], "n_now": ex.n_now,
+        "n_prev": ex.n_prev, "members": 0, "value_now": nan, "value_prev": nan,
+    })  # fmt: skip
+    return pd.DataFrame(rows)
+
+
+def _waterfall_hover(ex: Explanation, r: pd.Series) -> str:
+    """One bar's hover (HTML, data escaped): the effect in the change unit with its 95% CI,
+    n in both periods, and what the bar is."""
+    metric, name = ex.metric, metric_def(ex.metric).short_label
+    dim = _html(fmt.dim_label(ex.dimension).lower())
+    n = f"n = {int(r['n_prev']):,} → {int(r['n_now']):,} answers"
+    ci = _change_ci(metric, r["ci_low"], r["ci_high"])
+    head = f"<b>{_html(r['label'])}</b><br>"
+    if r["kind"] == "start":
+        return f"{head}{name} {fmt.value(metric, ex.value_prev)} · n = {ex.n_prev:,}"
+    if r["kind"] == "end":
+        return (
+            f"{head}{name} {fmt.value(metric, ex.value_now)} · n = {ex.n_now:,}<br>"
+            f"change {fmt.change(metric, ex.total)}{ci}<br>"
+            f"= within segments {fmt.change(metric, ex.within)} + mix {fmt.change(metric, ex.mix)}"
+        )
+    if r["kind"] == "mix":
+        return (
+            f"{head}mix effect {fmt.change(metric, r['value'])}{ci}<br>"
+            f"the answers' shift between {_plural(dim)} ({len(ex.segments)} segments)<br>{n}"
+        )
+    if r["kind"] == "rest":
+        return (
+            f"{head}within-segment effect {fmt.change(metric, r['value'])}, summed over "
+            f"{int(r['members']):,} {dim} values<br>{n}<br>"
+            "95% CI: per segment, in the table of segments"
+        )
+    return (
+        f"{head}within-segment effect {fmt.change(metric, r['value'])}{ci}<br>"
+        f"{name} {fmt.value(metric, r['value_prev'])} → {fmt.value(metric, r['value_now'])}"
+        f"<br>{n}"
+    )
+
+
+def waterfall_figure(ex: Explanation, top: int = WATERFALL_SEGMENTS) -> go.Figure:
+    """The change decomposition as a horizontal waterfall, top to bottom: the comparison
+    period's value → each segment's within-segment effect (waterfall_bars) → the mix
+    effect → the current value. A step that moves the metric the good way is GOOD, the bad
+    way BAD (friction: down is good); the two levels are NEUTRAL. Each effect's 95%
+    bootstrap interval is a whisker around the step's end; every hover has the effect in
+    the change unit, its CI and n in both periods; each bar's number (level or signed
+    effect) stands in a column right of the plot, clear of the whiskers. The axis is zoomed
+    to the levels the steps pass and the whiskers (the level bars run in from its edge)."""
+    m = metric_def(ex.metric)
+    bars = waterfall_bars(ex, top)
+    effects = bars["kind"].isin(["segment", "rest", "mix"]).to_numpy()
+    measure = np.where(bars["kind"] == "start", "absolute",
+                       np.where(bars["kind"] == "end", "total", "relative"))  # fmt: skip
+    text = [
+        fmt.value(ex.metric, v) if not fx else fmt.change(ex.metric, v, unit=False)
+        for v, fx in zip(bars["value"], effects, strict=True)
+    ]
+    up, down = (GOOD, BAD) if m.higher_is_better else (BAD, GOOD)
+    fig = go.Figure(
+        go.Waterfall(
+            orientation="h",
+            measure=list(measure),
+            y=list(bars["key"]),
+            x=list(bars["value"]),
+            textposition="none",  # the numbers go in a column of their own (below)
+            customdata=[_waterfall_hover(ex, r) for _, r in bars.iterrows()],
+            hovertemplate="%{customdata}<extra></extra>",
+            increasing={"marker": {"color": up}},
+            decreasing={"marker": {"color": down}},
+            totals={"marker": {"color": NEUTRAL}},
+            connector={"line": {"color": NEUTRAL, "width": 1, "dash": "dot"}},
+            name="",
+        )
+    )
+    # the level after each bar: the whisker of an effect sits around its step's end
+    level = ex.value_prev + np.cumsum(np.where(effects, bars["value"], 0.0))
+    ends = np.where(bars["kind"] == "start", ex.value_prev, level)
+    low = np.where(effects, ends - bars["value"] + bars["ci_low"], np.nan)
+    high = np.where(effects, ends - bars["value"] + bars["ci_high"], np.nan)
+    has_ci = effects & np.isfinite(low) & np.isfinite(high)
+    if has_ci.any():
+        fig.add_trace(
+            go.Scatter(
+                x=list(ends[has_ci]),
+                y=list(bars["key"][has_ci]),
+                mode="markers",
+                marker={"size": 1, "color": WHISKER, "opacity": 0},
+                error_x={
+                    "type": "data", "symmetric": False, "color": WHISKER, "thickness": 1.5,
+                    "width": 5, "array": list((high - ends)[has_ci]),
+                    "arrayminus": list((ends - low)[has_ci]),
+                },
+                hoverinfo="skip",
+                showlegend=False,
+            )
+        )
+    # beside the bars the numbers crossed the CI whiskers: a column right of the plot
+    for key, label in zip(bars["key"], text, strict=True):
+        fig.add_annotation(
+            x=1, xref="paper", y=key, yref="y", text=label, showarrow=False,
+            xanchor="left", xshift=6, font={"size": 12},
+        )  # fmt: skip
+    span = waterfall_range([ex.value_prev, *ends, *low, *high], m.decimals)
+    fig.update_xaxes(title_text=m.short_label, range=span)
+    fig.update_yaxes(
+        type="category", autorange="reversed", automargin=True,
+        tickmode="array", tickvals=list(bars["key"]), ticktext=[_html(x) for x in bars["label"]],
+    )  # fmt: skip
+    margin = {"l": 8, "r": MODEBAR_MARGIN + VALUE_COLUMN_PX, "t": 36, "b": 8}
+    return _layout(fig, 34 * len(bars) + 90, showlegend=False, hovermode="closest",
+                   margin=margin)  # fmt: skip
+
+
+def waterfall_range(points: Sequence[float], decimals: int) -> list[float]:
+    """The waterfall's x range over `points` (every level the steps pass and every whisker
+    end; NaN ignored), with 8% of their span on each side (at least 0.5 unit, or 0.02 for
+    a metric shown with 2 decimals such as CES)."""
+    values = np.asarray(points, "float64")
+    values = values[np.isfinite(values)]
+    lo, hi = float(values.min()), float(values.max())
+    pad = max(0.08 * (hi - lo), 0.5 if decimals < 2 else 0.02)
+    return [lo - pad, hi + pad]
+
+
+def change_story(ex: Explanation) -> str:
+    """One plain-text sentence (not escaped) from the numbers: how the metric moved, how
+    many segments got better (in the metric's good direction) with the within effect, and
+    where the answer mix shifted with the mix effect — e.g. "NPS fell 25.0 points: every
+    customer type improved (+5.0 pts within segments), but the answer mix shifted toward
+    segments with lower NPS (-30.0 pts mix).". Segments with answers in both periods
+    count; "but" joins effects of opposite sign."""
+    m = metric_def(ex.metric)
+    places = m.decimals
+    words = _UNIT_WORDS.get(m.change_unit, "")
+    if round(ex.total, places) == 0:
+        head = f"{m.short_label} was unchanged"
+    else:
+        size = f"{abs(ex.total):.{places}f}" + (f" {words}" if words else "")
+        head = f"{m.short_label} {'rose' if ex.total > 0 else 'fell'} {size}"
+    seg = ex.segments[(ex.segments["n_now"] > 0) & (ex.segments["n_prev"] > 0)]
+    delta = (seg["value_now"] - seg["value_prev"]).to_numpy("float64")
+    better = int((delta > 0).sum() if m.higher_is_better else (delta < 0).sum())
+    worse = int((delta < 0).sum() if m.higher_is_better else (delta > 0).sum())
+    noun = fmt.dim_label(ex.dimension).lower()
+    if seg.empty:
+        moved = f"no {noun} has answers in both periods"
+    elif better == len(seg):
+        moved = f"every {noun} improved"
+    elif worse == len(seg):
+        moved = f"every {noun} got worse"
+    else:
+        moved = f"{better} of {len(seg)} {_plural(noun)} improved"
+    within = f"{moved} ({fmt.change(ex.metric, ex.within)} within segments)"
+    mix_text = fmt.change(ex.metric, ex.mix)
+    if round(ex.mix, places) == 0:
+        mix = f"the answer mix barely moved ({mix_text} mix)"
+    else:
+        way = "higher" if ex.mix > 0 else "lower"
+        mix = f"the answer mix shifted toward segments with {way} {m.short_label} ({mix_text} mix)"
+    opposite = round(ex.within, places) * round(ex.mix, places) < 0
+    return f"{head}: {within}, {'but' if opposite else 'and'} {mix}."

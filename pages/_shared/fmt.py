@@ -80,12 +80,30 @@ def hidden(n: int | None = None) -> str:
     return "hidden: would reveal a small group" + ("" if n is None else f" (n={int(n):,})")
 
 
-def significance(significant: object, untested_reason: str = "low base") -> str:
-    """The one wording of a test's outcome (95%, two-sided): "significant", "not
-    significant", or "not tested (reason)" when no test was run (None / NA)."""
+def corrected(comparisons: int) -> str:
+    """How a result tested among many was judged: "after correcting for 17 comparisons
+    (Benjamini–Hochberg, 5% FDR)" — the false discovery rate kept by
+    cxdata.stats.bh_significant."""
+    n = int(comparisons)
+    return (
+        f"after correcting for {n:,} comparison{'' if n == 1 else 's'} "
+        "(Benjamini–Hochberg, 5% FDR)"
+    )
+
+
+def significance(
+    significant: object, untested_reason: str = "low base", comparisons: object = None
+) -> str:
+    """The one wording of a test's outcome: "significant", "not significant", or "not
+    tested (reason)" when no test was run (None / NA). Alone (`comparisons` None) the test
+    is at 95%, two-sided; a result judged among `comparisons` tests run at once reads
+    "significant after correcting for N comparisons (Benjamini–Hochberg, 5% FDR)"."""
     if significant is None or significant is pd.NA or is_missing(significant):  # type: ignore[arg-type]
         return f"not tested ({untested_reason})"
-    return "significant" if bool(significant) else "not significant"
+    word = "significant" if bool(significant) else "not significant"
+    if comparisons is None or comparisons is pd.NA or is_missing(comparisons):  # type: ignore[arg-type]
+        return word
+    return f"{word} {corrected(int(comparisons))}"  # type: ignore[call-overload]
 
 
 def hover_text(

@@ -27,7 +27,7 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from cxdata import catalog, comments, kpi_metrics, queries, ratings, segments
+from cxdata import catalog, comments, explain, kpi_metrics, queries, ratings, segments
 from cxdata.access import Grant
 from cxdata.config import Thresholds, thresholds
 from cxdata.errors import CxError
@@ -126,6 +126,9 @@ QUERIES: dict[str, Callable[..., Any]] = {
     "movers": segments.movers,
     "segment_vs_rest": segments.segment_vs_rest,
     "touchpoint_ratings": ratings.touchpoint_ratings,
+    # why did it move (change decomposition)
+    "explain": explain.explain,
+    "rank_dimensions": explain.rank_dimensions,
     # metrics dataset and comments
     "metric_series": kpi_metrics.metric_series,
     "comment_page": comments.comment_page,
@@ -262,6 +265,18 @@ class Ctx:
     def segment_vs_rest(self, dim: str, metric: str) -> pd.DataFrame:
         """Each value of `dim` vs all other answers."""
         return self.query("segment_vs_rest", self.filters, dim, metric, self.th)
+
+    # why did it move
+    def rank_dimensions(self, metric: str) -> pd.DataFrame:
+        """The dimensions ranked by how much of `metric`'s change vs the comparison period
+        they explain (explain.rank_dimensions: dimension, segments, within, mix, total,
+        explained), largest first; empty when none qualifies."""
+        return self.query("rank_dimensions", self.filters, self.previous, metric, self.th)
+
+    def explain(self, metric: str, by: str) -> explain.Explanation:
+        """`metric`'s change vs the comparison period decomposed along `by` (explain.explain,
+        default bootstrap and seed). Raises explain.NotEnoughAnswers under min n."""
+        return self.query("explain", self.filters, self.previous, metric, by, self.th)
 
     # metrics dataset
     def metric_series(self, f: Filters | None = None) -> pd.DataFrame:

@@ -179,9 +179,11 @@ def ranking_section(frame: pd.DataFrame, line: str = "") -> None:
             title="Themes by impact on NPS",
             context=line,
         )
+    tests = int(frame["comparisons"].max()) if len(frame) else 0
     st.caption(
         "Impact = NPS of answers whose comment mentions the theme − NPS of the other "
-        "analysed comments. ★ = significant at 95% (|t| > 1.96); grey = not "
+        f"analysed comments. ★ = significant {fmt.corrected(tests)}: with many themes "
+        "tested at once, a plain 95% test would flag some by chance. Grey = not "
         "significant or not tested (fewer than the low-base threshold of answers on "
         "a side). Hover for n and both NPS values. A theme with fewer than the minimum "
         "of NPS answers on either side shows neither side: the other side and the NPS of "

@@ -68,10 +68,12 @@ def score_tile(
     *,
     in_data: bool = True,
     data_link: bool = False,
+    why: Callable[[str], None] | None = None,
 ) -> None:
     """One survey metric (NPS, CSAT, CES) as a bordered tile. With no answers at all it
     says why: none in this selection, or (`in_data` False) none in the whole data, with a
-    link to the Data page when `data_link` (the viewer may import)."""
+    link to the Data page when `data_link` (the viewer may import). With `why`, a shown
+    score gets a "Why did it move?" button that calls `why(metric)`."""
     box = where.container(border=True)
     m = metric_def(metric)
     if score.n == 0:
@@ -104,6 +106,13 @@ def score_tile(
         f"95% CI {fmt.ci(metric, score.ci_low, score.ci_high)} · n = {score.n:,}{low}"
         f"  \n{vs_label.capitalize()}: {before}{target_line(metric, score)}"
     )
+    if why is not None:
+        box.button(
+            "Why did it move?", key=f"why_{metric}", on_click=why, args=(metric,),
+            type="tertiary", icon=":material/waterfall_chart:",
+            help=f"Split the change in {m.short_label} into the segments' own changes and "
+            "the shift in the answer mix",
+        )  # fmt: skip
     if trend is not None:
         hover = charts.score_hovers(trend, metric, month_labels(trend))
         _spark(

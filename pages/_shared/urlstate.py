@@ -8,7 +8,9 @@ Pure Python (no Streamlit), so the codec is tested on its own. The parameters:
   period last year);
 - one repeated parameter per filtered dimension, named after it: ``region=Oslo&region=Viken``
   (a dimension whose name collides with a parameter below is written ``dim.<name>``);
-- page options, named per page (``grain``, ``split``, ``cols``, ``path``, ``q``, ``pg``…;
+- page options, named per page (``grain``, ``split``, ``cols``, ``path``, ``q``, ``pg``,
+  ``notes=off`` to hide the trend charts' annotations, ``why`` and ``why.by`` for the
+  explanation of a metric's change…;
   the Feedback page's Themes view: ``voc.source``, ``voc.trend``, ``voc.per``…).
 
 A parameter equal to its default is left out, so the default view has a clean URL.
@@ -54,6 +56,8 @@ GLOBAL_PARAMS = frozenset({"period", "from", "to", "vs"})
 PAGE_PARAMS = frozenset({
     "metric", "grain", "split", "top", "kpi", "cols", "color", "path", "chart", "by",
     "q", "band", "lang", "tp", "seg", "sort", "size", "pg", "view",
+    "notes",  # the trend charts' annotations: notes=off hides them
+    "why", "why.by",  # why did it move: the metric explained and the dimension it is split by
     # the Feedback page's Themes view
     "voc.source", "voc.trend", "voc.per", "voc.theme", "voc.band", "voc.size", "voc.pg",
     # the Touchpoints page's ratings section
