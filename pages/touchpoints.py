@@ -17,7 +17,7 @@ import streamlit as st
 from cxdata import ratings
 from cxdata.filters import NOT_SET, Filters
 from cxdata.metrics import METRICS, metric_def
-from pages._shared import charts, common, fmt, state
+from pages._shared import charts, common, drivers_view, fmt, state
 from pages._shared.session import Ctx, context
 
 ROWS = "touchpoint"
@@ -219,6 +219,8 @@ def render() -> None:
         st.info("The answers name no touchpoint, so there is no friction heatmap.")
     with common.guard("The touchpoint ratings could not be computed"):
         touchpoint_ratings(ctx, dims)
+    with common.guard("The key drivers could not be computed"):
+        drivers_view.key_drivers(ctx)
 
 
 def friction_views(ctx: Ctx, dims: list[str]) -> None:

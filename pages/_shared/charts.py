@@ -29,6 +29,7 @@ import streamlit as st
 from plotly.colors import sample_colorscale
 
 from cxdata import ratings
+from cxdata.drivers import Drivers
 from cxdata.explain import Explanation
 from cxdata.metrics import metric_def
 from cxdata.schema import JOURNEY_STAGES, SCALES
@@ -1623,3 +1624,135 @@ def change_story(ex: Explanation) -> str:
         mix = f"the answer mix shifted toward segments with {way} {m.short_label} ({mix_text} mix)"
     opposite = round(ex.within, places) * round(ex.mix, places) < 0
     return f"{head}: {within}, {'but' if opposite else 'and'} {mix}."
+
+
+# --- key drivers: importance × performance (cxdata.drivers) --------------------------------
+
+FIX_FIRST = "Fix first"
+MAX_DRIVER_LABELS = 10  # named points at most; the rest are named in their hover
+_KIND_COLOR = {"rating": PALETTE[0], "theme": PALETTE[1]}
+_KIND_NAME = {"rating": "Touchpoint rating", "theme": "Comment theme"}
+
+
+def drivers_points(result: Drivers) -> pd.DataFrame:
+    """The drivers of `result` that the quadrant can place: touchpoint ratings with a
+    top-2-box %, one row each in the engine's order: `label`, `kind`, `x`
+    (performance_top2_pct, %), `y` (share of R², %), `err_low` / `err_high` (the 95% CI's
+    distance below / above y, in the same %; NaN without bootstrap), `top3_share` (0–1),
+    `n`, `performance` (what x is). Themes are never placed: how often a theme is mentioned
+    is no performance (a complaint and a compliment look alike), so a rarely raised
+    complaint would land in "fix first" — they are ranked by importance only
+    (drivers_view.theme_table)."""
+    d = result.drivers
+    d = d[np.isfinite(d["performance_top2_pct"].to_numpy("float64")) & (d["kind"] == "rating")]
+    scale = 100.0 / result.r2 if result.r2 > 0 else np.nan
+    y = d["importance"].to_numpy("float64") * scale
+    # a percentile interval need not contain the point estimate: never a negative whisker
+    low = np.clip(y - d["ci_low"].to_numpy("float64") * scale, 0.0, None)
+    high = np.clip(d["ci_high"].to_numpy("float64") * scale - y, 0.0, None)
+    return pd.DataFrame({
+        "label": d["label"].astype(str).to_numpy(), "kind": d["kind"].to_numpy(),
+        "x": d["performance_top2_pct"].to_numpy("float64"), "y": y,
+        "err_low": low, "err_high": high, "top3_share": d["top3_share"].to_numpy("float64"),
+        "n": d["n"].to_numpy("int64"), "performance": d["performance"].to_numpy(),
+    })  # fmt: skip
+
+
+def _driver_hover(r: pd.Series) -> str:
+    """One driver's hover (HTML, label escaped): importance with its CI, how often it is
+    top 3, performance and n."""
+    ci = ""
+    if np.isfinite(r["err_low"]) and np.isfinite(r["err_high"]):
+        ci = f" (95% CI {r['y'] - r['err_low']:.1f} – {r['y'] + r['err_high']:.1f}%)"
+    top3 = (f"<br>top 3 in {100 * r['top3_share']:.0f}% of resamples"
+            if np.isfinite(r["top3_share"]) else "")  # fmt: skip
+    return (
+        f"<b>{_html(r['label'])}</b> ({_KIND_NAME.get(str(r['kind']), _html(r['kind']))})<br>"
+        f"importance {r['y']:.1f}% of R²{ci}{top3}<br>"
+        f"performance {r['x']:.1f}% ({_html(r['performance'])})<br>n = {int(r['n']):,}"
+    )
+
+
+def _label_positions(x: np.ndarray, lo: float, hi: float) -> list[str]:
+    """Text beside each point, clear of its vertical whisker: right of the points in the
+    left half of the x range, left of those in the right half (no label runs off the
+    plot)."""
+    mid = (lo + hi) / 2
+    return ["middle right" if v <= mid else "middle left" for v in x]
+
+
+def labelled_drivers(y: np.ndarray) -> np.ndarray:
+    """Which points carry their name: importance at least half the mean (the minor drivers
+    crowd together near 0 and their names would overlap), at most MAX_DRIVER_LABELS, the
+    most important first."""
+    keep = y >= np.mean(y) / 2
+    order = np.argsort(-y, kind="stable")
+    keep[order[MAX_DRIVER_LABELS:]] = False
+    return keep
+
+
+def drivers_quadrant(result: Drivers) -> go.Figure:
+    """The key drivers as an importance × performance quadrant: x = performance (a rating's
+    top-2-box %, a theme's share of answers mentioning it), y = importance (share of R²,
+    %) with its 95% bootstrap interval as a vertical whisker, one point per driver placed
+    by drivers_points (labels escaped), coloured by kind. The quadrant lines sit at the
+    median performance and the mean importance (100% / drivers placed); the "fix first"
+    quadrant — important and weak: above the mean importance, left of the median
+    performance — is shaded BAD lightly and labelled. Minor drivers are unnamed on the
+    plot (labelled_drivers). Hover: importance with CI, share of
+    resamples in the top 3, performance, n. Raises ValueError when no driver can be
+    placed."""
+    pts = drivers_points(result)
+    if pts.empty:
+        raise ValueError("no driver has a performance number to place it by")
+    x_mid = float(np.median(pts["x"]))
+    y_mid = float(np.mean(pts["y"]))
+    top = pts["y"] + pts["err_high"].fillna(0.0)
+    y_hi = max(float(top.max()), y_mid) * 1.12 + 1.0
+    x_lo = max(0.0, float(pts["x"].min()) - 8.0)
+    x_hi = min(100.0, float(pts["x"].max()) + 8.0)
+    if x_hi - x_lo < 20:  # a handful of close values: keep some room around them
+        x_lo, x_hi = max(0.0, x_mid - 10.0), min(100.0, x_mid + 10.0)
+    fig = go.Figure()
+    fig.add_shape(
+        type="rect", x0=x_lo, x1=x_mid, y0=y_mid, y1=y_hi, layer="below",
+        fillcolor=_rgba(BAD, 0.10), line={"width": 0},
+    )  # fmt: skip
+    fig.add_annotation(
+        x=x_lo, y=y_hi, text=f"<b>{FIX_FIRST}</b>: important and weak", showarrow=False,
+        xanchor="left", yanchor="top", xshift=4, yshift=-2, font={"size": 11, "color": BAD},
+    )  # fmt: skip
+    line = {"color": NEUTRAL, "width": 1, "dash": "dot"}
+    fig.add_shape(type="line", x0=x_mid, x1=x_mid, y0=0, y1=y_hi, line=line, layer="below")
+    fig.add_shape(type="line", x0=x_lo, x1=x_hi, y0=y_mid, y1=y_mid, line=line, layer="below")
+    positions = _label_positions(pts["x"].to_numpy(), x_lo, x_hi)
+    named = labelled_drivers(pts["y"].to_numpy())
+    for kind in ("rating", "theme"):
+        sel = (pts["kind"] == kind).to_numpy()
+        if not sel.any():
+            continue
+        part = pts[sel]
+        fig.add_trace(
+            go.Scatter(
+                x=list(part["x"]), y=list(part["y"]), mode="markers+text",
+                name=_KIND_NAME[kind],
+                text=[_html(v) if k else "" for v, k in zip(part["label"], named[sel],
+                                                             strict=True)],
+                textposition=[p for p, s in zip(positions, sel, strict=True) if s],
+                textfont={"size": 11},
+                marker={"color": _KIND_COLOR[kind], "size": 9},
+                error_y={
+                    "type": "data", "symmetric": False, "color": _KIND_COLOR[kind],
+                    "thickness": 1.2, "width": 4, "array": list(part["err_high"]),
+                    "arrayminus": list(part["err_low"]),
+                },
+                customdata=[_driver_hover(r) for _, r in part.iterrows()],
+                hovertemplate="%{customdata}<extra></extra>",
+                cliponaxis=False,
+            )
+        )  # fmt: skip
+    fig.update_xaxes(title_text="Performance (%)",
+                     range=[x_lo, x_hi], ticksuffix="%", zeroline=False)  # fmt: skip
+    fig.update_yaxes(title_text="Importance (% of R²)", range=[0, y_hi], ticksuffix="%",
+                     zeroline=False)  # fmt: skip
+    return _layout(fig, 480, hovermode="closest", showlegend=True)

@@ -27,7 +27,7 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from cxdata import catalog, comments, explain, kpi_metrics, queries, ratings, segments
+from cxdata import catalog, comments, drivers, explain, kpi_metrics, queries, ratings, segments
 from cxdata.access import Grant
 from cxdata.config import Thresholds, thresholds
 from cxdata.errors import CxError
@@ -129,6 +129,8 @@ QUERIES: dict[str, Callable[..., Any]] = {
     # why did it move (change decomposition)
     "explain": explain.explain,
     "rank_dimensions": explain.rank_dimensions,
+    # key driver analysis (ratings and theme flags)
+    "key_drivers": drivers.key_drivers,
     # metrics dataset and comments
     "metric_series": kpi_metrics.metric_series,
     "comment_page": comments.comment_page,
@@ -145,7 +147,7 @@ QUERIES: dict[str, Callable[..., Any]] = {
 # without changing the responses, so their key also carries persist.results_version.
 VOC_QUERIES = frozenset(
     {"voc_status", "theme_impact", "theme_trend", "theme_matrix", "voc_languages",
-     "theme_verbatims", "taxonomy_fit"}
+     "theme_verbatims", "taxonomy_fit", "key_drivers"}
 )  # fmt: skip
 
 
@@ -277,6 +279,13 @@ class Ctx:
         """`metric`'s change vs the comparison period decomposed along `by` (explain.explain,
         default bootstrap and seed). Raises explain.NotEnoughAnswers under min n."""
         return self.query("explain", self.filters, self.previous, metric, by, self.th)
+
+    def key_drivers(self, outcome: str, bootstrap: int) -> drivers.Drivers:
+        """The key drivers of `outcome` ("nps" | "csat") over the view's answers
+        (drivers.key_drivers: ratings and theme flags, `bootstrap` resamples, seed 0, the
+        engine's min n). Raises drivers.NotEnoughAnswers under min n, CxError without
+        drivers."""
+        return self.query("key_drivers", self.filters, outcome, bootstrap=bootstrap)
 
     # metrics dataset
     def metric_series(self, f: Filters | None = None) -> pd.DataFrame:
