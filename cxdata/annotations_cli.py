@@ -5,13 +5,11 @@ from __future__ import annotations
 
 import argparse
 import json
-from collections.abc import Callable
 
 from cxdata import annotations
-from cxdata.cli_args import Parser
+from cxdata.cli_args import Handler, Parser
 from cxdata.store import Store
 
-Handler = Callable[[Store, argparse.Namespace], None]
 # The annotate actions that write, and so need the "import" right (cxdata.cli._scoped).
 WRITING: frozenset[str] = frozenset({"add", "delete"})
 

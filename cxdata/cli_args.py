@@ -9,11 +9,16 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+from collections.abc import Callable
 from typing import NoReturn
 
 from cxdata import config
 from cxdata.config import Thresholds
 from cxdata.filters import Filters
+from cxdata.store import Store
+
+# A subcommand's handler: it runs on the (scoped) store with the parsed arguments.
+Handler = Callable[[Store, argparse.Namespace], None]
 
 
 class Parser(argparse.ArgumentParser):

@@ -5,13 +5,10 @@ from __future__ import annotations
 
 import argparse
 import json
-from collections.abc import Callable
 
 from cxdata import drivers
-from cxdata.cli_args import add_filter_options, filters_of, non_negative_int
+from cxdata.cli_args import Handler, add_filter_options, filters_of, non_negative_int
 from cxdata.store import Store
-
-Handler = Callable[[Store, argparse.Namespace], None]
 
 
 def add_parsers(sub: argparse._SubParsersAction) -> dict[str, Handler]:

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import argparse
 import json
-from collections.abc import Callable
 
 from cxdata import explain
 from cxdata.cli_args import (
+    Handler,
     add_filter_options,
     filters_of,
     non_negative_int,
@@ -15,8 +15,6 @@ from cxdata.cli_args import (
 )
 from cxdata.metrics import METRICS, metric_def
 from cxdata.store import Store
-
-Handler = Callable[[Store, argparse.Namespace], None]
 
 
 def add_parsers(sub: argparse._SubParsersAction) -> dict[str, Handler]:

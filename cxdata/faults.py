@@ -20,7 +20,7 @@ import duckdb
 import pandas as pd
 import pyarrow as pa
 
-from cxdata import config
+from cxdata import config, lake
 from cxdata.errors import CxError, StoreBusy, StoreDamaged
 
 MB = 1024 * 1024
@@ -184,8 +184,8 @@ def damaged(file: Path, why: str) -> StoreDamaged:
     <data dir>/imports (cxdata.importing.load)."""
     imports = file.parent / "imports"
     originals = _import_originals(imports)
-    backup = file.parent / "cx.duckdb.converted"  # cxdata.lake.NATIVE_BACKUP
-    if backup.exists() and file.name != "cx.duckdb":
+    backup = file.parent / lake.NATIVE_BACKUP
+    if backup.exists() and file.name != lake.NATIVE_FILE:
         restore = (
             f"the store as it was before it became a lake is kept as {backup}; the originals "
             f"of {originals} imports are kept in {imports}: move {file} and the lake folder "

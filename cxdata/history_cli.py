@@ -6,15 +6,14 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
-from collections.abc import Callable
 from pathlib import Path
 
+import pandas as pd
+
 from cxdata import history, lake
-from cxdata.cli_args import positive_int
+from cxdata.cli_args import Handler, positive_int
 from cxdata.errors import CxError
 from cxdata.store import Store
-
-Handler = Callable[[Store, argparse.Namespace], None]
 
 
 def add_parsers(sub: argparse._SubParsersAction) -> dict[str, Handler]:
@@ -50,8 +49,7 @@ def cmd_imports(store: Store, args: argparse.Namespace) -> None:
         return
     for row in frame.itertuples():
         what = f"{row.kind}{f' ({row.mode})' if row.mode else ''}"
-        note = f"  undone by {int(row.undone_by)}" if row.undone_by == row.undone_by and \
-            row.undone_by is not None else ""
+        note = f"  undone by {int(row.undone_by)}" if pd.notna(row.undone_by) else ""
         print(f"{row.snapshot:>6}  {str(row.at)[:19]}  {row.author:<24} {what:<18} "
               f"{row.file or '-':<28} {row.rows or '-'}{note}")
 

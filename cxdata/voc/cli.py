@@ -21,14 +21,12 @@ from typing import Any
 import pandas as pd
 
 from cxdata import comments
-from cxdata.cli_args import add_filter_options, filters_of, thresholds_of
+from cxdata.cli_args import Handler, add_filter_options, filters_of, thresholds_of
 from cxdata.errors import NoData
 from cxdata.filters import NOT_SET
 from cxdata.store import Store
 from cxdata.voc import impact, persist, tables
 from cxdata.voc.language import language_name
-
-Handler = Callable[[Store, argparse.Namespace], None]
 
 
 def add_parsers(sub: argparse._SubParsersAction) -> dict[str, Handler]:
