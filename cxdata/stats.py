@@ -144,3 +144,14 @@ def bh_significant(p_values: Num, q: float = FDR_Q) -> npt.NDArray[np.bool_]:
     if passing.size:
         out[tested] = p[tested] <= ranked[passing[-1]]
     return out
+
+
+def corrected_wording(comparisons: int) -> str:
+    """How a result tested among many was judged, in words: "after correcting for 17
+    comparisons (Benjamini–Hochberg, 5% FDR)" — the false discovery rate bh_significant
+    keeps. The one wording for the dashboard and the command line."""
+    n = int(comparisons)
+    return (
+        f"after correcting for {n:,} comparison{'' if n == 1 else 's'} "
+        f"(Benjamini–Hochberg, {FDR_Q:.0%} FDR)"
+    )

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -21,7 +22,7 @@ from cxdata.filters import Filters
 from cxdata.roles import AccessDenied
 from cxdata.store import Store, close, connect
 from pages._shared import charts
-from pages._shared.urlstate import PAGE_PARAMS, dim_param
+from pages._shared.urlstate import GLOBAL_PARAMS, PAGE_PARAMS, dim_param
 
 ROOT = Path(__file__).resolve().parents[1]
 PAGE = "pages/trends.py"
@@ -271,6 +272,17 @@ def test_helper_staggers_near_labels_and_cuts_long_ones() -> None:
 def test_notes_param_is_declared_once() -> None:
     assert "notes" in PAGE_PARAMS
     assert dim_param("notes") == "dim.notes"  # a dimension named so cannot collide
+
+
+def test_every_page_option_param_is_reserved() -> None:
+    """A page option's URL parameter missing from PAGE_PARAMS would collide with a dimension
+    of the same name (its filter would be read as the option, or the other way round)."""
+    root = Path(__file__).resolve().parent.parent
+    sources = [root / "dashboard.py", *sorted((root / "pages").rglob("*.py"))]
+    literal = re.compile(r'\bparam="([A-Za-z_.]+)"')
+    used = {name for path in sources for name in literal.findall(path.read_text("utf-8"))}
+    assert {"order", "drivers.outcome", "why.by"} <= used  # the scan sees the pages
+    assert used - (GLOBAL_PARAMS | PAGE_PARAMS) == set()
 
 
 # --- the Trends page --------------------------------------------------------------------------

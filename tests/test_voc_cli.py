@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -84,6 +85,9 @@ def test_text_table(data_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
     out = capsys.readouterr()
     assert "themes updated: 0 comments" in out.err
     assert "NPS with" in out.out and "Delivery" in out.out and "yes" in out.out
+    tested = re.search(r"after correcting for (\d+) comparisons \(Benjamini–Hochberg, 5% FDR\)",
+                       out.out)
+    assert tested and int(tested.group(1)) >= 2  # the themes were tested together
 
 
 def test_unknown_dimension_is_an_error(data_dir: Path) -> None:

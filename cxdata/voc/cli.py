@@ -24,6 +24,7 @@ from cxdata import comments
 from cxdata.cli_args import Handler, add_filter_options, filters_of, thresholds_of
 from cxdata.errors import NoData
 from cxdata.filters import NOT_SET
+from cxdata.stats import corrected_wording
 from cxdata.store import Store
 from cxdata.voc import impact, persist, tables
 from cxdata.voc.language import language_name
@@ -172,6 +173,8 @@ def print_table(frame: pd.DataFrame, languages: pd.DataFrame) -> None:
             f"{_fmt(r['nps_without'], 8)} {_fmt(r['nps_impact'], 7)} {_fmt(r['t'], 7, 2)}  "
             f"{_sig(r['significant'], bool(r['low_base']), bool(r['suppressed']))}"
         )
+    tested = int(frame["comparisons"].iloc[0])
+    print(f"\nsignificant: the NPS with vs without differs {corrected_wording(tested)}")
 
 
 def cmd_themes(store: Store, args: argparse.Namespace) -> None:

@@ -13,6 +13,7 @@ from cxdata.comments import neutralise
 from cxdata.filters import NOT_SET, Filters
 from cxdata.metrics import metric_def
 from cxdata.ratings import scale_label
+from cxdata.stats import corrected_wording as corrected  # re-exported: one wording
 from cxdata.textsafe import clean_text as clean_text  # re-exported: one place for pages
 from cxdata.textsafe import md_escape as md_escape
 from cxdata.textsafe import plotly_escape as plotly_escape
@@ -78,17 +79,6 @@ def hidden(n: int | None = None) -> str:
     """The placeholder for a value withheld by secondary suppression: its own n is large
     enough, but showing it would let a small group be worked out by subtraction."""
     return "hidden: would reveal a small group" + ("" if n is None else f" (n={int(n):,})")
-
-
-def corrected(comparisons: int) -> str:
-    """How a result tested among many was judged: "after correcting for 17 comparisons
-    (Benjamini–Hochberg, 5% FDR)" — the false discovery rate kept by
-    cxdata.stats.bh_significant."""
-    n = int(comparisons)
-    return (
-        f"after correcting for {n:,} comparison{'' if n == 1 else 's'} "
-        "(Benjamini–Hochberg, 5% FDR)"
-    )
 
 
 def significance(

@@ -55,13 +55,13 @@ GLOBAL_PARAMS = frozenset({"period", "from", "to", "vs"})
 # Every page option's parameter name; a dimension with one of these names gets a prefix.
 PAGE_PARAMS = frozenset({
     "metric", "grain", "split", "top", "kpi", "cols", "color", "path", "chart", "by",
-    "q", "band", "lang", "tp", "seg", "sort", "size", "pg", "view",
+    "q", "band", "lang", "tp", "seg", "sort", "size", "pg", "view", "order", "export_part",
     "notes",  # the trend charts' annotations: notes=off hides them
     "why", "why.by",  # why did it move: the metric explained and the dimension it is split by
     # the Feedback page's Themes view
     "voc.source", "voc.trend", "voc.per", "voc.theme", "voc.band", "voc.size", "voc.pg",
     # the Touchpoints page's ratings section
-    "rating.cols", "rating.by",
+    "rating.cols", "rating.by", "drivers.outcome",
 })  # fmt: skip
 EMBED_PARAMS = frozenset({"embed", "embed_options"})
 DIM_PREFIX = "dim."
