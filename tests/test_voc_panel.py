@@ -5,13 +5,15 @@ reads through the session's cached query layer and never shows stale theme resul
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
 from streamlit.testing.v1 import AppTest
 from test_voc_impact import voc_frame
 
-from cxdata import schema
+from cxdata import catalog, schema
+from cxdata.annotations import add_annotation
 from cxdata.store import close, connect
 
 
@@ -46,7 +48,18 @@ def plotly_count(at: AppTest) -> int:
     return len(at.get("plotly_chart"))
 
 
+def trend_note_dates(at: AppTest) -> list[str]:
+    """The dates of the dashed annotation lines on the theme trend chart."""
+    specs = [json.loads(el.proto.spec) for el in at.get("plotly_chart")]
+    trend = next(s for s in specs if "Theme trend" in s["layout"]["title"]["text"])
+    shapes = trend["layout"].get("shapes", [])
+    return [s["x0"][:10] for s in shapes if s.get("line", {}).get("dash") == "dash"]
+
+
 def test_compute_then_everything_renders(data_dir: str) -> None:
+    first, last = catalog.date_span(connect(data_dir))
+    middle = first + (last - first) / 2
+    add_annotation(connect(data_dir), middle, "Checkout fix")
     at = app(data_dir)
     at.run()
     assert not at.exception
@@ -55,6 +68,8 @@ def test_compute_then_everything_renders(data_dir: str) -> None:
     compute.click().run()
     assert not at.exception and not at.error
     assert plotly_count(at) == 4  # volume, impact, trend, heatmap
+    assert trend_note_dates(at) == [middle.isoformat()]  # annotations on every trend chart
+    assert any("Dashed lines: annotations" in c.value for c in at.caption)
     assert not any(b.label == "Compute themes" for b in at.button)
     grids = [d.value for d in at.dataframe]
     verbatim = next(g for g in grids if "comment" in g.columns)

@@ -112,6 +112,22 @@ def _add_form(ctx: Ctx) -> None:
               args=(ctx.store,), type="primary")  # fmt: skip
 
 
+def _none() -> pd.DataFrame:
+    return pd.DataFrame(columns=[*annotations.COLUMNS, "scope"])
+
+
+def in_view(ctx: Ctx) -> pd.DataFrame:
+    """The view's annotations (annotations.annotations_in) for a trend chart on a page
+    without the section — the Feedback page's theme trend: none when the link says
+    ``notes=off`` or when they cannot be read (the chart is still worth drawing)."""
+    if decode_choice(st.query_params.get_all(PARAM), ("on", "off"), "on") == "off":
+        return _none()
+    try:
+        return annotations.annotations_in(ctx.store, ctx.filters)
+    except CxError:
+        return _none()
+
+
 def section(ctx: Ctx) -> pd.DataFrame:
     """The expander (see the module docstring); returns the annotations to draw on this
     run's charts: those of the view (annotations.annotations_in), none when switched off."""
@@ -119,7 +135,7 @@ def section(ctx: Ctx) -> pd.DataFrame:
         found = annotations.annotations_in(ctx.store, ctx.filters)
     except CxError as exc:
         st.caption(fmt.md_escape(f"Annotations cannot be read: {display_text(exc)}"))
-        return pd.DataFrame(columns=[*annotations.COLUMNS, "scope"])
+        return _none()
     writer = ctx.store.may_write("import")
     count = f"{len(found)} in this range" if len(found) else "none in this range"
     with st.expander(f"Annotations · {count}", icon=":material/flag:"):

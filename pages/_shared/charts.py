@@ -1311,9 +1311,12 @@ def theme_impact_figure(ranked: pd.DataFrame) -> go.Figure:
     return fig
 
 
-def theme_trend_figure(frame: pd.DataFrame) -> go.Figure:
+def theme_trend_figure(
+    frame: pd.DataFrame, *, grain: str = "month", notes: pd.DataFrame | None = None
+) -> go.Figure:
     """impact.theme_trend's frame: one line per theme (in the frame's order) of the share of
-    comments mentioning it per period; hover: n, comments and NPS with the theme."""
+    comments mentioning it per period (periods of `grain`); hover: n, comments and NPS with
+    the theme; the annotations `notes` within the periods drawn (annotation_marks)."""
     fig = go.Figure()
     for i, (_, g) in enumerate(frame.groupby("theme", sort=False)):
         g = g.sort_values("period")
@@ -1338,6 +1341,7 @@ def theme_trend_figure(frame: pd.DataFrame) -> go.Figure:
             )
         )
     fig.update_yaxes(title_text="% of comments")
+    annotation_marks(fig, notes, period_span(frame["period"], grain))
     return _layout(fig, 360, hovermode="closest")
 
 

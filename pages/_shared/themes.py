@@ -23,7 +23,7 @@ from cxdata.store import Store
 from cxdata.voc import impact, persist, taxonomy, verbatims
 from cxdata.voc.fit import TaxonomyFit
 from cxdata.voc.language import ANALYSED, language_name
-from pages._shared import charts, common, fmt, state
+from pages._shared import annotations, charts, common, fmt, state
 from pages._shared.session import Ctx
 
 K = "voc"  # the prefix of this view's widget keys and URL parameters
@@ -255,13 +255,17 @@ def trend_section(ctx: Ctx, source: str, frame: pd.DataFrame, line: str = "") ->
     if not chosen:
         st.caption("Pick at least one theme.")
         return
-    trend = charts.theme_trend_figure(ctx.theme_trend(source, grain, chosen))
+    notes = annotations.in_view(ctx)
+    trend = charts.theme_trend_figure(
+        ctx.theme_trend(source, grain, chosen), grain=grain, notes=notes
+    )
     charts.show(trend, f"{K}.trend", title=f"Theme trend per {grain}", context=line)
     st.caption(
         f"Share of the period's analysed comments that mention the theme. Open markers: "
         f"low base (fewer than {ctx.th.low_base} comments in the period); gaps: fewer than "
         f"{ctx.th.min_n}, no share shown (n too small). Hover for n and the NPS of those "
         "answers."
+        + (" Dashed lines: annotations (added on the Trends page)." if len(notes) else "")
     )
 
 
