@@ -36,7 +36,39 @@ Rules:
   has no category counts here (only its sum and sum of squares are pushed down), so its
   resample draws each segment's n from the multinomial and its mean from the normal
   approximation N(mean, sd²/n*) — a documented approximation.
-- Two dimensions at once (Das Gupta's method) are not implemented yet: CxError.
+
+Two dimensions at once (A × B, e.g. region × customer type): Das Gupta's method for
+cross-classified data — P. Das Gupta (1993), *Standardization and Decomposition of Rates: A
+User's Manual*, US Census Bureau, Current Population Reports P23-186, ch. 5 (the rate as
+the composition-weighted sum of cell rates, the composition re-expressed as a product of
+one factor per classifying variable). The value is R = Σ_ab w_ab·r_ab over the cells, w_ab
+= n_ab/n, and each cell's share is written as the product of an A factor and a B factor,
+
+    α_ab = √( (n_ab/n_·b) · (n_a·/n) )   (A: share of a within b, times a's share)
+    β_ab = √( (n_ab/n_a·) · (n_·b/n) )   (B: share of b within a, times b's share)
+
+so that α_ab·β_ab = w_ab exactly, and α, β are symmetric in A and B. The change splits
+into three effects that add up to Δ exactly, each the average of both orders at its step
+(Das Gupta's symmetric two-factor formula, applied twice):
+
+    within = Σ_ab w̄_ab·Δr_ab           (rate effect: the cells themselves changed)
+    mix_A  = Σ_ab r̄_ab·β̄_ab·Δα_ab      (the answers shifted between values of A)
+    mix_B  = Σ_ab r̄_ab·ᾱ_ab·Δβ_ab      (the answers shifted between values of B)
+
+since β̄Δα + ᾱΔβ = Δ(αβ) = Δw per cell (bars: averages of the two periods). The rate
+effect is Kitagawa's within along the cells; the composition effect Σ r̄·Δw is split
+between A and B. Symmetry: exchanging the periods negates every effect; exchanging A and B
+exchanges mix_A and mix_B and leaves within unchanged. When B has one value, β = 1 and
+α = w, so mix_B = 0 and mix_A, within are exactly Kitagawa's mix and within along A.
+
+- Pooling on the margins: a value of A with fewer than min_n answers in EITHER period
+  (summed over B) goes into A's "Other", likewise for B; cells are not pooled further (that
+  would break the cross-classification), so a cell may be small or empty: an empty cell in
+  one period takes its value from the other (within 0), as in one dimension. Small cells
+  are flagged (`small`) in the cell table.
+- Counts come from ONE pushed-down query grouped by period × A × B
+  (segments.period_cell_counts); the bootstrap resamples answers over the cells × score
+  categories exactly as in one dimension, for the three effects and the total.
 """
 
 from __future__ import annotations
@@ -44,6 +76,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
+from typing import overload
 
 import numpy as np
 import numpy.typing as npt
@@ -55,11 +88,13 @@ from cxdata.errors import CxError, NoData, UnknownName
 from cxdata.filters import Filters
 from cxdata.metrics import Metric, counts_needed, metric_def
 from cxdata.queries import OTHER
-from cxdata.segments import period_counts
+from cxdata.segments import period_cell_counts, period_counts
 from cxdata.store import Store
 
 Arr = npt.NDArray[np.float64]
 
+# What a cell under min_n does not show (its n and shares are shown).
+WITHHELD_IN_SMALL_CELLS = ("value_now", "value_prev", "mix_a", "mix_b", "within", "contribution")
 DEFAULT_BOOTSTRAP = 200  # resamples; small for speed (percentile CIs at 95% are rough)
 DEFAULT_DAYS = 90  # without dates: the last 90 days of data vs the 90 days before
 MAX_SEGMENTS = 50  # a dimension with more distinct values is not a default candidate
@@ -68,6 +103,10 @@ SEGMENT_COLUMNS: tuple[str, ...] = (
     "segment", "pooled", "members", "n_now", "n_prev", "value_now", "value_prev",
     "weight_now", "weight_prev", "within", "mix", "contribution",
     "within_ci_low", "within_ci_high", "mix_ci_low", "mix_ci_high",
+)  # fmt: skip
+CELL_COLUMNS: tuple[str, ...] = (
+    "a", "b", "n_now", "n_prev", "value_now", "value_prev", "weight_now", "weight_prev",
+    "mix_a", "mix_b", "within", "contribution", "small",
 )  # fmt: skip
 
 
@@ -151,6 +190,103 @@ class Explanation:
             "method": "Kitagawa (average weights); percentile bootstrap over answers",
             "segments": rows,
         }
+
+
+@dataclass(frozen=True)
+class Explanation2D:
+    """A metric's change decomposed along two dimensions at once (Das Gupta, see the module
+    docstring): total = value_now − value_prev = mix_a + mix_b + within (to float
+    precision), in the metric's unit. `dimensions` is (A, B); mix_a / mix_b are the
+    composition effects of A and B, within the rate effect. *_ci are 95% percentile
+    bootstrap intervals (None when bootstrap = 0). `cells` has one row per cell with answers
+    in either period (CELL_COLUMNS): `a`, `b` its values (after pooling), n and value per
+    period (NaN without answers), weight (share of the period's n), its three terms,
+    contribution = their sum, and `small` (n under min_n in either period: a noisy value).
+    `pooled` is how many values of A and of B were pooled into "Other"."""
+
+    metric: str
+    dimensions: tuple[str, str]
+    value_now: float
+    value_prev: float
+    total: float
+    mix_a: float
+    mix_b: float
+    within: float
+    total_ci: tuple[float, float] | None
+    mix_a_ci: tuple[float, float] | None
+    mix_b_ci: tuple[float, float] | None
+    within_ci: tuple[float, float] | None
+    n_now: int
+    n_prev: int
+    cells: pd.DataFrame
+    pooled: tuple[int, int]
+    min_n: int
+    bootstrap: int
+    seed: int
+    current: Filters | None = None
+    previous: Filters | None = None
+
+    @property
+    def effects(self) -> dict[str, float]:
+        """{"mix_<A>": .., "mix_<B>": .., "within": ..}: they add up to `total`."""
+        a, b = self.dimensions
+        return {f"mix_{a}": self.mix_a, f"mix_{b}": self.mix_b, "within": self.within}
+
+    def as_dict(self) -> dict[str, object]:
+        """JSON-ready: scalars rounded to 4 decimals, periods as ISO dates, `effects` and
+        `effects_ci` keyed mix_<A>, mix_<B>, within; `cells` as records keyed by the
+        dimension names (a, b), mix_<A>, mix_<B> and the other CELL_COLUMNS (NaN → None).
+        A `small` cell (under min_n in a period) shows its n only: its values and effects
+        are None (noise, and a small group's score must not be shown)."""
+        a, b = self.dimensions
+        names = {"a": a, "b": b, "mix_a": f"mix_{a}", "mix_b": f"mix_{b}"}
+        cells = []
+        for rec in self.cells.to_dict("records"):
+            if rec["small"]:
+                rec |= dict.fromkeys(WITHHELD_IN_SMALL_CELLS, np.nan)
+            cells.append({
+                names.get(k, k): (v if isinstance(v, str | bool) else int(v) if k in
+                                  ("n_now", "n_prev") else _num(v))
+                for k, v in rec.items()
+            })
+        cis = (self.mix_a_ci, self.mix_b_ci, self.within_ci)
+        return {
+            "metric": self.metric,
+            "dimensions": [a, b],
+            "current": _period(self.current),
+            "previous": _period(self.previous),
+            "where": dict(self.current.dims()) if self.current else {},
+            "value_now": _num(self.value_now),
+            "value_prev": _num(self.value_prev),
+            "total": _num(self.total),
+            "total_ci": _ci_list(self.total_ci),
+            "effects": {k: _num(v) for k, v in self.effects.items()},
+            "effects_ci": {k: _ci_list(c) for k, c in zip(self.effects, cis, strict=True)},
+            "n_now": self.n_now,
+            "n_prev": self.n_prev,
+            "pooled": {a: self.pooled[0], b: self.pooled[1]},
+            "min_n": self.min_n,
+            "bootstrap": self.bootstrap,
+            "seed": self.seed,
+            "method": "Das Gupta (1993) cross-classified: rate, A and B composition effects; "
+            "percentile bootstrap over answers",
+            "cells": cells,
+        }
+
+
+def _num(x: float | None) -> float | None:
+    return None if x is None or not np.isfinite(x) else round(float(x), 4)
+
+
+def _ci_list(c: tuple[float, float] | None) -> list[float | None] | None:
+    return None if c is None else [_num(c[0]), _num(c[1])]
+
+
+def _period(f: Filters | None) -> dict[str, str | None] | None:
+    if f is None:
+        return None
+    return {"from": f.start.isoformat() if f.start else None,
+            "to": f.end.isoformat() if f.end else None}
 
 
 # --- the decomposition itself ------------------------------------------------------------
@@ -330,6 +466,162 @@ def decompose(
     )
 
 
+# --- two dimensions at once: Das Gupta ------------------------------------------------------
+
+
+def das_gupta(n_now: Arr, r_now: Arr, n_prev: Arr, r_prev: Arr) -> tuple[Arr, Arr, Arr]:
+    """Per-cell (mix_a, mix_b, within) terms of Das Gupta's cross-classified decomposition
+    (module docstring), arrays shaped (..., I, J) for I values of A × J values of B (leading
+    axes: e.g. bootstrap resamples). n: answers per cell; r: the cell's value (ignored where
+    n = 0). A cell with n = 0 in one period takes its other period's value there, as in
+    `kitagawa`; its factors α, β are 0 there. The three sums add up to
+    Σ w_now·r_now − Σ w_prev·r_prev (to float precision: α·β = w up to rounding)."""
+    n1, n0 = np.asarray(n_now, "float64"), np.asarray(n_prev, "float64")
+    has1, has0 = n1 > 0, n0 > 0
+    r1 = np.where(has1, r_now, np.where(has0, r_prev, 0.0))
+    r0 = np.where(has0, r_prev, r1)
+    w1, w0 = _cell_shares(n1), _cell_shares(n0)
+    (a1, b1), (a0, b0) = _factors(n1), _factors(n0)
+    r_bar = 0.5 * (r1 + r0)
+    within = 0.5 * (w1 + w0) * (r1 - r0)
+    mix_a = r_bar * 0.5 * (b1 + b0) * (a1 - a0)
+    mix_b = r_bar * 0.5 * (a1 + a0) * (b1 - b0)
+    return mix_a, mix_b, within
+
+
+def _cell_shares(n: Arr) -> Arr:
+    total = n.sum(axis=(-2, -1), keepdims=True)
+    return np.divide(n, total, out=np.zeros_like(n), where=total > 0)
+
+
+def _factors(n: Arr) -> tuple[Arr, Arr]:
+    """Das Gupta's A and B factors of a cell table n (..., I, J): α = √(n·n_a·/(n_·b·N)),
+    β = √(n·n_·b/(n_a··N)), 0 for an empty cell (whose margins may be empty too)."""
+    total = n.sum(axis=(-2, -1), keepdims=True)
+    row = n.sum(axis=-1, keepdims=True)  # n_a· (A's margin)
+    col = n.sum(axis=-2, keepdims=True)  # n_·b (B's margin)
+    full = n > 0
+    with np.errstate(divide="ignore", invalid="ignore"):
+        alpha = np.where(full, np.sqrt(n * row / (col * total)), 0.0)
+        beta = np.where(full, np.sqrt(n * col / (row * total)), 0.0)
+    return alpha, beta
+
+
+def _pool_margin(counts: pd.DataFrame, dim: str, m: Metric, min_n: int) -> tuple[dict, int]:
+    """{value: label} for one dimension of cell counts: values under min_n answers (summed
+    over the other dimension) in either period pooled into OTHER; labels ordered largest
+    first, the pool last (dict order). Values without answers in both periods are left out.
+    Also returns how many values were pooled."""
+    wide = counts.groupby([dim, "period"])[m.n].sum().unstack("period")
+    wide = wide.reindex(columns=["now", "prev"]).fillna(0.0)
+    wide = wide[(wide["now"] > 0) | (wide["prev"] > 0)]
+    small = (wide["now"] < min_n) | (wide["prev"] < min_n)
+    big = wide[~small].assign(_size=wide["now"] + wide["prev"]).reset_index()
+    big = big.sort_values(["_size", dim], ascending=[False, True])
+    labels = {str(v): str(v) for v in big[dim]}
+    if small.any():
+        pool = OTHER if OTHER not in labels else f"{OTHER} (pooled)"
+        labels |= {str(v): pool for v in wide.index[small.to_numpy()]}
+    return labels, int(small.sum())
+
+
+def decompose_two(
+    counts: pd.DataFrame,
+    dims: Sequence[str],
+    metric: str = "nps",
+    th: Thresholds | None = None,
+    bootstrap: int = DEFAULT_BOOTSTRAP,
+    seed: int = 0,
+) -> Explanation2D:
+    """Decompose from cell counts along two dimensions (A, B) = `dims`: `counts` has one row
+    per (A value, B value, period) with columns named by the two dimensions, `period`
+    ("now" / "prev") and the metric's count columns (segments.period_cell_counts; an absent
+    cell has n = 0). `bootstrap` resamples (0: no CIs) with `seed`. Raises CxError unless
+    `dims` are two different names, UnknownName for an unknown metric, NotEnoughAnswers
+    when either period has fewer than min_n answers on the metric's base."""
+    if len(dims) != 2 or dims[0] == dims[1]:
+        raise CxError(f"Das Gupta's decomposition takes two different dimensions, got {dims}")
+    a, b = str(dims[0]), str(dims[1])
+    m = metric_def(metric)
+    th = th or config.thresholds()
+    cols = list(counts_needed(m.name))
+    label_a, pooled_a = _pool_margin(counts, a, m, th.min_n)
+    label_b, pooled_b = _pool_margin(counts, b, m, th.min_n)
+    rows_a, rows_b = list(dict.fromkeys(label_a.values())), list(dict.fromkeys(label_b.values()))
+    frame = counts.assign(
+        _a=counts[a].astype(str).map(label_a), _b=counts[b].astype(str).map(label_b)
+    ).dropna(subset=["_a", "_b"])  # values without answers on this base in both periods
+    grouped = frame.groupby(["period", "_a", "_b"])[cols].sum()
+    full = pd.MultiIndex.from_product([rows_a, rows_b], names=["_a", "_b"])
+    shape = (len(rows_a), len(rows_b))
+
+    def side(label: str) -> dict[str, Arr]:
+        part = grouped.xs(label, level="period") if label in grouped.index.levels[0] else None
+        part = (pd.DataFrame(0.0, index=full, columns=cols) if part is None
+                else part.reindex(full).fillna(0.0))
+        return {c: part[c].to_numpy("float64").reshape(shape) for c in cols}
+
+    now, prev = side("now"), side("prev")
+    n_now, n_prev = now[m.n], prev[m.n]
+    for label, n in (("current", n_now), ("comparison", n_prev)):
+        if n.sum() < th.min_n:
+            raise NotEnoughAnswers(
+                f"not enough answers for {m.short_label} in the {label} period "
+                f"(n = {int(n.sum())}, at least {th.min_n} needed)"
+            )
+    r_now, r_prev = _values(m, now), _values(m, prev)
+    mix_a, mix_b, within = das_gupta(n_now, r_now, n_prev, r_prev)
+    value_now = float(_values(m, {c: np.array([v.sum()]) for c, v in now.items()})[0])
+    value_prev = float(_values(m, {c: np.array([v.sum()]) for c, v in prev.items()})[0])
+    keep = ((n_now > 0) | (n_prev > 0)).ravel()
+    flat = {"n_now": n_now, "n_prev": n_prev, "value_now": r_now, "value_prev": r_prev,
+            "weight_now": _cell_shares(n_now), "weight_prev": _cell_shares(n_prev),
+            "mix_a": mix_a, "mix_b": mix_b, "within": within,
+            "contribution": mix_a + mix_b + within}
+    cells = pd.DataFrame({
+        "a": np.repeat(rows_a, len(rows_b)),
+        "b": np.tile(rows_b, len(rows_a)),
+        **{k: v.ravel() for k, v in flat.items()},
+    })
+    cells["small"] = ((cells["n_now"] < th.min_n) | (cells["n_prev"] < th.min_n)).astype(bool)
+    cells = cells[keep].astype({"n_now": "int64", "n_prev": "int64"}).reset_index(drop=True)
+    cis: dict[str, tuple[float, float] | None] = dict.fromkeys(
+        ("total", "mix_a", "mix_b", "within"))
+    if bootstrap > 0:
+        rng = np.random.default_rng(seed)
+        star = []
+        for counts_side in (now, prev):
+            draw = _resample(m, {c: v.ravel() for c, v in counts_side.items()}, bootstrap, rng)
+            star.append({c: v.reshape(bootstrap, *shape) for c, v in draw.items()})
+        s_now, s_prev = star
+        terms = das_gupta(s_now[m.n], _values(m, s_now), s_prev[m.n], _values(m, s_prev))
+        ta, tb, tw = (t.sum(axis=(-2, -1)) for t in terms)
+        for name, x in (("total", ta + tb + tw), ("mix_a", ta), ("mix_b", tb), ("within", tw)):
+            low, high = _ci(x)
+            cis[name] = (float(low), float(high))
+    return Explanation2D(
+        metric=m.name,
+        dimensions=(a, b),
+        value_now=value_now,
+        value_prev=value_prev,
+        total=value_now - value_prev,
+        mix_a=float(mix_a.sum()),
+        mix_b=float(mix_b.sum()),
+        within=float(within.sum()),
+        total_ci=cis["total"],
+        mix_a_ci=cis["mix_a"],
+        mix_b_ci=cis["mix_b"],
+        within_ci=cis["within"],
+        n_now=int(n_now.sum()),
+        n_prev=int(n_prev.sum()),
+        cells=cells[list(CELL_COLUMNS)],
+        pooled=(pooled_a, pooled_b),
+        min_n=th.min_n,
+        bootstrap=max(0, int(bootstrap)),
+        seed=seed,
+    )
+
+
 # --- on a store --------------------------------------------------------------------------
 
 
@@ -352,22 +644,34 @@ def comparison_filters(
     return current, filters.with_dates(*periods.previous_period(start, end))
 
 
-def _by_dims(by: str | Sequence[str]) -> str:
+def _by_dims(by: str | Sequence[str]) -> list[str]:
     dims = [by] if isinstance(by, str) else list(by)
-    if len(dims) == 2:
-        raise CxError(
-            "decomposing along two dimensions at once (Das Gupta's method) is not "
-            "implemented yet; explain one dimension at a time"
-        )
-    if len(dims) != 1:
-        raise CxError(f"explain takes one dimension, got {len(dims)}")
-    return dims[0]
+    if len(dims) not in (1, 2):
+        raise CxError(f"explain takes one or two dimensions, got {len(dims)}")
+    if len(dims) == 2 and dims[0] == dims[1]:
+        raise CxError(f"explain takes two different dimensions, got {dims[0]} twice")
+    return dims
 
 
 def _segment_counts(store: Store, current: Filters, previous: Filters, dims: Sequence[str],
                     metric: str) -> pd.DataFrame:
     counts = period_counts(store, current, previous, dims, counts_needed(metric))
     return counts.rename(columns={"value": "segment"})
+
+
+@overload
+def explain(
+    store: Store, current: Filters, previous: Filters, metric: str = ...,
+    by: str | None = ..., th: Thresholds | None = ..., bootstrap: int = ..., seed: int = ...,
+) -> Explanation: ...
+
+
+@overload
+def explain(
+    store: Store, current: Filters, previous: Filters, metric: str = ...,
+    by: Sequence[str] = ..., th: Thresholds | None = ..., bootstrap: int = ...,
+    seed: int = ...,
+) -> Explanation | Explanation2D: ...
 
 
 def explain(
@@ -379,15 +683,22 @@ def explain(
     th: Thresholds | None = None,
     bootstrap: int = DEFAULT_BOOTSTRAP,
     seed: int = 0,
-) -> Explanation:
+) -> Explanation | Explanation2D:
     """Why `metric` moved from `previous` to `current` (two Filters, e.g. from
     comparison_filters): the decomposition along dimension `by` (default: the dimension
-    that explains most, see rank_dimensions). One pushed-down query for the counts (two when
-    the dimension is chosen). Raises UnknownName for an unknown metric or dimension,
-    CxError for two dimensions (not implemented) and NotEnoughAnswers when a period has
-    fewer than min_n answers."""
+    that explains most, see rank_dimensions), an Explanation. With two dimensions
+    (`by` = [A, B]) Das Gupta's decomposition into A-mix, B-mix and within effects, an
+    Explanation2D (decompose_two). One pushed-down query for the counts (two when the
+    dimension is chosen). Raises UnknownName for an unknown metric or dimension, CxError
+    for more than two (or twice the same) dimensions and NotEnoughAnswers when a period
+    has fewer than min_n answers."""
     metric_def(metric)
     th = th or config.thresholds()
+    if by is not None and len(dims := _by_dims(by)) == 2:
+        # period_cell_counts raises UnknownName for an unknown dimension
+        counts = period_cell_counts(store, current, previous, dims, counts_needed(metric))
+        two = decompose_two(counts, dims, metric, th, bootstrap, seed)
+        return replace(two, current=current, previous=previous)
     if by is None:
         ranking = rank_dimensions(store, current, previous, metric, th)
         if ranking.empty:
@@ -395,7 +706,7 @@ def explain(
                           f"{MAX_SEGMENTS} values)")
         dim = str(ranking["dimension"].iloc[0])
     else:
-        dim = _by_dims(by)
+        dim = _by_dims(by)[0]
         allowed = store.dimensions()
         if dim not in allowed:
             raise UnknownName("dimension", dim, allowed)

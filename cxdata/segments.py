@@ -495,3 +495,46 @@ def _no_movers() -> pd.DataFrame:
     out = pd.DataFrame(columns=list(MOVER_COLUMNS))
     out.attrs.update(comparisons=0, significant_unadjusted=0)
     return out
+
+
+def period_cell_counts(
+    store: Store,
+    current: Filters,
+    previous: Filters,
+    dims: Sequence[str],
+    columns: Sequence[str] | None = None,
+) -> pd.DataFrame:
+    """Count columns per cell of the cross-classification by `dims` (usually two) and
+    period, for both periods in ONE pushed-down query: one row per (period, value of each
+    dim) present in the data, with `period` ("now" / "prev"), one string column per
+    dimension (missing values NOT_SET) and the count columns. Only `columns` (default:
+    every count column) and responses are computed; the others are zero. The sibling of
+    period_counts, which groups by one dimension at a time. Raises UnknownName for an
+    unknown dimension."""
+    allowed = store.dimensions()
+    for dim in dims:
+        if dim not in allowed:
+            raise UnknownName("dimension", dim, allowed)
+    asked = count_columns() if columns is None else columns
+    wanted = ["responses", *[c for c in asked if c != "responses"]]
+    parts = []
+    if current.where == previous.where:
+        base = responses(store, Filters(where=current.where))
+        now, prev = _date_predicate(base, current), _date_predicate(base, previous)
+        t = base.filter(now | prev).mutate(period=ibis.ifelse(now, "now", "prev"))
+        keys = [t.period, *[t[d].cast("string").name(d) for d in dims]]
+        aggs = {k: v for k, v in count_aggregates(t).items() if k in wanted}
+        parts.append(t.group_by(keys).aggregate(**aggs))
+    else:
+        for label, filters in (("now", current), ("prev", previous)):
+            t = responses(store, filters)
+            aggs = {k: v for k, v in count_aggregates(t).items() if k in wanted}
+            keys = [t[d].cast("string").name(d) for d in dims]
+            parts.append(t.group_by(keys).aggregate(**aggs).mutate(period=ibis.literal(label)))
+    expr = parts[0] if len(parts) == 1 else ibis.union(*parts, distinct=False)
+    counts = execute_counts(expr, dims)
+    sums = sum_columns()
+    for col in count_columns():  # the columns not asked for are zero (their scores unused)
+        if col not in counts.columns:
+            counts[col] = 0.0 if col in sums else 0
+    return counts

@@ -168,8 +168,8 @@ def test_trap_on_a_store_matches_the_dashboard(tmp_path: Path) -> None:
         assert (res.n_now, res.n_prev) == (k_now.n, k_prev.n)
         # the default dimension is the one that explains the move: plan (mix), not region
         assert explain.explain(store, now, prev, "nps", bootstrap=0).dimension == "plan"
-        with pytest.raises(CxError, match="Das Gupta"):
-            explain.explain(store, now, prev, "nps", ["plan", "region"])
+        with pytest.raises(CxError, match="one or two dimensions"):
+            explain.explain(store, now, prev, "nps", ["plan", "region", "plan"])
     finally:
         close(tmp_path)
 
@@ -286,3 +286,215 @@ def test_cli_json_shape(demo_dir: Path) -> None:
     bad = subprocess.run([sys.executable, "-m", "cxdata", "explain", "--by", "nope"], cwd=ROOT,
                          env=env, capture_output=True, text=True, timeout=300)
     assert bad.returncode == 1 and "unknown dimension 'nope'" in bad.stderr
+
+
+# --- two dimensions at once: Das Gupta ---------------------------------------------------------
+
+
+def _cell_counts(table: dict[tuple[str, str, str], tuple[int, int, int]]) -> pd.DataFrame:
+    """{(a, b, period): (promoters, passives, detractors)} → cell counts with columns A, B."""
+    rows = [
+        {"A": a, "B": b, "period": period, "promoters": p, "detractors": d,
+         "nps_n": p + m + d}
+        for (a, b, period), (p, m, d) in table.items()
+    ]
+    return pd.DataFrame(rows)
+
+
+def _nps_of(frame: pd.DataFrame) -> pd.Series:
+    sums = frame.groupby("period")[["promoters", "detractors", "nps_n"]].sum()
+    return 100 * (sums["promoters"] - sums["detractors"]) / sums["nps_n"]
+
+
+cell_table = st.dictionaries(
+    st.tuples(st.sampled_from(["a1", "a2", "a3", "a4"]), st.sampled_from(["b1", "b2", "b3"]),
+              st.sampled_from(["now", "prev"])),
+    st.tuples(st.integers(0, 300), st.integers(0, 300), st.integers(0, 300)),
+    min_size=1, max_size=24,
+)
+
+
+@settings(max_examples=60, deadline=None)
+@given(table=cell_table, min_n=st.integers(1, 60))
+def test_das_gupta_effects_sum_exactly_and_are_symmetric(
+    table: dict[tuple[str, str, str], tuple[int, int, int]], min_n: int
+) -> None:
+    counts = _cell_counts(table)
+    th = Thresholds(min_n=min_n, low_base=max(30, min_n))
+    nps = _nps_of(counts)
+    n = counts.groupby("period")["nps_n"].sum()
+    if len(nps) < 2 or (n < min_n).any():
+        with pytest.raises(explain.NotEnoughAnswers):
+            explain.decompose_two(counts, ["A", "B"], "nps", th, bootstrap=0)
+        return
+    res = explain.decompose_two(counts, ["A", "B"], "nps", th, bootstrap=0)
+    expected = float(nps["now"] - nps["prev"])  # plain pandas on all answers
+    assert res.mix_a + res.mix_b + res.within == pytest.approx(expected, abs=1e-12)
+    assert res.total == pytest.approx(expected, abs=1e-12)
+    assert res.cells["contribution"].sum() == pytest.approx(expected, abs=1e-12)
+    assert sum(res.effects.values()) == pytest.approx(res.total, abs=1e-12)
+    assert (res.cells["n_now"].sum(), res.cells["n_prev"].sum()) == (n["now"], n["prev"])
+    # the rate effect is Kitagawa's within along the cells (w̄·Δr of cells in both periods)
+    cells = res.cells
+    both = (cells["n_now"] > 0) & (cells["n_prev"] > 0)
+    w_bar = (cells["weight_now"] + cells["weight_prev"]) / 2
+    delta = cells["value_now"] - cells["value_prev"]
+    assert res.within == pytest.approx(float((w_bar * delta)[both].sum()), abs=1e-9)
+    # values shown on a margin have at least min_n answers in both periods; others pooled
+    for col, dim in (("a", "A"), ("b", "B")):
+        shown = set(cells[col]) - {"Other"}
+        margin = counts[counts[dim].isin(shown)].groupby([dim, "period"])["nps_n"].sum()
+        assert (margin >= min_n).all() and len(margin) == 2 * len(shown)
+    # symmetric: A and B exchanged → their mix effects exchange; periods exchanged → −effects
+    swapped = explain.decompose_two(counts, ["B", "A"], "nps", th, bootstrap=0)
+    assert (swapped.mix_a, swapped.mix_b, swapped.within) == (
+        pytest.approx(res.mix_b, abs=1e-12), pytest.approx(res.mix_a, abs=1e-12),
+        pytest.approx(res.within, abs=1e-12))
+    back = counts.assign(period=counts["period"].map({"now": "prev", "prev": "now"}))
+    reverse = explain.decompose_two(back, ["A", "B"], "nps", th, bootstrap=0)
+    assert (reverse.mix_a, reverse.mix_b, reverse.within) == (
+        pytest.approx(-res.mix_a, abs=1e-12), pytest.approx(-res.mix_b, abs=1e-12),
+        pytest.approx(-res.within, abs=1e-12))
+
+
+@settings(max_examples=40, deadline=None)
+@given(rows=segment_rows, min_n=st.integers(1, 40))
+def test_das_gupta_with_one_b_value_is_kitagawa(rows: list[tuple[int, ...]], min_n: int) -> None:
+    table = []
+    for i, (p1, m1, d1, p0, m0, d0) in enumerate(rows):
+        table += [(f"s{i}", "now", p1, m1, d1), (f"s{i}", "prev", p0, m0, d0)]
+    one = _nps_counts(table)
+    th = Thresholds(min_n=min_n, low_base=max(30, min_n))
+    if (one.groupby("period")["nps_n"].sum() < min_n).any():
+        return
+    two = one.rename(columns={"segment": "A"}).assign(B="all")
+    k = explain.decompose(one, "nps", th, bootstrap=0)
+    d = explain.decompose_two(two, ["A", "B"], "nps", th, bootstrap=0)
+    assert d.mix_a == pytest.approx(k.mix, abs=1e-12)
+    assert d.within == pytest.approx(k.within, abs=1e-12)
+    assert d.mix_b == pytest.approx(0.0, abs=1e-12)
+    assert list(d.cells["a"]) == list(k.segments["segment"])  # same pooling, same order
+    assert np.allclose(d.cells["mix_a"], k.segments["mix"], atol=1e-12, rtol=0)
+    assert np.allclose(d.cells["within"], k.segments["within"], atol=1e-12, rtol=0)
+
+
+def test_das_gupta_by_hand() -> None:
+    # CSAT top-2 share (in %) on a 2×2 table, (n, hits) per cell:
+    #            prev                      now
+    #        b1         b2            b1          b2
+    #  a1  25 (60%)  25 (40%)     36 (75%)   12 (50%)
+    #  a2  25 (40%)  25 (20%)     12 (25%)    4 (25%)
+    # totals: prev 40/100 = 40%, now 37/64 = 57.8125%, Δ = 17.8125 pp.
+    # Both tables are independent, so α = share of the row's A value, β = of the column's B:
+    #   prev α = β = ½ everywhere; now α = ¾ (a1), ¼ (a2); β = ¾ (b1), ¼ (b2).
+    # within = Σ w̄·Δr, w̄ = (36/64 + ¼)/2 = .40625, (12/64 + ¼)/2 = .21875, (4/64 + ¼)/2 = .15625:
+    #   .40625·15 + .21875·10 + .21875·(−15) + .15625·5 = 5.78125
+    # r̄ = 67.5, 45 / 32.5, 22.5; β̄ = .625 (b1), .375 (b2); Δα = +¼ (a1), −¼ (a2):
+    #   mix_A = ¼·(.625·(67.5 − 32.5) + .375·(45 − 22.5)) = ¼·30.3125 = 7.578125
+    # ᾱ = .625 (a1), .375 (a2); Δβ = +¼ (b1), −¼ (b2):
+    #   mix_B = ¼·(.625·(67.5 − 45) + .375·(32.5 − 22.5)) = ¼·17.8125 = 4.453125
+    # check: 5.78125 + 7.578125 + 4.453125 = 17.8125.
+    cells = {("a1", "b1"): ((25, 15), (36, 27)), ("a1", "b2"): ((25, 10), (12, 6)),
+             ("a2", "b1"): ((25, 10), (12, 3)), ("a2", "b2"): ((25, 5), (4, 1))}
+    rows = []
+    for (a, b), ((n0, h0), (n1, h1)) in cells.items():
+        rows += [{"A": a, "B": b, "period": "prev", "csat_n": n0, "csat_top2": h0},
+                 {"A": a, "B": b, "period": "now", "csat_n": n1, "csat_top2": h1}]
+    res = explain.decompose_two(pd.DataFrame(rows), ["A", "B"], "csat",
+                                Thresholds(min_n=1, low_base=30), bootstrap=200, seed=2)
+    assert (res.value_prev, res.value_now) == (pytest.approx(40.0), pytest.approx(57.8125))
+    assert res.total == pytest.approx(17.8125, abs=1e-12)
+    assert res.within == pytest.approx(5.78125, abs=1e-12)
+    assert res.mix_a == pytest.approx(7.578125, abs=1e-12)
+    assert res.mix_b == pytest.approx(4.453125, abs=1e-12)
+    assert res.effects == {"mix_A": res.mix_a, "mix_B": res.mix_b, "within": res.within}
+    first = res.cells.iloc[0]  # a1 × b1: 67.5·.625·¼, 67.5·.625·¼, .40625·15
+    assert (first["a"], first["b"]) == ("a1", "b1")
+    assert (first["mix_a"], first["mix_b"], first["within"]) == (
+        pytest.approx(10.546875), pytest.approx(10.546875), pytest.approx(6.09375))
+    for ci, value in ((res.total_ci, res.total), (res.mix_a_ci, res.mix_a),
+                      (res.mix_b_ci, res.mix_b), (res.within_ci, res.within)):
+        assert ci is not None and ci[0] < value < ci[1]
+    out = res.as_dict()
+    assert out["dimensions"] == ["A", "B"]
+    assert out["effects"] == {"mix_A": 7.5781, "mix_B": 4.4531, "within": 5.7812}
+    assert set(out["cells"][0]) == {"A", "B", "n_now", "n_prev", "value_now", "value_prev",
+                                    "weight_now", "weight_prev", "mix_A", "mix_B", "within",
+                                    "contribution", "small"}
+    with pytest.raises(CxError, match="two different"):
+        explain.decompose_two(pd.DataFrame(rows), ["A", "A"], "csat")
+
+
+def test_das_gupta_pools_each_margin_and_fills_empty_cells() -> None:
+    table = {
+        ("a1", "b1", "now"): (50, 30, 20), ("a1", "b1", "prev"): (40, 30, 30),
+        ("a1", "b2", "now"): (20, 10, 10), ("a1", "b2", "prev"): (30, 10, 10),
+        ("a2", "b1", "now"): (30, 20, 10), ("a2", "b1", "prev"): (20, 20, 20),
+        ("a2", "b2", "now"): (15, 5, 5),  # empty before: a mix effect, within 0
+        ("a3", "b1", "now"): (2, 1, 1), ("a3", "b1", "prev"): (3, 2, 2),  # a3 under 10
+        ("a1", "b3", "now"): (1, 1, 0), ("a2", "b3", "prev"): (2, 1, 1),  # b3 under 10
+    }
+    counts = _cell_counts(table)
+    res = explain.decompose_two(counts, ["A", "B"], "nps", Thresholds(min_n=10, low_base=30),
+                                bootstrap=50)
+    cells = res.cells.set_index(["a", "b"])
+    assert res.pooled == (1, 1)
+    assert set(cells.index) == {("a1", "b1"), ("a1", "b2"), ("a2", "b1"), ("a2", "b2"),
+                                ("Other", "b1"), ("a1", "Other"), ("a2", "Other")}
+    assert (cells.loc[("a2", "b2"), "n_prev"], cells.loc[("a2", "b2"), "within"]) == (0, 0.0)
+    assert bool(cells.loc[("a2", "b2"), "small"]) and not bool(cells.loc[("a1", "b1"), "small"])
+    shown = {(c["A"], c["B"]): c for c in res.as_dict()["cells"]}  # a small cell: its n only
+    assert shown[("a2", "b2")]["n_now"] == cells.loc[("a2", "b2"), "n_now"]
+    assert {k: shown[("a2", "b2")][k] for k in ("value_now", "within", "mix_A")} == dict.fromkeys(
+        ("value_now", "within", "mix_A"))
+    assert shown[("a1", "b1")]["value_now"] is not None
+    nps = _nps_of(counts)
+    assert res.total == pytest.approx(float(nps["now"] - nps["prev"]), abs=1e-12)
+    assert sum(res.effects.values()) == pytest.approx(res.total, abs=1e-12)
+
+
+def test_demo_two_dimensions_sum_to_the_dashboards_change(demo_store: Store) -> None:
+    res = explain.explain(demo_store, NOW, PREV, "nps", ["region", "customer_type"], seed=4)
+    assert isinstance(res, explain.Explanation2D)
+    k_now, k_prev = queries.kpis(demo_store, NOW).nps, queries.kpis(demo_store, PREV).nps
+    assert k_now.value is not None and k_prev.value is not None
+    assert res.total == pytest.approx(k_now.value - k_prev.value, abs=1e-3)  # kpis: 4 dp
+    change = queries.compare(demo_store, NOW, PREV, metrics=["nps"])["nps_change"].iloc[0]
+    assert res.mix_a + res.mix_b + res.within == pytest.approx(float(change), abs=1e-9)
+    assert (res.n_now, res.n_prev) == (k_now.n, k_prev.n)
+    assert res.dimensions == ("region", "customer_type")
+    assert set(res.cells["b"]) == {"business", "private"}
+    # the planted business decline is within the cells, not a shift of the mix
+    assert res.within < 0 and res.within_ci is not None and res.within_ci[1] < 0
+    assert abs(res.mix_b) < 0.3
+    business = res.cells[res.cells["b"] == "business"]
+    assert business["within"].sum() < -2.5
+    # the same as explaining along customer_type alone when region's mix did not move much
+    one = explain.explain(demo_store, NOW, PREV, "nps", "customer_type", bootstrap=0)
+    assert res.within == pytest.approx(one.within, abs=0.5)
+
+
+def test_cli_two_dimensions_json(demo_dir: Path) -> None:
+    env = {**os.environ, "CX_DATA_DIR": str(demo_dir)}
+    env.pop("CX_DATABASE_URL", None)
+    args = [sys.executable, "-m", "cxdata", "explain", "--metric", "nps", "--by",
+            "customer_type,channel", "--from", "2025-07-01", "--to", "2026-06-30",
+            "--bootstrap", "40"]
+    done = subprocess.run([*args, "--json"], cwd=ROOT, env=env, capture_output=True,
+                          text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    out = json.loads(done.stdout)
+    assert out["dimensions"] == ["customer_type", "channel"]
+    assert set(out["effects"]) == {"mix_customer_type", "mix_channel", "within"}
+    assert sum(out["effects"].values()) == pytest.approx(out["total"], abs=3e-4)
+    assert out["total"] == pytest.approx(out["value_now"] - out["value_prev"], abs=2e-4)
+    for c in [out["total_ci"], *out["effects_ci"].values()]:
+        assert len(c) == 2 and c[0] <= c[1]
+    assert sum(c["n_now"] for c in out["cells"]) == out["n_now"]
+    assert {c["customer_type"] for c in out["cells"]} == {"business", "private"}
+    assert out["effects"]["within"] < 0
+    text = subprocess.run(args, cwd=ROOT, env=env, capture_output=True, text=True,
+                          timeout=300)
+    assert text.returncode == 0, text.stderr
+    assert "NPS by customer_type × channel (Das Gupta)" in text.stdout
+    assert "mix channel:" in text.stdout and "within" in text.stdout
