@@ -17,7 +17,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from cxdata import explain, queries, schema
+from cxdata import demo, explain, queries, schema
 from cxdata.config import Thresholds
 from cxdata.errors import CxError
 from cxdata.filters import Filters
@@ -239,6 +239,21 @@ def test_demo_business_decline_is_a_within_effect(demo_store: Store) -> None:
     assert ranking["dimension"].iloc[0] == "customer_type"
     assert "customer_id" not in set(ranking["dimension"])
     assert explain.explain(demo_store, NOW, PREV, bootstrap=0).dimension == "customer_type"
+
+
+def test_demo_delivery_quarter_is_parcel_delivery_in_vastra_gotaland(demo_store: Store) -> None:
+    """The planted delivery spike: in its region, the quarter's NPS drop is explained by
+    touchpoint (the default dimension), and parcel delivery is the largest part of it."""
+    spike = next(e for e in demo.planted_effects(END) if e.name == "Delivery friction spike")
+    region = Filters.make(spike.start, spike.end, {"region": [spike.filters["region"]]})
+    current, previous = explain.comparison_filters(demo_store, region)
+    res = explain.explain(demo_store, current, previous, "nps", seed=1)
+    assert res.dimension == "touchpoint"
+    assert res.total < -5  # 60k rows: ~700 answers a quarter in the region, so wide CIs
+    seg = res.segments[~res.segments["pooled"]].set_index("segment")
+    assert seg["within"].idxmin() == spike.filters["touchpoint"]
+    top = seg.loc[spike.filters["touchpoint"]]
+    assert top["within"] < 0.5 * res.total and top["within_ci_high"] < 0  # the bulk of it
 
 
 @pytest.mark.parametrize("metric", ["csat", "ces", "friction"])
