@@ -136,18 +136,35 @@ def _flag(env: Mapping[str, str], name: str) -> bool:
     return env.get(name, "").strip() == "1"
 
 
-def open_grant(server_address: str, env: Mapping[str, str] | None = None) -> Grant:
+# Request headers a reverse proxy adds: a request carrying one came from the network through
+# a proxy, even when the server itself listens on loopback only.
+PROXY_HEADERS: frozenset[str] = frozenset(
+    {"x-forwarded-for", "forwarded", "x-real-ip", "x-forwarded-host"}
+)
+
+
+def proxied(headers: Mapping[str, str]) -> bool:
+    """Whether a request's `headers` (any case) show it came through a reverse proxy."""
+    return any(str(name).lower() in PROXY_HEADERS for name in headers)
+
+
+def open_grant(
+    server_address: str, env: Mapping[str, str] | None = None, *, via_proxy: bool = False
+) -> Grant:
     """The grant of a visitor when sign-in is not configured (open mode, for local use).
 
     Read-only (viewer) unless CX_OPEN_ADMIN=1; AccessDenied when the server listens
     beyond loopback (`server_address` is Streamlit's server.address; "" means every
-    interface) unless CX_ALLOW_PUBLIC=1 — an open dashboard on a network shows the data
-    to anyone who finds it.
+    interface) or the request came through a reverse proxy (`via_proxy`, see proxied: a
+    loopback server behind a proxy serves the network) unless CX_ALLOW_PUBLIC=1 — an open
+    dashboard on a network shows the data to anyone who finds it.
     """
     env = os.environ if env is None else env
-    if server_address.strip() not in LOOPBACK_ADDRESSES and not _flag(env, "CX_ALLOW_PUBLIC"):
+    public = server_address.strip() not in LOOPBACK_ADDRESSES or via_proxy
+    if public and not _flag(env, "CX_ALLOW_PUBLIC"):
+        where = "is reached through a proxy" if via_proxy else "listens on a network address"
         raise AccessDenied(
-            "this dashboard has no sign-in and listens on a network address, so it shows "
+            f"this dashboard has no sign-in and {where}, so it shows "
             "nothing: configure sign-in (see the README), run it on 127.0.0.1, or set "
             "CX_ALLOW_PUBLIC=1 to serve the data to anyone who can reach it"
         )

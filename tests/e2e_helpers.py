@@ -6,6 +6,7 @@ Used by tests/test_e2e.py and bench/bench_browser.py (see DEVELOPERS.md / DESIGN
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import socket
@@ -50,12 +51,14 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def make_demo_store(data_dir: Path, rows: int) -> None:
+def make_demo_store(data_dir: Path, rows: int, *, themes: bool = True) -> None:
     """Fill `data_dir` with the demo datasets through the CLI, in its own process: the
     DuckDB file is released when it exits, so the server process can open it (one process
-    per file), and no connection of this process is touched."""
+    per file), and no connection of this process is touched. `themes=False` skips the
+    comment analysis (seconds at 20k rows)."""
+    cmd = [sys.executable, "-m", "cxdata", "--data-dir", str(data_dir), "demo", "--rows", str(rows)]
     subprocess.run(
-        [sys.executable, "-m", "cxdata", "--data-dir", str(data_dir), "demo", "--rows", str(rows)],
+        cmd if themes else [*cmd, "--skip-themes"],
         cwd=ROOT,
         check=True,
         capture_output=True,
@@ -64,18 +67,27 @@ def make_demo_store(data_dir: Path, rows: int) -> None:
 
 
 class AppServer:
-    """`streamlit run dashboard.py` on a free port with its own data directory."""
+    """`streamlit run dashboard.py` on a free port (or `port`) with its own data directory.
+
+    Several servers may share one data directory (the store is a DuckLake): give each its
+    own `log_name` (default server.log, in the data directory)."""
 
     def __init__(
-        self, data_dir: Path, env: dict[str, str] | None = None, args: tuple[str, ...] = ()
+        self,
+        data_dir: Path,
+        env: dict[str, str] | None = None,
+        args: tuple[str, ...] = (),
+        *,
+        port: int | None = None,
+        log_name: str = "server.log",
     ) -> None:
         self.data_dir = data_dir
         self.extra_args = args
-        self.port = free_port()
+        self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.extra_env = env or {}
         self.proc: subprocess.Popen[bytes] | None = None
-        self.log_path = data_dir / "server.log"
+        self.log_path = data_dir / log_name
         self.started_at = 0.0
 
     def start(self, timeout: float = 60) -> float:
@@ -144,6 +156,78 @@ def running_app(data_dir: Path, env: dict[str, str] | None = None) -> Iterator[A
         yield server
     finally:
         server.stop()
+
+
+CADDYFILE = ROOT / "deploy" / "Caddyfile"
+
+
+class CaddyProxy:
+    """Caddy with the repository's deploy/Caddyfile in front of `upstreams` (host:port
+    strings), on a free loopback port (admin endpoint on another); its state goes to
+    `workdir`, never to the user's home."""
+
+    def __init__(self, upstreams: list[str], workdir: Path) -> None:
+        self.upstreams = upstreams
+        self.workdir = workdir
+        self.port = free_port()
+        self.admin = f"127.0.0.1:{free_port()}"
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.log_path = workdir / "caddy.log"
+
+    def start(self, timeout: float = 30) -> None:
+        """Start Caddy; returns once a health check through it reaches a dashboard.
+        Raises RuntimeError when Caddy exits, TimeoutError when nothing answers."""
+        caddy = shutil.which("caddy")
+        if caddy is None:
+            raise RuntimeError("caddy is not installed (apt-get install caddy)")
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        env = {
+            **os.environ,
+            "CX_SITE": self.url,
+            "CX_BIND": "127.0.0.1",
+            "CX_UPSTREAMS": " ".join(self.upstreams),
+            "CX_CADDY_ADMIN": self.admin,
+            "XDG_DATA_HOME": str(self.workdir / "data"),
+            "XDG_CONFIG_HOME": str(self.workdir / "config"),
+        }
+        cmd = [caddy, "run", "--config", str(CADDYFILE), "--adapter", "caddyfile"]
+        log = self.log_path.open("wb")
+        self.proc = subprocess.Popen(
+            cmd, cwd=self.workdir, env=env, stdout=log, stderr=subprocess.STDOUT
+        )
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"caddy exited: {self.log()[-3000:]}")
+            try:
+                with urllib.request.urlopen(f"{self.url}/_stcore/health", timeout=2) as r:
+                    if r.status == 200:
+                        return
+            except OSError:
+                time.sleep(0.1)
+        raise TimeoutError(f"caddy did not answer in {timeout} s: {self.log()[-3000:]}")
+
+    def in_flight(self) -> dict[str, int]:
+        """Requests each upstream is serving right now, by host:port, from Caddy's admin
+        API (an open websocket is one request for as long as it stays open)."""
+        with urllib.request.urlopen(f"http://{self.admin}/reverse_proxy/upstreams") as r:
+            return {u["address"]: int(u["num_requests"]) for u in json.load(r)}
+
+    def log(self) -> str:
+        """Caddy's output so far."""
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+    def stop(self) -> None:
+        """Stop the Caddy process this object started."""
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(timeout=5)
+        self.proc = None
 
 
 @contextmanager

@@ -30,6 +30,17 @@ QUERIES: dict[str, Callable[[Store], pd.DataFrame]] = {
 }
 
 
+def assert_same_frames(duck: pd.DataFrame, other: pd.DataFrame) -> None:
+    """Fail unless another engine's answer equals DuckDB's (row order included; values to
+    1e-9, dtypes free: engines differ in integer widths). The parity tests share it with
+    QUERIES (tests/test_spark_parity.py)."""
+    assert len(duck) > 0
+    pd.testing.assert_frame_equal(
+        duck.reset_index(drop=True), other.reset_index(drop=True),
+        check_dtype=False, check_exact=False, rtol=1e-9, atol=1e-9,
+    )
+
+
 @pytest.fixture(scope="module")
 def pg_store(reference_frame: pd.DataFrame) -> Iterator[Store]:
     require_postgres()
@@ -43,12 +54,7 @@ def pg_store(reference_frame: pd.DataFrame) -> Iterator[Store]:
 @pytest.mark.postgres
 @pytest.mark.parametrize("name", sorted(QUERIES))
 def test_postgres_matches_duckdb(store: Store, pg_store: Store, name: str) -> None:
-    duck, pg = QUERIES[name](store), QUERIES[name](pg_store)
-    assert len(duck) > 0
-    pd.testing.assert_frame_equal(
-        duck.reset_index(drop=True), pg.reset_index(drop=True),
-        check_dtype=False, check_exact=False, rtol=1e-9, atol=1e-9,
-    )
+    assert_same_frames(QUERIES[name](store), QUERIES[name](pg_store))
 
 
 def test_eight_threads_query_at_once(store: Store) -> None:

@@ -8,15 +8,15 @@
   run finishes with its page drawn, the upload is refused in one line, and afterwards the
   server answers its health check and a fresh session renders the Overview.
 
-Sessions: BROWSERS of them are headless Chromium, one browser context each (tabs sharing a
-context do not work: a background tab gets no animation frames, so its drop-downs never
-settle); the others speak Streamlit's own websocket protocol (the BackMsg / ForwardMsg
-protobufs the browser sends and receives), which costs the server the same script runs
-without a renderer each. Measured on the 2-core machine: one Chromium context spends 5-20
-CPU-seconds loading a page with Plotly charts, and 20 of them took over 2 minutes just to
-load while the server needed a fraction of that (default 2 browsers: the suite runs two
-files at once). CX_LOAD_BROWSERS=20 runs them all in
-Chromium on a bigger machine.
+Sessions: BROWSERS of them are headless Chromium, one browser context each (tabs sharing
+a context do not work: a background tab gets no animation frames, so its drop-downs
+never settle); the others speak Streamlit's own websocket protocol (the BackMsg /
+ForwardMsg protobufs the browser sends and receives; tests/ws_session.py), which costs
+the server the same script runs without a renderer each. Measured on the 2-core machine:
+one Chromium context spends 5-20 CPU-seconds loading a page with Plotly charts, and 20
+of them took over 2 minutes just to load while the server needed a fraction of that
+(default 2 browsers: the suite runs two files at once). CX_LOAD_BROWSERS=20 runs them
+all in Chromium on a bigger machine.
 
 Loopback only; bounded to 20 sessions and 2 minutes. The figures are printed (pytest -s).
 """
@@ -31,7 +31,6 @@ import time
 import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -47,6 +46,7 @@ from e2e_helpers import (
     make_demo_store,
     running_app,
 )
+from ws_session import PATHS, WAIT, WsSession, change, first_line
 
 pytestmark = pytest.mark.browser
 
@@ -54,13 +54,7 @@ SESSIONS = 20
 # Two Chromium sessions, the rest over the websocket protocol: the suite runs its files on
 # two workers, so this file shares the 2 cores with another file's browser tests.
 BROWSERS = min(SESSIONS, int(os.environ.get("CX_LOAD_BROWSERS", "2")))
-WAIT = 150.0  # seconds one session may wait for one run under load (a bound, not a target)
 VIEWPORT = {"width": 1280, "height": 900}
-PATHS = ("", "trends", "touchpoints", "segments", "feedback")
-TITLES = {"": "Overview", "trends": "Trends", "touchpoints": "Touchpoints",
-          "segments": "Segments", "feedback": "Feedback"}  # fmt: skip
-PLANS = ("Basic", "Plus", "Premium")
-COUNTRIES = ("Norway", "Denmark", "Sweden", "Slovenia")
 MIN_CHANGES, MAX_CHANGES = 2, 4  # filter changes per session; more while the upload runs
 ERROR_ALERT = "[data-testid='stAlertContentError']"
 
@@ -119,21 +113,6 @@ def hostile_workbook(path: Path) -> Path:
     return path
 
 
-def first_line(exc: BaseException) -> str:
-    return f"{type(exc).__name__}: {(str(exc).splitlines() or [''])[0]}"
-
-
-def change(i: int, done: int) -> tuple[str, str | None]:
-    """The `done`-th filter change of session `i`: (dimension, value); value None clears
-    the plan and country filters."""
-    step = done % 3
-    if step == 0:
-        return "plan", PLANS[(i + done) % len(PLANS)]
-    if step == 1:
-        return "country", COUNTRIES[(i + done) % len(COUNTRIES)]
-    return "plan", None
-
-
 # --- browser sessions ------------------------------------------------------------------
 
 
@@ -166,111 +145,6 @@ async def choose(page: Any, label: str, value: str) -> None:
     await box.locator("input").fill(value)
     await page.locator("[role='option']", has_text=value).first.click()
     await page.keyboard.press("Escape")
-
-
-# --- websocket sessions ----------------------------------------------------------------
-
-
-@dataclass
-class Run:
-    """What one script run sent: the widgets by label, the elements by kind, the errors."""
-
-    multiselects: dict[str, str] = field(default_factory=dict)  # label → widget id
-    kinds: dict[str, int] = field(default_factory=dict)
-    headings: list[str] = field(default_factory=list)
-    texts: list[str] = field(default_factory=list)
-    errors: list[str] = field(default_factory=list)
-
-    def ready(self, path: str) -> bool:
-        """The websocket twin of e2e_helpers.PAGE_READY: the page's title and what it
-        shows when it is complete."""
-        kind = READY_KIND.get(path, "plots")
-        if TITLES[path] not in self.headings:
-            return False
-        if kind == "tiles":
-            return self.kinds.get("metric", 0) >= 1 or any(
-                "No answers match" in t for t in self.texts
-            )
-        if kind == "plots":
-            return self.kinds.get("plotly_chart", 0) >= 1
-        return self.kinds.get("text", 0) >= 1 or any(
-            "No comments match" in t or "Comments are withheld" in t for t in self.texts
-        )
-
-
-class WsSession:
-    """One Streamlit session over the websocket the browser would open: rerun requests
-    out, deltas in, until the run has finished."""
-
-    def __init__(self, url: str, path: str) -> None:
-        self.ws_url = url.replace("http://", "ws://") + "/_stcore/stream"
-        self.path = path
-        self.query = ""
-        self.page_hash = ""
-        self.ws: Any = None
-
-    async def __aenter__(self) -> WsSession:
-        import websockets
-
-        self.ws = await websockets.connect(self.ws_url, subprotocols=["streamlit"], max_size=None)
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.ws.close()
-
-    async def run(self, widgets: dict[str, list[str]] | None = None) -> Run:
-        """Request a run (with these multiselect values by widget id) and read its
-        messages until it has finished."""
-        from streamlit.proto.Alert_pb2 import Alert
-        from streamlit.proto.BackMsg_pb2 import BackMsg
-        from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
-
-        msg = BackMsg()
-        state = msg.rerun_script
-        state.query_string, state.page_name = self.query, self.path
-        state.page_script_hash = self.page_hash
-        for wid, values in (widgets or {}).items():
-            widget = state.widget_states.widgets.add()
-            widget.id = wid
-            widget.string_array_value.data.extend(values)
-        await self.ws.send(msg.SerializeToString())
-        run = Run()
-        async with asyncio.timeout(WAIT):
-            while True:
-                fwd = ForwardMsg.FromString(await self.ws.recv())
-                kind = fwd.WhichOneof("type")
-                if kind == "new_session":
-                    run = Run()  # a rerun started: what counts is the last run
-                elif kind == "navigation":  # the page this run shows, as the browser keeps it
-                    self.page_hash = fwd.navigation.page_script_hash
-                elif kind == "page_info_changed":
-                    self.query = fwd.page_info_changed.query_string
-                elif kind == "delta" and fwd.delta.WhichOneof("type") == "new_element":
-                    self._element(fwd.delta.new_element, run, Alert.ERROR)
-                elif kind == "script_finished":
-                    status = fwd.script_finished
-                    if status == ForwardMsg.FINISHED_EARLY_FOR_RERUN:
-                        continue  # st.rerun(): the next run follows by itself
-                    if status != ForwardMsg.FINISHED_SUCCESSFULLY:
-                        run.errors.append(f"run finished with status {status}")
-                    return run
-
-    @staticmethod
-    def _element(element: Any, run: Run, error_format: int) -> None:
-        kind = element.WhichOneof("type")
-        run.kinds[kind] = run.kinds.get(kind, 0) + 1
-        if kind == "multiselect":
-            run.multiselects[element.multiselect.label] = element.multiselect.id
-        elif kind == "exception":
-            run.errors.append(f"exception: {element.exception.message[:300]}")
-        elif kind == "alert" and element.alert.format == error_format:
-            run.errors.append(f"error: {element.alert.body[:300]}")
-        elif kind == "toast" and "error" in element.toast.body.lower():
-            run.errors.append(f"toast: {element.toast.body[:300]}")
-        elif kind == "heading":
-            run.headings.append(element.heading.body)
-        elif kind in ("markdown", "text", "alert"):
-            run.texts.append(getattr(element, kind).body)
 
 
 # --- the load --------------------------------------------------------------------------

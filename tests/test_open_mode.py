@@ -12,7 +12,7 @@ from streamlit import config as st_config
 from streamlit.testing.v1 import AppTest
 
 from cxdata import demo, schema
-from cxdata.access import AccessConfigError, open_grant, signed_in_default_role
+from cxdata.access import AccessConfigError, open_grant, proxied, signed_in_default_role
 from cxdata.roles import AccessDenied
 from cxdata.store import connect
 from cxdata.voc import persist
@@ -36,6 +36,16 @@ def test_open_mode_refuses_a_network_address(address: str) -> None:
     with pytest.raises(AccessDenied, match="CX_ALLOW_PUBLIC"):
         open_grant(address, {"CX_OPEN_ADMIN": "1"})
     assert open_grant(address, {"CX_ALLOW_PUBLIC": "1"}).role == "viewer"
+
+
+@pytest.mark.parametrize("header", ["X-Forwarded-For", "forwarded", "X-Real-IP"])
+def test_open_mode_refuses_a_request_through_a_proxy(header: str) -> None:
+    """A loopback server behind a reverse proxy serves the network: closed as well."""
+    assert proxied({header: "203.0.113.7", "Host": "cx.example.com"})
+    assert not proxied({"Host": "localhost:8501", "User-Agent": "x"})
+    with pytest.raises(AccessDenied, match="through a proxy"):
+        open_grant("127.0.0.1", {"CX_OPEN_ADMIN": "1"}, via_proxy=True)
+    assert open_grant("127.0.0.1", {"CX_ALLOW_PUBLIC": "1"}, via_proxy=True).role == "viewer"
 
 
 def test_signed_in_users_without_an_access_file_are_viewers() -> None:

@@ -32,6 +32,7 @@ from cxdata.access import (
     identity_claims,
     load_policy,
     open_grant,
+    proxied,
     signed_in_default_role,
     verified_email,
 )
@@ -81,9 +82,18 @@ def current_grant() -> Grant | None:
     return st.session_state.get(_GRANT)
 
 
+def _via_proxy() -> bool:
+    """Whether this session's request came through a reverse proxy (access.proxied)."""
+    try:
+        return proxied(st.context.headers)
+    except Exception:  # no request (a page run on its own, as in AppTest): not proxied
+        return False
+
+
 def _open_grant() -> Grant:
-    """Open mode's grant for this server's address (AccessDenied when it is public)."""
-    return open_grant(str(st.get_option("server.address") or ""))
+    """Open mode's grant for this server's address and request (AccessDenied when it is
+    public or proxied)."""
+    return open_grant(str(st.get_option("server.address") or ""), via_proxy=_via_proxy())
 
 
 def effective_grant() -> Grant | None:
@@ -158,7 +168,7 @@ def _open_mode_banner(grant: Grant) -> None:
             if grant.can("manage") else "read-only (CX_OPEN_ADMIN=1 allows imports)")
     text = (f"**Open access**: sign-in is not configured, so {what}. For local use; "
             "see the README to host it.")
-    if str(st.get_option("server.address") or "") not in LOOPBACK_ADDRESSES:
+    if str(st.get_option("server.address") or "") not in LOOPBACK_ADDRESSES or _via_proxy():
         st.warning(text, icon=":material/public:")  # served to a network: on every page
     else:
         st.sidebar.warning(text, icon=":material/lock_open:")
