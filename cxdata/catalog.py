@@ -151,11 +151,26 @@ def all_dimension_values(
     return {d: out[d] for d in card}
 
 
+# (location, restriction, snapshot, dataset) → distinct values per dimension: a full scan
+# (2.7 s at 10M rows) that a snapshot never changes.
+_CARDINALITIES: dict[tuple[str, str, int, str], dict[str, int]] = {}
+
+
 def dimension_cardinality(store: Store, name: str = schema.RESPONSES) -> dict[str, int]:
-    """Distinct non-missing values per dimension, in one aggregate."""
+    """Distinct non-missing values per dimension, in one aggregate; on the embedded lake
+    computed once per snapshot (one catalog read to check)."""
     dims = store.dimensions(name)
     if not dims:
         return {}
+    snapshot = store.refresh()
+    key = (store.location, repr(sorted(store.restrict.items())), snapshot, name)
+    if snapshot >= 0 and key in _CARDINALITIES:
+        return dict(_CARDINALITIES[key])
     t = store.table(name)
     row = t.aggregate(**{d: t[d].nunique() for d in dims}).to_pandas().iloc[0]
-    return {d: int(row[d]) for d in dims}
+    found = {d: int(row[d]) for d in dims}
+    if snapshot >= 0:
+        if len(_CARDINALITIES) >= _VERSIONS_KEPT:
+            _CARDINALITIES.clear()
+        _CARDINALITIES[key] = found
+    return dict(found)

@@ -38,11 +38,15 @@ Queries (all pushed down; the ratings and themes are pivoted in the engine by co
 aggregates grouped by response_id): one for the candidate drivers and their n, one for
 the answer patterns grouped with their counts (at most BOOTSTRAP_ROWS + 1 rows come back).
 Only when the patterns are more: one for the moments (n, Σx, Σxxᵀ: a k×k matrix) and one
-for the bootstrap sample. Never imports streamlit.
+for the bootstrap sample. When the drivers can only be themes (no ratings stored or used),
+ONE query does it all: the analysed answers grouped by (outcome, their themes as bit
+masks) with counts; the candidates, the choice and the patterns follow from it (plus one
+small query for the theme ids). Never imports streamlit.
 """
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
@@ -81,6 +85,7 @@ COLUMNS: tuple[str, ...] = (
     "performance_top2_pct", "performance", "n",
 )  # fmt: skip
 _PIVOT = 1e-10  # a pivot this small: the driver is a linear combination of those in
+_BLOCK = 64  # correlation matrices swept at once by subset_r2 (measured: 50–100 is fastest)
 
 
 class NotEnoughAnswers(CxError):
@@ -163,25 +168,73 @@ def correlation(n: Arr, sums: Arr, cross: Arr) -> Arr:
 def subset_r2(r: Arr) -> Arr:
     """R² of y on every subset of the k drivers: `r` (..., p, p) correlation matrices with
     the drivers first and y last (p = k + 1); returns (..., 2^k), index = bitmask of the
-    drivers in the subset (bit j: driver j). Depth-first sweep: adding driver j to S
-    partials it out of the residual matrix, and R²(S ∪ j) = 1 − residual var of y. A zero
-    pivot (j a combination of S) leaves everything as it is."""
+    drivers in the subset (bit j: driver j). Sweep: adding driver j to S partials it out of
+    the residual matrix, and R²(S ∪ j) = 1 − residual var of y. A zero pivot (j a
+    combination of S) leaves everything as it is. Runs in blocks of _BLOCK matrices (the
+    working set stays in cache), batched over every subset with the same last driver."""
+    r = np.asarray(r, "float64")
     k = r.shape[-1] - 1
-    out = np.zeros((*r.shape[:-2], 1 << k))
+    flat = r.reshape(-1, k + 1, k + 1)
+    out = np.zeros((flat.shape[0], 1 << k))
+    for lo in range(0, flat.shape[0], _BLOCK):
+        out[lo : lo + _BLOCK] = _subset_r2_block(flat[lo : lo + _BLOCK]).T
+    return out.reshape(*r.shape[:-2], 1 << k)
 
-    def visit(res: Arr, mask: int, start: int) -> None:
-        for j in range(start, k):
-            pivot = res[..., j, j]
+
+def _subset_r2_block(flat: Arr) -> Arr:
+    """subset_r2 of (b, p, p) matrices, as (2^k, b). The subsets are grouped by their last
+    driver j: group j holds the 2^j residual matrices restricted to drivers j+1.. and y
+    (all a later sweep reads), stacked as (2^j, k−j, k−j, b) with b innermost; each group
+    is swept by every later driver at once, so numpy is called O(k²) times, not O(2^k)."""
+    b, k = flat.shape[0], flat.shape[-1] - 1
+    out = np.zeros((1 << k, b))
+    groups = [np.empty((1 << j, k - j, k - j, b)) for j in range(k - 1)]
+    masks = [np.empty(1 << j, dtype=np.int64) for j in range(k - 1)]
+    filled = [0] * max(0, k - 1)
+
+    def sweep(res: Arr, mask: npt.NDArray[np.int64], first: int) -> None:
+        # res (c, m, m, b): residuals over drivers first.. and y (last) of c subsets
+        c, m = res.shape[0], res.shape[1]
+        for t in range(m - 1):
+            j = first + t
+            pivot = res[:, t, t]
             ok = pivot > _PIVOT
-            col = res[..., :, j] / np.where(ok, pivot, 1.0)[..., None]
-            col = np.where(ok[..., None], col, 0.0)
-            nxt = res - col[..., :, None] * res[..., None, j, :]
-            m = mask | (1 << j)
-            out[..., m] = 1.0 - nxt[..., k, k]
+            col = res[:, t + 1 :, t] / np.where(ok, pivot, 1.0)[:, None]
+            col = np.where(ok[:, None], col, 0.0)
+            new = mask | (1 << j)
             if j + 1 < k:
-                visit(nxt, m, j + 1)
+                f = filled[j]
+                child = groups[j][f : f + c]
+                np.multiply(col[:, :, None], res[:, None, t, t + 1 :], out=child)
+                np.subtract(res[:, t + 1 :, t + 1 :], child, out=child)
+                masks[j][f : f + c] = new
+                filled[j] = f + c
+                out[new] = 1.0 - child[:, -1, -1]
+            else:  # the last driver: only y's residual variance is needed
+                out[new] = 1.0 - (res[:, -1, -1] - col[:, -1] * res[:, t, -1])
 
-    visit(np.asarray(r, "float64"), 0, 0)
+    sweep(np.ascontiguousarray(np.moveaxis(flat, 0, -1))[None], np.zeros(1, np.int64), 0)
+    for g in range(k - 1):
+        res, mask = groups[g], masks[g]
+        groups[g] = np.empty(0)  # free it once swept
+        sweep(res, mask, g + 1)
+    return out
+
+
+@functools.lru_cache(maxsize=EXACT_MAX + 1)
+def _shapley_matrix(k: int) -> Arr:
+    """(2^k, k): importance_j = R²(subsets) @ M[:, j], M holding +w(|S|) at S ∪ j and
+    −w(|S|) at S for every S ∌ j (w the Shapley weight of a subset size)."""
+    masks = np.arange(1 << k)
+    size = np.array([bin(m).count("1") for m in masks])
+    weight = np.array([math.factorial(s) * math.factorial(k - s - 1) / math.factorial(k)
+                       if s < k else 0.0 for s in range(k + 1)])  # fmt: skip
+    out = np.zeros((1 << k, k))
+    for j in range(k):
+        without = masks[(masks >> j) & 1 == 0]
+        out[without | (1 << j), j] += weight[size[without]]
+        out[without, j] -= weight[size[without]]
+    out.flags.writeable = False
     return out
 
 
@@ -190,17 +243,7 @@ def shapley(r: Arr) -> Arr:
     (..., k+1, k+1), y last. importance_j = Σ_{S ∌ j} |S|!(k−|S|−1)!/k! · (R²(S∪j) − R²(S));
     they sum to the full model's R²."""
     k = r.shape[-1] - 1
-    r2 = subset_r2(r)
-    masks = np.arange(1 << k)
-    size = np.array([bin(m).count("1") for m in masks])
-    weight = np.array([math.factorial(s) * math.factorial(k - s - 1) / math.factorial(k)
-                       if s < k else 0.0 for s in range(k + 1)])  # fmt: skip
-    out = np.empty((*r.shape[:-2], k))
-    for j in range(k):
-        without = masks[(masks >> j) & 1 == 0]
-        gain = r2[..., without | (1 << j)] - r2[..., without]
-        out[..., j] = gain @ weight[size[without]]
-    return out
+    return subset_r2(r) @ _shapley_matrix(k)
 
 
 def relative_weights(r: Arr) -> Arr:
@@ -507,6 +550,11 @@ def key_drivers(
         ids = base.filter(base[outcome].notnull()).select(
             "response_id", y=base[outcome].cast("float64"))
         rated = _rated_candidates(store, ids) if has_ratings and use_ratings else None
+        if rated is None and use_themes:
+            fast = _themes_only(store, ids, outcome, exclude, min_n, theme_source, bootstrap,
+                                seed, bootstrap_rows)
+            if fast is not None:
+                return fast
     else:
         rated = _rated_candidates(store, base.select("response_id")) if has_ratings else None
         match = rated[rated["touchpoint"] == outcome] if rated is not None else pd.DataFrame()
@@ -564,10 +612,12 @@ def _choose(
     y_rating: tuple[str, str | None] | None,
     min_coverage: float,
     theme_source: str | None,
+    theme_counts: tuple[int, pd.DataFrame] | None = None,
 ) -> tuple[list[_Spec], list[tuple[str, str]], list[tuple[str, str, str | None]],
            list[tuple[str, str]]]:
     """The drivers (specs in column order d0, d1, …), the left-out candidates with why,
-    and the rating / theme columns to pivot."""
+    and the rating / theme columns to pivot. `theme_counts`: the theme candidates when
+    already known (as _theme_candidates returns them), else queried."""
     excluded = set(exclude)
     specs: list[_Spec] = []
     skipped: list[tuple[str, str]] = []
@@ -595,7 +645,7 @@ def _choose(
             rating_cols.append((f"d{len(specs)}", str(tp), scale))
             specs.append(_Spec(name, name, "rating", top, int(n)))
     if use_themes and store.has(tables.COMMENTS) and store.has(tables.THEMES):
-        analysed, themes = _theme_candidates(store, ids, theme_source)
+        analysed, themes = theme_counts or _theme_candidates(store, ids, theme_source)
         labels = theme_labels(store) if not themes.empty else {}
         for theme, n in themes[["theme", "n"]].itertuples(index=False):
             if theme in excluded:
@@ -656,3 +706,70 @@ def _fit_sampled(
     z = sample.to_numpy("float64")
     return _fit(z, np.ones(len(z)), specs, outcome, bootstrap, seed, min_n,
                 moments=(np.array(n), sums, cross), total_n=int(n), hits=hits)
+
+
+_MASK_BITS = 62  # themes per int64 bit-mask column (the sign bit and one spare unused)
+
+
+def _themes_only(
+    store: Store,
+    ids: ir.Table,
+    outcome: str,
+    exclude: Sequence[str],
+    min_n: int,
+    theme_source: str | None,
+    bootstrap: int,
+    seed: int,
+    bootstrap_rows: int,
+) -> Drivers | None:
+    """key_drivers when the drivers can only be themes (no ratings), from ONE big query:
+    the analysed answers in `ids` (response_id, y) grouped by (y, their themes as bit
+    masks) with counts. The candidates (answers analysed, mentions per theme), the choice
+    of drivers and the answer patterns all follow from those counts, exactly as the
+    general path computes them with its four queries (plus one small query for the theme
+    ids). None when this does not apply (no themes, no driver, or more patterns than
+    `bootstrap_rows`): the general path then runs (and says why)."""
+    if not (store.has(tables.COMMENTS) and store.has(tables.THEMES)):
+        return None
+    if theme_source is not None and theme_source not in tables.SOURCES:
+        raise UnknownName("theme source", theme_source, tables.SOURCES)
+    ct = store.table(tables.THEMES)
+    if theme_source is not None:
+        ct = ct.filter(ct.source == theme_source)
+    ct = ct.filter(ct.theme.notnull())
+    names = sorted(str(t) for t in ct.select("theme").distinct().to_pandas()["theme"])
+    if not names:
+        return None
+    groups = [names[i : i + _MASK_BITS] for i in range(0, len(names), _MASK_BITS)]
+    masks = [f"m{g}" for g in range(len(groups))]
+    flags = ct.group_by("response_id").aggregate(**{
+        m: ibis.cases(*[(ct.theme == t, ibis.literal(1 << b, "int64"))
+                        for b, t in enumerate(group)], else_=ibis.literal(0, "int64")).bit_or()
+        for m, group in zip(masks, groups, strict=True)
+    })
+    analysed = store.table(tables.COMMENTS).select("response_id")
+    wide = ids.semi_join(analysed, "response_id").left_join(flags, "response_id")
+    wide = wide.select("y", **{m: wide[m].fill_null(0) for m in masks})
+    got = (wide.group_by(["y", *masks]).aggregate(_count=wide.count())
+           .limit(bootstrap_rows + 1).to_pandas())
+    if len(got) > bootstrap_rows:
+        return None
+    counts = pd.to_numeric(got["_count"]).to_numpy("float64")
+    flag = np.zeros((len(got), len(names)))
+    for g, (m, group) in enumerate(zip(masks, groups, strict=True)):
+        bits = pd.to_numeric(got[m]).to_numpy("int64")
+        for b in range(len(group)):
+            flag[:, g * _MASK_BITS + b] = (bits >> b) & 1
+    mentions = pd.DataFrame({"theme": names, "n": (counts @ flag).round().astype("int64")})
+    mentions = mentions[mentions["n"] > 0].sort_values(["n", "theme"], ascending=[False, True],
+                                                       ignore_index=True)
+    specs, skipped, _, theme_cols = _choose(
+        store, ids.select("response_id"), None, True, exclude, min_n, None, MIN_COVERAGE,
+        theme_source, theme_counts=(int(counts.sum()), mentions))
+    if not specs:
+        return None
+    column = {t: i for i, t in enumerate(names)}
+    z = np.column_stack([flag[:, [column[t] for _, t in theme_cols]],
+                         pd.to_numeric(got["y"]).to_numpy("float64")])
+    result = _fit(z, counts, specs, outcome, bootstrap, seed, min_n)
+    return _with_skipped(result, skipped)

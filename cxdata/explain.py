@@ -93,6 +93,7 @@ from cxdata.store import Store
 
 Arr = npt.NDArray[np.float64]
 
+RANKED_COUNTS = "counts"  # rank_dimensions' attrs: the candidates' segment counts it used
 # What a cell under min_n does not show (its n and shares are shown).
 WITHHELD_IN_SMALL_CELLS = ("value_now", "value_prev", "mix_a", "mix_b", "within", "contribution")
 DEFAULT_BOOTSTRAP = 200  # resamples; small for speed (percentile CIs at 95% are rough)
@@ -705,12 +706,14 @@ def explain(
             raise CxError("no dimension to explain the change by (none has 2–"
                           f"{MAX_SEGMENTS} values)")
         dim = str(ranking["dimension"].iloc[0])
+        ranked = ranking.attrs[RANKED_COUNTS]  # the winner's counts were fetched already
+        counts = ranked[ranked["dimension"] == dim]
     else:
         dim = _by_dims(by)[0]
         allowed = store.dimensions()
         if dim not in allowed:
             raise UnknownName("dimension", dim, allowed)
-    counts = _segment_counts(store, current, previous, [dim], metric)
+        counts = _segment_counts(store, current, previous, [dim], metric)
     result = decompose(counts, metric, th, bootstrap, seed, dim)
     return replace(result, current=current, previous=previous)
 
@@ -733,7 +736,8 @@ def rank_dimensions(
     by more than its own noise (se from the registry's 95% CI half-widths of both periods).
     A dimension along which every segment moved alike explains nothing (its within effect is
     the same change seen everywhere); one where a few segments moved, or the mix shifted,
-    explains the change. One query for the cardinalities, one for all candidates' counts."""
+    explains the change. One query for the cardinalities (once per lake snapshot), one for
+    all candidates' counts, which the frame keeps in attrs[RANKED_COUNTS] for explain."""
     m = metric_def(metric)
     th = th or config.thresholds()
     card = catalog.dimension_cardinality(store)
@@ -767,7 +771,9 @@ def rank_dimensions(
     out = pd.DataFrame(rows, columns=cols)
     out["_order"] = out["dimension"].map(order)
     out = out.sort_values(["explained", "_order"], ascending=[False, True])
-    return out.drop(columns="_order").reset_index(drop=True)
+    out = out.drop(columns="_order").reset_index(drop=True)
+    out.attrs[RANKED_COUNTS] = counts
+    return out
 
 
 def _se2(m: Metric, counts: Mapping[str, Arr]) -> Arr:

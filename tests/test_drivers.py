@@ -270,3 +270,48 @@ def test_demo_theme_drivers_of_nps(demo: Store) -> None:
     assert result.as_dict()["drivers"][0]["driver"] == rows["driver"].iloc[0]
     csat = drivers.key_drivers(demo, Filters(), "csat", bootstrap=0)
     assert csat.outcome == "csat" and csat.n >= drivers.DEFAULT_MIN_N
+
+
+def test_demo_themes_only_path_equals_the_general_path(
+    demo: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # the one-query path for theme drivers gives exactly what the four-query path gives
+    fast = drivers.key_drivers(demo, Filters(), "nps", bootstrap=120, seed=4,
+                               exclude=["price"])
+    calls: list[int] = []
+    real = drivers._themes_only
+    monkeypatch.setattr(drivers, "_themes_only", lambda *a, **k: calls.append(1))
+    general = drivers.key_drivers(demo, Filters(), "nps", bootstrap=120, seed=4,
+                                  exclude=["price"])
+    assert calls == [1]  # the general path really ran
+    pd.testing.assert_frame_equal(fast.drivers, general.drivers)
+    assert (fast.n, fast.r2, fast.method, fast.skipped, fast.bootstrap_rows) == (
+        general.n, general.r2, general.method, general.skipped, general.bootstrap_rows)
+    assert ("price", "excluded") in fast.skipped
+    # more patterns than bootstrap_rows: the fast path steps aside
+    assert real(demo, drivers.responses(demo, Filters()).select(
+        "response_id", y=drivers.ibis.literal(1.0)), "nps", (), 150, "taxonomy", 0, 0, 1) is None
+
+
+def test_batched_subset_r2_matches_one_at_a_time_sweep() -> None:
+    # the sweep by definition, one subset after another, against the batched blocks
+    rng = np.random.default_rng(3)
+    k = 7
+    x = rng.normal(size=(400, k)) @ rng.normal(size=(k, k))
+    x[:, 5] = x[:, 1] - x[:, 2]  # a linear combination: zero pivots
+    y = x @ rng.normal(size=k) + rng.normal(size=400)
+    z = np.column_stack([x, y])
+    w = rng.multinomial(400, np.full(400, 1 / 400), size=drivers._BLOCK + 5).astype(float)
+    r = drivers.correlation(*drivers._moments(z, w))
+    got = drivers.subset_r2(r)
+    assert got.shape == (drivers._BLOCK + 5, 1 << k)
+    for b in (0, drivers._BLOCK + 4):
+        for mask in (0b1, 0b1010110, 0b1111111, 0b0100110):
+            s = [j for j in range(k) if mask >> j & 1]
+            rs = r[b][np.ix_(s, s)]
+            want = r[b][s, -1] @ np.linalg.pinv(rs, hermitian=True) @ r[b][s, -1]
+            assert got[b, mask] == pytest.approx(want, abs=1e-9)
+    assert np.all(got[:, 0] == 0)
+    imp = drivers.shapley(r)
+    np.testing.assert_allclose(imp.sum(axis=1), drivers.r_squared(r), atol=1e-9)
+    assert np.isfinite(imp).all()

@@ -14,10 +14,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import random_responses
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from cxdata import demo, explain, queries, schema
+from cxdata import catalog, demo, explain, queries, schema
 from cxdata.config import Thresholds
 from cxdata.errors import CxError
 from cxdata.filters import Filters
@@ -513,3 +514,19 @@ def test_cli_two_dimensions_json(demo_dir: Path) -> None:
     assert text.returncode == 0, text.stderr
     assert "NPS by customer_type × channel (Das Gupta)" in text.stdout
     assert "mix channel:" in text.stdout and "within" in text.stdout
+
+
+def test_dimension_cardinality_is_kept_per_snapshot(tmp_path: Path) -> None:
+    """Cached per lake snapshot: a write that adds a value is seen at once."""
+    store = connect(tmp_path)
+    try:
+        frame = random_responses(400, seed=3)
+        store.replace_table(schema.RESPONSES, frame)
+        before = catalog.dimension_cardinality(store)
+        assert before["region"] == frame["region"].nunique()
+        assert catalog.dimension_cardinality(store) == before  # from the cache
+        extra = frame.head(1).assign(response_id="new-1", region="Nowhere land")
+        store.append_rows(schema.RESPONSES, extra)
+        assert catalog.dimension_cardinality(store)["region"] == before["region"] + 1
+    finally:
+        close(tmp_path)
