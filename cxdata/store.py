@@ -62,7 +62,63 @@ def _bump_generation() -> None:
 
 
 Rows = pd.DataFrame | pa.Table
-OP_KINDS: tuple[str, ...] = ("replace", "append", "delete", "fill_from", "drop", "sql")
+
+
+@dataclass(frozen=True, eq=False)
+class Chunks:
+    """The rows of one replace or append arriving in parts, so that they never need to be
+    in memory all at once (cxdata.demo stores 10M rows this way).
+
+    `parts` yields DataFrames or Arrow tables with the same columns (at least one part);
+    it is consumed once, inside the write's transaction: the first part before the write
+    lock is taken, the rest while the table is written. `rows` is their total when known
+    (recorded in the commit). The embedded store streams the parts into the table in the
+    order they come (no sort by date: that would need every row at once) and computes the
+    derived columns part by part; other backends collect the parts first. An exception
+    raised while producing a part aborts the whole write (nothing changes) and is raised
+    again as it was.
+    """
+
+    parts: Iterable[Rows]
+    rows: int | None = None
+
+
+class _Stream:
+    """Chunks as one Arrow stream for DuckDB, each part conformed to the first one's types;
+    keeps the producer's exception (DuckDB reports it as text only)."""
+
+    def __init__(self, name: str, chunks: Chunks) -> None:
+        parts = iter(chunks.parts)
+        first = next(parts, None)
+        if first is None:
+            raise ValueError(f"the rows of {name} came in no parts")
+        head = [conformed(name, first)]
+        del first
+        self.rows = chunks.rows
+        self.error: BaseException | None = None
+        self.schema = head[0].schema
+
+        def conform(part: Rows) -> pa.Table:
+            return conformed(name, part).select(self.schema.names).cast(self.schema)
+
+        def tables() -> Iterator[pa.Table]:
+            yield head.pop()  # nothing here keeps a part (or its frame) once it is written
+            yield from map(conform, parts)
+
+        def batches() -> Iterator[pa.RecordBatch]:
+            try:
+                for table in tables():
+                    yield from table.to_batches()
+            except BaseException as exc:
+                self.error = exc
+                raise
+
+        self.reader = pa.RecordBatchReader.from_batches(self.schema, batches())
+
+
+OP_KINDS: tuple[str, ...] = (
+    "replace", "append", "delete", "fill_from", "drop", "sql", "insert_select"
+)  # fmt: skip
 
 
 @dataclass(frozen=True, eq=False)
@@ -81,12 +137,17 @@ class WriteOp:
       leave the dataset as it is (a warehouse's rows are never rewritten for it);
     - `drop(name)`: the dataset deleted (nothing when it does not exist);
     - `sql(statement)`: one statement of the engine's own (cxdata.history's undo), run in
-      the same transaction; the embedded lake only, and it needs the "manage" right.
+      the same transaction; the embedded lake only, and it needs the "manage" right;
+    - `insert_select(name, query, rows)`: the rows of `query` — one SELECT of the engine's
+      own (cxdata.voc.persist: results spread to the responses by a join) in which `{rows}`
+      names the small Arrow table `rows` — added to the existing `name` by column name, in
+      the same transaction; the embedded lake only, and it needs the "import" right.
     """
 
     kind: str
     name: str
-    rows: Rows | None = None  # replace / append: the rows; delete: the values of `column`
+    # replace / append: the rows (Chunks: in parts); delete: the values of `column`
+    rows: Rows | Chunks | None = None
     column: str = ""
     source: str = ""
     key: str = ""
@@ -99,11 +160,11 @@ class WriteOp:
             raise ValueError(f"a {self.kind} needs rows")
 
     @classmethod
-    def replace(cls, name: str, rows: Rows) -> WriteOp:
+    def replace(cls, name: str, rows: Rows | Chunks) -> WriteOp:
         return cls("replace", name, rows)
 
     @classmethod
-    def append(cls, name: str, rows: Rows) -> WriteOp:
+    def append(cls, name: str, rows: Rows | Chunks) -> WriteOp:
         return cls("append", name, rows)
 
     @classmethod
@@ -128,6 +189,10 @@ class WriteOp:
     @classmethod
     def sql(cls, statement: str) -> WriteOp:
         return cls("sql", "sql", statement=statement)
+
+    @classmethod
+    def insert_select(cls, name: str, query: str, rows: pa.Table) -> WriteOp:
+        return cls("insert_select", name, rows, statement=query)
 
 
 def _action(ops: Sequence[WriteOp]) -> str:
@@ -398,7 +463,7 @@ class Store:
             "delete data" if any(op.kind == "drop" for op in ops) else "write data",
         )
         ready = [
-            dataclasses.replace(op, rows=conformed(op.name, op.rows))
+            dataclasses.replace(op, rows=_prepared(op.name, op.rows))  # type: ignore[arg-type]
             if op.kind in ("replace", "append") and op.rows is not None
             else op
             for op in ops
@@ -408,6 +473,13 @@ class Store:
                 self._apply_embedded(ready, _recorded(commit or Commit(), ready, self.author))
             else:
                 self._apply_generic(ready)
+        except Exception as exc:
+            # A part that failed to come (Chunks): its own exception, not DuckDB's words.
+            failed = next((op.rows.error for op in ready if isinstance(op.rows, _Stream)
+                           and op.rows.error is not None), None)
+            if failed is None or failed is exc:
+                raise
+            raise failed from exc
         finally:
             _bump_generation()  # Stores cache their catalog until the generation moves
 
@@ -434,11 +506,15 @@ class Store:
         for i, op in enumerate(ops):
             view = f"cx_incoming_{i}"
             data = op.rows
-            if isinstance(data, pa.Table):
+            if isinstance(data, _Stream):
+                cur.register(view, data.reader)  # read once, by the statement below
+            elif isinstance(data, pa.Table):
                 cur.register(view, data)
             stored = columns(op.name)
-            if op.kind in ("replace", "append") and isinstance(data, pa.Table):
-                sql, shape[op.name] = _row_statements(op, view, data.schema, stored)
+            if op.kind in ("replace", "append") and isinstance(data, pa.Table | _Stream):
+                sql, shape[op.name] = _row_statements(
+                    op, view, data.schema, stored, ordered=isinstance(data, pa.Table)
+                )
                 out += sql
             elif op.kind == "delete" and stored is not None:
                 out.append(
@@ -460,15 +536,18 @@ class Store:
                 shape[op.name] = None
             elif op.kind == "sql":
                 out.append(op.statement)
+            elif op.kind == "insert_select":
+                query = op.statement.replace("{rows}", f'"{view}"')
+                out.append(f'INSERT INTO "{op.name}" BY NAME {query}')
         return out
 
     def _apply_generic(self, ops: Sequence[WriteOp]) -> None:
         """Op by op through Ibis (no transaction across tables); fill_from is skipped."""
-        if any(op.kind == "sql" for op in ops):
+        if any(op.kind in ("sql", "insert_select") for op in ops):
             raise CxError("this change needs the embedded store (a lake)")
         exists = set(self._catalog())
         for op in ops:
-            data = op.rows
+            data = op.rows.reader.read_all() if isinstance(op.rows, _Stream) else op.rows
             if op.kind == "replace" or (op.kind == "append" and op.name not in exists):
                 self.backend.create_table(op.name, data, overwrite=True)
                 exists.add(op.name)
@@ -514,9 +593,16 @@ def _recorded(commit: Commit, ops: Sequence[WriteOp], author: str) -> Commit:
         for op in ops:
             if op.kind in ("replace", "append") and isinstance(op.rows, pa.Table):
                 rows[op.name] = rows.get(op.name, 0) + op.rows.num_rows
+            elif isinstance(op.rows, _Stream) and op.rows.rows is not None:
+                rows[op.name] = rows.get(op.name, 0) + op.rows.rows
         details["rows"] = rows
     details.setdefault("ops", sorted({f"{op.kind} {op.name}" for op in ops}))
     return dataclasses.replace(commit, author=commit.author or author, details=details)
+
+
+def _prepared(name: str, rows: Rows | Chunks) -> pa.Table | _Stream:
+    """The rows of a replace or append ready to write: conformed, or streamed (Chunks)."""
+    return _Stream(name, rows) if isinstance(rows, Chunks) else conformed(name, rows)
 
 
 def conformed(name: str, frame: pd.DataFrame | pa.Table) -> pa.Table:
@@ -557,12 +643,35 @@ def connect(
     url = url or config.database_url()
     if url:
         try:
-            return Store(ibis.connect(url, **faults.url_options(url)), location=_redacted(url))
+            backend = ibis.connect(url, **faults.url_options(url))
+            return Store(_engine_ready(backend), location=_redacted(url))
         except Exception as exc:  # the driver's own message says what is wrong
             raise faults.connect_error(exc, _redacted(url)) from exc
     path = Path(data_dir) if data_dir is not None else config.data_dir()
     raw = _process_connection(path, read_only=read_only, create=create)
     return Store(ibis.duckdb.from_connection(lake.cursor(raw)), raw=raw, location=str(path))
+
+
+def from_backend(backend: ibis.BaseBackend, location: str = "") -> Store:
+    """A Store on an Ibis backend the caller already holds, prepared as connect() prepares
+    a URL's: e.g. `from_backend(ibis.pyspark.connect(spark))` on a running SparkSession
+    (which is how Spark is usually reached; `pyspark://` URLs work through connect() too).
+    `location` names it in messages (default: the backend's name). Like a URL's, it has no
+    lake: writes go op by op through Ibis."""
+    return Store(_engine_ready(backend), location=location or backend.name)
+
+
+def _engine_ready(backend: ibis.BaseBackend) -> ibis.BaseBackend:
+    """`backend`, with the session settings the store needs on its engine.
+
+    Spark: rows written through Ibis must reach Spark as Arrow. Ibis 12 hands them over as
+    pandas otherwise, and Spark then stores missing strings as the text 'NaN' and nullable
+    integer columns as all NULL; with the fallback off a failed Arrow transfer raises
+    instead of doing that silently. (Ibis itself sets the session time zone to UTC.)"""
+    if backend.name == "pyspark":
+        backend.raw_sql("SET spark.sql.execution.arrow.pyspark.enabled=true")
+        backend.raw_sql("SET spark.sql.execution.arrow.pyspark.fallback.enabled=false")
+    return backend
 
 
 def _process_connection(
@@ -752,12 +861,13 @@ def _run_in_transaction(cur: duckdb.DuckDBPyConnection, statements: Sequence[str
 
 
 def _row_statements(
-    op: WriteOp, view: str, incoming: pa.Schema, stored: list[str] | None
+    op: WriteOp, view: str, incoming: pa.Schema, stored: list[str] | None, *, ordered: bool = True
 ) -> tuple[list[str], list[str]]:
     """The SQL of a replace or append of the rows registered as `view` (with the derived
     columns of new responses), and the table's columns after it. An append to a stored table
     adds the columns it lacks (as VARCHAR) and inserts by name; anything else builds the new
-    table beside the old one and swaps it in."""
+    table beside the old one and swaps it in, sorted by submitted_at when `ordered` (else in
+    the order the rows come: a stream is read once and never held whole)."""
     name = op.name
     derived = name == schema.RESPONSES and (
         op.kind == "replace" or stored is None or all(c in stored for c in schema.DERIVED)
@@ -773,7 +883,7 @@ def _row_statements(
             *(f'ALTER TABLE "{name}" ADD COLUMN "{c}" VARCHAR' for c in added),
             f'INSERT INTO "{name}" ({cols}) SELECT {cols} FROM {source}',
         ], [*stored, *added]
-    order = ' ORDER BY "submitted_at"' if "submitted_at" in incoming.names else ""
+    order = ' ORDER BY "submitted_at"' if ordered and "submitted_at" in incoming.names else ""
     return [
         f'CREATE OR REPLACE TABLE "{name}__new" AS SELECT * FROM {source}{order}',
         f'DROP TABLE IF EXISTS "{name}"',

@@ -475,3 +475,113 @@ def test_demo_imports_only_numpy_pandas_and_stdlib():
             imported.add(node.module.split(".")[0])
     third_party = imported - set(sys.stdlib_module_names) - {"__future__"}
     assert third_party <= {"numpy", "pandas", "cxdata"}, third_party
+
+
+# --- chunked generation and storing (big sets) ---------------------------------------------
+
+
+def test_chunked_generation_is_deterministic_with_unique_ids():
+    def parts() -> list[pd.DataFrame]:
+        return list(demo.demo_response_chunks(rows=3_000, end=END, chunk_rows=700))
+
+    first, again = parts(), parts()
+    assert len(first) == len(again) >= 5
+    for a, b in zip(first, again, strict=True):
+        pd.testing.assert_frame_equal(a, b)
+    assert all(0 < len(p) <= 700 for p in first)
+    whole = pd.concat(first, ignore_index=True)
+    assert len(whole) == 3_000
+    assert whole["response_id"].is_unique
+    assert whole["response_id"].tolist() == [f"R{i:07d}" for i in range(1, 3_001)]
+    assert whole["submitted_at"].is_monotonic_increasing  # parts follow each other in time
+    assert list(whole.columns) == list(demo.RESPONSE_COLUMNS)
+    # customers recur across parts and keep their attributes
+    part_of = pd.Series(
+        [i for i, p in enumerate(first) for _ in range(len(p))], index=whole.index
+    )
+    assert (part_of.groupby(whole["customer_id"]).nunique() > 1).sum() > 100
+    attrs = whole.groupby("customer_id")[["country", "region", "plan", "customer_type"]]
+    assert (attrs.nunique() == 1).all().all()
+    # demo_responses gives the same rows in one frame; another seed gives others
+    pd.testing.assert_frame_equal(
+        demo.demo_responses(rows=3_000, end=END, chunk_rows=700), whole
+    )
+    other = pd.concat(demo.demo_response_chunks(3_000, seed=8, end=END, chunk_rows=700))
+    assert not other["nps"].reset_index(drop=True).equals(whole["nps"])
+    # up to one part: the frame the generator has always given
+    (single,) = demo.demo_response_chunks(rows=2_000, end=END, chunk_rows=2_000)
+    pd.testing.assert_frame_equal(single, demo.demo_responses(rows=2_000, end=END))
+    with pytest.raises(ValueError):
+        demo.demo_response_chunks(rows=10, chunk_rows=0)
+
+
+def test_planted_effects_hold_when_generated_in_chunks():
+    chunked = demo.demo_responses(rows=ROWS, end=END, chunk_rows=ROWS // 4)
+    assert len(chunked) == ROWS
+    test_overall_levels_are_realistic(chunked)
+    test_ids_customers_and_dates(chunked)
+    test_friction_spike_at_parcel_delivery_in_vastra_gotaland(chunked)
+    test_business_nps_declines_steadily(chunked)
+    test_mobile_app_checkout_improves_after_the_fix(chunked)
+
+
+def _stored(store) -> pd.DataFrame:
+    frame = store.all_rows(schema.RESPONSES).to_pandas()
+    return frame.sort_values("response_id").reset_index(drop=True)
+
+
+def test_store_demo_in_chunks_is_one_snapshot(tmp_path: Path):
+    from cxdata import history, lake
+    from cxdata.store import close, connect
+
+    store = connect(tmp_path / "data")
+    try:
+        demo.store_demo(store, rows=500, seed=3)
+        before = lake.current_snapshot(store.backend.con)
+        demo.store_demo(store, rows=3_000, chunk_rows=700)
+        assert lake.current_snapshot(store.backend.con) == before + 1
+        latest = history.changes(store)[0]
+        assert latest.kind == "demo" and latest.snapshot == before + 1
+        assert latest.rows == {schema.RESPONSES: 3_000, schema.METRICS: 336}
+        stored = _stored(store)
+        expected = demo.demo_responses(rows=3_000, chunk_rows=700)
+        assert stored["response_id"].tolist() == expected["response_id"].tolist()
+        assert stored["nps"].astype("Int64").equals(expected["nps"].astype("Int64"))
+        assert stored["comment"].fillna("").tolist() == expected["comment"].fillna("").tolist()
+        # the derived columns were computed for every part
+        for column in schema.DERIVED:
+            assert stored[column].notna().all(), column
+        assert store.row_count(schema.METRICS) == 336
+    finally:
+        close(tmp_path / "data")
+
+
+def test_a_failing_part_leaves_the_store_unchanged(tmp_path: Path, monkeypatch):
+    from cxdata import lake
+    from cxdata.store import close, connect
+
+    store = connect(tmp_path / "data")
+    try:
+        demo.store_demo(store, rows=800, seed=5)
+        before, rows_before = lake.current_snapshot(store.backend.con), _stored(store)
+        metrics_before = store.row_count(schema.METRICS)
+        real, calls = demo._responses, []
+
+        def third_part_fails(*args, **kwargs):
+            calls.append(1)
+            if len(calls) == 3:
+                raise RuntimeError("disk gone while generating part 3")
+            return real(*args, **kwargs)
+
+        monkeypatch.setattr(demo, "_responses", third_part_fails)
+        with pytest.raises(RuntimeError, match="part 3"):
+            demo.store_demo(store, rows=3_000, chunk_rows=700)
+        assert len(calls) == 3  # two parts were written inside the transaction
+        assert lake.current_snapshot(store.backend.con) == before
+        pd.testing.assert_frame_equal(_stored(store), rows_before)
+        assert store.row_count(schema.METRICS) == metrics_before
+        monkeypatch.setattr(demo, "_responses", real)
+        demo.store_demo(store, rows=3_000, chunk_rows=700)  # and the store still writes
+        assert store.row_count(schema.RESPONSES) == 3_000
+    finally:
+        close(tmp_path / "data")
