@@ -76,7 +76,13 @@ def execute_counts(expr: ir.Table, dims: Sequence[str] = ()) -> pd.DataFrame:
     """Run a counts query; counts come back as int64 / float64 on every backend, and a
     missing value of a group dimension as NOT_SET (filled here, not in the engine: a
     COALESCE on every grouped string costs more than the whole rest of the query)."""
-    df = expr.to_pandas()
+    return counts_frame(expr.to_pandas(), dims)
+
+
+def counts_frame(df: pd.DataFrame, dims: Sequence[str] = ()) -> pd.DataFrame:
+    """A counts query's result (`df`, as Ibis returns it) with the types execute_counts
+    promises: count columns int64 / float64 (missing → 0), group dimensions as objects
+    with NOT_SET for a missing value."""
     sums = sum_columns()
     fixed: dict[str, pd.Series] = {
         col: pd.to_numeric(df[col]).fillna(0).astype("float64" if col in sums else "int64")
@@ -93,14 +99,16 @@ def score_frame(counts: pd.DataFrame, th: Thresholds) -> pd.DataFrame:
     scores blanked) and `<base>_low_base`, for each base whose counts are present (one row
     per group)."""
     out: dict[str, np.ndarray] = {}
+    # The formulas read plain arrays: a frame's column lookups cost more than the maths.
+    arrays = {c: counts[c].to_numpy() for c in count_columns() if c in counts.columns}
     for name, base in BASES.items():
-        if base.n not in counts.columns:
+        if base.n not in arrays:
             continue
-        n = counts[base.n].to_numpy()
+        n = arrays[base.n]
         scores: dict[str, np.ndarray] = {}
         for m in metrics_on(name):
-            scores |= dict(zip(m.columns, m.family.score(counts, n), strict=True))
-            scores |= m.family.extras(counts, n)
+            scores |= dict(zip(m.columns, m.family.score(arrays, n), strict=True))
+            scores |= m.family.extras(arrays, n)
         too_small = n < th.min_n
         for col in score_columns(name):
             scores[col] = np.where(too_small, np.nan, scores[col])

@@ -25,6 +25,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 import ibis
+import ibis.expr.operations as ops
 import ibis.expr.types as ir
 import numpy as np
 import pandas as pd
@@ -41,9 +42,11 @@ from cxdata.metrics import (
     metrics_on,
     sum_columns,
 )
-from cxdata.queries import breakdown, responses
+from cxdata.queries import _shaped_query, breakdown, responses
 from cxdata.scores import (
+    FAMILIES,
     count_aggregates,
+    counts_frame,
     execute_counts,
     metric_columns,
     score_frame,
@@ -390,29 +393,50 @@ def period_counts(
         return pd.DataFrame(columns=["dimension", "value", "period", *count_columns()])
     asked = count_columns() if columns is None else columns
     wanted = ["responses", *[c for c in asked if c != "responses"]]
-    parts = []
-    if current.where == previous.where:
-        base = responses(store, Filters(where=current.where))
-        now, prev = _date_predicate(base, current), _date_predicate(base, previous)
-        t = base.filter(now | prev).mutate(period=ibis.ifelse(now, "now", "prev"))
-        aggs = {k: v for k, v in count_aggregates(t).items() if k in wanted}
-        for dim in dims:
-            key = t[dim].fill_null(NOT_SET).cast("string").name("value")
-            parts.append(
-                t.group_by([t.period, key]).aggregate(**aggs).mutate(dimension=ibis.literal(dim))
-            )
-    else:
-        for label, filters in (("now", current), ("prev", previous)):
-            t = responses(store, filters)
-            aggs = {k: v for k, v in count_aggregates(t).items() if k in wanted}
+
+    bases = tuple(b for b in FAMILIES if set(count_columns((b,))[1:]) & set(wanted))
+
+    def counted(t: ir.Table) -> dict[str, ir.Value]:
+        return {k: v for k, v in count_aggregates(t, bases).items() if k in wanted}
+
+    def narrow(t: ir.Table) -> ir.Table:
+        # Only the columns the counts read: DuckDB materialises the rows shared by every
+        # dimension's GROUP BY, and the free-text comment is most of a row's bytes.
+        used = {f.name for v in counted(t).values() for f in v.op().find(ops.Field)}
+        return t.select(*(c for c in t.columns if c in {*used, *dims, "submitted_at"}))
+
+    def build(s: Store, current: Filters, previous: Filters) -> ir.Table:
+        parts = []
+        if current.where == previous.where:
+            base = narrow(responses(s, Filters(where=current.where)))
+            now, prev = _date_predicate(base, current), _date_predicate(base, previous)
+            t = base.filter(now | prev).mutate(period=ibis.ifelse(now, "now", "prev"))
+            aggs = counted(t)
             for dim in dims:
                 key = t[dim].fill_null(NOT_SET).cast("string").name("value")
                 parts.append(
-                    t.group_by(key)
+                    t.group_by([t.period, key])
                     .aggregate(**aggs)
-                    .mutate(dimension=ibis.literal(dim), period=ibis.literal(label))
+                    .mutate(dimension=ibis.literal(dim))
                 )
-    counts = execute_counts(ibis.union(*parts, distinct=False))
+        else:
+            for label, filters in (("now", current), ("prev", previous)):
+                t = narrow(responses(s, filters))
+                aggs = counted(t)
+                for dim in dims:
+                    key = t[dim].fill_null(NOT_SET).cast("string").name("value")
+                    parts.append(
+                        t.group_by(key)
+                        .aggregate(**aggs)
+                        .mutate(dimension=ibis.literal(dim), period=ibis.literal(label))
+                    )
+        return ibis.union(*parts, distinct=False)
+
+    shape = ("period_counts", tuple(dims), tuple(wanted))
+    # the keys as Python strings: movers and explain filter and merge this small frame
+    # several times, and each step on Arrow-backed strings costs more than on objects
+    keys = ("dimension", "value", "period")
+    counts = counts_frame(_shaped_query(store, shape, build, current, previous), keys)
     sums = sum_columns()
     for col in count_columns():  # the columns not asked for are zero (their scores unused)
         if col not in counts.columns:

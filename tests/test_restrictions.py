@@ -103,6 +103,9 @@ CHECKED: dict[str, Call] = {
     "cxdata.ratings.touchpoint_ratings": lambda s: ratings.touchpoint_ratings(s, WIDEN),
     "cxdata.segments.movers": lambda s: segments.movers(s, NOW, PREV, ["region"]),
     "cxdata.segments.period_counts": lambda s: segments.period_counts(s, NOW, PREV, ["region"]),
+    "cxdata.segments.period_cell_counts": lambda s: segments.period_cell_counts(
+        s, NOW, PREV, ["region", "channel"]
+    ),
     "cxdata.segments.segment_vs_rest": lambda s: segments.segment_vs_rest(s, Filters(), "plan"),
     "cxdata.voc.catalogue.theme_labels": catalogue.theme_labels,
     "cxdata.voc.impact.analysed": lambda s: impact.analysed(s, WIDEN).count().execute(),

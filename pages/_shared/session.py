@@ -14,6 +14,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import os
 import runpy
@@ -110,6 +111,16 @@ def data_key(store: Store) -> DataKey:
 
 # --- the cached query layer (plain-value keys; `_store` is not hashed) -------------------
 
+
+def _metric_kpis(
+    store: Store, key: DataKey, window: Filters, current: Filters, previous: Filters
+) -> list[kpi_metrics.MetricKpi]:
+    """kpi_metrics.kpis_from_series over the cached metric_series of `window` (the applied
+    filters of Ctx.metric_window); `current` and `previous` matter by their dates only."""
+    series = cached_query(store, key, "metric_series", window)
+    return kpi_metrics.kpis_from_series(series, current, previous)
+
+
 # Every engine call a page makes, by name; each takes the Store first.
 QUERIES: dict[str, Callable[..., Any]] = {
     # catalog
@@ -133,6 +144,7 @@ QUERIES: dict[str, Callable[..., Any]] = {
     "key_drivers": drivers.key_drivers,
     # metrics dataset and comments
     "metric_series": kpi_metrics.metric_series,
+    "metric_kpis": _metric_kpis,
     "comment_page": comments.comment_page,
     # themes (voice of the customer)
     "voc_status": persist.voc_status,
@@ -167,6 +179,41 @@ def _cached(
     return QUERIES[name](_store, *args, **dict(kwargs))
 
 
+@st.cache_data(**_CACHE)
+def _cached_by_text(
+    _store: Store,
+    text: str,
+    name: str,
+    _args: tuple[Any, ...],
+    _kwargs: tuple[tuple[str, Any], ...],
+) -> Any:
+    return QUERIES[name](_store, *_args, **dict(_kwargs))
+
+
+# Exact types whose repr is their value (subclasses excluded: pd.Timestamp is a datetime).
+_PLAIN = frozenset({type(None), bool, int, float, str, dt.date, dt.datetime, dt.time})
+
+
+def key_text(value: Any) -> str:
+    """`value` written out exactly, as one cache key string: plain values by their repr
+    (which tells 1, 1.0 and True apart), lists and tuples alike (as the pages' lists reach
+    the engine as tuples), frozen dataclasses by their class and fields. Raises TypeError
+    for anything else (the caller then lets Streamlit hash it). Streamlit hashes such a
+    string far faster than the dataclasses it describes."""
+    kind = type(value)
+    if kind in _PLAIN:
+        return repr(value)
+    if kind is tuple or kind is list:
+        return "(" + ",".join(key_text(v) for v in value) + ",)"
+    params = getattr(kind, "__dataclass_params__", None)
+    if params is not None and params.frozen:
+        fields = ",".join(
+            f"{f.name}={key_text(getattr(value, f.name))}" for f in dataclasses.fields(value)
+        )
+        return f"{kind.__module__}.{kind.__qualname__}({fields})"
+    raise TypeError(f"no exact key text for {kind.__name__}")
+
+
 def cached_query(store: Store, key: DataKey, name: str, *args: Any, **kwargs: Any) -> Any:
     """`QUERIES[name](store, *args, **kwargs)`, cached on `key`, the name and the arguments
     (plain values: Filters, Thresholds, strings, numbers; lists are passed as tuples).
@@ -174,7 +221,12 @@ def cached_query(store: Store, key: DataKey, name: str, *args: Any, **kwargs: An
     if name not in QUERIES:
         raise KeyError(f"no cached query named {name!r}")
     frozen = tuple(sorted((k, _hashable(v)) for k, v in kwargs.items()))
-    return _cached(store, key, name, _hashable(list(args)), frozen)
+    plain = _hashable(list(args))
+    try:
+        text = key_text((key, name, plain, frozen))
+    except TypeError:  # an argument of another kind: Streamlit hashes the values
+        return _cached(store, key, name, plain, frozen)
+    return _cached_by_text(store, text, name, plain, frozen)
 
 
 # --- the per-run context the pages read -------------------------------------------------
@@ -275,9 +327,12 @@ class Ctx:
         explained), largest first; empty when none qualifies."""
         return self.query("rank_dimensions", self.filters, self.previous, metric, self.th)
 
-    def explain(self, metric: str, by: str) -> explain.Explanation:
+    def explain(
+        self, metric: str, by: str | tuple[str, str]
+    ) -> explain.Explanation | explain.Explanation2D:
         """`metric`'s change vs the comparison period decomposed along `by` (explain.explain,
-        default bootstrap and seed). Raises explain.NotEnoughAnswers under min n."""
+        default bootstrap and seed): one dimension → Explanation, a tuple of two (A, B) →
+        Explanation2D (Das Gupta). Raises explain.NotEnoughAnswers under min n."""
         return self.query("explain", self.filters, self.previous, metric, by, self.th)
 
     def key_drivers(self, outcome: str, bootstrap: int) -> drivers.Drivers:
@@ -300,9 +355,12 @@ class Ctx:
         return kpi_metrics.covering(kpi_metrics.trailing_window(self.filters), self.previous)
 
     def metric_kpis(self) -> list[kpi_metrics.MetricKpi]:
-        """The metrics dataset's KPIs now vs the comparison period."""
-        series = self.metric_series(self.metric_window())
-        return kpi_metrics.kpis_from_series(series, self.filters, self.previous)
+        """The metrics dataset's KPIs now vs the comparison period, cached on what they
+        depend on: the applicable window and the two date ranges (so a filter the metrics
+        dataset does not have does not recompute them)."""
+        applied, _ = kpi_metrics.applicable_filters(self.store, self.metric_window())
+        now, before = (Filters(f.start, f.end) for f in (self.filters, self.previous))
+        return self.query("metric_kpis", self.key, applied, now, before)
 
     def metric_filters_ignored(self) -> tuple[str, ...]:
         """Filtered dimensions the metrics dataset does not have."""

@@ -9,6 +9,7 @@ from collections.abc import Callable, Sequence
 from typing import Any, Literal
 
 import pandas as pd
+import plotly.graph_objects as go
 
 from cxdata.config import Thresholds
 from cxdata.kpi_metrics import MetricKpi, ScoreChange, VolumeChange
@@ -44,8 +45,37 @@ def _spark(
     if frame is None or frame.empty or frame[y].notna().sum() < 2:
         where.caption("Not enough periods for a sparkline.")
         return
-    fig = charts.sparkline(frame.iloc[:, 0], frame[y], hover, color, partial)
+    fig = sparkline_figure(frame.iloc[:, 0], frame[y], hover, color, partial)
     where.plotly_chart(fig, key=key, config=charts.SPARK_CONFIG, theme="streamlit")
+
+
+# Sparkline figures by what they draw, for every session of the process: a filter the data
+# behind a tile ignores (the metrics dataset has no region) reruns the page with the same
+# lines, and building a Plotly figure costs more than the rest of the tile.
+_SPARKS: dict[tuple[object, ...], go.Figure] = {}
+_SPARKS_KEPT = 512
+
+
+def sparkline_figure(
+    x: pd.Series, y: pd.Series, hover: Sequence[str], color: str, partial: pd.Series | None
+) -> go.Figure:
+    """charts.sparkline(x, y, hover, color, partial), built once per distinct drawing and
+    shared (st.plotly_chart only reads a figure). The key is the drawing written out:
+    the x values as text, the y values by repr (missing ones as "nan"), hover, colour and
+    the partial flags."""
+    key = (
+        tuple(str(v) for v in x),
+        tuple("nan" if pd.isna(v) else repr(float(v)) for v in y),
+        tuple(hover),
+        color,
+        None if partial is None else tuple(bool(p) for p in partial),
+    )
+    fig = _SPARKS.get(key)
+    if fig is None:
+        if len(_SPARKS) >= _SPARKS_KEPT:
+            _SPARKS.clear()
+        fig = _SPARKS[key] = charts.sparkline(x, y, hover, color, partial)
+    return fig
 
 
 def month_labels(trend: pd.DataFrame) -> list[str]:
