@@ -230,7 +230,7 @@ def why_it_moved(ctx: Ctx, chart_metric: str) -> None:
         "Explain the change in", tuple(METRICS), key="trends.why", param="why",
         default=chart_metric, format_func=fmt.metric_label, where=left,
     )  # fmt: skip
-    why.explanation(ctx, metric, key="trends.why", where=right, table=True)
+    why.explanation(ctx, metric, key="trends.why", where=right, table=True, two_way=True)
 
 
 def render() -> None:

@@ -286,3 +286,178 @@ def test_under_min_n_says_so_instead_of_drawing(app_env: Path) -> None:
     infos = " ".join(i.value for i in at.info).replace("\\", "")  # Markdown-escaped
     assert (f"Not enough answers for NPS in the current period (n = {now}, at least "
             f"{ctx.th.min_n} needed)") in infos  # fmt: skip
+
+
+# --- two dimensions at once (Das Gupta) on the Trends page -----------------------------------
+
+
+def hand_built() -> explain.Explanation2D:
+    """NPS 40.0 → 40.5 along plan × channel: the mix of plans -2.0, of channels -3.0, within
+    cells +5.5; the app × Premium cell has n 4 now (under min n 10: small)."""
+    cells = pd.DataFrame([
+        ("Basic", "web", 300, 200, 30.0, 25.0, 0.5, 0.4, -1.0, -1.5, 2.0),
+        ("Basic", "app", 200, 150, 50.0, 45.0, 0.3, 0.3, -0.5, -1.0, 1.5),
+        ("Premium", "web", 96, 120, 61.0, 57.0, 0.19, 0.24, -0.4, -0.4, 2.1),
+        ("Premium", "app", 4, 30, 75.0, 12.5, 0.01, 0.06, -0.1, -0.1, -0.1),
+    ], columns=["a", "b", "n_now", "n_prev", "value_now", "value_prev", "weight_now",
+                "weight_prev", "mix_a", "mix_b", "within"])  # fmt: skip
+    cells["contribution"] = cells[["mix_a", "mix_b", "within"]].sum(axis=1)
+    cells["small"] = [False, False, False, True]
+    return explain.Explanation2D(
+        metric="nps", dimensions=("plan", "channel"), value_now=40.5, value_prev=40.0,
+        total=0.5, mix_a=-2.0, mix_b=-3.0, within=5.5, total_ci=(-1.5, 2.5),
+        mix_a_ci=(-2.8, -1.1), mix_b_ci=(-4.0, -2.2), within_ci=(3.9, 7.0), n_now=600,
+        n_prev=500, cells=cells[list(explain.CELL_COLUMNS)], pooled=(0, 0), min_n=10,
+        bootstrap=200, seed=0,
+    )  # fmt: skip
+
+
+def test_waterfall2_draws_the_three_effects_between_the_two_levels() -> None:
+    ex = hand_built()
+    fig = charts.waterfall2_figure(ex).to_plotly_json()
+    trace, whiskers = fig["data"]
+    assert trace["type"] == "waterfall" and trace["orientation"] == "h"
+    assert list(trace["y"]) == ["start", "mix_a", "mix_b", "within", "end"]
+    assert list(trace["measure"]) == ["absolute", "relative", "relative", "relative", "total"]
+    assert list(trace["x"]) == pytest.approx([40.0, -2.0, -3.0, 5.5, 40.5])
+    assert sum(trace["x"][1:-1]) == pytest.approx(ex.total)
+    assert list(fig["layout"]["yaxis"]["ticktext"]) == [
+        "Comparison period", "Mix of plans", "Mix of channels", "Within cells", "Current period"
+    ]  # fmt: skip
+    assert trace["increasing"]["marker"]["color"] == charts.GOOD
+    # whiskers around each step's end: 40 → 38 → 35 → 40.5, each CI from its step's start
+    assert list(whiskers["x"]) == pytest.approx([38.0, 35.0, 40.5])
+    lows = np.array(whiskers["x"]) - np.array(whiskers["error_x"]["arrayminus"])
+    highs = np.array(whiskers["x"]) + np.array(whiskers["error_x"]["array"])
+    assert lows.tolist() == pytest.approx([40 - 2.8, 38 - 4.0, 35 + 3.9])
+    assert highs.tolist() == pytest.approx([40 - 1.1, 38 - 2.2, 35 + 7.0])
+    low, high = fig["layout"]["xaxis"]["range"]
+    assert low < 34.0 and high > 42.0  # every whisker fits
+    # the numbers' column, as in one dimension
+    notes = [(n["y"], n["text"]) for n in fig["layout"]["annotations"]]
+    assert notes == [("start", "40.0"), ("mix_a", "-2.0"), ("mix_b", "-3.0"),
+                     ("within", "+5.5"), ("end", "40.5")]  # fmt: skip
+    hover = trace["customdata"]
+    assert hover[1] == ("<b>Mix of plans</b><br>mix effect -2.0 pts (95% CI -2.8 – -1.1 pts)"
+                        "<br>the answers' shift between plans (2 values)<br>"
+                        "n = 500 → 600 answers")  # fmt: skip
+    assert "within-cell effect +5.5 pts (95% CI +3.9 – +7.0 pts)" in hover[3]
+    assert "plan × channel cells themselves got better or worse (4 cells)" in hover[3]
+    assert "NPS 40.5 · n = 600<br>change +0.5 pts (95% CI -1.5 – +2.5 pts)" in hover[4]
+    assert "= mix of plans -2.0 pts + mix of channels -3.0 pts + within cells +5.5 pts" in hover[4]
+    assert charts.change_story2(ex) == (
+        "NPS rose 0.5 points: +5.5 pts within plan × channel cells, -3.0 pts from the shift "
+        "between channels, -2.0 pts from the shift between plans."
+    )
+
+
+def test_waterfall2_shares_the_one_dimension_drawing() -> None:
+    """Both figures come from one drawing core: the same layout around different bars."""
+    one, two = charts.waterfall_figure(trap()), charts.waterfall2_figure(hand_built())
+    lay1, lay2 = one.to_plotly_json()["layout"], two.to_plotly_json()["layout"]
+    assert lay1["margin"] == lay2["margin"] and lay1["height"] == lay2["height"]  # 5 bars each
+    assert lay1["xaxis"]["title"] == lay2["xaxis"]["title"]
+
+
+def test_cells_table_withholds_a_small_cells_values() -> None:
+    from pages._shared.why import cells_table
+
+    table = cells_table(hand_built())
+    assert list(table.columns) == [
+        "Plan", "Channel", "n before", "n now", "NPS before", "NPS now", "within (pts)",
+        "mix of plans (pts)", "mix of channels (pts)",
+    ]  # fmt: skip
+    # largest |within + mix| first (1.3, 0.5, 0.0), the small cell last with its n only
+    assert list(zip(table["Plan"], table["Channel"], strict=True)) == [
+        ("Premium", "web"), ("Basic", "web"), ("Basic", "app"), ("Premium", "app")
+    ]  # fmt: skip
+    assert table.iloc[0].tolist() == ["Premium", "web", 120, 96, "57.0", "61.0", "+2.10",
+                                      "-0.40", "-0.40"]  # fmt: skip
+    small = table.iloc[-1]
+    assert (small["n before"], small["n now"]) == (30, 4)
+    assert small.iloc[4:].tolist() == ["n too small (n=4)"] * 5
+    assert "75.0" not in table.to_string() and "12.5" not in table.to_string()
+
+
+def engine2(at, demo_dir: Path, metric: str, a: str, b: str) -> explain.Explanation2D:
+    """The page's own periods run through the two-dimension engine directly."""
+    ctx = at.session_state["_cx_ctx"]
+    ex = explain.explain(connect(demo_dir), ctx.filters, ctx.previous, metric, [a, b], ctx.th)
+    assert isinstance(ex, explain.Explanation2D)
+    return ex
+
+
+def test_trends_and_by_splits_along_two_dimensions(app_env: Path) -> None:
+    at = test_app.open_link({"why.by": "region", "why.and": "touchpoint"}, "pages/trends.py")
+    assert at.selectbox(key="trends.why.by").value == "region"
+    assert at.selectbox(key="trends.why.and").value == "touchpoint"
+    assert "region" not in at.selectbox(key="trends.why.and").options  # not twice
+    ex = engine2(at, app_env, "nps", "region", "touchpoint")
+    (fig,) = waterfalls(at)
+    trace = fig["data"][0]
+    assert trace["y"] == ["start", "mix_a", "mix_b", "within", "end"]
+    assert trace["x"] == pytest.approx([ex.value_prev, ex.mix_a, ex.mix_b, ex.within,
+                                        ex.value_now])  # fmt: skip
+    assert sum(trace["x"][1:-1]) == pytest.approx(ex.total, abs=1e-9)
+    assert trace["x"][0] + sum(trace["x"][1:-1]) == pytest.approx(trace["x"][-1], abs=1e-9)
+    lo, hi = ex.mix_a_ci
+    assert f"(95% CI {lo:+.1f} – {hi:+.1f} pts)" in trace["customdata"][1]
+    # too long a title for a phone ("… by region × touchpoint"): the bars name the two
+    assert "<b>Why NPS moved</b>" in fig["layout"]["title"]["text"]
+    captions = " ".join(c.value.replace("\\", "") for c in at.caption)
+    assert charts.change_story2(ex) in captions and "Das Gupta" in captions
+    # the table of cells: every cell's n; a small cell's values never shown
+    table = at.dataframe[-1].value
+    assert len(table) == len(ex.cells)
+    assert table["n now"].sum() == ex.n_now and table["n before"].sum() == ex.n_prev
+    small = ex.cells[ex.cells["small"]]
+    assert len(small) > 0  # region × touchpoint has small cells on the demo
+    shown = table.set_index(["Region", "Touchpoint"])
+    for _, cell in small.iterrows():
+        row = shown.loc[(cell["a"], cell["b"])]
+        assert (row["n before"], row["n now"]) == (cell["n_prev"], cell["n_now"])
+        assert all(str(v).startswith("n too small") for v in row.iloc[2:]), row
+    big = ex.cells[~ex.cells["small"]]
+    top = big.loc[big["contribution"].abs().idxmax()]
+    first = table.iloc[0]
+    assert (first["Region"], first["Touchpoint"]) == (top["a"], top["b"])
+    assert first["NPS now"] == f"{top['value_now']:.1f}"
+    assert first["within (pts)"] == f"{top['within']:+.2f}"
+    assert at.query_params["why.and"] == "touchpoint"  # the link keeps the second dimension
+    # choosing another second dimension redraws; "nothing" is one dimension again
+    at.selectbox(key="trends.why.and").set_value("plan").run()
+    assert_clean(at)
+    assert at.query_params["why.and"] == "plan"
+    ex_plan = engine2(at, app_env, "nps", "region", "plan")
+    (fig,) = waterfalls(at)
+    assert fig["data"][0]["x"][1:4] == pytest.approx([ex_plan.mix_a, ex_plan.mix_b,
+                                                      ex_plan.within])  # fmt: skip
+    assert "<b>Why NPS moved, by region × plan</b>" in fig["layout"]["title"]["text"]
+    at.selectbox(key="trends.why.and").set_value("").run()
+    assert_clean(at)
+    assert "why.and" not in at.query_params
+    _, one = engine(at, app_env, "nps", "region")
+    (fig,) = waterfalls(at)
+    assert fig["data"][0]["x"] == pytest.approx(charts.waterfall_bars(one)["value"].tolist())
+
+
+@pytest.mark.parametrize("second", ["galaxy", "region"])
+def test_a_bad_and_by_falls_back_to_one_dimension(app_env: Path, second: str) -> None:
+    at = test_app.open_link({"why.by": "region", "why.and": second}, "pages/trends.py")
+    assert at.selectbox(key="trends.why.by").value == "region"
+    assert at.selectbox(key="trends.why.and").value == ""
+    assert "why.and" not in at.query_params
+    _, one = engine(at, app_env, "nps", "region")
+    (fig,) = waterfalls(at)
+    assert "mix_a" not in fig["data"][0]["y"]
+    assert fig["data"][0]["x"] == pytest.approx(charts.waterfall_bars(one)["value"].tolist())
+    assert at.dataframe[-1].value.columns[0] == "Region"  # the table of segments
+
+
+def test_overview_has_no_second_dimension(app_env: Path) -> None:
+    at = new_app({"why": "nps", "why.by": "plan", "why.and": "region"})
+    at.run()
+    assert_clean(at)
+    assert not [s for s in at.selectbox if s.key == "overview.why.and"]
+    (fig,) = waterfalls(at)
+    assert "mix_a" not in fig["data"][0]["y"]

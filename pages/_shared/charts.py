@@ -17,6 +17,7 @@ return them unchanged) and show escaped `ticktext` for them.
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -30,7 +31,7 @@ from plotly.colors import sample_colorscale
 
 from cxdata import ratings
 from cxdata.drivers import Drivers
-from cxdata.explain import Explanation
+from cxdata.explain import Explanation, Explanation2D
 from cxdata.metrics import metric_def
 from cxdata.schema import JOURNEY_STAGES, SCALES
 from pages._shared import fmt
@@ -154,6 +155,24 @@ def _layout(fig: go.Figure, height: int, **kw: Any) -> go.Figure:
     layout.update(kw)
     fig.update_layout(**layout)
     return fig
+
+
+LEGEND_ABOVE_MAX = 3  # legend entries that fit one row above the plot, even on a phone
+SHORT_LEGEND_NAME = 14  # characters: two such legend entries share a row on a 390-px phone
+
+
+def legend_below(fig: go.Figure, height: int, *, right: int = MODEBAR_MARGIN) -> go.Figure:
+    """`_layout` for a figure of many lines: their legend makes several rows (one per line
+    on a phone), so it goes at the bottom of the figure with room for the rows a 390-px
+    phone needs (two short names share a row), and never covers the plot or the title above
+    it. `height`: the plot's own height."""
+    names = [str(t.name or "") for t in fig.data if t.showlegend is not False]
+    rows = math.ceil(sum(0.5 if len(n) <= SHORT_LEGEND_NAME else 1.0 for n in names))
+    return _layout(
+        fig, height + 20 * rows, hovermode="closest",
+        legend={"orientation": "h", "yref": "container", "y": 0, "yanchor": "bottom", "x": 0},
+        margin={"l": 8, "r": right, "t": 36, "b": 70 + 20 * rows},
+    )  # fmt: skip
 
 
 def show(
@@ -590,6 +609,8 @@ def trend_figure(
     fig.update_layout(yaxis_title=m.label)
     fig.update_xaxes(**period_axis(frame["period"], grain))
     annotation_marks(fig, notes, period_span(frame["period"], grain))
+    if sum(1 for t in fig.data if t.showlegend is not False) > LEGEND_ABOVE_MAX:
+        return legend_below(fig, height)
     return _layout(fig, height, hovermode="closest")
 
 
@@ -998,15 +1019,7 @@ def ratings_journey_figure(frame: pd.DataFrame, measure: str, height: int = 380)
         yaxis={"title": {"text": RATING_AXIS[measure]}, "range": [0, 100]},
         xaxis={"type": "category", "title": {"text": "Journey stage"}, **category_ticks(order)},
     )
-    # Many lines make a legend of several rows (one per line on a phone): it goes at the
-    # bottom of the figure, with room for one row per line, so it never covers the plot or
-    # the title above it.
-    rows = len(fig.data)
-    return _layout(
-        fig, height + 20 * rows, hovermode="closest",
-        legend={"orientation": "h", "yref": "container", "y": 0, "yanchor": "bottom", "x": 0},
-        margin={"l": 8, "r": 8, "t": 36, "b": 70 + 20 * rows},
-    )  # fmt: skip
+    return legend_below(fig, height, right=8)
 
 
 # --- overview -----------------------------------------------------------------------------
@@ -1342,6 +1355,8 @@ def theme_trend_figure(
         )
     fig.update_yaxes(title_text="% of comments")
     annotation_marks(fig, notes, period_span(frame["period"], grain))
+    if len(fig.data) > LEGEND_ABOVE_MAX:
+        return legend_below(fig, 360)
     return _layout(fig, 360, hovermode="closest")
 
 
@@ -1410,6 +1425,11 @@ def _plural(noun: str) -> str:
     if noun.endswith("y") and noun[-2:-1] not in tuple("aeiou"):
         return noun[:-1] + "ies"
     return noun + ("es" if noun.endswith(("s", "x", "ch", "sh")) else "s")
+
+
+def plural_dim(dim: str) -> str:
+    """A dimension's name in the plural, lower case: journey_stage → journey stages."""
+    return _plural(fmt.dim_label(dim).lower())
 
 
 def waterfall_bars(ex: Explanation, top: int = WATERFALL_SEGMENTS) -> pd.DataFrame:
@@ -1515,13 +1535,21 @@ def waterfall_figure(ex: Explanation, top: int = WATERFALL_SEGMENTS) -> go.Figur
     the change unit, its CI and n in both periods; each bar's number (level or signed
     effect) stands in a column right of the plot, clear of the whiskers. The axis is zoomed
     to the levels the steps pass and the whiskers (the level bars run in from its edge)."""
-    m = metric_def(ex.metric)
     bars = waterfall_bars(ex, top)
-    effects = bars["kind"].isin(["segment", "rest", "mix"]).to_numpy()
+    return _waterfall_drawn(ex.metric, bars, [_waterfall_hover(ex, r) for _, r in bars.iterrows()])
+
+
+def _waterfall_drawn(metric: str, bars: pd.DataFrame, hovers: Sequence[str]) -> go.Figure:
+    """The drawing both waterfalls share: `bars` (waterfall_bars' columns; kinds "start"
+    and "end" are the levels, every other kind an effect) with one hover (HTML) per bar →
+    the horizontal waterfall, whiskers, the numbers' column and the zoomed axis."""
+    m = metric_def(metric)
+    value_prev = float(bars["value"].iloc[0])
+    effects = ~bars["kind"].isin(["start", "end"]).to_numpy()
     measure = np.where(bars["kind"] == "start", "absolute",
                        np.where(bars["kind"] == "end", "total", "relative"))  # fmt: skip
     text = [
-        fmt.value(ex.metric, v) if not fx else fmt.change(ex.metric, v, unit=False)
+        fmt.value(metric, v) if not fx else fmt.change(metric, v, unit=False)
         for v, fx in zip(bars["value"], effects, strict=True)
     ]
     up, down = (GOOD, BAD) if m.higher_is_better else (BAD, GOOD)
@@ -1532,7 +1560,7 @@ def waterfall_figure(ex: Explanation, top: int = WATERFALL_SEGMENTS) -> go.Figur
             y=list(bars["key"]),
             x=list(bars["value"]),
             textposition="none",  # the numbers go in a column of their own (below)
-            customdata=[_waterfall_hover(ex, r) for _, r in bars.iterrows()],
+            customdata=list(hovers),
             hovertemplate="%{customdata}<extra></extra>",
             increasing={"marker": {"color": up}},
             decreasing={"marker": {"color": down}},
@@ -1542,8 +1570,8 @@ def waterfall_figure(ex: Explanation, top: int = WATERFALL_SEGMENTS) -> go.Figur
         )
     )
     # the level after each bar: the whisker of an effect sits around its step's end
-    level = ex.value_prev + np.cumsum(np.where(effects, bars["value"], 0.0))
-    ends = np.where(bars["kind"] == "start", ex.value_prev, level)
+    level = value_prev + np.cumsum(np.where(effects, bars["value"], 0.0))
+    ends = np.where(bars["kind"] == "start", value_prev, level)
     low = np.where(effects, ends - bars["value"] + bars["ci_low"], np.nan)
     high = np.where(effects, ends - bars["value"] + bars["ci_high"], np.nan)
     has_ci = effects & np.isfinite(low) & np.isfinite(high)
@@ -1569,7 +1597,7 @@ def waterfall_figure(ex: Explanation, top: int = WATERFALL_SEGMENTS) -> go.Figur
             x=1, xref="paper", y=key, yref="y", text=label, showarrow=False,
             xanchor="left", xshift=6, font={"size": 12},
         )  # fmt: skip
-    span = waterfall_range([ex.value_prev, *ends, *low, *high], m.decimals)
+    span = waterfall_range([value_prev, *ends, *low, *high], m.decimals)
     fig.update_xaxes(title_text=m.short_label, range=span)
     fig.update_yaxes(
         type="category", autorange="reversed", automargin=True,
@@ -1628,6 +1656,98 @@ def change_story(ex: Explanation) -> str:
         mix = f"the answer mix shifted toward segments with {way} {m.short_label} ({mix_text} mix)"
     opposite = round(ex.within, places) * round(ex.mix, places) < 0
     return f"{head}: {within}, {'but' if opposite else 'and'} {mix}."
+
+
+def waterfall2_bars(ex: Explanation2D) -> pd.DataFrame:
+    """The bars of waterfall2_figure, in drawing order, with waterfall_bars' columns: the
+    comparison period's value ("start"), the mix effect of A ("mix_a"), of B ("mix_b"),
+    the within-cell effect ("within") and the current value ("end"). `value` is the level
+    for start / end and the effect in the metric's change unit otherwise, with its 95%
+    bootstrap interval (`ci_low` / `ci_high`; the end bar carries the total's); `members`
+    counts A's values, B's values and the cells. Start + the three effects = end."""
+    a, b = ex.dimensions
+    nan = float("nan")
+    cells = ex.cells
+    rows: list[dict[str, Any]] = []
+    for kind, label, value, ci, members in (
+        ("start", "Comparison period", ex.value_prev, None, 0),
+        ("mix_a", f"Mix of {plural_dim(a)}", ex.mix_a, ex.mix_a_ci,
+         cells["a"].nunique()),
+        ("mix_b", f"Mix of {plural_dim(b)}", ex.mix_b, ex.mix_b_ci,
+         cells["b"].nunique()),
+        ("within", "Within cells", ex.within, ex.within_ci, len(cells)),
+        ("end", "Current period", ex.value_now, ex.total_ci, 0),
+    ):  # fmt: skip
+        low, high = ci or (nan, nan)
+        rows.append({
+            "kind": kind, "key": kind, "label": label, "value": float(value),
+            "ci_low": low, "ci_high": high, "n_now": ex.n_now, "n_prev": ex.n_prev,
+            "members": int(members), "value_now": nan, "value_prev": nan,
+        })  # fmt: skip
+    return pd.DataFrame(rows)
+
+
+def _waterfall2_hover(ex: Explanation2D, r: pd.Series) -> str:
+    """One bar's hover of waterfall2_figure (HTML, data escaped): the effect in the change
+    unit with its 95% CI, n in both periods, and what the effect means."""
+    metric, name = ex.metric, metric_def(ex.metric).short_label
+    a, b = (_html(fmt.dim_label(d).lower()) for d in ex.dimensions)
+    n = f"n = {int(r['n_prev']):,} → {int(r['n_now']):,} answers"
+    ci = _change_ci(metric, r["ci_low"], r["ci_high"])
+    head = f"<b>{_html(r['label'])}</b><br>"
+    k = int(r["members"])
+    if r["kind"] == "start":
+        return f"{head}{name} {fmt.value(metric, ex.value_prev)} · n = {ex.n_prev:,}"
+    if r["kind"] == "end":
+        return (
+            f"{head}{name} {fmt.value(metric, ex.value_now)} · n = {ex.n_now:,}<br>"
+            f"change {fmt.change(metric, ex.total)}{ci}<br>"
+            f"= mix of {_plural(a)} {fmt.change(metric, ex.mix_a)} + mix of {_plural(b)} "
+            f"{fmt.change(metric, ex.mix_b)} + within cells {fmt.change(metric, ex.within)}"
+        )
+    if r["kind"] == "within":
+        return (
+            f"{head}within-cell effect {fmt.change(metric, r['value'])}{ci}<br>"
+            f"the {a} × {b} cells themselves got better or worse ({k:,} cells)<br>{n}"
+        )
+    dim = a if r["kind"] == "mix_a" else b
+    return (
+        f"{head}mix effect {fmt.change(metric, r['value'])}{ci}<br>"
+        f"the answers' shift between {_plural(dim)} ({k:,} values)<br>{n}"
+    )
+
+
+def waterfall2_figure(ex: Explanation2D) -> go.Figure:
+    """The two-dimension change decomposition (Das Gupta) as a horizontal waterfall, top
+    to bottom: the comparison period's value → the mix effect of A → the mix effect of B →
+    the within-cell effect → the current value (waterfall2_bars), drawn like
+    waterfall_figure: good / bad colours, each effect's 95% bootstrap whisker, hovers with
+    the effect, its CI, n in both periods and what it means, the numbers right of the plot."""
+    bars = waterfall2_bars(ex)
+    return _waterfall_drawn(ex.metric, bars, [_waterfall2_hover(ex, r) for _, r in bars.iterrows()])
+
+
+def change_story2(ex: Explanation2D) -> str:
+    """One plain-text sentence (not escaped) for a two-dimension decomposition: how the
+    metric moved, then the three effects largest first — e.g. "NPS fell 10.3 points:
+    -7.9 pts within region × touchpoint cells, -1.2 pts from the shift between regions,
+    -1.2 pts from the shift between touchpoints."."""
+    m = metric_def(ex.metric)
+    places = m.decimals
+    words = _UNIT_WORDS.get(m.change_unit, "")
+    if round(ex.total, places) == 0:
+        head = f"{m.short_label} was unchanged"
+    else:
+        size = f"{abs(ex.total):.{places}f}" + (f" {words}" if words else "")
+        head = f"{m.short_label} {'rose' if ex.total > 0 else 'fell'} {size}"
+    a, b = (fmt.dim_label(d).lower() for d in ex.dimensions)
+    parts = [
+        (ex.within, f"within {a} × {b} cells"),
+        (ex.mix_a, f"from the shift between {_plural(a)}"),
+        (ex.mix_b, f"from the shift between {_plural(b)}"),
+    ]
+    parts.sort(key=lambda p: -abs(round(p[0], places)))  # stable: ties keep this order
+    return f"{head}: " + ", ".join(f"{fmt.change(ex.metric, v)} {t}" for v, t in parts) + "."
 
 
 # --- key drivers: importance × performance (cxdata.drivers) --------------------------------

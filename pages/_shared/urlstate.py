@@ -58,6 +58,7 @@ PAGE_PARAMS = frozenset({
     "q", "band", "lang", "tp", "seg", "sort", "size", "pg", "view", "order", "export_part",
     "notes",  # the trend charts' annotations: notes=off hides them
     "why", "why.by",  # why did it move: the metric explained and the dimension it is split by
+    "why.and",  # … and the second dimension of a two-way split (Trends)
     # the Feedback page's Themes view
     "voc.source", "voc.trend", "voc.per", "voc.theme", "voc.band", "voc.size", "voc.pg",
     # the Touchpoints page's ratings section

@@ -1,20 +1,28 @@
 """Why did it move: a metric's change vs the comparison period, decomposed along a dimension
 (cxdata.explain, Kitagawa), as the Overview and the Trends page show it: a dimension
 choice (default: the one that explains most), the waterfall, a one-line story and, on
-Trends, the table of segments. Under min n the engine's message replaces the chart."""
+Trends, the table of segments. Trends also offers a second dimension ("and by"): then the
+change is split along both at once (Das Gupta: mix of A, mix of B, within cells) with a
+table of cells. Under min n the engine's message replaces the chart."""
 
 from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import streamlit as st
 
 from cxdata.errors import display_text
-from cxdata.explain import MAX_SEGMENTS, Explanation, NotEnoughAnswers
+from cxdata.explain import MAX_SEGMENTS, Explanation, Explanation2D, NotEnoughAnswers
 from cxdata.metrics import metric_def
+from cxdata.queries import OTHER
 from pages._shared import charts, common, fmt, state
 from pages._shared.session import Ctx
+
+# A bold 13-px title over the two-dimension waterfall starts where its bars start (right of
+# the "Mix of customer types" labels): on a 390-px phone about this many characters fit.
+TITLE_CHARS = 35
 
 
 def dimension_choices(ctx: Ctx, metric: str) -> tuple[list[str], bool]:
@@ -81,13 +89,91 @@ def method_note(ex: Explanation, ctx: Ctx) -> str:
     )
 
 
+def cells_table(ex: Explanation2D) -> pd.DataFrame:
+    """One row per cell (A value × B value) of `ex` with readable headers: the two values,
+    n in both periods, the metric in both periods (the metric's format) and the cell's
+    within, mix-of-A and mix-of-B terms (change unit, one more decimal), as text. A cell
+    under min n in either period (`small`) shows only its n: "n too small (n=…)" in every
+    value column, as the engine's as_dict withholds them. Rows: the largest |within + mix|
+    first, the small cells last (largest n first); a pooled value is named with how many
+    values it holds."""
+    m = metric_def(ex.metric)
+    a, b = ex.dimensions
+    cells = ex.cells.assign(
+        _size=ex.cells["contribution"].abs().where(~ex.cells["small"], -1.0),
+        _n=ex.cells["n_now"] + ex.cells["n_prev"],
+    ).sort_values(["small", "_size", "_n"], ascending=[True, False, False], kind="stable")
+
+    def names(dim: str, col: str, pooled: int) -> list[str]:
+        values = [str(v) for v in cells[col]]
+        pool = (f"{OTHER} (pooled)" if f"{OTHER} (pooled)" in values else OTHER) if pooled else None
+        under = f" ({pooled} value{'s' if pooled != 1 else ''} under n {ex.min_n})"
+        return [fmt.value_label(dim, v) + (under if v == pool else "") for v in values]
+
+    small = cells["small"].to_numpy()
+    fewest = np.minimum(cells["n_now"], cells["n_prev"]).to_numpy()
+    # a cell new in one period (n 0 there) is small too: "no answers" would misread there
+    hidden = [fmt.too_small(int(k)) if k else "n too small" for k in fewest]
+
+    def shown(values: pd.Series, write: Any) -> list[str]:
+        return [h if s else write(v) for v, s, h in zip(values, small, hidden, strict=True)]
+
+    def level(v: float) -> str:
+        return fmt.value(ex.metric, v)
+
+    def step(v: float) -> str:  # one more decimal than the metric: cells' terms are small
+        return f"{v:+.{m.decimals + 1}f}"
+
+    unit = f" ({m.change_unit})" if m.change_unit else ""
+    return pd.DataFrame({
+        fmt.dim_label(a): names(a, "a", ex.pooled[0]),
+        fmt.dim_label(b): names(b, "b", ex.pooled[1]),
+        "n before": cells["n_prev"].astype("int64").to_numpy(),
+        "n now": cells["n_now"].astype("int64").to_numpy(),
+        f"{m.short_label} before": shown(cells["value_prev"], level),
+        f"{m.short_label} now": shown(cells["value_now"], level),
+        f"within{unit}": shown(cells["within"], step),
+        f"mix of {charts.plural_dim(a)}{unit}": shown(cells["mix_a"], step),
+        f"mix of {charts.plural_dim(b)}{unit}": shown(cells["mix_b"], step),
+    })  # fmt: skip
+
+
+def method_note2(ex: Explanation2D, ctx: Ctx) -> str:
+    """What the two-dimension waterfall shows and how (plain text)."""
+    a, b = (charts.plural_dim(d) for d in ex.dimensions)
+    pooled = [f"{k} {name}" for k, name in zip(ex.pooled, (a, b), strict=True) if k]
+    return (
+        f"{fmt.date_range(ctx.filters.start, ctx.filters.end)} vs the {common.vs_label(ctx)} "
+        f"({fmt.date_range(ctx.previous.start, ctx.previous.end)}). Das Gupta's "
+        "decomposition (1993) over the cells of both dimensions at once: within cells — the "
+        "cells themselves got better or worse (Σ average share × change); mix of "
+        f"{a} — the answers shifted between {a}; mix of {b} — the answers shifted between "
+        f"{b} (each cell's share written as the product of one factor per dimension, each "
+        "effect averaged over both orders); the three add up to the change. Whiskers and "
+        f"hovers: 95% bootstrap intervals over answers ({ex.bootstrap} resamples). Values "
+        f"of either dimension with fewer than {ex.min_n} answers in either period are "
+        "pooled into “Other”"
+        + (f" ({' and '.join(pooled)} pooled)" if pooled else "")
+        + f"; a cell with fewer than {ex.min_n} answers in either period shows only its n."
+    )
+
+
 def explanation(
-    ctx: Ctx, metric: str, *, key: str, where: Any = st, table: bool = False
+    ctx: Ctx,
+    metric: str,
+    *,
+    key: str,
+    where: Any = st,
+    table: bool = False,
+    two_way: bool = False,
 ) -> str | None:
     """Draw why `metric` moved: the dimension choice (in `where`, bound to the URL's
     `why.by`, default the dimension that explains most), the waterfall, its story and
-    (with `table`) the segments. Under min n: the engine's message instead of the chart.
-    Returns the dimension shown (None when there is none to choose)."""
+    (with `table`) the segments. With `two_way` a second choice "and by" (URL `why.and`,
+    default nothing: one dimension) splits the change along both dimensions at once
+    (Das Gupta: waterfall2_figure, its story and, with `table`, the cells). Under min n:
+    the engine's message instead of the chart. Returns the (first) dimension shown (None
+    when there is none to choose)."""
     dims, ranked = dimension_choices(ctx, metric)
     if not dims:
         st.info(
@@ -100,6 +186,7 @@ def explanation(
     def named(d: str) -> str:
         return fmt.dim_label(d) + (" (explains most)" if ranked and d == best else "")
 
+    first, second = where.columns(2) if two_way and len(dims) > 1 else (where, None)
     dim = state.select(
         "Split the change by",
         dims,
@@ -107,15 +194,31 @@ def explanation(
         param="why.by",
         default=best,
         format_func=named,
-        where=where,
+        where=first,
         help="Dimensions ranked by how much of the change they explain: the mix effect plus "
         "the segments that moved differently from the rest by more than their noise.",
     )
+    other = ""
+    if second is not None:
+        other = state.select(
+            "and by",
+            ["", *(d for d in dims if d != dim)],
+            key=f"{key}.and",
+            param="why.and",
+            default="",
+            format_func=lambda d: fmt.dim_label(d) if d else "nothing",
+            where=second,
+            help="A second dimension splits the change along both at once: the shift of "
+            "the answers between the values of each, and the change within their cells.",
+        )
     try:
-        ex = ctx.explain(metric, dim)
+        ex = ctx.explain(metric, (dim, other) if other else dim)
     except NotEnoughAnswers as exc:
         text = display_text(exc)
         st.info(f"{fmt.md_escape(text[:1].upper() + text[1:])}.", icon=":material/block:")
+        return dim
+    if isinstance(ex, Explanation2D):
+        _two_way(ctx, ex, key=key, table=table)
         return dim
     label = f"Why {fmt.short_label(metric)} moved, by {fmt.dim_label(dim).lower()}"
     charts.show(charts.waterfall_figure(ex), key=f"{key}.fig", title=label)
@@ -127,3 +230,21 @@ def explanation(
         ours = [c for c in rows.columns if c.endswith("95% CI")]  # signed numbers, not data
         st.dataframe(fmt.safe_table(rows, keep=ours), hide_index=True, width="stretch")
     return dim
+
+
+def _two_way(ctx: Ctx, ex: Explanation2D, *, key: str, table: bool) -> None:
+    """Draw a two-dimension explanation: the waterfall, its story, the method and (with
+    `table`) the cells."""
+    a, b = (fmt.dim_label(d).lower() for d in ex.dimensions)
+    label = f"Why {fmt.short_label(ex.metric)} moved, by {a} × {b}"
+    if len(label) > TITLE_CHARS:  # the bars name both dimensions ("Mix of regions")
+        label = f"Why {fmt.short_label(ex.metric)} moved"
+    charts.show(charts.waterfall2_figure(ex), key=f"{key}.fig2", title=label)
+    st.caption(
+        f"**{fmt.md_escape(charts.change_story2(ex))}**  \n"
+        f"{fmt.md_escape(method_note2(ex, ctx))}"
+    )
+    if table:
+        rows = cells_table(ex)
+        ours = list(rows.columns[4:])  # our formatted numbers ("-0.4"), not data
+        st.dataframe(fmt.safe_table(rows, keep=ours), hide_index=True, width="stretch")
