@@ -7,16 +7,17 @@ from pathlib import Path
 
 import duckdb
 import ibis
+import numpy as np
 import pandas as pd
 import pytest
 from test_voc_impact import voc_frame
 
 import cxdata.store
-from cxdata import schema
+from cxdata import history, schema
 from cxdata.errors import CxError
 from cxdata.filters import Filters
 from cxdata.store import Store, close, connect
-from cxdata.voc import impact, persist, tables
+from cxdata.voc import impact, persist, tables, topics
 from cxdata.voc.taxonomy import DEFAULT_TAXONOMY, Taxonomy, Theme, save_taxonomy
 
 
@@ -242,3 +243,91 @@ def test_an_import_updates_the_themes(store: Store, tmp_path: Path) -> None:
     status = persist.voc_status(store)
     assert (status.pending, status.stale) == (0, 0)
     assert status.analysed == rows(store, schema.RESPONSES)["comment"].notna().sum()
+
+
+def _mixed_frame() -> pd.DataFrame:
+    """voc_frame's repeated sentences with stored labels of every kind: missing, blank,
+    codes, names, regional variants, unknown and wrong ones, and blank comments."""
+    frame = voc_frame(3_000, seed=21)
+    rng = np.random.default_rng(21)
+    labels = np.array([None, "en", "EN", "Norsk", "nb-NO", "", "da", "sv", "xx", "sl"], object)
+    commented = frame["comment"].notna()
+    mixed = rng.random(len(frame)) < 0.4
+    frame.loc[commented & mixed, "language"] = labels[
+        rng.integers(0, len(labels), int((commented & mixed).sum()))
+    ]
+    frame.loc[frame.index[:7], "comment"] = "   "  # blank: not a comment
+    return frame
+
+
+def _results(store: Store) -> dict[str, pd.DataFrame]:
+    out = {}
+    for name in (tables.COMMENTS, tables.THEMES, tables.TOPICS, tables.TOPIC_TERMS):
+        frame = rows(store, name)
+        out[name] = frame.sort_values(list(frame.columns), ignore_index=True)
+    out[schema.RESPONSES] = rows(store, schema.RESPONSES).sort_values(
+        "response_id", ignore_index=True
+    )
+    return out
+
+
+def test_engine_path_stores_exactly_the_in_memory_results(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # a small sample limit, so that the fit's random sample of the comments is exercised
+    monkeypatch.setattr(topics, "MAX_FIT_DOCUMENTS", 300)
+    frame = _mixed_frame()
+    memory, engine = connect(tmp_path / "memory"), connect(tmp_path / "engine")
+    for s in (memory, engine):
+        s.replace_table(schema.RESPONSES, frame)
+    ran = persist.compute_themes(memory, in_engine=False)
+
+    def refused(*_args: object) -> None:
+        raise AssertionError("the engine path fell back to the in-memory one")
+
+    monkeypatch.setattr(persist, "_computed_in_memory", refused)
+    run = persist.compute_themes(engine)
+    expected, got = _results(memory), _results(engine)
+    for name, table in expected.items():
+        pd.testing.assert_frame_equal(got[name], table, obj=name)
+    themes = expected[tables.THEMES]
+    assert (run.comments, run.themes) == (ran.comments, ran.themes)
+    commented = int((frame["comment"].str.strip().str.len() > 0).sum())
+    assert run.comments == len(expected[tables.COMMENTS]) == commented == 1_752
+    assert run.themes == len(themes) and set(themes["source"]) == {"taxonomy", "auto"}
+    assert expected[tables.TOPICS]["language"].nunique() >= 3
+    commit = engine.backend.table(tables.RUNS).to_pandas().iloc[-1]
+    assert (commit["comments"], commit["themes"]) == (run.comments, run.themes)
+    logged = [history.changes(s)[0] for s in (memory, engine)]
+    assert logged[0].rows == logged[1].rows
+    assert logged[1].rows[tables.THEMES] == run.themes
+    # an edited taxonomy matched again: the same rows both ways
+    shops = Theme("shops", "Shops", {"en": ("shop",), "no": ("butikk",)})
+    edited = Taxonomy((*DEFAULT_TAXONOMY.themes[1:], shops))
+    matched = [
+        persist.rematch_taxonomy(s, taxonomy=edited, in_engine=s is engine)
+        for s in (memory, engine)
+    ]
+    assert matched[0].themes == matched[1].themes > 0
+    assert matched[0].comments == matched[1].comments == commented
+    expected, got = _results(memory), _results(engine)
+    pd.testing.assert_frame_equal(got[tables.THEMES], expected[tables.THEMES])
+    assert expected[tables.THEMES]["theme"].eq("shops").any()
+    assert not expected[tables.THEMES]["theme"].eq(DEFAULT_TAXONOMY.themes[0].id).any()
+    close(tmp_path / "memory")
+    close(tmp_path / "engine")
+
+
+def test_a_repeated_response_id_takes_the_in_memory_path(tmp_path: Path) -> None:
+    frame = voc_frame(600, seed=3)
+    first = frame[frame["comment"].notna()].iloc[0]
+    twin = first.to_frame().T.astype(frame.dtypes)  # the same response imported twice
+    frame = pd.concat([frame, twin], ignore_index=True)
+    s = connect(tmp_path)
+    s.replace_table(schema.RESPONSES, frame)
+    run = persist.compute_themes(s)
+    themes = rows(s, tables.THEMES)
+    assert run.comments == frame["comment"].notna().sum()
+    assert not themes.duplicated(["response_id", "theme"]).any()
+    assert (themes["response_id"] == first["response_id"]).sum() >= 1
+    close(tmp_path)
