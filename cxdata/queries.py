@@ -118,9 +118,16 @@ def _shape(
     return pattern, sentinels, dates, texts
 
 
-def _compile_shape(store: Store, expr: ir.Table, n_dates: int, n_texts: int) -> _Compiled | None:
-    """`expr` (built on sentinel filters) as SQL with each sentinel a parameter; None when a
-    sentinel is not found as a plain literal (then the caller runs Ibis as usual)."""
+def _compile_shape(
+    store: Store,
+    expr: ir.Table,
+    n_dates: int,
+    n_texts: int,
+    rewrite: Callable[[sge.Expr], sge.Expr] | None = None,
+) -> _Compiled | None:
+    """`expr` (built on sentinel filters) as SQL with each sentinel a parameter, its
+    sqlglot tree passed through `rewrite` if given; None when a sentinel is not found as a
+    plain literal (then the caller runs Ibis as usual)."""
     stamps = {
         (d.year, d.month, d.day): (i, k)
         for i in range(n_dates)
@@ -147,6 +154,8 @@ def _compile_shape(store: Store, expr: ir.Table, n_dates: int, n_texts: int) -> 
         return node
 
     tree = store.backend.compiler.to_sqlglot(expr).transform(swap)
+    if rewrite is not None:
+        tree = rewrite(tree)
     sql = tree.sql(dialect=store.backend.dialect)
     used = {(kind, i) for kind, i, _ in slots}
     if _MARK in sql or any(("s", i) not in used for i in range(n_texts)) or any(
@@ -165,8 +174,29 @@ def _shaped_query(
     the filters' values (the query, its dimensions, grain…); `build` may read the filters
     only through `filtered` / `in_list` / plain date comparisons (it is called with
     sentinel values), never run a query. Result types are those of the Ibis path."""
-    if not store.is_embedded:
+    shaped = _shaped_sql(store, name, build, *filters)
+    if shaped is None:
         return build(store, *filters).to_pandas()
+    compiled, params = shaped
+    # on the Ibis backend's own cursor (this Store's), where Ibis would run it too
+    result = store.backend.con.execute(compiled.sql, params).to_arrow_table()
+    return result.cast(compiled.schema).to_pandas()
+
+
+def _shaped_sql(
+    store: Store,
+    name: tuple[object, ...],
+    build: Callable[..., ir.Table],
+    *filters: Filters,
+    rewrite: Callable[[sge.Expr], sge.Expr] | None = None,
+) -> tuple[_Compiled, list[object]] | None:
+    """(compiled query, its parameter values) of `build` for `filters` on the embedded
+    store, as _shaped_query runs it; None on other stores or when the shape does not
+    compile (then run `build` with Ibis). `rewrite` edits the compiled sqlglot tree (the
+    cached SQL is the rewritten one; `name` must tell rewrites apart); the schema stays
+    `build`'s Ibis schema, so a rewrite that changes the columns must type them itself."""
+    if not store.is_embedded:
+        return None
     pattern, sentinels, dates, texts = _shape(filters)
     restrict = tuple(sorted(store.restrict.items()))
     key = (name, store.location, restrict, store.responses().schema(), pattern)
@@ -175,17 +205,17 @@ def _shaped_query(
     else:
         if len(_COMPILED) >= _COMPILED_KEPT:
             _COMPILED.clear()
-        compiled = _compile_shape(store, build(store, *sentinels), len(dates), len(texts))
+        compiled = _compile_shape(
+            store, build(store, *sentinels), len(dates), len(texts), rewrite
+        )
         _COMPILED[key] = compiled
     if compiled is None:
-        return build(store, *filters).to_pandas()
+        return None
     params: list[object] = [
         dt.datetime.combine(dates[i] + dt.timedelta(days=k), dt.time()) if kind == "d" else texts[i]
         for kind, i, k in compiled.slots
     ]
-    # on the Ibis backend's own cursor (this Store's), where Ibis would run it too
-    result = store.backend.con.execute(compiled.sql, params).to_arrow_table()
-    return result.cast(compiled.schema).to_pandas()
+    return compiled, params
 
 
 def _check_dims(store: Store, dims: Sequence[str]) -> None:

@@ -5,10 +5,13 @@ the pages' query layer are exact; sparkline figures are shared per drawing."""
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pandas as pd
+import plotly.graph_objects as go
+import plotly.io
 import pytest
 
 from cxdata import demo, kpi_metrics, queries, schema, segments
@@ -139,6 +142,59 @@ def test_a_restricted_store_keeps_its_restriction(
     assert queries.kpis(oslo, skane).responses == 0 < queries.kpis(whole, skane).responses
 
 
+HOSTILE = ["x'); DROP TABLE responses; --", 'a"; SELECT 1; --', "(not set", "Oslo"]
+
+
+@pytest.fixture
+def odd_dir(tmp_path: Path, reference_frame: pd.DataFrame) -> Iterator[Path]:
+    """3,000 answers with two more dimensions: one named like an SQL keyword, one whose
+    name needs quoting, both holding hostile values and NULLs."""
+    frame = reference_frame.head(3_000).copy()
+    picks = pd.Series(HOSTILE * 750, index=frame.index)
+    frame["select"] = picks.where(frame.index % 7 != 0)  # NULLs → NOT_SET
+    frame['we"ird; group'] = picks.iloc[::-1].to_numpy()
+    s = connect(tmp_path)
+    s.replace_table(schema.RESPONSES, frame)
+    yield tmp_path
+    close(tmp_path)
+
+
+@pytest.mark.parametrize("restricted", [False, True], ids=["whole", "oslo-only"])
+def test_period_counts_grouping_sets_equal_the_ibis_path(
+    odd_dir: Path, monkeypatch: pytest.MonkeyPatch, restricted: bool
+) -> None:
+    whole = connect(odd_dir)
+    s = whole.restricted({"region": ("Oslo",)}) if restricted else whole
+    dims = ["select", "region", "touchpoint", 'we"ird; group', "plan"]
+    now = Filters.make(dt.date(2025, 4, 1), dt.date(2025, 9, 30), {"channel": ["web", "store"]})
+    prev = now.with_dates(dt.date(2024, 10, 1), dt.date(2025, 3, 31))
+    queries._COMPILED.clear()
+    fast = segments.period_counts(s, now, prev, dims)
+    [sql] = [c.sql for k, c in queries._COMPILED.items() if c is not None]
+    assert sql.count("GROUPING SETS") == 1 and "UNION" not in sql  # one scan
+    assert "DROP" not in sql and "web" not in sql  # values only ever as parameters
+    slow = ibis_path(monkeypatch, lambda: segments.period_counts(s, now, prev, dims))
+    pd.testing.assert_frame_equal(  # same columns in the same order, same types, same rows
+        fast.sort_values(["dimension", "value", "period"], ignore_index=True),
+        slow.sort_values(["dimension", "value", "period"], ignore_index=True),  # type: ignore[union-attr]
+    )
+    answers = queries.kpis(s, now).responses + queries.kpis(s, prev).responses
+    assert answers > 0
+    for dim in dims:  # every dimension sees every answer of both periods once
+        assert int(fast.loc[fast["dimension"] == dim, "responses"].sum()) == answers
+    odd = fast[fast["dimension"] == "select"]
+    assert set(odd["value"]) == {*HOSTILE, NOT_SET}
+    assert set(fast.loc[fast["dimension"] == "region", "value"]) == (
+        {"Oslo"} if restricted else {"Oslo", "Skåne", "Celje", NOT_SET}
+    )
+    # by hand: the keyword-named dimension's NOT_SET rows are the NULLs of the period
+    frame = s.table(schema.RESPONSES).to_pandas()
+    day = frame["submitted_at"].dt.date
+    in_now = (day >= now.start) & (day <= now.end) & frame["channel"].isin(["web", "store"])
+    got = odd.loc[(odd["value"] == NOT_SET) & (odd["period"] == "now"), "responses"]
+    assert int(got.sum()) == int((in_now & frame["select"].isna()).sum()) > 0
+
+
 def test_key_text_is_exact() -> None:
     text = session.key_text
     assert len({text(1), text(1.0), text(True), text("1")}) == 4
@@ -195,3 +251,57 @@ def test_sparkline_figures_are_shared_per_drawing() -> None:
     assert other is not one and list(other.data[0].y) == [1.0, 2.0, 3.0]
     partial = tiles.sparkline_figure(x, y, hover, "#000", pd.Series([False, False, True]))
     assert partial is not one and len(partial.data) == 2
+
+
+def _sparkline_built_trace_by_trace(
+    x: pd.Series, y: list[float], hover: list[str], color: str, partial: list[bool]
+) -> go.Figure:
+    """The sparkline as charts.sparkline built it before sparkline_spec (the reference)."""
+    fig = go.Figure(
+        go.Scatter(
+            x=list(x), y=list(y), mode="lines", line={"color": color, "width": 2},
+            customdata=list(hover), hovertemplate="%{customdata}<extra></extra>",
+            connectgaps=False,
+        )
+    )  # fmt: skip
+    cut = [bool(p) for p in partial]
+    if any(cut):
+        fig.add_trace(
+            go.Scatter(
+                x=[v for v, p in zip(x, cut, strict=True) if p],
+                y=[v for v, p in zip(y, cut, strict=True) if p],
+                mode="markers",
+                marker={"symbol": "circle-open", "size": 7, "color": color, "line": {"width": 2}},
+                hoverinfo="skip",
+            )
+        )
+    fig.update_xaxes(visible=False)
+    fig.update_yaxes(visible=False)
+    fig.update_layout(
+        height=56, margin={"l": 0, "r": 0, "t": 4, "b": 4}, showlegend=False, hovermode="x"
+    )
+    return fig
+
+
+@pytest.mark.parametrize(
+    ("y", "partial"),
+    [([25.5, float("nan"), 20.25], [False, False, True]), ([1.0, 2.0, 3.5], [False] * 3)],
+)
+def test_a_shared_sparkline_sends_the_same_spec_and_hands_out_copies(
+    y: list[float], partial: list[bool]
+) -> None:
+    x = pd.Series(pd.date_range("2024-01-01", periods=3, freq="MS"))
+    hover = ["Jan <b>", "Feb", "Mar (so far)"]
+    fig = tiles.sparkline_figure(x, pd.Series(y), hover, "#2F6FD0", pd.Series(partial))
+    reference = _sparkline_built_trace_by_trace(x, y, hover, "#2F6FD0", partial)
+    # what st.plotly_chart sends: plotly.io.to_json of the figure's to_dict()
+    sent = json.loads(plotly.io.to_json(fig.to_dict(), validate=False))
+    assert sent == json.loads(plotly.io.to_json(reference.to_dict(), validate=False))
+    assert sent["layout"]["template"]["layout"]  # the default (Streamlit) template is kept
+    assert len(sent["data"]) == 1 + any(partial)
+    # every call hands out a new dict: a caller changing it does not change the next one
+    first = fig.to_dict()
+    first["data"][0]["customdata"].append("changed")
+    first["layout"]["height"] = 999
+    again = fig.to_dict()
+    assert again["data"][0]["customdata"] == hover and again["layout"]["height"] == 56
