@@ -16,6 +16,9 @@ every query keyed on the filters is a cache miss: this is the cost a user pays p
                own CPU clock (time.thread_time), so other processes' load does not count;
                DuckDB's worker threads are not in it (process CPU above is).
 --rounds N     rounds of before/after per page (default 1); the medians are pooled.
+
+Also printed: the script thread's own CPU per rerun (time.thread_time, no profiler): the
+page's Python work without DuckDB's worker threads, less moved by other processes' load.
 """
 
 from __future__ import annotations
@@ -55,16 +58,19 @@ def measure(root: Path, page: str, profile: bool) -> dict[str, object]:
 
     prof = cProfile.Profile(time.thread_time)
     on = [False]
+    thread_cpu = [0.0]  # the script thread's own CPU in the last run (no DuckDB workers)
     original = sr.ScriptRunner._run_script
 
     def wrapped(self, *a, **k):  # profile the script thread only, and only when asked
-        if not on[0]:
-            return original(self, *a, **k)
-        prof.enable()
+        t0 = time.thread_time()
+        if on[0]:
+            prof.enable()
         try:
             return original(self, *a, **k)
         finally:
-            prof.disable()
+            if on[0]:
+                prof.disable()
+            thread_cpu[0] = time.thread_time() - t0
 
     sr.ScriptRunner._run_script = wrapped
     at = AppTest.from_file(str(root / "dashboard.py"), default_timeout=300)
@@ -72,7 +78,7 @@ def measure(root: Path, page: str, profile: bool) -> dict[str, object]:
     at.switch_page(f"pages/{page}.py")
     at.run()
     assert not at.exception, [e.value for e in at.exception]
-    cpu, wall = [], []
+    cpu, wall, script = [], [], []
     for i, region in enumerate(REGIONS):
         w = next(w for w in at.multiselect if str(w.key).endswith("region"))
         w.set_value([region])
@@ -82,8 +88,9 @@ def measure(root: Path, page: str, profile: bool) -> dict[str, object]:
         on[0] = False
         cpu.append(time.process_time() - c0)
         wall.append(time.perf_counter() - t0)
+        script.append(thread_cpu[0])
         assert not at.exception, [e.value for e in at.exception]
-    out: dict[str, object] = {"page": page, "cpu": cpu, "wall": wall}
+    out: dict[str, object] = {"page": page, "cpu": cpu, "wall": wall, "script": script}
     if profile:
         text = io.StringIO()
         stats = pstats.Stats(prof, stream=text)
@@ -125,30 +132,39 @@ def main() -> None:
     rows = []
     for page in pages:
         got: dict[str, list[float]] = {"before": [], "after": []}
+        own: dict[str, list[float]] = {"before": [], "after": []}
         for _ in range(args.rounds):
             trees = [("before", args.before)] if args.before else []
             for label, root in [*trees, ("after", HERE)]:
                 res = run_child(root, page, args.profile)
                 cpu = res["cpu"][WARMUP:]
                 got[label] += cpu
+                own[label] += res["script"][WARMUP:]
                 print(
                     f"{label:6} {page:12} cpu median {median(cpu):.3f}s  wall median "
-                    f"{median(res['wall'][WARMUP:]):.3f}s  all cpu "
+                    f"{median(res['wall'][WARMUP:]):.3f}s  script thread "
+                    f"{median(res['script'][WARMUP:]):.3f}s  all cpu "
                     f"{[round(x, 3) for x in res['cpu']]}",
                     flush=True,
                 )
                 if args.profile:
                     print(res["profile"][:14000], flush=True)
-        rows.append((page, got))
-    print("\n| page | before (s CPU) | after (s CPU) | after / before |")
-    print("|---|---:|---:|---:|")
-    for page, got in rows:
-        after = median(got["after"])
+        rows.append((page, got, own))
+    print(
+        "\n| page | before (s CPU) | after (s CPU) | after / before "
+        "| script thread before | after | after / before |"
+    )
+    print("|---|---:|---:|---:|---:|---:|---:|")
+    for page, got, own in rows:
+        after, own_after = median(got["after"]), median(own["after"])
         if got["before"]:
-            before = median(got["before"])
-            print(f"| {page} | {before:.3f} | {after:.3f} | {after / before:.2f} |")
+            before, own_before = median(got["before"]), median(own["before"])
+            print(
+                f"| {page} | {before:.3f} | {after:.3f} | {after / before:.2f} "
+                f"| {own_before:.3f} | {own_after:.3f} | {own_after / own_before:.2f} |"
+            )
         else:
-            print(f"| {page} | – | {after:.3f} | – |")
+            print(f"| {page} | – | {after:.3f} | – | – | {own_after:.3f} | – |")
 
 
 if __name__ == "__main__":

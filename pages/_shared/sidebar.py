@@ -42,8 +42,9 @@ def _dim_key(dim: str) -> str:
     return K_DIM + dim
 
 
-def _adopt_view(ctx: Ctx, dims: Sequence[str]) -> None:
-    """Seed every global widget from the URL being adopted (via the one codec)."""
+def _adopt_view(ctx: Ctx, dims: Sequence[str], values: Mapping[str, Sequence[str]]) -> None:
+    """Seed every global widget from the URL being adopted (via the one codec); `values`:
+    each dimension's values (Ctx.dimension_values)."""
     adopt = state.adopted()
     if adopt is None:
         return
@@ -56,7 +57,7 @@ def _adopt_view(ctx: Ctx, dims: Sequence[str]) -> None:
         state.set_value(K_RANGE, view.date_range(ctx.anchor, ctx.span[0]))
     chosen = view.dims()
     for dim in dims:
-        allowed = set(ctx.dimension_values(dim))
+        allowed = set(values.get(dim, []))
         state.set_value(_dim_key(dim), [v for v in chosen.get(dim, []) if v in allowed])
 
 
@@ -99,7 +100,9 @@ def _value_label(value: str) -> str:
 def render_filters(ctx: Ctx) -> ViewFilters:
     """Draw the global filters; returns the chosen view and publishes it to the URL."""
     dims = ctx.dimensions()
-    _adopt_view(ctx, dims)
+    # Every dimension's values in one read: each cache hit hands back a fresh copy of all.
+    by_dim: Mapping[str, list[str]] = ctx.query("dimension_values")
+    _adopt_view(ctx, dims, by_dim)
     side = st.sidebar
     side.subheader("Period")
     period = state.select(
@@ -142,7 +145,7 @@ def render_filters(ctx: Ctx) -> ViewFilters:
     side.subheader("Filters")
     where: dict[str, list[str]] = {}
     for dim in dims:
-        values = ctx.dimension_values(dim)
+        values = by_dim.get(dim, [])
         where[dim] = state.multi(
             fmt.md_escape(fmt.dim_label(dim)),  # a column name from the data
             values,
