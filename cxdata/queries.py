@@ -199,7 +199,9 @@ def _shaped_sql(
         return None
     pattern, sentinels, dates, texts = _shape(filters)
     restrict = tuple(sorted(store.restrict.items()))
-    key = (name, store.location, restrict, store.responses().schema(), pattern)
+    # the metric registry too: registering a metric adds count columns to the same shape
+    key = (name, store.location, restrict, store.responses().schema(), count_columns(),
+           pattern)
     if key in _COMPILED:
         compiled = _COMPILED.get(key)  # (sessions' threads share it: read once, locally)
     else:
