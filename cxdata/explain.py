@@ -149,19 +149,7 @@ class Explanation:
     def as_dict(self) -> dict[str, object]:
         """JSON-ready: scalars rounded to 4 decimals, periods as ISO dates, segments as a
         list of records (NaN → None)."""
-
-        def num(x: float | None) -> float | None:
-            return None if x is None or not np.isfinite(x) else round(float(x), 4)
-
-        def ci(c: tuple[float, float] | None) -> list[float | None] | None:
-            return None if c is None else [num(c[0]), num(c[1])]
-
-        def period(f: Filters | None) -> dict[str, str | None] | None:
-            if f is None:
-                return None
-            return {"from": f.start.isoformat() if f.start else None,
-                    "to": f.end.isoformat() if f.end else None}
-
+        num, ci, period = _num, _ci_list, _period
         rows = []
         for rec in self.segments.to_dict("records"):
             rows.append({

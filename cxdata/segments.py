@@ -32,7 +32,6 @@ import pandas as pd
 
 from cxdata import config, stats
 from cxdata.config import Thresholds
-from cxdata.errors import UnknownName
 from cxdata.filters import NOT_SET, Filters
 from cxdata.metrics import (
     compare,
@@ -42,7 +41,7 @@ from cxdata.metrics import (
     metrics_on,
     sum_columns,
 )
-from cxdata.queries import _shaped_query, breakdown, responses
+from cxdata.queries import _check_dims, _shaped_query, breakdown, responses
 from cxdata.scores import (
     FAMILIES,
     count_aggregates,
@@ -370,6 +369,22 @@ def _date_predicate(t: ir.Table, f: Filters) -> ir.BooleanValue:
     return pred
 
 
+def _wanted_counts(columns: Sequence[str] | None) -> list[str]:
+    """`responses` and the count columns asked for (all when None), responses first."""
+    asked = count_columns() if columns is None else columns
+    return ["responses", *[c for c in asked if c != "responses"]]
+
+
+def _zero_filled(counts: pd.DataFrame) -> pd.DataFrame:
+    """`counts` with every count column: those not asked for are zero (their scores are
+    unused)."""
+    sums = sum_columns()
+    for col in count_columns():
+        if col not in counts.columns:
+            counts[col] = 0.0 if col in sums else 0
+    return counts
+
+
 def period_counts(
     store: Store,
     current: Filters,
@@ -392,14 +407,10 @@ def period_counts(
 
     from cxdata.queries import _shaped_sql
 
-    allowed = store.dimensions()
-    for dim in dims:
-        if dim not in allowed:
-            raise UnknownName("dimension", dim, allowed)
+    _check_dims(store, dims)
     if not dims:
         return pd.DataFrame(columns=["dimension", "value", "period", *count_columns()])
-    asked = count_columns() if columns is None else columns
-    wanted = ["responses", *[c for c in asked if c != "responses"]]
+    wanted = _wanted_counts(columns)
 
     bases = tuple(b for b in FAMILIES if set(count_columns((b,))[1:]) & set(wanted))
 
@@ -514,11 +525,7 @@ def period_counts(
         shape = ("period_counts", tuple(dims), tuple(wanted))
         frame = _shaped_query(store, shape, build, current, previous)
     counts = counts_frame(frame, keys)
-    sums = sum_columns()
-    for col in count_columns():  # the columns not asked for are zero (their scores unused)
-        if col not in counts.columns:
-            counts[col] = 0.0 if col in sums else 0
-    return counts
+    return _zero_filled(counts)
 
 
 def movers(
@@ -612,12 +619,8 @@ def period_cell_counts(
     every count column) and responses are computed; the others are zero. The sibling of
     period_counts, which groups by one dimension at a time. Raises UnknownName for an
     unknown dimension."""
-    allowed = store.dimensions()
-    for dim in dims:
-        if dim not in allowed:
-            raise UnknownName("dimension", dim, allowed)
-    asked = count_columns() if columns is None else columns
-    wanted = ["responses", *[c for c in asked if c != "responses"]]
+    _check_dims(store, dims)
+    wanted = _wanted_counts(columns)
     parts = []
     if current.where == previous.where:
         base = responses(store, Filters(where=current.where))
@@ -634,8 +637,4 @@ def period_cell_counts(
             parts.append(t.group_by(keys).aggregate(**aggs).mutate(period=ibis.literal(label)))
     expr = parts[0] if len(parts) == 1 else ibis.union(*parts, distinct=False)
     counts = execute_counts(expr, dims)
-    sums = sum_columns()
-    for col in count_columns():  # the columns not asked for are zero (their scores unused)
-        if col not in counts.columns:
-            counts[col] = 0.0 if col in sums else 0
-    return counts
+    return _zero_filled(counts)

@@ -1638,6 +1638,16 @@ def waterfall_range(points: Sequence[float], decimals: int) -> list[float]:
     return [lo - pad, hi + pad]
 
 
+def _moved_head(metric: str, total: float) -> str:
+    """"NPS fell 10.3 points" / "NPS was unchanged": how a story opens."""
+    m = metric_def(metric)
+    if round(total, m.decimals) == 0:
+        return f"{m.short_label} was unchanged"
+    words = _UNIT_WORDS.get(m.change_unit, "")
+    size = f"{abs(total):.{m.decimals}f}" + (f" {words}" if words else "")
+    return f"{m.short_label} {'rose' if total > 0 else 'fell'} {size}"
+
+
 def change_story(ex: Explanation) -> str:
     """One plain-text sentence (not escaped) from the numbers: how the metric moved, how
     many segments got better (in the metric's good direction) with the within effect, and
@@ -1647,12 +1657,7 @@ def change_story(ex: Explanation) -> str:
     count; "but" joins effects of opposite sign."""
     m = metric_def(ex.metric)
     places = m.decimals
-    words = _UNIT_WORDS.get(m.change_unit, "")
-    if round(ex.total, places) == 0:
-        head = f"{m.short_label} was unchanged"
-    else:
-        size = f"{abs(ex.total):.{places}f}" + (f" {words}" if words else "")
-        head = f"{m.short_label} {'rose' if ex.total > 0 else 'fell'} {size}"
+    head = _moved_head(ex.metric, ex.total)
     seg = ex.segments[(ex.segments["n_now"] > 0) & (ex.segments["n_prev"] > 0)]
     delta = (seg["value_now"] - seg["value_prev"]).to_numpy("float64")
     better = int((delta > 0).sum() if m.higher_is_better else (delta < 0).sum())
@@ -1753,12 +1758,7 @@ def change_story2(ex: Explanation2D) -> str:
     -1.2 pts from the shift between touchpoints."."""
     m = metric_def(ex.metric)
     places = m.decimals
-    words = _UNIT_WORDS.get(m.change_unit, "")
-    if round(ex.total, places) == 0:
-        head = f"{m.short_label} was unchanged"
-    else:
-        size = f"{abs(ex.total):.{places}f}" + (f" {words}" if words else "")
-        head = f"{m.short_label} {'rose' if ex.total > 0 else 'fell'} {size}"
+    head = _moved_head(ex.metric, ex.total)
     a, b = (fmt.dim_label(d).lower() for d in ex.dimensions)
     parts = [
         (ex.within, f"within {a} × {b} cells"),
