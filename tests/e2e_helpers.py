@@ -137,13 +137,7 @@ class AppServer:
 
     def stop(self) -> None:
         """Stop the server process this object started."""
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(timeout=5)
+        terminate(self.proc, grace=15)
         self.proc = None
 
 
@@ -220,14 +214,19 @@ class CaddyProxy:
 
     def stop(self) -> None:
         """Stop the Caddy process this object started."""
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(timeout=5)
+        terminate(self.proc, grace=10)
         self.proc = None
+
+
+def terminate(proc: subprocess.Popen[bytes] | None, grace: float) -> None:
+    """Stop `proc` if it still runs: SIGTERM, then SIGKILL after `grace` seconds."""
+    if proc is not None and proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(timeout=grace)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=5)
 
 
 @contextmanager
