@@ -8,6 +8,7 @@ outlive the data they were computed from. Each function runs one small aggregate
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import ibis
@@ -174,3 +175,16 @@ def dimension_cardinality(store: Store, name: str = schema.RESPONSES) -> dict[st
             _CARDINALITIES.clear()
         _CARDINALITIES[key] = found
     return dict(found)
+
+
+# Journey and channel first, then who the customer is; anything else alphabetically.
+_DIMENSION_ORDER: tuple[str, ...] = (
+    "touchpoint", "journey_stage", "channel", "country", "region", "city", "plan",
+    "customer_type", "persona", "device", "language",
+)  # fmt: skip
+
+
+def display_order(dims: Sequence[str]) -> list[str]:
+    """`dims` in the product's display order (the sidebar's, the movers' and a digest's)."""
+    rank = {d: i for i, d in enumerate(_DIMENSION_ORDER)}
+    return sorted(dims, key=lambda d: (rank.get(d, len(rank)), d))

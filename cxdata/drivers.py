@@ -708,31 +708,36 @@ def _fit_sampled(
                 moments=(np.array(n), sums, cross), total_n=int(n), hits=hits)
 
 
-_MASK_BITS = 62  # themes per int64 bit-mask column (the sign bit and one spare unused)
+_MASK_BITS = tables.MASK_BITS
 
 
-def _themes_only(
-    store: Store,
-    ids: ir.Table,
-    outcome: str,
-    exclude: Sequence[str],
-    min_n: int,
-    theme_source: str | None,
-    bootstrap: int,
-    seed: int,
-    bootstrap_rows: int,
-) -> Drivers | None:
-    """key_drivers when the drivers can only be themes (no ratings), from ONE big query:
-    the analysed answers in `ids` (response_id, y) grouped by (y, their themes as bit
-    masks) with counts. The candidates (answers analysed, mentions per theme), the choice
-    of drivers and the answer patterns all follow from those counts, exactly as the
-    general path computes them with its four queries (plus one small query for the theme
-    ids). None when this does not apply (no themes, no driver, or more patterns than
-    `bootstrap_rows`): the general path then runs (and says why)."""
-    if not (store.has(tables.COMMENTS) and store.has(tables.THEMES)):
+def _stored_mask_counts(
+    store: Store, ids: ir.Table, theme_source: str | None, rows: int
+) -> tuple[list[str], pd.DataFrame] | None:
+    """(theme names in bit order, the analysed answers in `ids` grouped by (y, m0) with
+    `_count`) from the stored masks (cxdata.voc.tables MASKS) — one join, one grouping;
+    None when they are not stored or `theme_source`'s themes are not all in one word."""
+    if not (store.has(tables.BITS) and store.has(tables.MASKS)) or theme_source is None:
         return None
-    if theme_source is not None and theme_source not in tables.SOURCES:
-        raise UnknownName("theme source", theme_source, tables.SOURCES)
+    bits = store.table(tables.BITS)
+    bits = bits.filter(bits.source == theme_source).to_pandas()
+    if bits.empty or bits["word"].nunique() != 1:
+        return None
+    names = [str(t) for t in bits.sort_values("bit")["theme"]]
+    if list(bits.sort_values("bit")["bit"]) != list(range(len(names))):
+        return None  # not numbered as _BITS_SQL numbers them: read the themes instead
+    masks = store.table(tables.MASKS)
+    masks = masks.filter(masks.word == int(bits["word"].iloc[0]))
+    wide = ids.inner_join(masks, "response_id").select("y", m0=masks.mask)
+    got = wide.group_by(["y", "m0"]).aggregate(_count=wide.count()).limit(rows + 1).to_pandas()
+    return names, got
+
+
+def _computed_mask_counts(
+    store: Store, ids: ir.Table, theme_source: str | None, rows: int
+) -> tuple[list[str], pd.DataFrame] | None:
+    """As _stored_mask_counts, with the masks (m0, m1, … of _MASK_BITS themes each)
+    computed from THEMES and COMMENTS; None when no theme is stored."""
     ct = store.table(tables.THEMES)
     if theme_source is not None:
         ct = ct.filter(ct.source == theme_source)
@@ -751,9 +756,43 @@ def _themes_only(
     wide = ids.semi_join(analysed, "response_id").left_join(flags, "response_id")
     wide = wide.select("y", **{m: wide[m].fill_null(0) for m in masks})
     got = (wide.group_by(["y", *masks]).aggregate(_count=wide.count())
-           .limit(bootstrap_rows + 1).to_pandas())
+           .limit(rows + 1).to_pandas())
+    return names, got
+
+
+def _themes_only(
+    store: Store,
+    ids: ir.Table,
+    outcome: str,
+    exclude: Sequence[str],
+    min_n: int,
+    theme_source: str | None,
+    bootstrap: int,
+    seed: int,
+    bootstrap_rows: int,
+) -> Drivers | None:
+    """key_drivers when the drivers can only be themes (no ratings), from ONE big query:
+    the analysed answers in `ids` (response_id, y) grouped by (y, their themes as bit
+    masks) with counts — read from the stored masks when they are there (a join and a
+    grouping), else computed from the theme rows. The candidates (answers analysed,
+    mentions per theme), the choice of drivers and the answer patterns all follow from
+    those counts, exactly as the general path computes them with its four queries (plus
+    one small query for the theme ids). None when this does not apply (no themes, no
+    driver, or more patterns than `bootstrap_rows`): the general path then runs (and
+    says why)."""
+    if not (store.has(tables.COMMENTS) and store.has(tables.THEMES)):
+        return None
+    if theme_source is not None and theme_source not in tables.SOURCES:
+        raise UnknownName("theme source", theme_source, tables.SOURCES)
+    found = (_stored_mask_counts(store, ids, theme_source, bootstrap_rows)
+             or _computed_mask_counts(store, ids, theme_source, bootstrap_rows))
+    if found is None:
+        return None
+    names, got = found
     if len(got) > bootstrap_rows:
         return None
+    groups = [names[i : i + _MASK_BITS] for i in range(0, len(names), _MASK_BITS)]
+    masks = [f"m{g}" for g in range(len(groups))]
     counts = pd.to_numeric(got["_count"]).to_numpy("float64")
     flag = np.zeros((len(got), len(names)))
     for g, (m, group) in enumerate(zip(masks, groups, strict=True)):

@@ -513,6 +513,17 @@ def friction_matrix(
     return out.reset_index(drop=True)
 
 
+HOTSPOT_DIMS = ("region", "country", "channel", "plan")  # hot spots' segments, first found
+
+
+def hotspot_dimension(dims: Sequence[str]) -> str | None:
+    """The dimension friction hot spots are located by: the first of HOTSPOT_DIMS among
+    `dims` (None without one, or without a touchpoint column to cross it with)."""
+    if "touchpoint" not in dims:
+        return None
+    return next((d for d in HOTSPOT_DIMS if d in dims), None)
+
+
 def friction_hotspots(
     store: Store,
     filters: Filters,

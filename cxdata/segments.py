@@ -528,6 +528,20 @@ def period_counts(
     return _zero_filled(counts)
 
 
+MOVER_MAX_VALUES = 50  # dimensions with more values (ids, cities…) are too noisy for movers
+
+
+def mover_dimensions(
+    dims: Sequence[str], cardinality: Mapping[str, int], filters: Filters
+) -> list[str]:
+    """The dimensions worth testing for movers, in the order of `dims`: 2…MOVER_MAX_VALUES
+    distinct values (`cardinality`: dimension → values, as catalog.all_dimension_values
+    counts them) and not filtered to one value in `filters` (its one segment is the whole
+    selection; movers also drops a dimension the row restriction leaves with one value)."""
+    single = {d for d, values in filters.where if len(values) == 1}
+    return [d for d in dims if 1 < cardinality.get(d, 0) <= MOVER_MAX_VALUES and d not in single]
+
+
 def movers(
     store: Store,
     current: Filters,

@@ -352,7 +352,7 @@ class Store:
         # hidden. A key "<dataset>:<dimension>" is that dataset's own restriction from the
         # access file (cxdata.access), standing in for the dimensions the dataset lacks.
         from cxdata.annotations import ANNOTATIONS
-        from cxdata.voc.tables import RUNS, TOPIC_TERMS, TOPICS  # the theme tables
+        from cxdata.voc.tables import BITS, RUNS, TOPIC_TERMS, TOPICS  # the theme tables
 
         if name == RUNS:  # the log of theme runs: when, which kind and taxonomy; never its
             return table.select(  # counts, which span all rows
@@ -375,8 +375,8 @@ class Store:
                     "have no such column, so no data is shown; ask an administrator to "
                     "fix the access file"
                 )
-            elif name in (TOPICS, TOPIC_TERMS):
-                continue  # the theme model (labels, term weights) holds no customer rows
+            elif name in (TOPICS, TOPIC_TERMS, BITS):
+                continue  # the theme model (labels, term weights, bit numbers): no customer rows
             elif name == ANNOTATIONS:  # events, no customer rows (cxdata.annotations):
                 # those scoped to a value of `dim` outside the restriction are hidden
                 preds.append(table.scope_dim.isnull() | (table.scope_dim != dim)

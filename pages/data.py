@@ -23,6 +23,7 @@ import streamlit as st
 
 from cxdata import schema
 from cxdata.errors import CxError
+from cxdata.fmt import md_escape, safe_table
 from cxdata.importing import (
     MODES,
     DateOrderUndecided,
@@ -39,7 +40,6 @@ from cxdata.store import Store
 from pages._shared import exports
 from pages._shared import mapping_step as step
 from pages._shared.auth import effective_grant, open_mode_hint
-from pages._shared.fmt import md_escape, safe_table
 from pages._shared.history_section import history_section
 from pages._shared.session import session_store, within_entrypoint
 

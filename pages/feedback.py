@@ -16,11 +16,11 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from cxdata import comments, schema
+from cxdata import comments, fmt, schema
 from cxdata.comments import CommentPage, CommentQuery
-from pages._shared import common, exports, fmt, session, state, themes
+from cxdata.urlstate import decode_many
+from pages._shared import common, exports, session, state, themes
 from pages._shared.session import Ctx, context
-from pages._shared.urlstate import decode_many
 
 K_SEG = "feedback.seg"
 K_PAGE = "feedback.page"

@@ -12,6 +12,7 @@ from pages._shared import warmup  # noqa: F401
 import pandas as pd
 import streamlit as st
 
+from cxdata import charts, fmt
 from cxdata.filters import Filters
 from cxdata.kpi_metrics import (
     in_range,
@@ -20,14 +21,13 @@ from cxdata.kpi_metrics import (
     volume_change_between,
 )
 from cxdata.metrics import METRICS
-from cxdata.queries import with_coverage
-from pages._shared import charts, common, fmt, state, tiles, why
+from cxdata.queries import hotspot_dimension, with_coverage
+from cxdata.segments import mover_dimensions
+from cxdata.urlstate import decode_choice
+from pages._shared import common, state, tiles, why
 from pages._shared.auth import effective_grant, may_import
 from pages._shared.session import Ctx, context
-from pages._shared.urlstate import decode_choice
 
-MOVER_MAX_VALUES = 50  # dimensions with more values (ids, cities…) are too noisy for movers
-HOTSPOT_DIMS = ("region", "country", "channel", "plan")
 WHY_METRICS = ("nps", "csat", "ces", "friction")  # the metrics "Why did it move?" explains
 WHY_KEY = "overview.why"  # the explained metric's selectbox (URL: why, why.by)
 WHY_OPEN = "overview.why.open"  # whether the explanation is shown
@@ -146,17 +146,6 @@ def metric_tiles(ctx: Ctx) -> None:
     )
 
 
-def mover_dimensions(ctx: Ctx) -> list[str]:
-    """Dimensions worth testing for movers: 2…MOVER_MAX_VALUES values, and not filtered to
-    one value (its one segment is the whole selection; segments.movers also drops a
-    dimension that the filters or the row restriction leave with one value)."""
-    card = ctx.cardinality()
-    single = {d for d, values in ctx.filters.where if len(values) == 1}
-    return [
-        d for d in ctx.dimensions() if 1 < card.get(d, 0) <= MOVER_MAX_VALUES and d not in single
-    ]
-
-
 def open_mover(ctx: Ctx, metric: str, segment: tuple[str, str]) -> None:
     """Go to Trends filtered to the clicked segment, with the movers' metric (global
     filters and period kept): its line over time shows when and how it moved."""
@@ -182,7 +171,8 @@ def movers(ctx: Ctx) -> None:
         text = fmt.no_answers(metric, in_data)
         st.info(f"{text[:1].upper()}{text[1:]}.", icon=":material/block:")
         return
-    found = ctx.movers(mover_dimensions(ctx), metric)
+    dims = mover_dimensions(ctx.dimensions(), ctx.cardinality(), ctx.filters)
+    found = ctx.movers(dims, metric)
     vs = common.vs_label(ctx)
     name = fmt.short_label(metric)
     tests = int(found.attrs.get("comparisons", 0))
@@ -221,12 +211,10 @@ def hotspots(ctx: Ctx) -> None:
     """The five touchpoint × segment cells with the most friction, each a link."""
     st.subheader("Friction hot spots")
     dims = ctx.dimensions()
-    if "touchpoint" not in dims:
-        st.info("The data has no touchpoint column, so friction cannot be located.")
-        return
-    by = next((d for d in HOTSPOT_DIMS if d in dims), None)
+    by = hotspot_dimension(dims)
     if by is None:
-        st.info("No segment dimension to locate friction by.")
+        st.info("The data has no touchpoint column, so friction cannot be located."
+                if "touchpoint" not in dims else "No segment dimension to locate friction by.")
         return
     spots = ctx.hotspots(by, limit=5)
     if spots.empty:

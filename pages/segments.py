@@ -14,12 +14,12 @@ from collections.abc import Sequence
 import pandas as pd
 import streamlit as st
 
-from cxdata import segments
+from cxdata import charts, fmt, segments
 from cxdata.comments import safe_csv
 from cxdata.metrics import METRICS, metric_def
-from pages._shared import charts, common, exports, fmt, state
+from cxdata.urlstate import decode_many
+from pages._shared import common, exports, plot, state
 from pages._shared.session import Ctx, context
-from pages._shared.urlstate import decode_many
 
 NONE = "none"
 LEVELS = 3
@@ -112,7 +112,7 @@ def drill(ctx: Ctx, path: list[str], metric: str, kind: str) -> segments.Protect
     fig = charts.drill_figure(
         nodes, metric, kind, "All answers", None if score.suppressed else score.value, score.n
     )
-    charts.show(fig, key="drill", alt=f"{CHARTS[kind]} of {' → '.join(path)} coloured by {name}")
+    plot.show(fig, key="drill", alt=f"{CHARTS[kind]} of {' → '.join(path)} coloured by {name}")
     zoom = (
         "Click a box to zoom in, the bar above to zoom out."
         if kind == "treemap"

@@ -14,10 +14,10 @@ from pages._shared import warmup  # noqa: F401
 import pandas as pd
 import streamlit as st
 
-from cxdata import ratings
+from cxdata import charts, fmt, ratings
 from cxdata.filters import NOT_SET, Filters
 from cxdata.metrics import METRICS, metric_def
-from pages._shared import charts, common, drivers_view, fmt, state
+from pages._shared import common, drivers_view, plot, state
 from pages._shared.session import Ctx, context
 
 ROWS = "touchpoint"
@@ -86,7 +86,7 @@ def journey(ctx: Ctx, metric: str) -> None:
         return
     st.subheader("Along the journey")
     stages = ctx.breakdown(["journey_stage"])
-    charts.show(
+    plot.show(
         charts.journey_figure(stages, metric),
         key="journey",
         alt="Score and answers per journey stage",
@@ -192,7 +192,7 @@ def touchpoint_ratings(ctx: Ctx, dims: list[str]) -> None:
         return
     stages = ctx.touchpoint_ratings("journey_stage")
     if ratings.placeable(stages, measure).any():
-        charts.show(
+        plot.show(
             charts.ratings_journey_figure(stages, measure),
             key="touchpoints.ratings_journey",
             alt="Touchpoint ratings along the journey",

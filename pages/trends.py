@@ -12,12 +12,13 @@ from pages._shared import warmup  # noqa: F401
 import pandas as pd
 import streamlit as st
 
+from cxdata import charts, fmt
 from cxdata.comments import safe_csv
 from cxdata.kpi_metrics import days_in
 from cxdata.metrics import METRICS
 from cxdata.queries import with_coverage
 from cxdata.scores import metric_columns
-from pages._shared import annotations, charts, common, exports, fmt, state, why
+from pages._shared import annotations, common, exports, plot, state, why
 from pages._shared.session import Ctx, context
 
 GRAIN_CHOICES: dict[str, str] = {
@@ -260,7 +261,7 @@ def render() -> None:
             frame, metric, by, kpi_series, kpi.capitalize() if kpi else "",
             grain=grain, kpi_ignored=ctx.metric_filters_ignored(), notes=notes,
         )  # fmt: skip
-        charts.show(figure, key="trend", alt=title)
+        plot.show(figure, key="trend", alt=title)
         note = hidden_note(frame, metric, ctx)
         lines = frame[by].nunique() if by else 1
         bands = (
@@ -284,7 +285,7 @@ def render() -> None:
 
         st.subheader("Promoters, passives and detractors")
         mix = covered(ctx.trend(grain), grain, ctx) if by else frame
-        charts.show(
+        plot.show(
             charts.shares_figure(mix, grain=grain, notes=notes),
             key="shares",
             alt="Share of promoters, passives and detractors per period",

@@ -15,14 +15,13 @@ import pytest
 from conftest import random_responses
 from streamlit.testing.v1 import AppTest
 
-from cxdata import annotations, cli, demo, history, schema
+from cxdata import annotations, charts, cli, demo, history, schema
 from cxdata.annotations import AnnotationError, add_annotation, annotations_in, delete_annotation
 from cxdata.errors import CxError, NoData
 from cxdata.filters import Filters
 from cxdata.roles import AccessDenied
 from cxdata.store import Store, close, connect
-from pages._shared import charts
-from pages._shared.urlstate import GLOBAL_PARAMS, PAGE_PARAMS, dim_param
+from cxdata.urlstate import GLOBAL_PARAMS, PAGE_PARAMS, dim_param
 
 ROOT = Path(__file__).resolve().parents[1]
 PAGE = "pages/trends.py"

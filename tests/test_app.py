@@ -14,8 +14,7 @@ from streamlit.testing.v1 import AppTest
 
 from cxdata import demo, schema
 from cxdata.store import connect
-from cxdata.voc import persist
-from pages._shared.urlstate import (
+from cxdata.urlstate import (
     DEFAULT_PERIOD,
     ViewFilters,
     decode_choice,
@@ -24,6 +23,7 @@ from pages._shared.urlstate import (
     dim_param,
     preset_range,
 )
+from cxdata.voc import persist
 
 ROOT = Path(__file__).resolve().parents[1]
 PAGES = (

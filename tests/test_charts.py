@@ -19,10 +19,9 @@ import plotly.graph_objects as go
 import pytest
 from plotly.colors import sample_colorscale
 
-from cxdata import queries
+from cxdata import charts, fmt, queries
 from cxdata.config import Thresholds
 from cxdata.scores import metric_columns, score_frame
-from pages._shared import charts, fmt
 
 TH = Thresholds(min_n=10, low_base=30)
 HTML = "<b>x</b>"  # a segment / touchpoint / stage name that is HTML

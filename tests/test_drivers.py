@@ -293,6 +293,30 @@ def test_demo_themes_only_path_equals_the_general_path(
         "response_id", y=drivers.ibis.literal(1.0)), "nps", (), 150, "taxonomy", 0, 0, 1) is None
 
 
+@pytest.mark.parametrize("source", ["taxonomy", "auto"])
+def test_stored_theme_masks_give_what_the_theme_rows_give(
+    demo: Store, monkeypatch: pytest.MonkeyPatch, source: str
+) -> None:
+    # the stored masks (one join) against the masks computed from comment_themes, also
+    # through a row restriction (the masks reach it via their responses)
+    kind = str(demo.table(schema.RESPONSES).customer_type.mode().execute())
+    real = drivers._stored_mask_counts
+    for store in (demo, demo.restricted({"customer_type": (kind,)})):
+        calls: list[int] = []
+        monkeypatch.setattr(drivers, "_stored_mask_counts",
+                            lambda *a, calls=calls: calls.append(1) or real(*a))
+        stored = drivers.key_drivers(store, Filters(), "nps", bootstrap=50, seed=2,
+                                     theme_source=source, min_n=20)
+        monkeypatch.setattr(drivers, "_stored_mask_counts", lambda *a: None)
+        computed = drivers.key_drivers(store, Filters(), "nps", bootstrap=50, seed=2,
+                                       theme_source=source, min_n=20)
+        assert calls == [1] and real(store, drivers.responses(store, Filters()).select(
+            "response_id", y=store.table(schema.RESPONSES).nps), source, 10**6) is not None
+        pd.testing.assert_frame_equal(stored.drivers, computed.drivers)
+        assert (stored.n, stored.r2, stored.skipped) == (computed.n, computed.r2,
+                                                         computed.skipped)
+
+
 def test_batched_subset_r2_matches_one_at_a_time_sweep() -> None:
     # the sweep by definition, one subset after another, against the batched blocks
     rng = np.random.default_rng(3)

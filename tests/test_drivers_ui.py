@@ -14,12 +14,12 @@ import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from cxdata import drivers, schema
+from cxdata import charts, drivers, schema
 from cxdata.demo import demo_responses
 from cxdata.filters import Filters
 from cxdata.store import close, connect
 from cxdata.voc.persist import compute_themes
-from pages._shared import charts, drivers_view
+from pages._shared import drivers_view
 
 ROOT = Path(__file__).resolve().parents[1]
 

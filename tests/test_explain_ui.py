@@ -14,10 +14,9 @@ import pytest
 import test_app
 from test_app import assert_clean, new_app, run_page
 
-from cxdata import explain, queries
+from cxdata import charts, explain, queries
 from cxdata.config import Thresholds
 from cxdata.store import connect
-from pages._shared import charts
 from pages._shared.why import segments_table
 
 demo_dir, app_env = test_app.demo_dir, test_app.app_env  # its fixtures: the demo store

@@ -13,9 +13,9 @@ import pandas as pd
 import pytest
 from e2e_helpers import AppServer, make_demo_store, running_app, wait_for_text, wait_ready
 
+from cxdata import charts
 from cxdata.config import Thresholds
 from cxdata.scores import metric_columns, score_frame
-from pages._shared import charts
 
 TH = Thresholds(min_n=10, low_base=30)
 BLUE, NEUTRAL, RED = "#2F6FD0", "#EDE6D6", "#C8553D"

@@ -246,7 +246,7 @@ def test_plotly_labels_show_html_as_text(
 
 
 def test_the_movers_chart_shows_segment_names_as_text() -> None:
-    from pages._shared.charts import movers_figure
+    from cxdata.charts import movers_figure
 
     movers = pd.DataFrame({
         "dimension": ["touchpoint", "journey_stage", "plan"],
@@ -269,7 +269,7 @@ def test_the_heatmap_shows_escaped_labels_and_its_click_maps_back(app_env: Path)
     assert "&lt;span style=\"font-size:60px\"&gt;Delivery&lt;/span&gt;" in heat["layout"][
         "xaxis"
     ]["ticktext"]
-    from pages._shared.charts import heatmap_cell
+    from cxdata.charts import heatmap_cell
 
     cells = next(t for t in heat["data"] if t.get("name") == "cells")
     i = cells["y"].index(LINK_TP)

@@ -13,11 +13,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from cxdata import schema, segments, stats
+from cxdata import charts, fmt, schema, segments, stats
 from cxdata.config import Thresholds
 from cxdata.filters import Filters
 from cxdata.store import Store, close, connect
-from pages._shared import charts, fmt
 
 
 def plain_bh(p: list[float], q: float = 0.05) -> list[bool]:

@@ -16,11 +16,10 @@ import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from cxdata import demo, kpi_metrics, schema, segments
+from cxdata import charts, demo, fmt, kpi_metrics, schema, segments
 from cxdata.config import Thresholds
 from cxdata.filters import Filters
 from cxdata.store import Store, connect
-from pages._shared import charts, fmt
 
 ROOT = Path(__file__).resolve().parents[1]
 DEMO_END = dt.date(2026, 6, 30)

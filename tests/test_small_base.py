@@ -499,7 +499,7 @@ def test_the_segments_page_says_why_a_value_is_hidden(
     the overall score minus A cannot give C; the chart and the table say so."""
     from streamlit.testing.v1 import AppTest
 
-    from pages._shared import fmt
+    from cxdata import fmt
 
     sizes = {"A": 200, "B": 30, "C": 3}
     frame = random_responses(sum(sizes.values()), seed=9)

@@ -8,8 +8,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from cxdata import charts
 from cxdata.voc.impact import ranked_by_impact
-from pages._shared import charts
 
 NA = pd.NA
 # theme, label, n, share, NPS with (CI), n with, NPS without (CI), n without, impact, t,

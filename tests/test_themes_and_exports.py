@@ -18,13 +18,12 @@ from airline_reviews import airline_reviews
 from streamlit.testing.v1 import AppTest
 from test_voc_impact import voc_frame
 
-from cxdata import cli, comments, schema
+from cxdata import charts, cli, comments, schema
 from cxdata.comments import CommentQuery
 from cxdata.config import Thresholds
 from cxdata.filters import Filters
 from cxdata.store import close, connect
 from cxdata.voc import fit, impact, persist
-from pages._shared import charts
 
 ROOT = Path(__file__).resolve().parents[1]
 TH = Thresholds(min_n=10, low_base=30)

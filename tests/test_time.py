@@ -19,7 +19,7 @@ from cxdata import demo, periods, schema
 from cxdata.filters import Filters
 from cxdata.store import connect
 from cxdata.targets import TargetsError, load_targets, on_target, parse_targets
-from pages._shared.urlstate import (
+from cxdata.urlstate import (
     DEFAULT_COMPARISON,
     DEFAULT_PERIOD,
     ViewFilters,

@@ -21,11 +21,10 @@ from conftest import random_responses
 from pg_server import postgres_server, require_postgres
 from streamlit.testing.v1 import AppTest
 
-from cxdata import ratings, schema
+from cxdata import charts, fmt, ratings, schema
 from cxdata.config import Thresholds
 from cxdata.filters import Filters
 from cxdata.store import Store, connect
-from pages._shared import charts, fmt
 
 TH = Thresholds(min_n=10, low_base=30)
 ROOT = Path(__file__).resolve().parents[1]

@@ -33,6 +33,32 @@ def rows(store: Store, name: str) -> pd.DataFrame:
     return store.backend.table(name).to_pandas()
 
 
+def assert_masks_restate_themes(store: Store) -> None:
+    """The stored masks (tables.MASKS decoded with tables.BITS) hold exactly each analysed
+    comment's themes per source, and the bits number each source's themes in name order."""
+    themes, bits = rows(store, tables.THEMES), rows(store, tables.BITS)
+    for _, per in bits.groupby("source"):
+        per = per.sort_values("theme")
+        rank = np.arange(len(per))
+        assert per["bit"].tolist() == (rank % tables.MASK_BITS).tolist()
+        assert (per["word"] - per["word"].min()).tolist() == (rank // tables.MASK_BITS).tolist()
+    assert set(map(tuple, bits[["source", "theme"]].to_numpy())) == set(
+        map(tuple, themes[["source", "theme"]].drop_duplicates().to_numpy()))
+    masks = rows(store, tables.MASKS)
+    analysed = set(rows(store, tables.COMMENTS)["response_id"])
+    words = set(bits["word"])
+    assert len(masks) == len(analysed) * len(words)  # every analysed comment, every word
+    assert set(masks["response_id"]) == analysed and set(masks["word"]) == words
+    got = {
+        (r, s, t)
+        for r, w, m in masks.itertuples(index=False)
+        for s, t, b in bits.loc[bits["word"] == w, ["source", "theme", "bit"]].itertuples(
+            index=False)
+        if (m >> b) & 1
+    }
+    assert got == set(map(tuple, themes[["response_id", "source", "theme"]].to_numpy()))
+
+
 def test_compute_stores_every_comment_with_progress(store: Store) -> None:
     seen: list[tuple[float, str]] = []
     run = persist.compute_themes(store, lambda f, m: seen.append((f, m)))
@@ -101,6 +127,7 @@ def test_update_processes_only_new_comments(store: Store) -> None:
     pd.testing.assert_frame_equal(rows(store, tables.TOPICS), topics_before)  # not re-fitted
     assert persist.update_themes(store).comments == 0  # nothing left
     assert len(rows(store, tables.RUNS)) == 2  # a no-op update records no run
+    assert_masks_restate_themes(store)
 
 
 def test_changed_and_deleted_comments_are_redone(store: Store) -> None:
@@ -123,6 +150,7 @@ def test_changed_and_deleted_comments_are_redone(store: Store) -> None:
     mine = themes[(themes["response_id"] == changed_id) & (themes["source"] == "taxonomy")]
     assert mine["theme"].tolist() == ["delivery"]
     assert voc.loc[voc["response_id"] == changed_id, "language"].item() == "en"
+    assert_masks_restate_themes(store)
 
 
 def test_rematch_after_a_taxonomy_edit(store: Store) -> None:
@@ -166,6 +194,7 @@ def test_rematch_after_a_taxonomy_edit(store: Store) -> None:
     assert persist.voc_status(store).taxonomy_current
     labels = impact.theme_impact(store, Filters(), "taxonomy").set_index("theme")["label"]
     assert labels["shops"] == "Shops"
+    assert_masks_restate_themes(store)
 
 
 def test_a_failed_write_changes_nothing(store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -314,6 +343,8 @@ def test_engine_path_stores_exactly_the_in_memory_results(
     pd.testing.assert_frame_equal(got[tables.THEMES], expected[tables.THEMES])
     assert expected[tables.THEMES]["theme"].eq("shops").any()
     assert not expected[tables.THEMES]["theme"].eq(DEFAULT_TAXONOMY.themes[0].id).any()
+    for s in (memory, engine):
+        assert_masks_restate_themes(s)
     close(tmp_path / "memory")
     close(tmp_path / "engine")
 

@@ -277,6 +277,48 @@ def theme_impact(
     return out.sort_values(["n", "theme"], ascending=[False, True], ignore_index=True)
 
 
+def theme_share_changes(
+    store: Store,
+    current: Filters,
+    previous: Filters,
+    source: str | None = "taxonomy",
+    th: Thresholds | None = None,
+) -> pd.DataFrame:
+    """How each theme's share of the analysed comments moved from `previous` to `current`,
+    largest absolute move first: theme, label, n, comments, share, n_prev, comments_prev,
+    share_prev, change (percentage points), p_value (two-sided, of the two-proportion z,
+    stats.proportion_change_z; NaN = not tested), significant (Benjamini–Hochberg at a 5%
+    false discovery rate over the `comparisons` themes tested; NA = not tested),
+    significant_unadjusted, comparisons. A period with fewer than min_n analysed comments
+    has no shares (NaN: too few to say what share mentions a theme); one under low_base
+    is not tested. Empty when neither period has a theme of `source`."""
+    th = _th(th)
+    now, before = (theme_impact(store, f, source, th) for f in (current, previous))
+    cols = ["theme", "label", "n", "comments"]
+    if now.empty and before.empty:
+        return pd.DataFrame(columns=[*cols, "share", "n_prev", "comments_prev", "share_prev",
+                                     "change", "p_value", "significant",
+                                     "significant_unadjusted", "comparisons"])
+    prev = before[cols].rename(columns={"n": "n_prev", "comments": "comments_prev"})
+    out = now[cols].merge(prev, on=["theme", "label"], how="outer")
+    out["comments"] = int(now["comments"].iloc[0]) if len(now) else 0
+    out["comments_prev"] = int(before["comments"].iloc[0]) if len(before) else 0
+    out[["n", "n_prev"]] = out[["n", "n_prev"]].fillna(0).astype("int64")
+    for share, n, total in (("share", "n", "comments"), ("share_prev", "n_prev", "comments_prev")):
+        out[share] = np.where(out[total] >= th.min_n, stats.share_pct(out[n], out[total]), np.nan)
+    out["change"] = out["share"] - out["share_prev"]
+    testable = (out["comments"] >= th.low_base) & (out["comments_prev"] >= th.low_base)
+    z = stats.proportion_change_z(out["n"], out["comments"], out["n_prev"], out["comments_prev"])
+    out["p_value"] = np.where(testable, stats.p_value(z), np.nan)
+    out["significant_unadjusted"] = pd.array(
+        np.where(testable, stats.is_significant(z), False), dtype="boolean")
+    out.loc[~testable, "significant_unadjusted"] = pd.NA
+    out = correct_for_comparisons(out)
+    order = out["change"].abs().fillna(-1.0)
+    return out.assign(_o=order).sort_values(["_o", "theme"], ascending=[False, True]).drop(
+        columns="_o").reset_index(drop=True)
+
+
 def _empty_impact() -> pd.DataFrame:
     cols = [
         "theme",

@@ -320,6 +320,7 @@ def compute_themes(
             *writes,
             WriteOp.replace(tables.TOPICS, tables.arrow(tables.TOPICS, topics_df)),
             WriteOp.replace(tables.TOPIC_TERMS, tables.arrow(tables.TOPIC_TERMS, terms_df)),
+            *_mask_ops(store),
             _run_op("compute", n_comments, n_themes, tax.digest(), seconds),
             _FILL_LANGUAGE,
         ],
@@ -449,6 +450,7 @@ def update_themes(store: Store, progress: Progress = silent) -> VocRun:
             WriteOp.delete_ids(tables.THEMES, clear),
             WriteOp.append(tables.COMMENTS, tables.arrow(tables.COMMENTS, result.comments)),
             WriteOp.append(tables.THEMES, tables.arrow(tables.THEMES, result.themes)),
+            *_mask_ops(store),
             _run_op("update", len(frame), len(result.themes), tax.digest(), seconds),
             _FILL_LANGUAGE,
         ],
@@ -519,6 +521,7 @@ def rematch_taxonomy(
         [
             WriteOp.delete_where(tables.THEMES, "source", "taxonomy"),
             write,
+            *_mask_ops(store),
             _run_op("taxonomy", n_comments, n_themes, tax.digest(), seconds),
         ],
         Commit(
@@ -602,6 +605,42 @@ _FILL_LANGUAGE = WriteOp.fill_from(schema.RESPONSES, "language", tables.COMMENTS
 def _no_rows(name: str) -> pa.Table:
     """Table `name` with no rows (created, then filled by an insert_select)."""
     return tables.arrow(name, tables.empty(name))
+
+
+# BITS numbered from the stored themes: per source (in name order) 62 to a word, each
+# source's words starting at its own multiple of 1,000,000 (never shared with another's).
+_BITS_SQL = f"""
+SELECT source, theme,
+  (dense_rank() OVER (ORDER BY source) - 1) * 1000000
+    + (row_number() OVER (PARTITION BY source ORDER BY theme) - 1) // {tables.MASK_BITS} AS word,
+  (row_number() OVER (PARTITION BY source ORDER BY theme) - 1) % {tables.MASK_BITS} AS bit
+FROM (SELECT DISTINCT source, theme FROM "{tables.THEMES}"
+      WHERE source IS NOT NULL AND theme IS NOT NULL)
+"""
+# MASKS: every analysed comment once per word, its themes there as bits (0: none)
+_MASKS_SQL = f"""
+WITH hit AS (
+  SELECT t.response_id, b.word, bit_or(CAST(1 AS BIGINT) << b.bit) AS mask
+  FROM "{tables.THEMES}" AS t JOIN "{tables.BITS}" AS b USING (source, theme)
+  GROUP BY t.response_id, b.word)
+SELECT c.response_id, w.word, coalesce(hit.mask, 0) AS mask
+FROM (SELECT DISTINCT response_id FROM "{tables.COMMENTS}") AS c
+CROSS JOIN (SELECT DISTINCT word FROM "{tables.BITS}") AS w
+LEFT JOIN hit ON hit.response_id = c.response_id AND hit.word = w.word
+"""
+
+
+def _mask_ops(store: Store) -> list[WriteOp]:
+    """The writes that derive BITS and MASKS from THEMES and COMMENTS as the preceding
+    writes of the same Store.apply leave them; none on a warehouse (see cxdata.voc.tables)."""
+    if not store.is_embedded:
+        return []
+    return [
+        WriteOp.replace(tables.BITS, _no_rows(tables.BITS)),
+        WriteOp.insert_select(tables.BITS, _BITS_SQL, _no_rows(tables.BITS)),
+        WriteOp.replace(tables.MASKS, _no_rows(tables.MASKS)),
+        WriteOp.insert_select(tables.MASKS, _MASKS_SQL, _no_rows(tables.MASKS)),
+    ]
 
 
 def _run_op(kind: str, comments: int, themes: int, digest: str, seconds: float) -> WriteOp:

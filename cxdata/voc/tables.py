@@ -9,7 +9,14 @@
 - TOPICS (`voc_topics`): the automatic themes — language, theme, label, terms, position;
 - TOPIC_TERMS (`voc_topic_terms`): their model — language, term, idf, theme, weight;
 - RUNS (`voc_runs`): one row per computation — run_at, kind, comments, themes,
-  taxonomy (digest of the taxonomy used), seconds.
+  taxonomy (digest of the taxonomy used), seconds;
+- BITS (`voc_theme_bits`): each stored (source, theme) numbered — word, bit (< MASK_BITS);
+  a source's themes take words of their own, so one source's first 62 themes share one;
+- MASKS (`voc_theme_masks`): one row per (analysed comment, word) — response_id, word,
+  mask (the sum of 2**bit over the comment's themes in that word; 0: none of them).
+  BITS and MASKS restate THEMES ⋈ COMMENTS so that key drivers is one join and one
+  grouping; they are derived in the same transaction as every write of THEMES (embedded
+  store only: a warehouse never has them and key drivers reads THEMES itself).
 
 The detected language also fills `responses.language` where it is missing (embedded
 store); on a warehouse the responses are never modified and the language is read from
@@ -26,7 +33,10 @@ THEMES = "comment_themes"
 TOPICS = "voc_topics"
 TOPIC_TERMS = "voc_topic_terms"
 RUNS = "voc_runs"
-ALL: tuple[str, ...] = (COMMENTS, THEMES, TOPICS, TOPIC_TERMS, RUNS)
+BITS = "voc_theme_bits"
+MASKS = "voc_theme_masks"
+ALL: tuple[str, ...] = (COMMENTS, THEMES, TOPICS, TOPIC_TERMS, RUNS, BITS, MASKS)
+MASK_BITS = 62  # themes per int64 mask word (the sign bit and one spare unused)
 
 SOURCES: tuple[str, ...] = ("taxonomy", "auto")
 
@@ -52,6 +62,11 @@ SCHEMAS: dict[str, pa.Schema] = {
         ("run_at", pa.timestamp("us")), ("kind", pa.string()), ("comments", pa.int64()),
         ("themes", pa.int64()), ("taxonomy", pa.string()), ("seconds", pa.float64()),
     ]),
+    BITS: pa.schema([
+        ("source", pa.string()), ("theme", pa.string()), ("word", pa.int64()),
+        ("bit", pa.int64()),
+    ]),
+    MASKS: pa.schema([("response_id", pa.string()), ("word", pa.int64()), ("mask", pa.int64())]),
 }  # fmt: skip
 
 

@@ -9,16 +9,16 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from cxdata import annotations
+from cxdata import annotations, fmt
 from cxdata.errors import CxError, display_text
 from cxdata.store import Store
-from pages._shared import fmt, state
+from cxdata.urlstate import decode_choice
+from pages._shared import state
 from pages._shared.auth import effective_grant, open_mode_hint
 from pages._shared.session import Ctx
-from pages._shared.urlstate import decode_choice
 
 KEY = "trends.notes"  # the show / hide switch
-PARAM = "notes"  # its URL parameter (urlstate.PAGE_PARAMS): "off" hides, absent shows
+PARAM = "notes"  # its URL parameter (cxdata.urlstate.PAGE_PARAMS): "off" hides, absent shows
 _FLASH = "notes.flash"  # (kind, text) of the last add or delete, shown once
 EVERYWHERE = ""
 MAX_LISTED = 50

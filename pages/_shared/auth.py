@@ -37,7 +37,7 @@ from cxdata.access import (
     verified_email,
 )
 from cxdata.errors import CxError
-from pages._shared.fmt import md_escape
+from cxdata.fmt import md_escape
 
 
 def auth_configured() -> bool:

@@ -8,10 +8,10 @@ from dataclasses import dataclass
 
 import streamlit as st
 
+from cxdata import fmt
 from cxdata.errors import CxError, display_text
-from pages._shared import fmt
+from cxdata.urlstate import PERIODS, Params, ViewFilters
 from pages._shared.session import Ctx
-from pages._shared.urlstate import PERIODS, Params, ViewFilters
 
 
 @dataclass(frozen=True)

@@ -9,9 +9,9 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from cxdata import drivers
+from cxdata import charts, drivers, fmt
 from cxdata.errors import CxError, display_text
-from pages._shared import charts, fmt, state
+from pages._shared import plot, state
 from pages._shared.session import Ctx
 
 # Resamples in the app: the engine's default 1,000 takes seconds on large data (every
@@ -79,8 +79,8 @@ def key_drivers(ctx: Ctx, *, key: str = "touchpoints.drivers") -> None:
         st.info("No touchpoint rating with a top-2-box score to place on the quadrant; the "
                 "themes below are ranked by importance only.", icon=":material/info:")
     else:
-        context = f"R² = {result.r2:.2f} · n = {result.n:,} · {charts.run_context()}".strip(" ·")
-        charts.show(
+        context = f"R² = {result.r2:.2f} · n = {result.n:,} · {plot.run_context()}".strip(" ·")
+        plot.show(
             charts.drivers_quadrant(result), key=f"{key}.fig",
             title=f"Key drivers of {OUTCOMES[outcome]}", context=context,
         )  # fmt: skip

@@ -15,10 +15,10 @@ import streamlit as st
 
 from cxdata import history, schema
 from cxdata.errors import CxError
+from cxdata.fmt import md_escape, safe_table
 from cxdata.history import Change
 from cxdata.store import Store
 from cxdata.voc import tables
-from pages._shared.fmt import md_escape, safe_table
 
 EMPTY = (
     "No changes recorded yet: imports, demo loads, deletes and theme runs appear here."

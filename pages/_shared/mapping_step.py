@@ -12,6 +12,7 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
+from cxdata.fmt import clean_text, md_escape, safe_table
 from cxdata.importing import (
     DateOrderUndecided,
     Mapping,
@@ -39,7 +40,6 @@ from cxdata.importing.table import (
 )
 from cxdata.store import Store
 from pages._shared import exports
-from pages._shared.fmt import clean_text, md_escape, safe_table
 
 REJECT_ROWS_SHOWN = 200
 WHOLE_ROW = "(the whole row)"

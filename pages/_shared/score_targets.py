@@ -9,9 +9,9 @@ from pathlib import Path
 
 import streamlit as st
 
+from cxdata import fmt
 from cxdata.errors import display_text
 from cxdata.targets import TARGETS_ENV, Targets, TargetsError, load_targets, targets_path
-from pages._shared import fmt
 from pages._shared.auth import effective_grant
 
 

@@ -35,9 +35,9 @@ from cxdata.errors import CxError
 from cxdata.filters import Filters
 from cxdata.queries import Kpis
 from cxdata.store import Store, connect, is_open
+from cxdata.urlstate import ViewFilters
 from cxdata.voc import fit, impact, persist, verbatims
 from pages._shared.auth import effective_grant
-from pages._shared.urlstate import ViewFilters
 
 ENTRYPOINT = Path(__file__).resolve().parents[2] / "dashboard.py"
 _STORE = "_cx_store"
@@ -264,7 +264,7 @@ class Ctx:
     # catalog
     def dimensions(self) -> list[str]:
         """Dimensions of the responses, in the order the sidebar shows them."""
-        return order_dimensions(self.query("dimensions"))
+        return catalog.display_order(self.query("dimensions"))
 
     def dimension_values(self, dim: str) -> list[str]:
         """A dimension's values in display order (journey order, else alphabetical)."""
@@ -401,19 +401,6 @@ class Ctx:
     ) -> verbatims.VerbatimPage:
         """One page of the comments mentioning `theme`, newest first."""
         return self.query("theme_verbatims", self.filters, theme, page, size, band)
-
-
-# Journey and channel first, then who the customer is; anything else alphabetically.
-_DIMENSION_ORDER: tuple[str, ...] = (
-    "touchpoint", "journey_stage", "channel", "country", "region", "city", "plan",
-    "customer_type", "persona", "device", "language",
-)  # fmt: skip
-
-
-def order_dimensions(dims: Sequence[str]) -> list[str]:
-    """`dims` in the product's display order."""
-    rank = {d: i for i, d in enumerate(_DIMENSION_ORDER)}
-    return sorted(dims, key=lambda d: (rank.get(d, len(rank)), d))
 
 
 def build_context(store: Store, key: DataKey) -> Ctx | None:

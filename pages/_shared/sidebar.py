@@ -12,10 +12,9 @@ from typing import Any
 
 import streamlit as st
 
+from cxdata import fmt
 from cxdata.filters import NOT_SET
-from pages._shared import fmt, state
-from pages._shared.session import Ctx
-from pages._shared.urlstate import (
+from cxdata.urlstate import (
     COMPARISONS,
     DEFAULT_COMPARISON,
     DEFAULT_PERIOD,
@@ -25,6 +24,8 @@ from pages._shared.urlstate import (
     dim_param,
     query_string,
 )
+from pages._shared import state
+from pages._shared.session import Ctx
 
 K_PERIOD = "g.period"
 K_RANGE = "g.range"

@@ -27,7 +27,7 @@ from typing import Any, TypeVar
 import streamlit as st
 
 from cxdata.textsafe import clean_text, md_escape
-from pages._shared.urlstate import (
+from cxdata.urlstate import (
     EMBED_PARAMS,
     Params,
     decode_choice,

@@ -18,12 +18,12 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from cxdata import comments
+from cxdata import charts, comments, fmt
 from cxdata.store import Store
 from cxdata.voc import impact, persist, taxonomy, verbatims
 from cxdata.voc.fit import TaxonomyFit
 from cxdata.voc.language import ANALYSED, language_name
-from pages._shared import annotations, charts, common, fmt, state
+from pages._shared import annotations, common, plot, state
 from pages._shared.session import Ctx
 
 K = "voc"  # the prefix of this view's widget keys and URL parameters
@@ -169,11 +169,11 @@ def ranking_section(frame: pd.DataFrame, line: str = "") -> None:
     """Ranking by volume and by impact, side by side, with the numbers in a grid."""
     left, right = st.columns(2)
     with left:
-        charts.show(
+        plot.show(
             charts.theme_volume_figure(frame), f"{K}.volume", title="Themes by volume", context=line
         )
     with right:
-        charts.show(
+        plot.show(
             charts.theme_impact_figure(impact.ranked_by_impact(frame)),
             f"{K}.impact",
             title="Themes by impact on NPS",
@@ -259,7 +259,7 @@ def trend_section(ctx: Ctx, source: str, frame: pd.DataFrame, line: str = "") ->
     trend = charts.theme_trend_figure(
         ctx.theme_trend(source, grain, chosen), grain=grain, notes=notes
     )
-    charts.show(trend, f"{K}.trend", title=f"Theme trend per {grain}", context=line)
+    plot.show(trend, f"{K}.trend", title=f"Theme trend per {grain}", context=line)
     st.caption(
         f"Share of the period's analysed comments that mention the theme. Open markers: "
         f"low base (fewer than {ctx.th.low_base} comments in the period); gaps: fewer than "
@@ -279,7 +279,7 @@ def heatmap_section(ctx: Ctx, source: str, frame: pd.DataFrame, line: str = "") 
         return
     themes = list(frame["theme"].head(MAX_HEATMAP_THEMES))
     heat = charts.theme_heatmap_figure(matrix, themes)
-    charts.show(heat, f"{K}.heatmap", title="Themes × touchpoints", context=line)
+    plot.show(heat, f"{K}.heatmap", title="Themes × touchpoints", context=line)
     st.caption(
         f"Cell = % of the touchpoint's analysed comments that mention the theme "
         f"(the {len(themes)} largest themes); n=… instead of a share: fewer than "
@@ -412,7 +412,7 @@ def narrowing_parts(narrowing: comments.CommentQuery) -> list[str]:
 
 def export_context(source: str, narrowing: comments.CommentQuery) -> str:
     """The line a theme chart (and its PNG) carries: period, filters, narrowing, source."""
-    parts = [charts.run_context(), *narrowing_parts(narrowing), SOURCES[source]]
+    parts = [plot.run_context(), *narrowing_parts(narrowing), SOURCES[source]]
     return " · ".join(p for p in parts if p)
 
 

@@ -13,12 +13,13 @@ import pandas as pd
 import plotly.graph_objects as go
 import plotly.io
 
+from cxdata import charts, fmt
 from cxdata.config import Thresholds
 from cxdata.kpi_metrics import MetricKpi, ScoreChange, VolumeChange
 from cxdata.metrics import metric_def
 from cxdata.queries import Score
 from cxdata.targets import on_target
-from pages._shared import charts, fmt, score_targets
+from pages._shared import score_targets
 from pages._shared.common import DATA
 
 DeltaColor = Literal["normal", "inverse", "off"]

@@ -13,11 +13,12 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
+from cxdata import charts, fmt
 from cxdata.errors import display_text
 from cxdata.explain import MAX_SEGMENTS, Explanation, Explanation2D, NotEnoughAnswers
 from cxdata.metrics import metric_def
 from cxdata.queries import OTHER
-from pages._shared import charts, common, fmt, state
+from pages._shared import common, plot, state
 from pages._shared.session import Ctx
 
 # A bold 13-px title over the two-dimension waterfall starts where its bars start (right of
@@ -221,7 +222,7 @@ def explanation(
         _two_way(ctx, ex, key=key, table=table)
         return dim
     label = f"Why {fmt.short_label(metric)} moved, by {fmt.dim_label(dim).lower()}"
-    charts.show(charts.waterfall_figure(ex), key=f"{key}.fig", title=label)
+    plot.show(charts.waterfall_figure(ex), key=f"{key}.fig", title=label)
     st.caption(
         f"**{fmt.md_escape(charts.change_story(ex))}**  \n{fmt.md_escape(method_note(ex, ctx))}"
     )
@@ -239,7 +240,7 @@ def _two_way(ctx: Ctx, ex: Explanation2D, *, key: str, table: bool) -> None:
     label = f"Why {fmt.short_label(ex.metric)} moved, by {a} × {b}"
     if len(label) > TITLE_CHARS:  # the bars name both dimensions ("Mix of regions")
         label = f"Why {fmt.short_label(ex.metric)} moved"
-    charts.show(charts.waterfall2_figure(ex), key=f"{key}.fig2", title=label)
+    plot.show(charts.waterfall2_figure(ex), key=f"{key}.fig2", title=label)
     st.caption(
         f"**{fmt.md_escape(charts.change_story2(ex))}**  \n"
         f"{fmt.md_escape(method_note2(ex, ctx))}"

@@ -1,4 +1,5 @@
-"""How numbers, changes, significance and names are written in the UI (one place)."""
+"""How numbers, changes, significance and names are written — on screen, in digests and
+in reports (one place)."""
 
 from __future__ import annotations
 
@@ -233,3 +234,10 @@ def rating_hover(r: Mapping[str, Any]) -> str:
         top2 = "no top-2-box: the import stored no scale"
     flag = " · low base" if bool(r["low_base"]) else ""
     return f"{mean} · {top2} · n = {n:,}{flag}"
+
+
+def view_context(filters: Filters) -> str:
+    """The period and filters of a view as one plain line ("1 Sep 2026 – 29 Nov 2026 ·
+    Region: Oslo"; "all answers" without filters): charts' subtitles, digests, reports."""
+    where = [f"{dim_label(d)}: {', '.join(v)}" for d, v in filters.where]
+    return " · ".join([date_range(filters.start, filters.end), *(where or ["all answers"])])

@@ -26,15 +26,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
-import streamlit as st
 from plotly.colors import sample_colorscale
 
-from cxdata import ratings
+from cxdata import fmt, ratings
 from cxdata.drivers import Drivers
 from cxdata.explain import Explanation, Explanation2D
 from cxdata.metrics import metric_def
 from cxdata.schema import JOURNEY_STAGES, SCALES
-from pages._shared import fmt
 
 PALETTE: tuple[str, ...] = (
     "#3A6FD8", "#E8833A", "#2A9D8F", "#C8553D", "#8E6CC9", "#4BA3C7", "#C9A227", "#7A8797",
@@ -175,41 +173,7 @@ def legend_below(fig: go.Figure, height: int, *, right: int = MODEBAR_MARGIN) ->
     )  # fmt: skip
 
 
-def show(
-    fig: go.Figure,
-    key: str | None = None,
-    *,
-    config: dict[str, Any] | None = None,
-    alt: str | None = None,
-    title: str | None = None,
-    context: str | None = None,
-) -> None:
-    """Draw a figure (not selectable) in the app theme. With a `title` (else `alt`) the
-    figure carries it with `context` (default: the run's period and filters, run_context)
-    in its title, and the toolbar's PNG is named after it: a downloaded chart says what
-    it shows (Plotly's toImage draws the figure as it is; it has no export-only title)."""
-    name = title or alt
-    if name:
-        line = run_context() if context is None else context
-        fig = export_titled(fig, name, line)
-        config = export_config(name, line, config or CONFIG)
-    st.plotly_chart(fig, key=key, config=config or CONFIG, theme="streamlit", alt=alt or title)
-
-
 SUBTITLE_CHARS = 64  # a subtitle line that fits a 390-px phone at 11 px
-
-
-def run_context() -> str:
-    """The period and filters of this run's view, as plain text ("" outside a page run):
-    the Ctx dashboard.py keeps in the session (session._CTX) for the pages."""
-    from pages._shared import session  # session imports the engine; charts stays light
-
-    ctx = st.session_state.get(session._CTX)
-    if ctx is None:
-        return ""
-    where = [f"{fmt.dim_label(d)}: {', '.join(v)}" for d, v in ctx.filters.where]
-    period = fmt.date_range(ctx.filters.start, ctx.filters.end)
-    return " · ".join([period, *(where or ["all answers"])])
 
 
 def _wrapped(text: str, width: int = SUBTITLE_CHARS) -> str:

@@ -1,6 +1,8 @@
 """The view state in the URL: global filters and page options ↔ query parameters.
 
-Pure Python (no Streamlit), so the codec is tested on its own. The parameters:
+Pure Python (no Streamlit), so the codec is tested on its own and a view saved as a URL
+(a subscription, an alert's scope, a board report) is read by the engine exactly as the
+dashboard reads it. The parameters:
 
 - ``period``: all | 30d | 90d | qtd | lq | ytd | ly | 12m | custom (default 90d); with
   ``custom`` also ``from`` and ``to`` (YYYY-MM-DD, inclusive);
