@@ -80,12 +80,17 @@ def data_version(store: Store) -> DataVersion:
     return version
 
 
-def date_span(store: Store) -> tuple[dt.date, dt.date] | None:
-    """First and last calendar day with a response, or None when there are none."""
-    if not store.has(schema.RESPONSES):
+DATE_COLUMNS: dict[str, str] = {schema.RESPONSES: "submitted_at", schema.METRICS: "date"}
+
+
+def date_span(store: Store, name: str = schema.RESPONSES) -> tuple[dt.date, dt.date] | None:
+    """First and last calendar day with a row of dataset `name` (responses, or the
+    metrics dataset), or None when there are none."""
+    if not store.has(name):
         return None
-    t = store.responses()
-    row = t.aggregate(first=t.submitted_at.min(), last=t.submitted_at.max()).to_pandas()
+    t = store.table(name)
+    column = t[DATE_COLUMNS[name]]
+    row = t.aggregate(first=column.min(), last=column.max()).to_pandas()
     first, last = row["first"].iloc[0], row["last"].iloc[0]
     if pd.isna(first) or pd.isna(last):
         return None

@@ -33,6 +33,8 @@ from cxdata.explain_cli import add_parsers as add_explain_parsers
 from cxdata.history_cli import add_parsers as add_history_parsers
 from cxdata.importing.cli import add_parsers as add_import_parsers
 from cxdata.metrics import METRICS
+from cxdata.notify.cli import add_parsers as add_send_parsers
+from cxdata.report_cli import add_parsers as add_report_parsers
 from cxdata.scores import metric_columns
 from cxdata.store import Store, close, connect, engine_errors
 from cxdata.textsafe import terminal_safe
@@ -84,7 +86,9 @@ def build_parser() -> argparse.ArgumentParser:
     COMMANDS.update(add_history_parsers(sub))
     COMMANDS.update(add_explain_parsers(sub))
     COMMANDS.update(add_drivers_parsers(sub))
+    COMMANDS.update(add_send_parsers(sub))
     COMMANDS.update(add_annotation_parsers(sub))
+    COMMANDS.update(add_report_parsers(sub))
     return p
 
 

@@ -42,6 +42,7 @@ from pages._shared import mapping_step as step
 from pages._shared.auth import effective_grant, open_mode_hint
 from pages._shared.history_section import history_section
 from pages._shared.session import session_store, within_entrypoint
+from pages._shared.subscriptions_section import subscriptions_section
 
 UPLOAD_TYPES = ["csv", "tsv", "txt", "xlsx", "xlsm", "xls", "ods", "parquet", "pq"]
 STATE = "cx_import_cache"  # per-session cache: the saved upload, the read file, the last check
@@ -338,6 +339,7 @@ def main() -> None:
             st.error(md_escape(exc), icon=":material/error:")
         if section is not sections[-1]:
             st.divider()
+    subscriptions_section(store)  # admins only; draws its own divider (nothing for others)
 
 
 main()

@@ -65,6 +65,7 @@ baseline_days = 30
 name = "parcel-friction"
 kind = "friction_level"
 webhook_env = "CX_ALERT_WEBHOOK"
+webhook_as = "ola@example.com"
 threshold = 25.5
 touchpoint = "Parcel delivery"
 period_days = 14
@@ -81,6 +82,7 @@ name = "delivery-share"
 kind = "theme_share"
 to = []
 webhook_env = "CX_HOOK"
+webhook_as = "kari@example.com"
 threshold = 3.0
 theme = "delivery"
 """
@@ -107,6 +109,7 @@ def test_good_file_parses_into_entries() -> None:
     assert (nps.period_days, nps.baseline_days, nps.min_n) == (7, 30, 100)
     assert (nps.page_path, nps.params) == ("/", {"country": ["Norway"]})
     assert friction.to == () and friction.webhook_env == "CX_ALERT_WEBHOOK"
+    assert friction.webhook_as == "ola@example.com"
     assert (friction.threshold, friction.touchpoint, friction.period_days, friction.min_n) == (
         25.5, "Parcel delivery", 14, 30
     )
@@ -123,16 +126,21 @@ def test_empty_file_has_no_entries_and_needs_no_base_url() -> None:
     assert (config.base_url, config.subscriptions, config.alerts) == ("", (), ())
 
 
-def test_webhook_only_alert_needs_no_access_file() -> None:
+def test_webhook_only_alert_still_needs_the_access_file() -> None:
+    # the channel's messages are computed under webhook_as's restriction, which only the
+    # access file can give: without one, nothing is accepted (fail closed)
     text = 'base_url = "http://localhost:8501"\n' + GOOD[GOOD.index("[[alert]]\nname = \"parcel"):]
     text = text[: text.index("[[alert]]\nname = \"target\"")]
-    config = parse_config(text, None)
+    config = parse_config(text, POLICY)
     assert [a.name for a in config.alerts] == ["parcel-friction"]
     assert config.base_url == "http://localhost:8501"
+    with pytest.raises(NotifyConfigError, match="there is no access file"):
+        parse_config(text, None)
 
 
 SUB = '[[subscription]]\nname = "s1"\nto = ["ola@example.com"]\nview = "/"\nevery = "daily"\n'
 BASE = 'base_url = "https://cx.example.com"\n'
+HOOK = 'webhook_env = "H"\nwebhook_as = "ola@example.com"\n'  # a webhook and its reader
 
 
 @pytest.mark.parametrize("text,needle", [
@@ -149,7 +157,7 @@ BASE = 'base_url = "https://cx.example.com"\n'
     (BASE + SUB.replace('"daily"', '"monthly"') + "day = true\n", "day must be a whole number"),
     (BASE + SUB.replace('to = ["ola@example.com"]', 'to = "ola@example.com"'),
      "to must be a non-empty list of e-mail addresses"),
-    (BASE + '[[alert]]\nname = "a"\nkind = "friction_level"\nwebhook_env = "H"\nthreshold = "5"\n',
+    (BASE + '[[alert]]\nname = "a"\nkind = "friction_level"\n' + HOOK + 'threshold = "5"\n',
      "alert[1] \"a\": threshold must be a number, not '5'"),
     (BASE + '[subscription]\nname = "x"\n', "subscription must be a list of [[subscription]]"),
     # bad enum value
@@ -158,23 +166,23 @@ BASE = 'base_url = "https://cx.example.com"\n'
     (BASE + SUB + 'format = "pdf"\n', "format = 'pdf' is not one of html, html+pdf"),
     (BASE + SUB.replace('"daily"', '"weekly"') + 'weekday = "mon"\n',
      "weekday = 'mon' is not one of monday"),
-    (BASE + '[[alert]]\nname = "a"\nkind = "nps_drop"\nwebhook_env = "H"\n',
+    (BASE + '[[alert]]\nname = "a"\nkind = "nps_drop"\n' + HOOK,
      "alert[1] \"a\": kind = 'nps_drop' is not one of kpi_change"),
-    (BASE + '[[alert]]\nname = "a"\nkind = "kpi_change"\nwebhook_env = "H"\nmetric = "nsp"\n'
+    (BASE + '[[alert]]\nname = "a"\nkind = "kpi_change"\n' + HOOK + 'metric = "nsp"\n'
      "threshold = 1\n", "metric = 'nsp' is not a survey metric (did you mean 'nps'?)"),
     # a key of another schedule or kind
     (BASE + SUB + "day = 3\n", 'subscription[1] "s1": day applies only to every = "monthly"'),
-    (BASE + '[[alert]]\nname = "a"\nkind = "kpi_change"\nwebhook_env = "H"\nmetric = "nps"\n'
+    (BASE + '[[alert]]\nname = "a"\nkind = "kpi_change"\n' + HOOK + 'metric = "nps"\n'
      'threshold = 1\ntheme = "x"\n', "theme does not apply to kind = 'kpi_change'"),
     # out of range
     (BASE + SUB.replace('"daily"', '"monthly"') + "day = 29\n", "day = 29 is outside 1 to 28"),
-    (BASE + '[[alert]]\nname = "a"\nkind = "friction_level"\nwebhook_env = "H"\nthreshold = 5\n'
+    (BASE + '[[alert]]\nname = "a"\nkind = "friction_level"\n' + HOOK + 'threshold = 5\n'
      "period_days = 0\n", "period_days = 0 is outside 1 to 366"),
-    (BASE + '[[alert]]\nname = "a"\nkind = "theme_share"\nwebhook_env = "H"\nthreshold = 5\n'
+    (BASE + '[[alert]]\nname = "a"\nkind = "theme_share"\n' + HOOK + 'threshold = 5\n'
      'theme = "t"\nbaseline_days = 6\n', "baseline_days = 6 is outside 7 to 730"),
-    (BASE + '[[alert]]\nname = "a"\nkind = "friction_level"\nwebhook_env = "H"\nthreshold = 101\n',
+    (BASE + '[[alert]]\nname = "a"\nkind = "friction_level"\n' + HOOK + 'threshold = 101\n',
      "threshold = 101 must be above 0 and at most 100"),
-    (BASE + '[[alert]]\nname = "a"\nkind = "friction_level"\nwebhook_env = "H"\nthreshold = 5\n'
+    (BASE + '[[alert]]\nname = "a"\nkind = "friction_level"\n' + HOOK + 'threshold = 5\n'
      "min_n = 0\n", "min_n = 0 is outside at least 1"),
     # duplicate name
     (BASE + SUB + SUB, 'subscription[2] "s1": name \'s1\' is already used by subscription[1]'),
@@ -187,7 +195,7 @@ BASE = 'base_url = "https://cx.example.com"\n'
     # missing required key
     (BASE + SUB.replace('view = "/"\n', ""), 'subscription[1] "s1": view is missing'),
     (BASE + SUB.replace('name = "s1"\n', ""), "subscription[1]: name is missing"),
-    (BASE + '[[alert]]\nname = "a"\nkind = "theme_share"\nwebhook_env = "H"\nthreshold = 5\n',
+    (BASE + '[[alert]]\nname = "a"\nkind = "theme_share"\n' + HOOK + 'threshold = 5\n',
      'alert[1] "a": theme is missing'),
     (BASE + '[[alert]]\nname = "a"\nkind = "metric_target"\nmetric = "m"\n',
      'alert[1] "a": to is missing or empty, and there is no webhook_env'),
@@ -195,6 +203,14 @@ BASE = 'base_url = "https://cx.example.com"\n'
      "there is no webhook_env"),
     (BASE + '[[alert]]\nname = "a"\nkind = "metric_target"\nwebhook_env = "https://hook"\n'
      'metric = "m"\n', "webhook_env = 'https://hook' must be the name of an environment variable"),
+    # a webhook's messages need a named reader: whose restriction they are computed under
+    (BASE + '[[alert]]\nname = "a"\nkind = "metric_target"\nwebhook_env = "H"\nmetric = "m"\n',
+     'alert[1] "a": webhook_as is missing'),
+    (BASE + '[[alert]]\nname = "a"\nkind = "metric_target"\nwebhook_env = "H"\n'
+     'webhook_as = "stranger@example.com"\nmetric = "m"\n',
+     'alert[1] "a": to: stranger@example.com is not granted access'),
+    (BASE + '[[alert]]\nname = "a"\nkind = "metric_target"\nto = ["ola@example.com"]\n'
+     'webhook_as = "ola@example.com"\nmetric = "m"\n', "webhook_as is set but webhook_env is not"),
     (SUB, "subs.toml: base_url is missing"),
     # bad base_url
     ('base_url = "ftp://cx.example.com"\n' + SUB, "base_url = 'ftp://cx.example.com' must be an"),

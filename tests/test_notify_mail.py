@@ -9,17 +9,14 @@ import email.policy
 import json
 import logging
 import shutil
-import socket
 import ssl
 import subprocess
-import threading
 import urllib.request
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
-from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
+from notify_servers import Collector, Server, free_port, hook_receiver
 
 from cxdata.errors import CxError
 from cxdata.notify import mail, webhook
@@ -41,44 +38,6 @@ PDF = b"%PDF-1.4\n" + bytes(range(256)) * 40 + b"\n%%EOF\n"
 
 
 # --- a local SMTP server -------------------------------------------------------------
-
-
-class Collector:
-    """aiosmtpd handler: keeps every delivered envelope; refuses the listed addresses."""
-
-    def __init__(self, refuse: set[str] = frozenset()) -> None:
-        self.refuse = refuse
-        self.envelopes: list[tuple[str, list[str], bytes]] = []
-
-    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
-        if address in self.refuse:
-            return "550 5.1.1 mailbox unavailable"
-        envelope.rcpt_tos.append(address)
-        return "250 OK"
-
-    async def handle_DATA(self, server, session, envelope):
-        self.envelopes.append((envelope.mail_from, list(envelope.rcpt_tos), envelope.content))
-        return "250 Message accepted"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class Server:
-    def __init__(self, handler: Collector, **kwargs) -> None:
-        self.handler = handler
-        self.port = free_port()
-        self.controller = Controller(handler, hostname="127.0.0.1", port=self.port, **kwargs)
-
-    def __enter__(self) -> Server:
-        self.controller.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.controller.stop()
 
 
 @pytest.fixture(scope="module")
@@ -404,33 +363,10 @@ def test_write_eml_parses_back_to_an_equal_message(tmp_path):
 TOKEN_PATH = "/services/T000/B000/SeCrEtToKeN"
 
 
-class Hook(BaseHTTPRequestHandler):
-    def do_POST(self):
-        body = self.rfile.read(int(self.headers["Content-Length"]))
-        self.server.received.append((self.path, self.headers["Content-Type"], body))
-        status = self.server.status
-        self.send_response(status)
-        if status in (301, 302):
-            self.send_header("Location", "http://example.com/elsewhere")
-        reply = b"ok" if status == 200 else f"invalid_token for {self.path}".encode()
-        self.send_header("Content-Length", str(len(reply)))
-        self.end_headers()
-        self.wfile.write(reply)
-
-    def log_message(self, *args):
-        pass
-
-
 @pytest.fixture
 def hook_server():
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Hook)
-    server.received, server.status = [], 200
-    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
-    thread.start()
-    yield server
-    server.shutdown()
-    server.server_close()
-    thread.join()
+    with hook_receiver() as server:
+        yield server
 
 
 def test_webhook_posts_json(hook_server):

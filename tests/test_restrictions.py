@@ -17,6 +17,7 @@ import importlib
 import inspect
 import io
 import pkgutil
+import re
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
@@ -36,14 +37,20 @@ from cxdata import (
     kpi_metrics,
     queries,
     ratings,
+    report,
     schema,
     segments,
 )
+from cxdata.config import Thresholds
 from cxdata.errors import CxError
 from cxdata.filters import Filters
 from cxdata.importing import datasets, load
+from cxdata.notify import alerts, digest
+from cxdata.notify.config import AlertRule
+from cxdata.notify.render import no_charts
 from cxdata.roles import ROLES, AccessDenied, role_allows
 from cxdata.store import Store, WriteOp, connect
+from cxdata.targets import Targets
 from cxdata.voc import catalogue, fit, impact, persist, taxonomy, verbatims
 
 RESTRICT = {"country": ("Norway",)}
@@ -52,8 +59,31 @@ NOW = Filters.make(dt.date(2026, 1, 1), END)
 PREV = Filters.make(dt.date(2025, 7, 1), dt.date(2025, 12, 31))
 WIDEN = Filters.make(None, None, {"country": ["Norway", "Sweden"]})
 
+VIEW = {"period": ["12m"], "country": ["Norway", "Sweden"]}  # a saved view, widened
+RULE = AlertRule(name="r", kind="kpi_change", to=("a@example.com",), by="region",
+                 metric="nps", threshold=0.5, period_days=90, min_n=1)
+
+
+def _report(s: Store) -> str:
+    with no_charts() as charts:
+        html = report.view_report(s, "/touchpoints", VIEW, th=Thresholds(), targets=Targets(),
+                                  title="t", renderer=charts, today=END).html
+    # the one line that differs on purpose: a restricted reader is told what they may see
+    return re.sub(r'<div class="context">Your view: [^<]*</div>', "", html)
+
+
 Call = Callable[[Store], Any]
 CHECKED: dict[str, Call] = {
+    "cxdata.notify.digest.view_digest": lambda s: digest.view_digest(
+        s, "/", VIEW, th=Thresholds(), targets=Targets(), base_url="https://x", title="t",
+        today=END),
+    "cxdata.notify.digest.resolved_view": lambda s: digest.resolved_view(s, VIEW, END),
+    "cxdata.notify.alerts.evaluate": lambda s: alerts.evaluate(s, RULE, Thresholds(),
+                                                               "https://x", END),
+    "cxdata.notify.alerts.window_of": lambda s: alerts.window_of(s, RULE, END),
+    "cxdata.voc.impact.theme_share_changes": lambda s: impact.theme_share_changes(
+        s, WIDEN.with_dates(NOW.start, NOW.end), WIDEN.with_dates(PREV.start, PREV.end)),
+    "cxdata.report.view_report": _report,
     # no annotations in this store; tests/test_annotations.py checks a restricted one
     "cxdata.annotations.annotations_in": lambda s: annotations.annotations_in(s, WIDEN),
     "cxdata.annotations.list_annotations": annotations.list_annotations,
@@ -168,6 +198,15 @@ WRITERS: dict[str, tuple[str, Call]] = {
     "cxdata.history.undo": ("manage", lambda s: history.undo(s, 1)),
 }
 EXEMPT: dict[str, str] = {
+    "cxdata.notify.cli.cmd_send": "CLI handler over notify.send.send_due",
+    "cxdata.notify.send.send_due": "narrows the store per reader (Grant.scoped); "
+    "tests/test_notify_send.py checks each copy against the reader's own rows",
+    "cxdata.notify.send.alerts_after_import": "send_due for the alerts, after an import",
+    "cxdata.report_cli.cmd_report": "CLI handler over report.view_report",
+    "cxdata.report.feedback_sections": "a part of report.view_report (checked through it)",
+    "cxdata.report.segments_sections": "a part of report.view_report (checked through it)",
+    "cxdata.report.touchpoints_sections": "a part of report.view_report (checked through it)",
+    "cxdata.report.trends_sections": "a part of report.view_report (checked through it)",
     "cxdata.cli.cmd_demo": "CLI handler; writes (refused when restricted)",
     "cxdata.cli.cmd_friction": "CLI handler over queries.friction_matrix",
     "cxdata.cli.cmd_kpis": "CLI handler over queries.kpis / kpis_by",

@@ -11,12 +11,12 @@ from typing import Any
 
 import pandas as pd
 
-from cxdata import config, history, schema
+from cxdata import catalog, config, history, schema
 from cxdata.store import Store
 from cxdata.voc import tables as voc_tables
 
 DATASETS: tuple[str, ...] = (schema.RESPONSES, schema.TOUCHPOINT_RATINGS, schema.METRICS)
-DATE_COLUMNS: dict[str, str] = {schema.RESPONSES: "submitted_at", schema.METRICS: "date"}
+DATE_COLUMNS = catalog.DATE_COLUMNS  # re-exported: one definition
 # Deleting or replacing a dataset takes these along (their rows point into it).
 DEPENDENTS: dict[str, tuple[str, ...]] = {
     schema.RESPONSES: (schema.TOUCHPOINT_RATINGS, *voc_tables.ALL),

@@ -230,6 +230,7 @@ def import_source(
             raise
     # From here on the rows are committed: what fails is a warning, never a failed import.
     theme_warnings = _updated_themes(store, mapping.dataset, checked.imported, report)
+    theme_warnings += _alerts(store, checked.imported)
     result = ImportResult(
         source=source.name,
         dataset=mapping.dataset,
@@ -352,6 +353,16 @@ def _updated_themes(store: Store, dataset: str, imported: int, report: Progress)
             "--update` or press “Update themes” on the Feedback page"
         ]
     return []
+
+
+def _alerts(store: Store, imported: int) -> list[str]:
+    """The alert rules evaluated on the new data (cxdata.notify.send.alerts_after_import):
+    warnings only, the rows are committed."""
+    if not imported:
+        return []
+    from cxdata.notify.send import alerts_after_import  # on use: keeps `import` light
+
+    return alerts_after_import(store)
 
 
 def _safe_name(name: str) -> str:

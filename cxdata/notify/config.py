@@ -17,6 +17,8 @@ name = "nps-drop"                # required, unique among alerts
 kind = "kpi_change"              # kpi_change | friction_level | metric_target | theme_share
 to = ["ola@example.com"]         # optional if webhook_env given; each granted by the access file
 webhook_env = "CX_ALERT_WEBHOOK" # optional: NAME of an env var holding the webhook URL
+webhook_as = "ola@example.com"   # with webhook_env, required: whose restriction the channel's
+                                 # messages are computed under (granted by the access file)
 view = "/?country=Norway"        # optional scope filters as a view URL (default: all rows)
 by = "region"                    # optional: evaluate per value of this dimension (the "scope")
 metric = "nps"                   # kpi_change: a survey metric (cxdata.metrics.METRICS);
@@ -75,7 +77,9 @@ ALERT_KINDS = ("kpi_change", "friction_level", "metric_target", "theme_share")
 
 _TOP_KEYS = ("base_url", "subscription", "alert")
 _SUB_KEYS = ("name", "to", "view", "every", "weekday", "day", "format")
-_COMMON_ALERT_KEYS = ("name", "kind", "to", "webhook_env", "view", "by", "period_days", "min_n")
+_COMMON_ALERT_KEYS = (
+    "name", "kind", "to", "webhook_env", "webhook_as", "view", "by", "period_days", "min_n",
+)  # fmt: skip
 # Keys each alert kind takes besides the common ones.
 _KIND_KEYS: dict[str, tuple[str, ...]] = {
     "kpi_change": ("metric", "threshold", "baseline_days"),
@@ -133,6 +137,7 @@ class AlertRule:
     kind: str
     to: tuple[str, ...] = ()
     webhook_env: str | None = None
+    webhook_as: str | None = None
     view: str = ""
     page_path: str = ""
     params: dict[str, list[str]] = field(default_factory=dict)
@@ -365,6 +370,14 @@ def _alert(
                 f"{where}: webhook_env = {webhook_env!r} must be the name of an environment "
                 "variable holding the webhook URL (the URL itself never goes in the file)"
             )
+    webhook_as = None
+    if webhook_env is not None or "webhook_as" in entry:
+        # A channel has no reader of its own: its messages are computed under a named
+        # reader's restriction, never under everything (fail closed).
+        if webhook_env is None:
+            raise NotifyConfigError(f"{where}: webhook_as is set but webhook_env is not")
+        _required(entry, where, "webhook_as")
+        webhook_as = _recipients([entry["webhook_as"]], where, policy, may_be_empty=False)[0]
     to = _recipients(entry.get("to", []), where, policy, may_be_empty=True)
     if not to and webhook_env is None:
         raise NotifyConfigError(
@@ -401,6 +414,7 @@ def _alert(
         kind=kind,
         to=to,
         webhook_env=webhook_env,
+        webhook_as=webhook_as,
         view=view,
         page_path=page_path,
         params=params,

@@ -12,9 +12,10 @@ the first chart costs a browser start (~2–7 s here), every further one ~0.5 s.
 
 from __future__ import annotations
 
+import base64
 import logging
 import warnings
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,6 +27,7 @@ import plotly.graph_objects as go
 from cxdata import charts, fmt
 from cxdata.config import Thresholds
 from cxdata.metrics import metric_def
+from cxdata.notify.alerts import Finding
 from cxdata.notify.digest import Digest, Tile
 
 log = logging.getLogger(__name__)
@@ -63,11 +65,14 @@ class ChartRenderer:
     manager). `png` returns None — and the digest goes without that chart, saying so —
     when no browser can be started (no Chromium on the machine)."""
 
-    def __init__(self) -> None:
+    def __init__(self, enabled: bool = True) -> None:
+        self.enabled = enabled
         self.started = False
         self.failed = ""
 
     def __enter__(self) -> ChartRenderer:
+        if not self.enabled:
+            return self
         try:
             import kaleido
 
@@ -103,10 +108,11 @@ class ChartRenderer:
 @contextmanager
 def no_charts() -> Iterator[ChartRenderer]:
     """A renderer that draws nothing (tests of the words and numbers, `--no-charts`)."""
-    yield ChartRenderer()
+    with ChartRenderer(enabled=False) as renderer:
+        yield renderer
 
 
-def _tile(t: Tile, vs: str, th: Thresholds) -> dict[str, Any]:
+def tile(t: Tile, vs: str, th: Thresholds) -> dict[str, Any]:
     """A KPI tile's strings: value, change line (coloured when significant), CI, n, before,
     target."""
     m = metric_def(t.metric)
@@ -134,7 +140,8 @@ def _tile(t: Tile, vs: str, th: Thresholds) -> dict[str, Any]:
     return {**out, "value": fmt.value(t.metric, t.score.value), "lines": lines}
 
 
-def _volume_tile(d: Digest) -> dict[str, Any]:
+def volume_tile(d: Digest) -> dict[str, Any]:
+    """The answers tile's strings: count, change per day and its test, the count before."""
     v = d.volume
     change = ""
     color = NEUTRAL
@@ -145,7 +152,8 @@ def _volume_tile(d: Digest) -> dict[str, Any]:
                                       f"{fmt.count(d.responses_previous)}"]}
 
 
-def _metric_section(d: Digest) -> Section | None:
+def metric_section(d: Digest) -> Section | None:
+    """The metrics dataset's KPIs as a table; None without any."""
     if not d.metric_kpis:
         return None
     rows = []
@@ -159,7 +167,8 @@ def _metric_section(d: Digest) -> Section | None:
                    rows, "From the metrics dataset, at the dates the source gives.")
 
 
-def _movers_section(d: Digest, renderer: ChartRenderer, images: dict[str, bytes]) -> Section:
+def movers_section(d: Digest, renderer: ChartRenderer, images: dict[str, bytes]) -> Section:
+    """The biggest movers (BH-corrected) as a table and bar chart (drawn into `images`)."""
     name = fmt.short_label(d.movers_metric)
     title = f"Biggest movers: {name}"
     if d.movers.empty:
@@ -170,7 +179,7 @@ def _movers_section(d: Digest, renderer: ChartRenderer, images: dict[str, bytes]
     rows = [[fmt.segment_label(r.dimension, r.value), fmt.value(d.movers_metric, r.now),
              fmt.value(d.movers_metric, r.prev), fmt.change(d.movers_metric, r.change),
              f"{int(r.n_now):,} / {int(r.n_prev):,}"] for r in d.movers.itertuples()]
-    cid = _chart(renderer, images, "movers", charts.movers_figure(d.movers, d.movers_metric),
+    cid = chart(renderer, images, "movers", charts.movers_figure(d.movers, d.movers_metric),
                  140 + 36 * len(d.movers))
     return Section(title, ["Segment", "Now", "Before", "Change", "n now / before"], rows,
                    f"Significant {fmt.corrected(d.mover_tests)}; "
@@ -179,7 +188,8 @@ def _movers_section(d: Digest, renderer: ChartRenderer, images: dict[str, bytes]
                    cid, f"Segments whose {name} changed significantly")
 
 
-def _hotspot_section(d: Digest, th: Thresholds) -> Section | None:
+def hotspot_section(d: Digest, th: Thresholds) -> Section | None:
+    """The friction hot spots as a table; None without a touchpoint × segment dimension."""
     if d.hotspot_by is None:
         return None
     title = "Friction hot spots"
@@ -194,7 +204,8 @@ def _hotspot_section(d: Digest, th: Thresholds) -> Section | None:
                          f"{th.low_base} answers.")
 
 
-def _themes_section(d: Digest) -> Section | None:
+def themes_section(d: Digest) -> Section | None:
+    """The themes whose share moved most as a table; None without any."""
     if d.themes.empty:
         return None
     rows = [[str(r["label"]), f"{r['share']:.1f}%", f"{r['share_prev']:.1f}%",
@@ -206,11 +217,12 @@ def _themes_section(d: Digest) -> Section | None:
                          f"{fmt.corrected(d.theme_tests)}.")
 
 
-def _trend_section(d: Digest, renderer: ChartRenderer, images: dict[str, bytes]) -> Section | None:
+def trend_section(d: Digest, renderer: ChartRenderer, images: dict[str, bytes]) -> Section | None:
+    """NPS per month (12 months) as a chart drawn into `images`; None without one."""
     if d.trend.empty:
         return None
     fig = charts.trend_figure(d.trend, "nps", None, height=300, grain="month")
-    cid = _chart(renderer, images, "trend", fig, 300)
+    cid = chart(renderer, images, "trend", fig, 300)
     if not cid:
         return None
     return Section("NPS per month, the 12 months to the period's end", image=cid,
@@ -218,7 +230,7 @@ def _trend_section(d: Digest, renderer: ChartRenderer, images: dict[str, bytes])
                    caption="Open circles: low base; open squares: a month covered only in part.")
 
 
-def _chart(renderer: ChartRenderer, images: dict[str, bytes], name: str, fig: go.Figure,
+def chart(renderer: ChartRenderer, images: dict[str, bytes], name: str, fig: go.Figure,
            height: int) -> str:
     """Draw `fig` into `images` under the cid `name`; "" when it could not be drawn."""
     png = renderer.png(fig, height)
@@ -230,8 +242,8 @@ def _chart(renderer: ChartRenderer, images: dict[str, bytes], name: str, fig: go
 
 def _sections(d: Digest, th: Thresholds, renderer: ChartRenderer,
               images: dict[str, bytes]) -> list[Section]:
-    found = [_metric_section(d), _movers_section(d, renderer, images), _hotspot_section(d, th),
-             _themes_section(d), _trend_section(d, renderer, images)]
+    found = [metric_section(d), movers_section(d, renderer, images), hotspot_section(d, th),
+             themes_section(d), trend_section(d, renderer, images)]
     return [s for s in found if s is not None]
 
 
@@ -279,7 +291,7 @@ def render_digest(
         "kind": kind, "title": d.title, "period": d.period_text,
         "compare": f"{d.comparison.label} ({fmt.date_range(d.previous.start, d.previous.end)})",
         "scope": scope, "notes": list(d.notes),
-        "tiles": _pairs([*(_tile(t, d.comparison.label, th) for t in d.tiles), _volume_tile(d)]),
+        "tiles": _pairs([*(tile(t, d.comparison.label, th) for t in d.tiles), volume_tile(d)]),
         "sections": _sections(d, th, renderer, images), "withheld": list(d.withheld),
         "link": d.link,
         "footer": (f"Honest numbers: a score on fewer than {th.min_n} answers is not shown; "
@@ -293,3 +305,33 @@ def render_digest(
     html = _ENV.get_template("digest.html").render(d=model)
     return Rendered(model["subject"], html, _text(model), images)
 
+
+
+ALERT_FOOTER = ("You get this alert once while the condition holds; it is sent again only "
+                "after the condition has cleared and returns. Numbers are computed under "
+                "your own access, with the minimum number of answers applied after it.")
+
+
+def render_alert(rule: str, findings: Sequence[Finding], scope: str = "") -> Rendered:
+    """The e-mail of one rule's new findings (cxdata.notify.alerts), for one reader."""
+    subject = (f"CX alert: {findings[0].title}" if len(findings) == 1
+               else f"CX alert: {rule} ({len(findings)} findings)")
+    html = _ENV.get_template("alert.html").render(
+        subject=subject, rule=rule, scope=scope, findings=findings, footer=ALERT_FOOTER)
+    text = "\n".join([subject, *([f"Your view: {scope}"] if scope else []), ""]
+                     + [line for f in findings
+                        for line in (f.title, *(f"  - {x}" for x in f.lines), f"  {f.link}", "")]
+                     + [ALERT_FOOTER])
+    return Rendered(subject, html, text)
+
+
+def png_uri(png: bytes) -> str:
+    """PNG bytes as a data: URI (a page that opens with the network off)."""
+    return "data:image/png;base64," + base64.b64encode(png).decode("ascii")
+
+
+def with_inline_images(html: str, images: Mapping[str, bytes]) -> str:
+    """`html` with each `cid:<name>` reference replaced by the image's data: URI."""
+    for name, png in images.items():
+        html = html.replace(f'src="cid:{name}"', f'src="{png_uri(png)}"')
+    return html

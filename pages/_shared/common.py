@@ -11,6 +11,7 @@ import streamlit as st
 from cxdata import fmt
 from cxdata.errors import CxError, display_text
 from cxdata.urlstate import PERIODS, Params, ViewFilters
+from pages._shared.report_button import report_button
 from pages._shared.session import Ctx
 
 
@@ -49,6 +50,7 @@ def header(title: str, ctx: Ctx, intro: str = "") -> None:
     st.caption(line)
     if intro:
         st.caption(intro)
+    report_button(ctx, title)  # every dashboard page has a header: one place for all five
 
 
 def has_answers(ctx: Ctx) -> bool:

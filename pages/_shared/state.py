@@ -94,6 +94,13 @@ def publish(params: Params) -> None:
     st.session_state.setdefault(_RUN, {}).update(params)
 
 
+def live_params() -> Params:
+    """This run's parameters as the very dict `publish` fills in place: read later (a
+    download built on click, after the run) it holds the whole view — the sidebar's
+    filters and every page option, including those published after the reader was made."""
+    return st.session_state.setdefault(_RUN, {})
+
+
 def published() -> Params:
     """The parameters published so far in this run."""
     return dict(st.session_state.get(_RUN, {}))
