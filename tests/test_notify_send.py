@@ -371,3 +371,85 @@ def test_an_import_evaluates_the_alerts_once(
              for _, _, raw in smtp.handler.envelopes]
     assert [m["Subject"] for m in mails] == ["CX alert: churn rate missed its target"]
     assert "3.50 % over 2 dated value(s)" in body(mails[0], "plain")
+
+
+def test_operational_kpis_say_which_filters_they_cannot_apply(tmp_path: Path) -> None:
+    # the metrics dataset has no region: a Viken view's KPIs are the company's, and the
+    # digest must say so rather than show them as Viken's
+    from cxdata.demo import demo_metrics
+    from cxdata.notify.render import render_digest
+
+    store = connect(tmp_path)
+    try:
+        store.replace_table(schema.RESPONSES, demo_responses(rows=3_000, seed=3, end=END))
+        store.replace_table(schema.METRICS, demo_metrics(end=END))
+        d = view_digest(store, "/", {"period": ["lq"], "region": ["Viken"]}, th=TH,
+                        targets=Targets(), base_url="https://x", title="t", today=MONDAY)
+    finally:
+        close(tmp_path)
+    assert d is not None and d.metric_kpis and d.metric_ignored == ("region",)
+    with no_charts() as charts:
+        text = render_digest(d, TH, charts).text
+    assert "These KPIs are not narrowed by Region: the metrics dataset has no such column." in text
+
+
+def test_the_pdf_attachment_is_the_readers_too(
+    demo: tuple[Store, pd.DataFrame], smtp: Server, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import shutil
+    import subprocess
+
+    from test_report import need_tool
+
+    from cxdata.report import digest_pdf, find_browser
+
+    need_tool(find_browser(), "no Chromium on this machine to print the PDF with")
+    need_tool(shutil.which("pdftotext"), "pdftotext (poppler-utils) is not installed")
+    store, frame = demo
+    monkeypatch.setattr(send, "data_dir_of", lambda _s: tmp_path)
+    text = subscriptions(extra='format = "html+pdf"\n').replace(
+        'to = ["admin@example.com", "ola@example.com"]', 'to = ["ola@example.com"]')
+    run(store, text, smtp, today=MONDAY, pdf=digest_pdf)
+    (msg,) = received(smtp).values()
+    (pdf,) = [p.get_content() for p in msg.iter_attachments()]
+    (tmp_path / "d.pdf").write_bytes(pdf)
+    out = subprocess.run(["pdftotext", "-layout", str(tmp_path / "d.pdf"), "-"], check=True,
+                         capture_output=True, text=True, timeout=60).stdout
+    rows = in_view(frame, store, {"period": ["lq"]})
+    _, norway_n = nps_of(rows[rows["country"] == "Norway"])
+    assert f"n = {norway_n:,}" in out and "country = Norway" in out
+    assert not any(r in out for r in OTHER_REGIONS)
+
+
+def test_the_digest_says_what_the_dashboard_shows_at_the_same_url(
+    demo: tuple[Store, pd.DataFrame], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # the Overview opened at the subscription's URL (AppTest) shows the digest's tiles
+    import streamlit as st
+    from streamlit.testing.v1 import AppTest
+
+    store, _ = demo
+    root = Path(__file__).resolve().parents[1]
+    monkeypatch.chdir(root)
+    for name in ("CX_DATABASE_URL", "CX_AUTO_DEMO", "CX_ACCESS_FILE", "CX_TARGETS_FILE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("CX_DATA_DIR", str(store.location))
+    st.cache_data.clear()
+    params = {"period": ["lq"], "channel": ["web"]}
+    at = AppTest.from_file(str(root / "dashboard.py"), default_timeout=120)
+    at.query_params.update(params)
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    with no_charts() as charts:
+        from cxdata.notify.render import render_digest
+
+        d = view_digest(store, "/", params, th=Thresholds(), targets=Targets(),
+                        base_url="https://x", title="t")
+        assert d is not None
+        text = render_digest(d, Thresholds(), charts).text
+    shown = {m.label: m.value for m in at.metric}
+    for tile in d.tiles:
+        label = fmt.short_label(tile.metric)
+        assert shown[label] == fmt.value(tile.metric, tile.score.value)
+        assert f"{label}: {shown[label]}" in text
+    assert shown["Responses"].replace(",", "") == str(d.responses)

@@ -98,6 +98,7 @@ class Digest:
     withheld: tuple[str, ...]
     link: str
     trend: pd.DataFrame = field(default_factory=pd.DataFrame)  # NPS per month, 12 months
+    metric_ignored: tuple[str, ...] = ()  # filtered dimensions the metrics dataset lacks
     notes: tuple[str, ...] = field(default=())
 
     @property
@@ -220,6 +221,6 @@ def view_digest(
         movers_metric=metric, movers=movers, mover_tests=mover_tests, hotspot_by=by,
         hotspots=spots, themes=themes, theme_tests=theme_tests,
         withheld=tuple(_withheld(tiles, th)), link=view_link(base_url, page, params),
-        trend=trend,
+        trend=trend, metric_ignored=kpi_metrics.applicable_filters(store, current)[1],
         notes=(comparison.note,) if comparison.note else (),
     )  # fmt: skip

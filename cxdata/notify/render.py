@@ -163,8 +163,12 @@ def metric_section(d: Digest) -> Section | None:
         change = "–" if k.change is None else f"{k.change:+,.2f}"
         value = "–" if k.value is None else f"{k.value:,.2f} {k.unit}".strip()
         rows.append([k.metric, value, change, fmt.significance(k.significant), target, verdict])
+    caption = "From the metrics dataset, at the dates the source gives."
+    if d.metric_ignored:
+        caption += (f" These KPIs are {fmt.not_narrowed(d.metric_ignored)}: the metrics "
+                    "dataset has no such column.")
     return Section("Operational KPIs", ["KPI", "Value", "Change", "Test", "Target", ""],
-                   rows, "From the metrics dataset, at the dates the source gives.")
+                   rows, caption)
 
 
 def movers_section(d: Digest, renderer: ChartRenderer, images: dict[str, bytes]) -> Section:
