@@ -41,7 +41,6 @@ verified (`verified_email`; which claims are read is `IdentityClaims`).
 
 from __future__ import annotations
 
-import difflib
 import logging
 import os
 import re
@@ -52,7 +51,7 @@ from pathlib import Path
 from typing import Any
 
 from cxdata import schema
-from cxdata.errors import CxError
+from cxdata.errors import CxError, did_you_mean, unknown_key
 from cxdata.roles import ACTIONS, ROLES, AccessDenied, role_allows  # noqa: F401 (re-exported)
 from cxdata.store import Store
 
@@ -245,11 +244,6 @@ def _quoted(text: str) -> str:
     return f'"{text}"' if text.isprintable() and '"' not in text else repr(text)
 
 
-def _closest(key: str, allowed: tuple[str, ...] | list[str]) -> str:
-    close = difflib.get_close_matches(key, allowed, n=1)
-    return f" (did you mean {close[0]!r}?)" if close else ""
-
-
 def _table(value: Any, where: str, what: str) -> dict[str, Any]:
     if not isinstance(value, dict):
         raise AccessConfigError(
@@ -259,12 +253,9 @@ def _table(value: Any, where: str, what: str) -> dict[str, Any]:
 
 
 def _known_keys(raw: dict[str, Any], allowed: tuple[str, ...], where: str) -> None:
-    for key in raw:
-        if key not in allowed:
-            raise AccessConfigError(
-                f"{where}: unknown key {key!r}{_closest(key, allowed)}; "
-                f"allowed: {', '.join(allowed)}"
-            )
+    message = unknown_key(raw, allowed, where)
+    if message:
+        raise AccessConfigError(message)
 
 
 def _email(raw: Any, where: str) -> str:
@@ -288,7 +279,7 @@ def _restrict(
         if dimensions is not None and dim not in dimensions:
             raise AccessConfigError(
                 f"{where}: restrict.{dim} is not one of the file's dimensions"
-                f"{_closest(dim, dimensions)}: {', '.join(dimensions) or 'none'}"
+                f"{did_you_mean(dim, dimensions)}: {', '.join(dimensions) or 'none'}"
             )
         if not isinstance(values, list) or not values:
             raise AccessConfigError(

@@ -9,8 +9,9 @@ any other path by its file name. Outside (CLI, scripts, logs) the full line is k
 
 from __future__ import annotations
 
+import difflib
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
 from pathlib import Path
@@ -101,3 +102,20 @@ def without_paths(text: str, roots: Iterable[str] = ()) -> str:
         return (name or "a server path") + tail
 
     return _ABSOLUTE.sub(replace, text)
+
+
+def did_you_mean(key: str, allowed: Sequence[str]) -> str:
+    """' (did you mean 'x'?)' for the closest of `allowed` to a mistyped `key`, else ''."""
+    close = difflib.get_close_matches(key, list(allowed), n=1)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+def unknown_key(raw: Mapping[str, object], allowed: Sequence[str], where: str) -> str | None:
+    """The message for the first key of a configuration table `raw` not in `allowed`
+    ("<where>: unknown key 'x' (did you mean 'y'?); allowed: …"), None when all are known.
+    Each configuration file raises it as its own error (fail closed)."""
+    for key in raw:
+        if key not in allowed:
+            return (f"{where}: unknown key {key!r}{did_you_mean(key, allowed)}; "
+                    f"allowed: {', '.join(allowed)}")
+    return None

@@ -14,7 +14,7 @@ import pytest
 import streamlit as st
 from conftest import random_responses
 from streamlit.testing.v1 import AppTest
-from test_import_page import DASHBOARD, PAGE, page, plain, texts
+from test_import_page import PAGE, page, plain, signed_in_app, texts
 
 from cxdata import history, schema
 from cxdata.access import Grant
@@ -22,7 +22,7 @@ from cxdata.config import thresholds
 from cxdata.filters import Filters
 from cxdata.importing import import_file
 from cxdata.store import Store, close, connect
-from pages._shared import auth, session
+from pages._shared import session
 from pages._shared.history_section import ADMIN_ONLY, EMPTY, PICK
 
 HEADERS = ["Change", "When (UTC)", "Who", "What", "File", "Rows", "Undone by"]
@@ -140,13 +140,7 @@ def test_an_analyst_sees_the_list_but_no_undo(
 ) -> None:
     grant = Grant("a@example.com", "analyst")
 
-    def signed_in() -> Grant:  # what a real sign-in and the access file would give
-        st.session_state["_cx_grant"] = grant
-        return grant
-
-    monkeypatch.setattr(auth, "session_grant", signed_in)
-    at = AppTest.from_file(DASHBOARD, default_timeout=60)
-    at.run()
+    at = signed_in_app(monkeypatch, grant)
     at.switch_page(PAGE).run()
     assert not at.exception, at.exception
     assert list(history_frame(at)["File"]) == ["week2.csv", "week1.csv"]

@@ -33,6 +33,20 @@ def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return path
 
 
+
+def signed_in_app(monkeypatch: pytest.MonkeyPatch, grant: Grant) -> AppTest:
+    """The dashboard run once as if `grant`'s user had signed in (what a real sign-in and
+    the access file would give)."""
+    def signed_in() -> Grant:
+        st.session_state["_cx_grant"] = grant
+        return grant
+
+    monkeypatch.setattr(auth, "session_grant", signed_in)
+    at = AppTest.from_file(DASHBOARD, default_timeout=60)
+    at.run()
+    assert not at.exception, at.exception
+    return at
+
 def page() -> AppTest:
     """The Data page as a user reaches it: through the dashboard's navigation."""
     at = AppTest.from_file(DASHBOARD, default_timeout=60)
@@ -325,14 +339,7 @@ def test_roles_on_the_data_page(
 ) -> None:
     connect(data_dir).replace_table(schema.RESPONSES, random_responses(50))
 
-    def signed_in() -> Grant:  # what a real sign-in and the access file would give
-        st.session_state["_cx_grant"] = grant
-        return grant
-
-    monkeypatch.setattr(auth, "session_grant", signed_in)
-    at = AppTest.from_file(DASHBOARD, default_timeout=60)
-    at.run()
-    assert not at.exception, at.exception
+    at = signed_in_app(monkeypatch, grant)
     if not can_open:  # the Data page is not among their pages at all
         with pytest.raises(ValueError, match="Could not find a navigation page"):
             at.switch_page(PAGE)

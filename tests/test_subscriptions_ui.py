@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
-from test_import_page import DASHBOARD, PAGE, page, texts
+from test_import_page import DASHBOARD, PAGE, page, signed_in_app, texts
 
 from cxdata.access import Grant
 from cxdata.notify import ledger
@@ -80,13 +80,7 @@ def _editor(at: AppTest) -> list:
 
 
 def _signed_in_as(monkeypatch: pytest.MonkeyPatch, grant: Grant) -> AppTest:
-    def signed_in() -> Grant:  # what a real sign-in and the access file would give
-        st.session_state["_cx_grant"] = grant
-        return grant
-
-    monkeypatch.setattr(auth, "session_grant", signed_in)
-    at = AppTest.from_file(DASHBOARD, default_timeout=60)
-    at.run()
+    at = signed_in_app(monkeypatch, grant)
     at.switch_page(PAGE).run()
     assert not at.exception, at.exception
     return at

@@ -54,7 +54,6 @@ nothing partial is ever returned.
 
 from __future__ import annotations
 
-import difflib
 import math
 import os
 import re
@@ -65,7 +64,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from cxdata.access import AccessPolicy, load_policy
-from cxdata.errors import CxError
+from cxdata.errors import CxError, did_you_mean, unknown_key
 from cxdata.metrics import METRICS
 
 SUBSCRIPTIONS_ENV = "CX_SUBSCRIPTIONS_FILE"
@@ -165,18 +164,10 @@ class NotifyConfig:
 # --- checks --------------------------------------------------------------------------------
 
 
-def _closest(key: str, allowed: tuple[str, ...]) -> str:
-    close = difflib.get_close_matches(key, allowed, n=1)
-    return f" (did you mean {close[0]!r}?)" if close else ""
-
-
 def _known_keys(raw: dict[str, Any], allowed: tuple[str, ...], where: str) -> None:
-    for key in raw:
-        if key not in allowed:
-            raise NotifyConfigError(
-                f"{where}: unknown key {key!r}{_closest(key, allowed)}; "
-                f"allowed: {', '.join(allowed)}"
-            )
+    message = unknown_key(raw, allowed, where)
+    if message:
+        raise NotifyConfigError(message)
 
 
 def _string(raw: Any, where: str, key: str) -> str:
@@ -187,7 +178,7 @@ def _string(raw: Any, where: str, key: str) -> str:
 
 def _choice(raw: Any, where: str, key: str, allowed: tuple[str, ...]) -> str:
     if not isinstance(raw, str) or raw not in allowed:
-        hint = _closest(raw, allowed) if isinstance(raw, str) else ""
+        hint = did_you_mean(raw, allowed) if isinstance(raw, str) else ""
         raise NotifyConfigError(
             f"{where}: {key} = {raw!r} is not one of {', '.join(allowed)}{hint}"
         )
@@ -398,7 +389,7 @@ def _alert(
         if kind == "kpi_change" and metric not in METRICS:
             raise NotifyConfigError(
                 f"{where}: metric = {metric!r} is not a survey metric"
-                f"{_closest(metric, tuple(METRICS))}; allowed: {', '.join(METRICS)}"
+                f"{did_you_mean(metric, tuple(METRICS))}; allowed: {', '.join(METRICS)}"
             )
     threshold = None
     if kind != "metric_target":
