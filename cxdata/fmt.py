@@ -236,8 +236,8 @@ def rating_hover(r: Mapping[str, Any]) -> str:
     return f"{mean} · {top2} · n = {n:,}{flag}"
 
 
-def view_context(filters: Filters) -> str:
+def view_context(filters: Filters, everything: str = "all answers") -> str:
     """The period and filters of a view as one plain line ("1 Sep 2026 – 29 Nov 2026 ·
-    Region: Oslo"; "all answers" without filters): charts' subtitles, digests, reports."""
+    Region: Oslo"; `everything` without filters): charts' subtitles, digests, reports."""
     where = [f"{dim_label(d)}: {', '.join(v)}" for d, v in filters.where]
-    return " · ".join([date_range(filters.start, filters.end), *(where or ["all answers"])])
+    return " · ".join([date_range(filters.start, filters.end), *(where or [everything])])

@@ -98,6 +98,9 @@ def parse_view(url: str) -> tuple[str, dict[str, list[str]], str]:
     scheme, host and any path before the page ("" for a bare path); embedding options
     are left out of the params."""
     parts = urlsplit(url.strip())
+    if parts.scheme not in ("", "http", "https") or (parts.scheme and not parts.netloc):
+        raise CxError(f"--view must be a dashboard link (http:// or https://) or a path such "
+                      f"as /trends?period=lq, not {url.strip()[:80]!r}")
     params = {k: v for k, v in parse_qs(parts.query, keep_blank_values=False).items()
               if k not in EMBED_PARAMS}  # fmt: skip
     path = parts.path or "/"
@@ -313,8 +316,8 @@ def segments_sections(store: Store, d: Digest, params: Mapping[str, Sequence[str
         value = placeholder or _score_cell(metric, r["value"], bool(r["suppressed"]), r["n"])
         rest = "–" if withheld else fmt.value(metric, r["rest_value"])
         # the correction is named once, in the caption: the column stays narrow
-        verdict = ("–" if withheld else fmt.significance(
-            r["significant"], f"under {th.low_base} answers"))
+        verdict = ("–" if withheld else "no rest to compare with" if int(r["rest_n"]) == 0
+                   else fmt.significance(r["significant"], f"under {th.low_base} answers"))
         rows.append([str(r["segment"]), value,
                      _ci_cell(metric, r["ci_low"], r["ci_high"], withheld), fmt.count(r["n"]),
                      rest, "–" if withheld else fmt.count(r["rest_n"]),
@@ -325,7 +328,9 @@ def segments_sections(store: Store, d: Digest, params: Mapping[str, Sequence[str
     out.append(Section(title, ["Segment", name, "95% CI", "n", f"Rest {name}", "Rest n",
                                "Difference", "Test"], rows,
                        f"“The rest” is every other answer inside the filters; "
-                       f"{metric_def(metric).family.test}, {fmt.corrected(tests)}. A segment "
+                       f"{metric_def(metric).family.test}, "
+                       f"{fmt.corrected(tests) if tests else 'but no segment could be tested'}. "
+                       "A segment "
                        f"or rest under {th.min_n} answers is not shown, and neither is the "
                        f"other side of its row.{cut}"))  # fmt: skip
     return out

@@ -10,10 +10,11 @@ from pathlib import Path
 
 from cxdata import config
 from cxdata.cli_args import Handler
+from cxdata.errors import CxError
 from cxdata.notify.render import ChartRenderer
 from cxdata.report import PAGES, page_of, parse_view, report_pdf, view_report
 from cxdata.store import Store
-from cxdata.targets import Targets, TargetsError, load_targets, targets_path
+from cxdata.targets import Targets, targets_or_none
 
 
 def add_parsers(sub: argparse._SubParsersAction) -> dict[str, Handler]:
@@ -42,11 +43,10 @@ def add_parsers(sub: argparse._SubParsersAction) -> dict[str, Handler]:
 def _targets() -> Targets:
     """The admins' targets; a broken targets file leaves them out (as the dashboard does),
     saying so on stderr."""
-    try:
-        return load_targets(targets_path())
-    except TargetsError as exc:
-        print(f"python -m cxdata report: warning: no targets shown: {exc}", file=sys.stderr)
-        return Targets()
+    targets, problem = targets_or_none()
+    if problem:
+        print(f"python -m cxdata report: warning: no targets shown: {problem}", file=sys.stderr)
+    return targets
 
 
 def cmd_report(store: Store, args: argparse.Namespace) -> None:
@@ -59,6 +59,8 @@ def cmd_report(store: Store, args: argparse.Namespace) -> None:
         report = view_report(store, path, params, th=config.thresholds(), targets=_targets(),
                              title=title, renderer=renderer, today=today, base_url=base)
     out = args.out or Path(f"report-{page}-{today.isoformat()}.{args.format}")
+    if not out.parent.is_dir():
+        raise CxError(f"--out: the folder {str(out.parent)!r} does not exist")
     data = report_pdf(report.html) if args.format == "pdf" else report.html.encode("utf-8")
     out.write_bytes(data)
     print(out)

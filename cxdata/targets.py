@@ -107,3 +107,12 @@ def on_target(metric: str, value: float, target: float) -> bool:
     if metric_def(metric).higher_is_better:
         return value >= target
     return value <= target
+
+
+def targets_or_none(path: Path | None = None) -> tuple[Targets, str]:
+    """The targets of `path` (default: $CX_TARGETS_FILE) and "" — or, when the file is
+    wrong, no targets at all and the problem (fail closed: never a partial set)."""
+    try:
+        return load_targets(path or targets_path()), ""
+    except TargetsError as exc:
+        return Targets(), str(exc)

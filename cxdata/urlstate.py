@@ -70,6 +70,29 @@ EMBED_PARAMS = frozenset({"embed", "embed_options"})
 DIM_PREFIX = "dim."
 
 
+VIEW_PAGES: tuple[str, ...] = ("overview", "trends", "touchpoints", "segments", "feedback")
+"""The pages a saved view can show (their URL paths; the Overview is also "/")."""
+
+
+def view_problem(path: str, params: Mapping[str, Sequence[str]]) -> str | None:
+    """What is wrong with a saved view's page `path` and its global parameters (period,
+    comparison, custom dates), in words; None when nothing is. The dashboard quietly falls
+    back to defaults on a bad link; a saved view is checked when it is saved instead, so a
+    typo never turns into a digest of another period."""
+    page = path.strip("/")
+    if page not in ("", *VIEW_PAGES):
+        return f"the page {path!r} is not one of /, /{', /'.join(VIEW_PAGES)}"
+    for name, allowed in (("period", PERIODS), ("vs", COMPARISONS)):
+        values = params.get(name)
+        if values is not None and (len(values) != 1 or values[0] not in allowed):
+            return f"{name} = {values!r} is not one of {', '.join(allowed)}"
+    if _last(params.get("period")) == "custom":
+        start, end = (_iso(_last(params.get(k)) or "") for k in ("from", "to"))
+        if start is None or end is None or start > end:
+            return "period = custom needs from and to (YYYY-MM-DD, from on or before to)"
+    return None
+
+
 def dim_param(dim: str) -> str:
     """The query parameter of a dimension's filter."""
     reserved = GLOBAL_PARAMS | PAGE_PARAMS | EMBED_PARAMS

@@ -47,7 +47,7 @@ format = "html+pdf"
 [[subscription]]
 name = "all-monthly"
 to = ["kari@example.com"]
-view = "https://cx.example.com/?period=lm"
+view = "https://cx.example.com/?period=ly"
 every = "monthly"
 day = 28
 
@@ -99,8 +99,8 @@ def test_good_file_parses_into_entries() -> None:
     assert weekly.params == {"period": ["lq"], "country": ["Norway", "Sweden"]}
     assert (weekly.every, weekly.weekday, weekly.format) == ("weekly", "wednesday", "html+pdf")
     # A full URL on base_url is kept as the part after it.
-    assert (monthly.view, monthly.page_path, monthly.params) == ("/?period=lm", "/", {
-        "period": ["lm"]
+    assert (monthly.view, monthly.page_path, monthly.params) == ("/?period=ly", "/", {
+        "period": ["ly"]
     })
     assert (monthly.day, monthly.format, monthly.weekday) == (28, "html", "monday")
     nps, friction, target, share = config.alerts
@@ -211,6 +211,19 @@ HOOK = 'webhook_env = "H"\nwebhook_as = "ola@example.com"\n'  # a webhook and it
      'alert[1] "a": to: stranger@example.com is not granted access'),
     (BASE + '[[alert]]\nname = "a"\nkind = "metric_target"\nto = ["ola@example.com"]\n'
      'webhook_as = "ola@example.com"\nmetric = "m"\n', "webhook_as is set but webhook_env is not"),
+    # a saved view is checked when saved: a typo must not become another period's digest
+    (BASE + SUB.replace('view = "/"', 'view = "/?period=7d"'),
+     "view = '/?period=7d': period = ['7d'] is not one of all, 30d"),
+    (BASE + SUB.replace('view = "/"', 'view = "/nonsense"'),
+     "the page '/nonsense' is not one of /, /overview, /trends"),
+    (BASE + SUB.replace('view = "/"', 'view = "/?period=custom&from=2026-02-01"'),
+     "period = custom needs from and to"),
+    (BASE + SUB.replace('view = "/"', 'view = "/?vs=lastyear"'), "vs = ['lastyear'] is not one"),
+    # keys a kind cannot use: the metrics dataset has no answers to count per `by`
+    (BASE + '[[alert]]\nname = "a"\nkind = "metric_target"\nto = ["ola@example.com"]\n'
+     'metric = "m"\nby = "region"\n', "by does not apply to kind = 'metric_target'"),
+    # a name must match whole: a trailing newline would end up in a file name
+    (BASE + SUB.replace('name = "s1"', 'name = "s1\\n"'), "must be 1–60 characters"),
     (SUB, "subs.toml: base_url is missing"),
     # bad base_url
     ('base_url = "ftp://cx.example.com"\n' + SUB, "base_url = 'ftp://cx.example.com' must be an"),
@@ -248,11 +261,11 @@ def test_no_access_file_means_no_mail_recipients() -> None:
 
 def test_base_url_path_prefix_is_stripped_from_full_url_views() -> None:
     text = BASE.replace(".com", ".com/cx/") + SUB.replace(
-        'view = "/"', 'view = "https://CX.example.com/cx/drivers?metric=nps"'
+        'view = "/"', 'view = "https://CX.example.com/cx/trends?metric=nps"'
     )
     sub = parse_config(text, POLICY).subscriptions[0]
     assert (sub.view, sub.page_path, sub.params) == (
-        "/drivers?metric=nps", "/drivers", {"metric": ["nps"]}
+        "/trends?metric=nps", "/trends", {"metric": ["nps"]}
     )
 
 

@@ -45,6 +45,9 @@ role = "admin"
 [users."ola@example.com"]
 role = "viewer"
 restrict = { country = ["Norway"] }
+[users."sven@example.com"]
+role = "viewer"
+restrict = { region = ["Västra Götaland"] }
 """
 POLICY = parse_policy(ACCESS, "access.toml")
 NORWAY = {"Viken", "Oslo", "Vestland", "Trøndelag"}
@@ -219,7 +222,7 @@ FRICTION_RULE = """
 [[alert]]
 name = "delivery-friction"
 kind = "kpi_change"
-to = ["admin@example.com", "ola@example.com"]
+to = ["admin@example.com", "ola@example.com", "sven@example.com"]
 webhook_env = "CX_TEST_HOOK"
 webhook_as = "admin@example.com"
 view = "/?touchpoint=parcel+delivery"
@@ -273,18 +276,22 @@ def test_the_planted_delivery_spike_alerts_once(
     fired = [(i, o.recipient, o.key.split(":")[2]) for i, r in enumerate(runs) for o in r]
     scopes = {s for _, _, s in fired}
     assert scopes == {f"region={SPIKE.filters['region']}"}, fired  # the spike, nothing else
-    # once per channel: the admin's e-mail and the webhook; Ola (Norway) never sees Sweden
-    assert sorted(rcpt for _, rcpt, _ in fired) == ["admin@example.com", "webhook"]
+    # once per channel: the admin's e-mail, the webhook, and Sven, who sees only that
+    # region (his one region is tested on its own); Ola (Norway) never sees Sweden
+    assert sorted(rcpt for _, rcpt, _ in fired) == [
+        "admin@example.com", "sven@example.com", "webhook"]
     first_week = min(i for i, _, _ in fired)
     week_end = SPIKE.start - dt.timedelta(days=28) + dt.timedelta(days=7 * first_week + 6)
     assert SPIKE.start <= week_end <= SPIKE.end  # raised during the spike
     assert again == [] and len(posts) == 1
     assert "Västra Götaland" in posts[0]["text"] and "SeCrEt" not in posts[0]["text"]
     mails = received(smtp)
-    assert list(mails) == ["admin@example.com"]
+    assert sorted(mails) == ["admin@example.com", "sven@example.com"]
     text_part = body(mails["admin@example.com"], "plain")
     assert "Friction rate rose in Region: Västra Götaland" in text_part
     assert "after correcting for" in text_part  # judged among the regions tested
+    assert "Friction rate rose in Region: Västra Götaland" in body(mails["sven@example.com"],
+                                                                   "plain")
 
 
 def null_frame(seed: int, days: int = 240, per_day: int = 120) -> pd.DataFrame:
@@ -370,7 +377,7 @@ def test_an_import_evaluates_the_alerts_once(
     mails = [email.message_from_bytes(raw, policy=email.policy.default)
              for _, _, raw in smtp.handler.envelopes]
     assert [m["Subject"] for m in mails] == ["CX alert: churn rate missed its target"]
-    assert "3.50 % over 2 dated value(s)" in body(mails[0], "plain")
+    assert "3.50 % over 2 monthly value(s)" in body(mails[0], "plain")
 
 
 def test_operational_kpis_say_which_filters_they_cannot_apply(tmp_path: Path) -> None:

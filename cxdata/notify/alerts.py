@@ -134,16 +134,29 @@ def _kpi_rows(store: Store, rule: AlertRule, w: Window, th: Thresholds
               ) -> list[tuple[str | None, float, float, float, int, int, float | None]]:
     """(scope value, now, before, change, n now, n before, test statistic) per scope."""
     metric = str(rule.metric)
+    current, baseline, value = w.current, w.baseline, None
     if rule.by:
-        table = segments.movers(store, w.current, w.baseline, [rule.by], metric, th,
-                                all_tested=True)
-        return [(str(r.value), r.now, r.prev, r.change, int(r.n_now), int(r.n_prev), r.stat)
-                for r in table.itertuples()]
-    now, before = queries.kpis(store, w.current, th), queries.kpis(store, w.baseline, th)
+        seen = _values_in(store, w.current, rule.by)
+        if len(seen) != 1:
+            table = segments.movers(store, w.current, w.baseline, [rule.by], metric, th,
+                                    all_tested=True)
+            return [(str(r.value), r.now, r.prev, r.change, int(r.n_now), int(r.n_prev),
+                     r.stat) for r in table.itertuples()]
+        # One value only (the reader's restriction or the view leaves one: a regional
+        # lead): movers leaves such a dimension out, so its one scope is tested alone.
+        value = seen[0]
+        current, baseline = (_scoped(f, rule.by, value) for f in (w.current, w.baseline))
+    now, before = queries.kpis(store, current, th), queries.kpis(store, baseline, th)
     c = kpi_metrics.score_change(metric, now, before, th)
     if c.change is None or c.now is None or c.previous is None:
         return []
-    return [(None, c.now, c.previous, c.change, c.n_now, c.n_previous, c.stat)]
+    return [(value, c.now, c.previous, c.change, c.n_now, c.n_previous, c.stat)]
+
+
+def _values_in(store: Store, f: Filters, by: str) -> list[str]:
+    """The values of `by` with answers inside `f` (as the reader sees them)."""
+    counts = queries.breakdown(store, f, [by], metrics=["nps"])
+    return [str(v) for v in counts[by]]
 
 
 def _kpi_change(store: Store, rule: AlertRule, w: Window, th: Thresholds,
@@ -198,7 +211,7 @@ def _friction_level(store: Store, rule: AlertRule, w: Window, th: Thresholds,
             rule.name, rule.kind, scope, w.period,
             f"Friction at {tp}{_where(rule.by, by_value)} above {rule.threshold:g}%",
             ("Friction rate " + fmt.hover_text("friction", value, n, r["friction_ci_low"],
-                                                r["friction_ci_high"])
+                                                r["friction_ci_high"], low_base=n < th.low_base)
              + f" in {fmt.date_range(w.current.start, w.current.end)}",
              f"Rule: friction above {rule.threshold:g}% with {rule.min_n}+ answers"),
             _link(base_url, rule, w, rule.by, by_value, "/touchpoints")))
@@ -206,11 +219,13 @@ def _friction_level(store: Store, rule: AlertRule, w: Window, th: Thresholds,
 
 
 def _metric_target(store: Store, rule: AlertRule, w: Window, base_url: str) -> list[Finding]:
-    kpis = kpi_metrics.metric_kpis(store, w.current, w.baseline)
+    # the window against itself: its value over all its dates (a comparison would cut
+    # the window to as many dates as the baseline has, like with like)
+    kpis = kpi_metrics.metric_kpis(store, w.current, w.current)
     hit = [k for k in kpis if k.metric == rule.metric and k.on_target is False]
     return [Finding(
         rule.name, rule.kind, ALL_SCOPE, w.period, f"{k.metric} missed its target",
-        (f"{k.metric} {k.value:,.2f} {k.unit} over {k.points} dated value(s) in "
+        (f"{k.metric} {k.value:,.2f} {k.unit} over {k.points} {k.cadence} value(s) in "
          f"{fmt.date_range(w.current.start, w.current.end)}; target {k.target:,.2f}",),
         _link(base_url, rule, w, None, None, "/")) for k in hit if k.value is not None
         and k.target is not None]

@@ -22,7 +22,7 @@ from cxdata.notify.config import SUBSCRIPTIONS_ENV, load_config
 from cxdata.notify.render import ChartRenderer, no_charts
 from cxdata.report import digest_pdf
 from cxdata.store import Store
-from cxdata.targets import Targets, TargetsError, load_targets, targets_path
+from cxdata.targets import Targets, targets_or_none
 
 log = logging.getLogger(__name__)
 
@@ -50,13 +50,12 @@ def add_parsers(sub: argparse._SubParsersAction) -> dict[str, Handler]:
     return {"send": cmd_send}
 
 
-def targets_or_none() -> Targets:
+def _targets() -> Targets:
     """The admins' targets; none at all (with a warning) when the file is wrong."""
-    try:
-        return load_targets(targets_path())
-    except TargetsError as exc:
-        log.warning("targets not used: %s", exc)
-        return Targets()
+    targets, problem = targets_or_none()
+    if problem:
+        log.warning("targets not used: %s", problem)
+    return targets
 
 
 def cmd_send(store: Store, args: argparse.Namespace) -> None:
@@ -66,13 +65,15 @@ def cmd_send(store: Store, args: argparse.Namespace) -> None:
     if config is None:
         raise CxError(f"no subscriptions file: set {SUBSCRIPTIONS_ENV} (README "
                       "\"Subscriptions and alerts\")")
+    if args.dry_run is not None and args.dry_run.exists() and not args.dry_run.is_dir():
+        raise CxError(f"--dry-run: {str(args.dry_run)!r} is a file, not a folder")
     smtp = mail.smtp_settings()
     if smtp is None and args.dry_run is None:
         raise CxError("no SMTP server configured: set CX_SMTP_URL, or use --dry-run DIR")
     renderer = no_charts() if args.no_charts else ChartRenderer()
     with renderer as charts:
         outcomes = send.send_due(
-            store, config, policy, th=settings.thresholds(), targets=targets_or_none(),
+            store, config, policy, th=settings.thresholds(), targets=_targets(),
             settings=smtp, today=args.today, dry_run=args.dry_run,
             digests=args.only != "alerts", alerts=args.only != "digests", renderer=charts,
             pdf=digest_pdf,

@@ -29,7 +29,7 @@ period_days = 7                  # the window, ending on the data's last day (1�
 baseline_days = 90               # kpi_change/theme_share: the trailing baseline before the
                                  # window (7–730, default 90)
 min_n = 100                      # volume gate: answers needed in each window (default 100, ≥ 1)
-touchpoint = "Parcel delivery"   # friction_level: optional, one touchpoint (default: every one)
+touchpoint = "parcel delivery"   # friction_level: optional, one touchpoint as in the data (exact)
 theme = "delivery"               # theme_share: required, a theme id
 ```
 
@@ -66,6 +66,7 @@ from urllib.parse import parse_qs, urlsplit
 from cxdata.access import AccessPolicy, load_policy
 from cxdata.errors import CxError, did_you_mean, unknown_key
 from cxdata.metrics import METRICS
+from cxdata.urlstate import view_problem
 
 SUBSCRIPTIONS_ENV = "CX_SUBSCRIPTIONS_FILE"
 
@@ -77,14 +78,14 @@ ALERT_KINDS = ("kpi_change", "friction_level", "metric_target", "theme_share")
 _TOP_KEYS = ("base_url", "subscription", "alert")
 _SUB_KEYS = ("name", "to", "view", "every", "weekday", "day", "format")
 _COMMON_ALERT_KEYS = (
-    "name", "kind", "to", "webhook_env", "webhook_as", "view", "by", "period_days", "min_n",
+    "name", "kind", "to", "webhook_env", "webhook_as", "view", "period_days",
 )  # fmt: skip
 # Keys each alert kind takes besides the common ones.
 _KIND_KEYS: dict[str, tuple[str, ...]] = {
-    "kpi_change": ("metric", "threshold", "baseline_days"),
-    "friction_level": ("threshold", "touchpoint"),
-    "metric_target": ("metric",),
-    "theme_share": ("threshold", "baseline_days", "theme"),
+    "kpi_change": ("metric", "threshold", "baseline_days", "by", "min_n"),
+    "friction_level": ("threshold", "touchpoint", "by", "min_n"),
+    "metric_target": ("metric",),  # the metrics dataset: no answers to count, no `by`
+    "theme_share": ("threshold", "baseline_days", "theme", "by", "min_n"),
 }
 _ALERT_KEYS = tuple(
     dict.fromkeys(_COMMON_ALERT_KEYS + tuple(k for ks in _KIND_KEYS.values() for k in ks))
@@ -251,6 +252,9 @@ def _view(raw: Any, where: str, base_url: str) -> tuple[str, str, dict[str, list
             "e.g. /overview?period=lq)"
         )
     params = parse_qs(parts.query, keep_blank_values=True)
+    problem = view_problem(path, params)
+    if problem:
+        raise NotifyConfigError(f"{where}: view = {text!r}: {problem}")
     return path + (f"?{parts.query}" if parts.query else ""), path, params
 
 
@@ -263,7 +267,7 @@ def _recipients(
         )
     out: list[str] = []
     for item in raw:
-        if not isinstance(item, str) or not _EMAIL.match(item.strip()):
+        if not isinstance(item, str) or not _EMAIL.fullmatch(item.strip()):
             raise NotifyConfigError(f"{where}: to: {item!r} is not an e-mail address")
         email = item.strip().lower()
         if policy is None:
@@ -292,7 +296,7 @@ def _entries(data: dict[str, Any], key: str, source: str) -> list[dict[str, Any]
 
 def _where(source: str, kind: str, index: int, entry: dict[str, Any]) -> str:
     name = entry.get("name")
-    label = f' "{name}"' if isinstance(name, str) and _ENTRY_NAME.match(name) else ""
+    label = f' "{name}"' if isinstance(name, str) and _ENTRY_NAME.fullmatch(name) else ""
     return f"{source}: {kind}[{index}]{label}"
 
 
@@ -300,7 +304,7 @@ def _name(entry: dict[str, Any], where: str, seen: dict[str, int], kind: str) ->
     if "name" not in entry:
         raise NotifyConfigError(f"{where}: name is missing")
     name = entry["name"]
-    if not isinstance(name, str) or not _ENTRY_NAME.match(name):
+    if not isinstance(name, str) or not _ENTRY_NAME.fullmatch(name):
         raise NotifyConfigError(
             f"{where}: name = {name!r} must be 1–60 characters of a-z, 0-9, - and _"
         )
@@ -356,7 +360,7 @@ def _alert(
     webhook_env = None
     if "webhook_env" in entry:
         webhook_env = entry["webhook_env"]
-        if not isinstance(webhook_env, str) or not _ENV_NAME.match(webhook_env):
+        if not isinstance(webhook_env, str) or not _ENV_NAME.fullmatch(webhook_env):
             raise NotifyConfigError(
                 f"{where}: webhook_env = {webhook_env!r} must be the name of an environment "
                 "variable holding the webhook URL (the URL itself never goes in the file)"
@@ -380,7 +384,7 @@ def _alert(
     by = None
     if "by" in entry:
         by = entry["by"]
-        if not isinstance(by, str) or not _DIMENSION.match(by):
+        if not isinstance(by, str) or not _DIMENSION.fullmatch(by):
             raise NotifyConfigError(f"{where}: by = {by!r} is not a dimension name")
     metric = None
     if kind in ("kpi_change", "metric_target"):

@@ -222,5 +222,18 @@ def view_digest(
         hotspots=spots, themes=themes, theme_tests=theme_tests,
         withheld=tuple(_withheld(tiles, th)), link=view_link(base_url, page, params),
         trend=trend, metric_ignored=kpi_metrics.applicable_filters(store, current)[1],
-        notes=(comparison.note,) if comparison.note else (),
+        notes=_notes(comparison, current, catalog.date_span(store), today or dt.date.today()),
     )  # fmt: skip
+
+
+def _notes(comparison: Comparison, current: Filters, span: tuple[dt.date, dt.date] | None,
+           today: dt.date) -> tuple[str, ...]:
+    """What the reader should know about the dates: a comparison that is not the one
+    chosen, and a period that ends on the reader's latest answers when those are older
+    than yesterday (a preset period ends there, as on the dashboard)."""
+    notes = [comparison.note] if comparison.note else []
+    last = span[1] if span else None
+    if last is not None and current.end == last and (today - last).days > 1:
+        notes.append(f"The latest answers you can see are from {current.end:%-d %b %Y}; "
+                     "the period ends on that day.")
+    return tuple(notes)

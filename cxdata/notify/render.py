@@ -162,13 +162,14 @@ def metric_section(d: Digest) -> Section | None:
         target = "–" if k.target is None else f"{k.target:,.2f}"
         change = "–" if k.change is None else f"{k.change:+,.2f}"
         value = "–" if k.value is None else f"{k.value:,.2f} {k.unit}".strip()
-        rows.append([k.metric, value, change, fmt.significance(k.significant), target, verdict])
+        rows.append([k.metric, value, change, fmt.significance(k.significant), target, verdict,
+                     f"{k.points:,} {k.cadence}"])
     caption = "From the metrics dataset, at the dates the source gives."
     if d.metric_ignored:
         caption += (f" These KPIs are {fmt.not_narrowed(d.metric_ignored)}: the metrics "
                     "dataset has no such column.")
-    return Section("Operational KPIs", ["KPI", "Value", "Change", "Test", "Target", ""],
-                   rows, caption)
+    return Section("Operational KPIs",
+                   ["KPI", "Value", "Change", "Test", "Target", "", "Values (n)"], rows, caption)
 
 
 def movers_section(d: Digest, renderer: ChartRenderer, images: dict[str, bytes]) -> Section:
@@ -213,10 +214,11 @@ def themes_section(d: Digest) -> Section | None:
     if d.themes.empty:
         return None
     rows = [[str(r["label"]), f"{r['share']:.1f}%", f"{r['share_prev']:.1f}%",
-             f"{r['change']:+.1f} pp",
+             f"{r['change']:+.1f} pp", f"{int(r['comments']):,} / {int(r['comments_prev']):,}",
              fmt.significance(r["significant"], "too few comments")]
             for _, r in d.themes.iterrows()]
-    return Section("Themes whose share moved most", ["Theme", "Now", "Before", "Change", "Test"],
+    return Section("Themes whose share moved most",
+                   ["Theme", "Now", "Before", "Change", "Comments now / before", "Test"],
                    rows, "Share of the analysed comments that mention the theme; tested "
                          f"{fmt.corrected(d.theme_tests)}.")
 
@@ -251,6 +253,15 @@ def _sections(d: Digest, th: Thresholds, renderer: ChartRenderer,
     return [s for s in found if s is not None]
 
 
+SUBJECT_CHARS = 150  # a longer subject is cut: mail clients show ~60–80 anyway
+
+
+def _one_line(text: str, limit: int = SUBJECT_CHARS) -> str:
+    """`text` on one line (data-derived line breaks made spaces), cut to `limit` chars."""
+    flat = " ".join(text.split())
+    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
+
+
 def _pairs(tiles: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
     """The tiles two to a row: four in a row would not fit a phone's mail client."""
     return [tiles[i : i + 2] for i in range(0, len(tiles), 2)]
@@ -267,9 +278,9 @@ def _text(model: dict[str, Any]) -> str:
         lines += [f"  {x}" for x in t["lines"]]
     for s in model["sections"]:
         lines += ["", s.title]
-        if s.rows:
+        if s.rows:  # a value's own line breaks must not start lines of their own
             lines.append("  " + " | ".join(s.header))
-            lines += ["  " + " | ".join(row) for row in s.rows]
+            lines += ["  " + " | ".join(_one_line(c, 200) for c in row) for row in s.rows]
         if s.caption:
             lines.append(f"  {s.caption}")
     if model["withheld"]:
@@ -292,7 +303,9 @@ def render_digest(
     what the reader may see (their restriction), "" for everything."""
     images: dict[str, bytes] = {}
     model: dict[str, Any] = {
-        "kind": kind, "title": d.title, "period": d.period_text,
+        "kind": kind, "title": d.title,
+        "period": fmt.view_context(d.current, "all the answers you can see" if scope
+                                   else "all answers"),
         "compare": f"{d.comparison.label} ({fmt.date_range(d.previous.start, d.previous.end)})",
         "scope": scope, "notes": list(d.notes),
         "tiles": _pairs([*(tile(t, d.comparison.label, th) for t in d.tiles), volume_tile(d)]),
@@ -305,7 +318,7 @@ def render_digest(
     }  # fmt: skip
     if renderer.failed:
         model["notes"].append("Charts could not be drawn on the server; the numbers are below.")
-    model["subject"] = f"{d.title} · {d.period_text}"
+    model["subject"] = _one_line(f"{d.title} · {model['period']}")
     html = _ENV.get_template("digest.html").render(d=model)
     return Rendered(model["subject"], html, _text(model), images)
 
@@ -318,13 +331,15 @@ ALERT_FOOTER = ("You get this alert once while the condition holds; it is sent a
 
 def render_alert(rule: str, findings: Sequence[Finding], scope: str = "") -> Rendered:
     """The e-mail of one rule's new findings (cxdata.notify.alerts), for one reader."""
-    subject = (f"CX alert: {findings[0].title}" if len(findings) == 1
-               else f"CX alert: {rule} ({len(findings)} findings)")
+    subject = _one_line(f"CX alert: {findings[0].title}" if len(findings) == 1
+                        else f"CX alert: {rule} ({len(findings)} findings)")
     html = _ENV.get_template("alert.html").render(
         subject=subject, rule=rule, scope=scope, findings=findings, footer=ALERT_FOOTER)
     text = "\n".join([subject, *([f"Your view: {scope}"] if scope else []), ""]
                      + [line for f in findings
-                        for line in (f.title, *(f"  - {x}" for x in f.lines), f"  {f.link}", "")]
+                        for line in (_one_line(f.title, 300),
+                                     *(f"  - {_one_line(x, 500)}" for x in f.lines),
+                                     f"  {f.link}", "")]
                      + [ALERT_FOOTER])
     return Rendered(subject, html, text)
 

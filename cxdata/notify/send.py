@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import logging
 import os
 import tempfile
 from collections.abc import Callable, Sequence
@@ -46,8 +45,6 @@ from cxdata.notify.schedule import period_key
 from cxdata.store import Store
 from cxdata.targets import Targets
 
-log = logging.getLogger(__name__)
-
 STATE_FILE = "alert_state.json"
 DryRun = Path | None
 PdfMaker = Callable[[Rendered], bytes]
@@ -67,8 +64,9 @@ class Outcome:
 
 
 def scope_words(grant: Grant) -> str:
-    """What a reader may see, in words ("country = Norway"; "" when everything)."""
-    return "; ".join(f"{k.rpartition(':')[2]} = {', '.join(v)}" for k, v in grant.restrict)
+    """What a reader may see, in words ("country = Norway; metrics: country = Norway";
+    "" when everything): a dataset's own restriction keeps its dataset's name."""
+    return "; ".join(f"{k.replace(':', ': ')} = {', '.join(v)}" for k, v in grant.restrict)
 
 
 @dataclass
@@ -79,6 +77,8 @@ class _Pending:
     message: EmailMessage | None = None  # an e-mail, or
     webhook: tuple[str, dict[str, Any]] | None = None  # (url, payload)
     on_sent: Callable[[], None] | None = None
+    also: Sequence[str] = ()  # further ledger keys the same message settles
+    subject: str = ""  # a webhook's, as the log shows it (its body is escaped for Slack)
 
 
 class _Run:
@@ -101,17 +101,19 @@ class _Run:
     def done(self, p: _Pending | tuple[str, str, str], subject: str, status: str,
              detail: str = "") -> None:
         key, kind, recipient = (p.key, p.kind, p.recipient) if isinstance(p, _Pending) else p
+        keys = [key, *(p.also if isinstance(p, _Pending) else ())]
         if self.dry_run is None and status != "dry-run":
-            ledger.settle(self.folder, key, status == "sent", detail,
-                          skipped=status == "skipped")
+            for k in keys:
+                ledger.settle(self.folder, k, status == "sent", detail,
+                              skipped=status == "skipped")
         self.outcomes.append(Outcome(key, kind, recipient, subject, status, detail))
 
     def email(self, key: str, kind: str, to: str, r: Rendered,
               attachments: Sequence[tuple[str, str, bytes]] = (),
-              on_sent: Callable[[], None] | None = None) -> None:
+              on_sent: Callable[[], None] | None = None, also: Sequence[str] = ()) -> None:
         sender = self.settings.sender if self.settings else "cx-dashboard@localhost"
         msg = mail.build_message(sender, to, r.subject, r.html, r.text, r.images, attachments)
-        self.pending.append(_Pending(key, kind, to, message=msg, on_sent=on_sent))
+        self.pending.append(_Pending(key, kind, to, message=msg, on_sent=on_sent, also=also))
 
     def flush(self) -> None:
         """Send (or, in a dry run, write) everything pending; settle each in the ledger."""
@@ -144,9 +146,7 @@ class _Run:
 
 
 def _subject(p: _Pending) -> str:
-    if p.message is not None:
-        return str(p.message["Subject"])
-    return str((p.webhook or ("", {}))[1].get("text", "")).split("\n", 1)[0]
+    return str(p.message["Subject"]) if p.message is not None else p.subject
 
 
 def _write_json(folder: Path, p: _Pending) -> Path:
@@ -238,26 +238,32 @@ def _alert_for(run: _Run, store: Store, rule: AlertRule, reader: str, grant: Gra
     new = [f for f in findings if f.scope not in held]
     if run.dry_run is None:  # what no longer holds re-arms now; new ones once sent
         _save_state(run.folder, state_key, [s for s in holding if s in held])
+    claimed = []
     for f in new:
         key = f"alert:{rule.name}:{f.scope}:{f.period}:{channel}"
-        if not run.claim(key, "alert", channel, rule.name):
-            continue
-        mark = _marker(run, state_key, f)
-        if hook:
-            lines = [*f.lines, *([f"Computed under the access of {reader}"])]
-            payload = webhook.alert_payload(f"CX alert: {f.title}", lines, f.link)
-            run.pending.append(_Pending(key, "alert", channel, webhook=(hook, payload),
-                                        on_sent=mark))
-        else:
-            run.email(key, "alert", reader, render_alert(rule.name, [f], scope_words(grant)),
-                      on_sent=mark)
+        if run.claim(key, "alert", channel, rule.name):
+            claimed.append((key, f))
+    if not claimed:
+        return
+    # one message per rule × reader, however many scopes are new (each keeps its own key)
+    keys, found = [k for k, _ in claimed], [f for _, f in claimed]
+    mark = _marker(run, state_key, found)
+    rendered = render_alert(rule.name, found, scope_words(grant))
+    if hook:
+        lines = [f"{f.title}: {line}" for f in found for line in f.lines[:1]]
+        payload = webhook.alert_payload(rendered.subject, [
+            *lines, f"Computed under the access of {reader}"], found[0].link)
+        run.pending.append(_Pending(keys[0], "alert", channel, webhook=(hook, payload),
+                                    on_sent=mark, also=keys[1:], subject=rendered.subject))
+    else:
+        run.email(keys[0], "alert", reader, rendered, on_sent=mark, also=keys[1:])
 
 
-def _marker(run: _Run, state_key: str, f: Finding) -> Callable[[], None]:
-    """Mark `f` as holding once it was sent (a failed send re-tries next run)."""
+def _marker(run: _Run, state_key: str, found: Sequence[Finding]) -> Callable[[], None]:
+    """Mark `found` as holding once sent (a failed send re-tries next run)."""
     def mark() -> None:
         held = _load_state(run.folder).get(state_key, [])
-        _save_state(run.folder, state_key, [*held, f.scope])
+        _save_state(run.folder, state_key, [*held, *(f.scope for f in found)])
     return mark
 
 
@@ -301,9 +307,10 @@ def send_due(
                     _alert_for(run, store, rule, email, _grant(policy, email), ctx, None)
                 hook = env.get(rule.webhook_env or "", "").strip()
                 if rule.webhook_env and rule.webhook_as:
-                    if not hook:
-                        log.warning("alert %s: $%s is not set, the webhook is skipped",
-                                    rule.name, rule.webhook_env)
+                    if not hook:  # counted as failed (not in the ledger): fix and rerun
+                        run.outcomes.append(Outcome(
+                            f"alert:{rule.name}:webhook", "alert", "webhook", "", "failed",
+                            f"${rule.webhook_env} is not set, so the webhook was not called"))
                         continue
                     _alert_for(run, store, rule, rule.webhook_as,
                                _grant(policy, rule.webhook_as), ctx, hook)
