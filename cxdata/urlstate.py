@@ -93,6 +93,14 @@ def view_problem(path: str, params: Mapping[str, Sequence[str]]) -> str | None:
     return None
 
 
+def unknown_params(params: Mapping[str, Sequence[str]], dims: Sequence[str]) -> list[str]:
+    """The parameter names of `params` that are neither a view option nor the filter of
+    one of `dims` (a misspelt dimension, one the data does not have): the dashboard
+    ignores them, and a saved view says so."""
+    known = GLOBAL_PARAMS | PAGE_PARAMS | EMBED_PARAMS | {dim_param(d) for d in dims}
+    return sorted(k for k in params if k not in known)
+
+
 def dim_param(dim: str) -> str:
     """The query parameter of a dimension's filter."""
     reserved = GLOBAL_PARAMS | PAGE_PARAMS | EMBED_PARAMS

@@ -236,14 +236,17 @@ min_n = 25
 
 
 def replay(store: Store, frame: pd.DataFrame, start: dt.date, weeks: int, text: str,
-           server: Server, hook: str) -> list[list[send.Outcome]]:
-    """Import `frame` week by week from `start` and run the alerts after each import."""
+           server: Server, hook: str, *, imports: bool = True) -> list[list[send.Outcome]]:
+    """Import `frame` week by week from `start` and run the alerts after each import.
+    Without `imports`, every row is stored first and each week's run looks only at the
+    days up to its end (the same windows: a window ends on the latest day ≤ `today`)."""
     day = frame["submitted_at"].dt.date
-    store.replace_table(schema.RESPONSES, frame[day < start])
+    store.replace_table(schema.RESPONSES, frame if not imports else frame[day < start])
     runs = []
     for week in range(weeks):
         lo, hi = start + dt.timedelta(days=7 * week), start + dt.timedelta(days=7 * week + 7)
-        store.append_rows(schema.RESPONSES, frame[(day >= lo) & (day < hi)])
+        if imports:
+            store.append_rows(schema.RESPONSES, frame[(day >= lo) & (day < hi)])
         runs.append(run(store, text, server, today=hi - dt.timedelta(days=1), digests=False,
                         env={"CX_TEST_HOOK": hook}))
     return runs
@@ -332,7 +335,8 @@ min_n = 300
     try:
         with hook_receiver() as hook:
             url = f"http://127.0.0.1:{hook.server_address[1]}/hook"
-            runs = replay(store, frame, dt.date(2026, 4, 1), 16, rules, smtp, url)
+            runs = replay(store, frame, dt.date(2026, 4, 1), 16, rules, smtp, url,
+                          imports=False)
             assert hook.received == []
             assert [o for r in runs for o in r] == [] and smtp.handler.envelopes == []
             # the same replay judged by a plain 95% test of "changed at all" (the shifted
@@ -340,7 +344,7 @@ min_n = 300
             monkeypatch.setattr(alerts, "beyond_threshold_p",
                                 lambda change, stat, _t: float(stats.p_value(stat)) / 2)
             naive = replay(store, frame, dt.date(2026, 4, 1), 16, rules.replace(
-                'name = "nps-drop"', 'name = "nps-drop-naive"'), smtp, url)
+                'name = "nps-drop"', 'name = "nps-drop-naive"'), smtp, url, imports=False)
     finally:
         close(tmp_path / "null")
     assert [o for r in naive for o in r]
@@ -460,3 +464,15 @@ def test_the_digest_says_what_the_dashboard_shows_at_the_same_url(
         assert shown[label] == fmt.value(tile.metric, tile.score.value)
         assert f"{label}: {shown[label]}" in text
     assert shown["Responses"].replace(",", "") == str(d.responses)
+
+
+def test_a_misspelt_filter_in_a_saved_view_is_named(demo: tuple[Store, pd.DataFrame]) -> None:
+    # the dashboard ignores a parameter that is no filter; a digest must say it did
+    store, _ = demo
+    d = view_digest(store, "/", {"period": ["lq"], "contry": ["Norway"]}, th=TH,
+                    targets=Targets(), base_url="https://x", title="t", today=MONDAY)
+    assert d is not None and any("'contry', which is not a filter of this data" in n
+                                 for n in d.notes)
+    plain = view_digest(store, "/", {"period": ["lq"], "country": ["Norway"]}, th=TH,
+                        targets=Targets(), base_url="https://x", title="t", today=MONDAY)
+    assert plain is not None and not any("not a filter" in n for n in plain.notes)

@@ -36,7 +36,13 @@ from cxdata.metrics import METRICS, metric_def
 from cxdata.queries import Score
 from cxdata.store import Store
 from cxdata.targets import Targets, on_target
-from cxdata.urlstate import Comparison, ViewFilters, decode_choice, query_string
+from cxdata.urlstate import (
+    Comparison,
+    ViewFilters,
+    decode_choice,
+    query_string,
+    unknown_params,
+)
 from cxdata.voc import impact, persist
 
 TILE_METRICS: tuple[str, ...] = ("nps", "csat", "ces")
@@ -222,8 +228,19 @@ def view_digest(
         hotspots=spots, themes=themes, theme_tests=theme_tests,
         withheld=tuple(_withheld(tiles, th)), link=view_link(base_url, page, params),
         trend=trend, metric_ignored=kpi_metrics.applicable_filters(store, current)[1],
-        notes=_notes(comparison, current, catalog.date_span(store), today or dt.date.today()),
+        notes=(*_notes(comparison, current, catalog.date_span(store), today or dt.date.today()),
+               *_ignored(params, store.dimensions())),
     )  # fmt: skip
+
+
+def _ignored(params: Mapping[str, Sequence[str]], dims: Sequence[str]) -> tuple[str, ...]:
+    """A note naming the view's parameters that are no filter of the reader's data."""
+    names = unknown_params(params, dims)
+    if not names:
+        return ()
+    listed = ", ".join(repr(n) for n in names)
+    return (f"The saved view names {listed}, which is not a filter of this data: it was "
+            "left out, so these numbers are not narrowed by it.",)
 
 
 def _notes(comparison: Comparison, current: Filters, span: tuple[dt.date, dt.date] | None,
