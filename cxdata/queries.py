@@ -42,6 +42,17 @@ from cxdata.scores import (
 from cxdata.store import Store
 
 GRAINS: dict[str, str] = {"day": "D", "week": "W", "month": "M", "quarter": "Q"}
+GRAIN_CHOICES: dict[str, str] = {  # a view's grain (URL `grain`): "auto" or one of GRAINS
+    "auto": "Auto", "day": "Day", "week": "Week", "month": "Month", "quarter": "Quarter",
+}
+
+
+def resolved_grain(grain: str, days: int) -> str:
+    """A view's grain for a period of `days` days: "auto" is days for up to 45 days, weeks
+    up to 8 months (240 days), then months; any other grain stays."""
+    if grain != "auto":
+        return grain
+    return "day" if days <= 45 else "week" if days <= 240 else "month"
 OTHER = "Other"
 
 

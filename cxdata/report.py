@@ -48,7 +48,7 @@ from cxdata.notify.render import ChartRenderer, Section
 from cxdata.store import Store
 from cxdata.targets import Targets
 from cxdata.urlstate import EMBED_PARAMS, decode_choice, decode_int, decode_many
-from cxdata.voc import impact, persist
+from cxdata.voc import impact, persist, tables
 
 TEMPLATES = Path(__file__).parent / "report_templates"
 PAGES: dict[str, str] = {
@@ -58,9 +58,6 @@ PAGES: dict[str, str] = {
     "segments": "Segments",
     "feedback": "Feedback",
 }
-GRAINS = ("auto", "day", "week", "month", "quarter")
-SEGMENT_PATH = ("country", "region", "plan")  # the Segments page's default drill path
-THEME_SOURCES = ("taxonomy", "auto")
 PDF_TIMEOUT = 120  # seconds for Chromium to print one report
 TABLE_ROWS = 400  # a longer table is cut (the report says so): a board report, not a dump
 
@@ -150,10 +147,9 @@ def trends_sections(store: Store, d: Digest, params: Mapping[str, Sequence[str]]
     split by `split` into its `top` values (or the biggest movers with order=movers), as
     the page computes it; the chart and one table row per point (value, 95% CI, n)."""
     metric = decode_choice(params.get("metric"), list(METRICS), "nps")
-    grain = decode_choice(params.get("grain"), list(GRAINS), "auto")
-    if grain == "auto":
-        days = kpi_metrics.days_in(d.current)
-        grain = "day" if days <= 45 else "week" if days <= 240 else "month"
+    grain = queries.resolved_grain(
+        decode_choice(params.get("grain"), list(queries.GRAIN_CHOICES), "auto"),
+        kpi_metrics.days_in(d.current))
     dims = store.dimensions()
     split = decode_choice(params.get("split"), list(dims), "")
     by = split or None
@@ -278,7 +274,7 @@ def segments_sections(store: Store, d: Digest, params: Mapping[str, Sequence[str
     dims = catalog.display_order(store.dimensions())
     if not dims:
         return [Section("Segments", caption="The data has no segment columns.")]
-    default = [x for x in SEGMENT_PATH if x in dims] or list(dims[:2])
+    default = segments.default_drill_path(dims)
     path = decode_many(params["path"], dims)[:3] if params.get("path") else default
     path = path or default
     metric = decode_choice(params.get("metric"), list(METRICS), "nps")
@@ -345,7 +341,7 @@ def feedback_sections(store: Store, d: Digest, params: Mapping[str, Sequence[str
     if not persist.has_results(store):
         return [Section(title, caption="The comments' themes have not been computed yet "
                                        "(Data page or `python -m cxdata themes`).")]
-    source = decode_choice(params.get("voc.source"), list(THEME_SOURCES), "taxonomy")
+    source = decode_choice(params.get("voc.source"), list(tables.SOURCES), "taxonomy")
     segs = tuple((dim, v) for dim, _, v in (s.partition(":") for s in decode_many(
         params.get("seg"))) if dim and v)  # fmt: skip
     query = CommentQuery(languages=tuple(decode_many(params.get("lang"))),

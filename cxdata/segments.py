@@ -528,6 +528,16 @@ def period_counts(
     return _zero_filled(counts)
 
 
+DRILL_PATH: tuple[str, ...] = ("country", "region", "plan")  # the Segments page's default
+
+
+def default_drill_path(dims: Sequence[str]) -> list[str]:
+    """The default drilldown path: country → region → plan where the data has them, else
+    its first two dimensions (`dims` in display order)."""
+    path = [d for d in DRILL_PATH if d in dims]
+    return path or list(dims[:2])
+
+
 MOVER_MAX_VALUES = 50  # dimensions with more values (ids, cities…) are too noisy for movers
 
 

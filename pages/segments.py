@@ -23,20 +23,13 @@ from pages._shared.session import Ctx, context
 
 NONE = "none"
 LEVELS = 3
-DEFAULT_PATH: tuple[str, ...] = ("country", "region", "plan")
 CHARTS: dict[str, str] = {"treemap": "Treemap", "sunburst": "Sunburst"}
 SIGNIFICANT = "Significant (BH, 5% FDR)"  # the verdict column: corrected for all rows tested
 
 
-def default_path(dims: Sequence[str]) -> list[str]:
-    """country → region → plan when present, else the first dimensions."""
-    path = [d for d in DEFAULT_PATH if d in dims]
-    return path or list(dims[:2])
-
-
 def path_select(dims: Sequence[str]) -> list[str]:
     """Up to three levels; a level set to "—" ends the path. URL: path=a&path=b&path=c."""
-    default = default_path(dims)
+    default = segments.default_drill_path(dims)
     state.check_adopted("path", "Drill-down levels", lambda raw: all(v in dims for v in raw))
     chosen: list[str] = []
     columns = st.columns(LEVELS)

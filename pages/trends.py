@@ -16,29 +16,14 @@ from cxdata import charts, fmt
 from cxdata.comments import safe_csv
 from cxdata.kpi_metrics import days_in
 from cxdata.metrics import METRICS
-from cxdata.queries import with_coverage
+from cxdata.queries import GRAIN_CHOICES, resolved_grain, with_coverage
 from cxdata.scores import metric_columns
 from pages._shared import annotations, common, exports, plot, state, why
 from pages._shared.session import Ctx, context
 
-GRAIN_CHOICES: dict[str, str] = {
-    "auto": "Auto",
-    "day": "Day",
-    "week": "Week",
-    "month": "Month",
-    "quarter": "Quarter",
-}
 NONE = "none"
 # How a split chooses its own lines; every other value is "Other".
 ORDERS: dict[str, str] = {"volume": "Most answers", "movers": "Biggest movers"}
-
-
-def resolve_grain(grain: str, ctx: Ctx) -> str:
-    """Resolve "auto": days for up to 45 days, weeks up to 8 months, then months."""
-    if grain != "auto":
-        return grain
-    days = days_in(ctx.filters)
-    return "day" if days <= 45 else "week" if days <= 240 else "month"
 
 
 def controls(ctx: Ctx) -> tuple[str, str, str | None, int | None, str, str | None]:
@@ -112,7 +97,7 @@ def controls(ctx: Ctx) -> tuple[str, str, str | None, int | None, str, str | Non
         )
         kpi = None if choice == NONE else choice
     split_by = None if split == NONE else split
-    return metric, resolve_grain(grain, ctx), split_by, top, order, kpi
+    return metric, resolved_grain(grain, days_in(ctx.filters)), split_by, top, order, kpi
 
 
 def hidden_note(frame: pd.DataFrame, metric: str, ctx: Ctx) -> str:
