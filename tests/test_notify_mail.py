@@ -225,7 +225,8 @@ def test_no_server_fails_every_message_without_raising():
 # --- settings ------------------------------------------------------------------------
 
 
-def test_settings_from_env_or_secrets():
+def test_settings_from_env_or_secrets(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # no .streamlit/secrets.toml here
     secrets = {"smtp": {"url": "smtps://relay.example.com?from=a@example.com"}}
     env = {"CX_SMTP_URL": "smtp://u:pw-Secret@mail.example.com:2525?from=b@example.com"}
     assert smtp_settings({}, None) is None
@@ -244,6 +245,18 @@ def test_settings_from_env_or_secrets():
         "b@example.com",
     )
     assert from_env.password == "pw-Secret" and "pw-Secret" not in repr(from_env)
+
+
+def test_settings_from_the_apps_secrets_file(tmp_path, monkeypatch):
+    # the command line reads the same [smtp] table the dashboard's secrets file has
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / ".streamlit").mkdir()
+    (tmp_path / ".streamlit" / "secrets.toml").write_text(
+        '[smtp]\nurl = "smtps://relay.example.com?from=a@example.com"\n')
+    assert smtp_settings({}).host == "relay.example.com"
+    (tmp_path / ".streamlit" / "secrets.toml").write_text("[smtp\nurl = ")
+    with pytest.raises(MailConfigError, match="cannot be read"):
+        smtp_settings({})
 
 
 @pytest.mark.parametrize(

@@ -19,6 +19,7 @@ import os
 import re
 import smtplib
 import ssl
+import tomllib
 import unicodedata
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -90,16 +91,32 @@ def smtp_settings(
     env: Mapping[str, str] | None = None, secrets: Mapping | None = None
 ) -> SmtpSettings | None:
     """The SMTP settings from `env[CX_SMTP_URL]` (default os.environ; it wins) or
-    `secrets["smtp"]["url"]`; None when neither is set.
+    `secrets["smtp"]["url"]` (default: the app's `.streamlit/secrets.toml` in the working
+    directory, the file the dashboard reads); None when neither is set.
 
-    Raises MailConfigError for an unusable URL."""
+    Raises MailConfigError for an unusable URL or an unreadable secrets file."""
     env = os.environ if env is None else env
     url = (env.get(ENV_VAR) or "").strip()
+    if not url and secrets is None:
+        secrets = _app_secrets()
     if not url and secrets is not None:
         table = secrets.get("smtp")
         if isinstance(table, Mapping):
             url = str(table.get("url") or "").strip()
     return parse_smtp_url(url) if url else None
+
+
+SECRETS_FILE = Path(".streamlit") / "secrets.toml"
+
+
+def _app_secrets() -> Mapping | None:
+    """The dashboard's secrets file, read as TOML (None when there is none)."""
+    if not SECRETS_FILE.is_file():
+        return None
+    try:
+        return tomllib.loads(SECRETS_FILE.read_text(encoding="utf-8"))
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise MailConfigError(f"{SECRETS_FILE} cannot be read: {type(exc).__name__}") from None
 
 
 def parse_smtp_url(url: str) -> SmtpSettings:
