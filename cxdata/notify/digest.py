@@ -126,19 +126,31 @@ def view_link(base_url: str, page: str, params: Mapping[str, Sequence[str]]) -> 
     return base_url.rstrip("/") + path + (f"?{qs}" if qs else "")
 
 
+@dataclass(frozen=True)
+class ResolvedView:
+    """A saved view on one reader's data: the ViewFilters, the current and comparison
+    Filters, the comparison used, and the span of the reader's dated answers."""
+
+    view: ViewFilters
+    current: Filters
+    previous: Filters
+    comparison: Comparison
+    span: tuple[dt.date, dt.date]
+
+
 def resolved_view(
     store: Store, params: Mapping[str, Sequence[str]], today: dt.date
-) -> tuple[ViewFilters, Filters, Filters, Comparison] | None:
-    """The view in `params` resolved on `store`'s data as the dashboard resolves it: the
-    ViewFilters, the current and comparison Filters and the comparison used. None when
-    the reader has no dated answers at all."""
+) -> ResolvedView | None:
+    """The view in `params` resolved on `store`'s data as the dashboard resolves it (the
+    anchor is the latest data day, never after `today`). None when the reader has no
+    dated answers at all."""
     span = catalog.date_span(store)
     if span is None:
         return None
     anchor = min(span[1], today)
     view = ViewFilters.from_params(params, store.dimensions())
-    return (view, view.filters(anchor, span[0]), view.comparison(anchor, span[0]),
-            view.compared(anchor, span[0]))
+    return ResolvedView(view, view.filters(anchor, span[0]), view.comparison(anchor, span[0]),
+                        view.compared(anchor, span[0]), span)
 
 
 def _tiles(
@@ -205,7 +217,7 @@ def view_digest(
     resolved = resolved_view(store, params, today or dt.date.today())
     if resolved is None:
         return None
-    _, current, previous, comparison = resolved
+    current, previous, comparison = resolved.current, resolved.previous, resolved.comparison
     now, before = queries.kpis(store, current, th), queries.kpis(store, previous, th)
     tiles = _tiles(store, now, before, th, targets)
     volume = kpi_metrics.volume_change_between(now.responses, before.responses, current,
@@ -228,7 +240,7 @@ def view_digest(
         hotspots=spots, themes=themes, theme_tests=theme_tests,
         withheld=tuple(_withheld(tiles, th)), link=view_link(base_url, page, params),
         trend=trend, metric_ignored=kpi_metrics.applicable_filters(store, current)[1],
-        notes=(*_notes(comparison, current, catalog.date_span(store), today or dt.date.today()),
+        notes=(*_notes(comparison, current, resolved.span, today or dt.date.today()),
                *_ignored(params, store.dimensions())),
     )  # fmt: skip
 
@@ -243,14 +255,14 @@ def _ignored(params: Mapping[str, Sequence[str]], dims: Sequence[str]) -> tuple[
             "left out, so these numbers are not narrowed by it.",)
 
 
-def _notes(comparison: Comparison, current: Filters, span: tuple[dt.date, dt.date] | None,
+def _notes(comparison: Comparison, current: Filters, span: tuple[dt.date, dt.date],
            today: dt.date) -> tuple[str, ...]:
     """What the reader should know about the dates: a comparison that is not the one
     chosen, and a period that ends on the reader's latest answers when those are older
     than yesterday (a preset period ends there, as on the dashboard)."""
     notes = [comparison.note] if comparison.note else []
-    last = span[1] if span else None
-    if last is not None and current.end == last and (today - last).days > 1:
+    last = span[1]
+    if current.end == last and (today - last).days > 1:
         notes.append(f"The latest answers you can see are from {current.end:%-d %b %Y}; "
                      "the period ends on that day.")
     return tuple(notes)
