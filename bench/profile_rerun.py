@@ -97,6 +97,8 @@ def measure(root: Path, page: str, profile: bool) -> dict[str, object]:
         stats.sort_stats("tottime").print_stats(30)
         stats.sort_stats("cumulative").print_stats(60)
         out["profile"] = text.getvalue()
+        if os.environ.get("CX_PROFILE_DUMP"):  # for pstats' callers view
+            stats.dump_stats(os.environ["CX_PROFILE_DUMP"])
     return out
 
 

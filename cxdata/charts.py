@@ -294,15 +294,19 @@ def score_hovers(
     low base; "n too small"; withheld rows where the frame has a `hidden` column)."""
     m = metric_def(metric)
     hidden = frame["hidden"] if "hidden" in frame else pd.Series(False, index=frame.index)
-    out = []
-    for label, (_, r), h in zip(labels, frame.iterrows(), hidden, strict=True):
-        text = fmt.hover_text(
-            metric, r[m.value], int(r[m.n]), r[m.ci_low], r[m.ci_high],
-            suppressed=bool(r[m.base.suppressed]), low_base=bool(r[m.base.low_base]),
+    # whole columns, not iterrows: a Series per row costs more than the text (rerun cost)
+    columns = zip(
+        labels, frame[m.value], frame[m.n], frame[m.ci_low], frame[m.ci_high],
+        frame[m.base.suppressed], frame[m.base.low_base], hidden, strict=True,
+    )  # fmt: skip
+    return [
+        f"{label}: "
+        + fmt.hover_text(
+            metric, value, int(n), low, high, suppressed=bool(small), low_base=bool(low_base),
             withheld=bool(h), name=name,
-        )  # fmt: skip
-        out.append(f"{label}: {text}")
-    return out
+        )
+        for label, value, n, low, high, small, low_base, h in columns
+    ]
 
 
 MAX_BANDS = 3  # more CI bands than this overlap into an unreadable cloud

@@ -173,7 +173,11 @@ class Family(Protocol):
 
 
 def _col(c: Counts, name: str) -> Arr:
-    return np.asarray(pd.to_numeric(pd.Series(np.asarray(c[name]))), dtype="float64")
+    values = np.asarray(c[name])
+    if values.dtype.kind in "biuf":  # the usual case: no pandas round trip (rerun cost)
+        return values.astype("float64", copy=False)
+    # object columns (Decimal sums, None for a missing count) are parsed by pandas
+    return np.asarray(pd.to_numeric(pd.Series(values)), dtype="float64")
 
 
 @dataclass(frozen=True)
@@ -488,6 +492,8 @@ class Comparison:
     significant: pd.arrays.BooleanArray
     test: str
     p_value: Arr
+    value_a: Arr | None = None  # each side's score (NaN under min_n), as the difference used
+    value_b: Arr | None = None
 
 
 def tested(n_a: Arr, n_b: Arr, th: Thresholds) -> npt.NDArray[np.bool_]:
@@ -510,7 +516,9 @@ def compare(metric: str, a: Counts, b: Counts, th: Thresholds) -> Comparison:
     stat = np.where(ok, m.family.statistic(a, n_a, b, n_b), np.nan)
     significant = pd.array(stats.is_significant(stat), dtype="boolean")
     significant[~ok] = pd.NA
-    return Comparison(value_a - value_b, stat, significant, m.family.test, stats.p_value(stat))
+    return Comparison(
+        value_a - value_b, stat, significant, m.family.test, stats.p_value(stat), value_a, value_b
+    )
 
 
 def _zero_filled(c: Counts, columns: tuple[str, ...]) -> dict[str, Arr]:

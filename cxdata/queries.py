@@ -7,8 +7,9 @@ only grouped counts come back, and scores.py turns them into values with CIs.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
+from typing import Any
 
 import ibis
 import ibis.expr.types as ir
@@ -317,7 +318,7 @@ def _num(x: object) -> float | None:
     return None if pd.isna(x) else round(float(x), 4)
 
 
-def _score(row: pd.Series, metric: str) -> Score:
+def _score(row: Mapping[str, Any], metric: str) -> Score:
     m = metric_def(metric)
     detail = {
         k: int(row[k]) if is_count else _num(row[k])
@@ -332,12 +333,13 @@ def _score(row: pd.Series, metric: str) -> Score:
         low_base=bool(row[m.base.low_base]),
         suppressed=bool(row[m.base.suppressed]),
         detail=detail,
-        counts={c: row[c] for c in count_columns((m.base.name,)) if c in row.index},
+        counts={c: row[c] for c in count_columns((m.base.name,)) if c in row},
     )
 
 
-def _kpis_from_row(row: pd.Series) -> Kpis:
-    scores = {m: _score(row, m) for m in METRICS if metric_def(m).value in row.index}
+def _kpis_from_row(row: Mapping[str, Any]) -> Kpis:
+    # a dict, not a frame row: ~100 lookups per Kpis, each far cheaper on a dict
+    scores = {m: _score(row, m) for m in METRICS if metric_def(m).value in row}
     return Kpis(
         responses=int(row["responses"]), **{m: scores[m] for m in HEADLINE}, scores=scores
     )
@@ -345,7 +347,7 @@ def _kpis_from_row(row: pd.Series) -> Kpis:
 
 def kpis(store: Store, filters: Filters, th: Thresholds | None = None) -> Kpis:
     """NPS / CSAT / CES / friction over all responses inside `filters`."""
-    return _kpis_from_row(_total(store, filters, _th(th)).iloc[0])
+    return _kpis_from_row(_total(store, filters, _th(th)).iloc[0].to_dict())
 
 
 def kpis_by(
@@ -353,7 +355,7 @@ def kpis_by(
 ) -> dict[str, Kpis]:
     """Kpis for each value of one dimension, largest group first."""
     frame = breakdown(store, filters, [by], th)
-    return {str(row[by]): _kpis_from_row(row) for _, row in frame.iterrows()}
+    return {str(row[by]): _kpis_from_row(row) for row in frame.to_dict("records")}
 
 
 # --- breakdowns and drilldowns ---------------------------------------------------------

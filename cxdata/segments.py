@@ -21,6 +21,7 @@ group, the next-smallest segment is hidden as well (`hidden`: "would reveal a sm
 from __future__ import annotations
 
 import datetime as dt
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -579,30 +580,22 @@ def movers(
     counts = period_counts(store, current, previous, dims, counts_needed(metric))
     if counts.empty:
         return _no_movers()
-    keys = ["dimension", "value"]
-    now = counts[counts["period"] == "now"].drop(columns="period")
-    prev = counts[counts["period"] == "prev"].drop(columns="period")
-    both = now.merge(prev, on=keys, how="inner", suffixes=("", "_prev"))
-    values_now = now.groupby("dimension")["value"].nunique()  # NOT_SET counts as a value
-    several = both["dimension"].map(values_now).fillna(0).to_numpy() > 1
-    both = both[several & (both["value"] != NOT_SET).to_numpy()].reset_index(drop=True)
-    cols = [c for c in count_columns() if c in now.columns]
-    now_scores = score_frame(both[keys + cols], th)
-    prev_scores = score_frame(
-        both[keys + [f"{c}_prev" for c in cols]].rename(columns=lambda c: c.removesuffix("_prev")),
-        th,
-    )
-    a, b = metric_columns(now_scores, metric), metric_columns(prev_scores, metric)
-    change = compare(metric, now_scores, prev_scores, th)
+    now_at, prev_at = _segments_in_both(counts)
+    cols = [c for c in count_columns() if c in counts.columns]
+    arrays = {c: counts[c].to_numpy() for c in cols}
+    a = {c: v[now_at] for c, v in arrays.items()}
+    b = {c: v[prev_at] for c, v in arrays.items()}
+    change = compare(metric, a, b, th)
+    n = metric_def(metric).n
     out = pd.DataFrame(
         {
-            "dimension": both["dimension"].astype(str),
-            "value": both["value"].astype(str),
-            "now": a["value"],
-            "prev": b["value"],
+            "dimension": counts["dimension"].to_numpy(object)[now_at].astype(str),
+            "value": counts["value"].to_numpy(object)[now_at].astype(str),
+            "now": change.value_a,
+            "prev": change.value_b,
             "change": change.difference,
-            "n_now": a["n"].astype("int64"),
-            "n_prev": b["n"].astype("int64"),
+            "n_now": a[n].astype("int64"),
+            "n_prev": b[n].astype("int64"),
             "stat": change.stat,
             "p_value": change.p_value,
             "significant": change.significant,
@@ -620,6 +613,26 @@ def movers(
     out = out.loc[order].reset_index(drop=True)
     out.attrs.update(comparisons=comparisons, significant_unadjusted=unadjusted)
     return out
+
+
+def _segments_in_both(counts: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """Row positions in `counts` (period_counts' rows) of each segment tested for movers, in
+    the current and in the previous period, aligned: a segment answered in both periods,
+    not NOT_SET, of a dimension with more than one value now (NOT_SET counts as a value).
+    Plain dicts, not a merge: a few hundred rows, read on every filter change."""
+    period = counts["period"].to_numpy(object)
+    dims = counts["dimension"].to_numpy(object)
+    values = counts["value"].to_numpy(object)
+    prev = {(dims[i], values[i]): i for i in np.flatnonzero(period == "prev")}
+    now = np.flatnonzero(period == "now")
+    several = Counter(dims[i] for i in now)  # one row per (dimension, value) and period
+    pairs = [
+        (i, prev[(dims[i], values[i])])
+        for i in now
+        if several[dims[i]] > 1 and values[i] != NOT_SET and (dims[i], values[i]) in prev
+    ]
+    return (np.array([p[0] for p in pairs], dtype=np.intp),
+            np.array([p[1] for p in pairs], dtype=np.intp))  # fmt: skip
 
 
 def _no_movers() -> pd.DataFrame:
