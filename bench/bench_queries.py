@@ -143,10 +143,11 @@ def polars_kpis(lf: pl.LazyFrame) -> dict[str, float]:
     at_tp = pl.col("touchpoint").is_not_null() & _pl_scored()
     row = lf.select(
         nps=100 * ((pl.col("nps") >= 9).mean() - (pl.col("nps") <= 6).mean()),
-        csat=100 * (pl.col("csat") >= 4).sum() / pl.col("csat").count(),
+        # a sum of booleans is u32: 100 × it overflows past ~43M hits (100M rows)
+        csat=100 * (pl.col("csat") >= 4).sum().cast(pl.Int64) / pl.col("csat").count(),
         ces=pl.col("ces").cast(pl.Float64).mean(),
         ces_sd=pl.col("ces").cast(pl.Float64).std(),
-        friction=100 * (at_tp & _pl_bad()).sum() / at_tp.sum(),
+        friction=100 * (at_tp & _pl_bad()).sum().cast(pl.Int64) / at_tp.sum(),
     ).collect()
     return row.row(0, named=True)
 

@@ -305,27 +305,39 @@ def _shares(n: Arr) -> Arr:
 
 def _pooled(counts: pd.DataFrame, m: Metric, min_n: int) -> pd.DataFrame:
     """Wide counts per segment (`<col>_now`, `<col>_prev`), values under min_n in either
-    period pooled into OTHER; rows in a stable order (largest first, the pool last)."""
+    period pooled into OTHER; rows in a stable order (largest first, the pool last).
+    Arrays and bincount, not groupby / join: the ranking runs this for every candidate
+    dimension on each rerun of the Trends page."""
     cols = list(counts_needed(m.name))
-    wide = {}
+    codes, uniques = pd.factorize(counts["segment"], use_na_sentinel=False)
+    labels = np.asarray(uniques, dtype=object)
+    period = counts["period"].to_numpy(object)
+    wide: dict[str, Arr] = {}
     for side in ("now", "prev"):
-        part = counts[counts["period"] == side].groupby("segment")[cols].sum()
-        wide[side] = part.add_suffix(f"_{side}")
-    frame = wide["now"].join(wide["prev"], how="outer").fillna(0.0)
-    frame = frame[(frame[f"{m.n}_now"] > 0) | (frame[f"{m.n}_prev"] > 0)]
-    small = (frame[f"{m.n}_now"] < min_n) | (frame[f"{m.n}_prev"] < min_n)
-    big = frame[~small].copy()
-    big["pooled"], big["members"] = False, 1
-    big = big.assign(_size=big[f"{m.n}_now"] + big[f"{m.n}_prev"]).reset_index()
-    big = big.sort_values(["_size", "segment"], ascending=[False, True]).drop(columns="_size")
-    parts = [big]
+        rows = period == side
+        for c in cols:
+            weights = np.nan_to_num(counts[c].to_numpy("float64")[rows])
+            wide[f"{c}_{side}"] = np.bincount(codes[rows], weights, minlength=len(labels))
+    n_now, n_prev = wide[f"{m.n}_now"], wide[f"{m.n}_prev"]
+    seen = (n_now > 0) | (n_prev > 0)
+    small = seen & ((n_now < min_n) | (n_prev < min_n))
+    big = np.flatnonzero(seen & ~small)
+    big = big[np.lexsort(([str(x) for x in labels[big]], -(n_now[big] + n_prev[big])))]
+    names = [str(x) for x in labels[big]]
+    columns = {k: list(v[big]) for k, v in wide.items()}
+    pooled, members = [False] * len(big), [1] * len(big)
     if small.any():
-        label = OTHER if OTHER not in set(big["segment"]) else f"{OTHER} (pooled)"
-        pool = frame[small].sum().to_frame().T
-        pool.insert(0, "segment", label)
-        pool["pooled"], pool["members"] = True, int(small.sum())
-        parts.append(pool)
-    return pd.concat(parts, ignore_index=True)
+        names.append(OTHER if OTHER not in set(names) else f"{OTHER} (pooled)")
+        for k, v in wide.items():
+            columns[k].append(float(v[small].sum()))
+        pooled.append(True)
+        members.append(int(small.sum()))
+    return pd.DataFrame({
+        "segment": pd.Series(names, dtype=object),
+        **{k: np.asarray(v, "float64") for k, v in columns.items()},
+        "pooled": np.asarray(pooled, bool),
+        "members": np.asarray(members, "int64"),
+    })
 
 
 def _side(frame: pd.DataFrame, m: Metric, side: str) -> dict[str, Arr]:

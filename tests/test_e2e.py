@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlparse
 
@@ -111,12 +110,14 @@ def test_dark_theme(server: AppServer, browser: Any, name: str) -> None:
         context.close()
 
 
-def test_a_page_url_as_the_first_request_of_a_fresh_server(browser: Any, tmp_path: Path) -> None:
+def test_a_page_url_as_the_first_request_of_a_fresh_server(
+    server: AppServer, browser: Any
+) -> None:
     # Streamlit starts each process in its legacy pages/ mode until st.navigation has run
-    # once; the first request for /segments must still get the whole dashboard. (Its own
-    # store: DuckDB lets one process at a time open a file.)
-    make_demo_store(tmp_path, 20_000)
-    fresh = AppServer(tmp_path)
+    # once; the first request for /segments must still get the whole dashboard. A second
+    # process, never asked anything, on the module's store (a DuckLake: several processes
+    # may share one data directory), with its own log.
+    fresh = AppServer(server.data_dir, log_name="fresh_server.log")
     fresh.start()
     context = browser.new_context(viewport=VIEWPORT)
     try:

@@ -26,7 +26,6 @@ from __future__ import annotations
 import asyncio
 import os
 import re
-import shutil
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -59,21 +58,39 @@ MIN_CHANGES, MAX_CHANGES = 2, 4  # filter changes per session; more while the up
 ERROR_ALERT = "[data-testid='stAlertContentError']"
 
 
+class Shared:
+    """The module's server and whether any session has run on it yet."""
+
+    def __init__(self, server: AppServer) -> None:
+        self.server = server
+        self.served = False
+
+
 @pytest.fixture(scope="module")
-def demo_store(chromium_path: str, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The demo data, never opened by a server: each server gets a copy (DuckDB lets one
-    process at a time open a file)."""
+def shared(chromium_path: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Shared]:
+    """One server on the demo data for both tests: the cold-start test takes it cold (it
+    runs first), the load test then gets it warm. The comment themes are skipped: no page
+    these sessions open shows them."""
     data_dir = tmp_path_factory.mktemp("load_demo") / "store"
-    make_demo_store(data_dir, 20_000)
-    return data_dir
+    make_demo_store(data_dir, 20_000, themes=False)
+    with running_app(data_dir) as app:
+        yield Shared(app)
 
 
 @contextmanager
-def server_on_copy(demo_store: Path, tmp_path: Path) -> Iterator[AppServer]:
-    data_dir = tmp_path / "store"
-    shutil.copytree(demo_store, data_dir)
-    with running_app(data_dir) as app:
-        yield app
+def cold_server(shared: Shared) -> Iterator[AppServer]:
+    """A server no session has run on yet: the module's, unless a test used it before
+    (then a second process on its data directory, a DuckLake several processes share)."""
+    if not shared.served:
+        shared.served = True
+        yield shared.server
+        return
+    server = AppServer(shared.server.data_dir, log_name="cold_server.log")
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
 
 
 def server_errors(server: AppServer) -> list[str]:
@@ -250,9 +267,11 @@ class Load:
         context = await new_context(browser)
         page = await context.new_page()
         try:
-            await self.half_loaded.wait()  # every session counts itself, loaded or failed
+            # The Data page opens with the others (under the same load); the upload waits:
+            # so the refusal comes soon after half the users are in, while all still work.
             await page.goto(f"{self.url}/data", wait_until="domcontentloaded")
             await page.wait_for_selector(APP_IDLE)
+            await self.half_loaded.wait()  # every session counts itself, loaded or failed
             chooser = page.locator("[data-testid='stFileUploaderDropzoneInput']")
             started = time.perf_counter()
             await chooser.set_input_files(str(workbook))
@@ -302,12 +321,12 @@ async def run_load(executable: str, url: str, workbook: Path) -> tuple[Load, flo
 
 
 def test_a_cold_server_takes_twenty_first_sessions_at_once(
-    demo_store: Path, tmp_path: Path
+    shared: Shared,
 ) -> None:
     # What a restart does when 20 tabs are open: they reconnect together, and the first
     # runs import the app's modules on 20 threads at once (a module imported half-way on
     # one thread must not break the others, nor every later session).
-    with server_on_copy(demo_store, tmp_path) as server:
+    with cold_server(shared) as server:
         started = time.perf_counter()
         errors = first_runs(server.url, SESSIONS)
         took = time.perf_counter() - started
@@ -319,16 +338,18 @@ def test_a_cold_server_takes_twenty_first_sessions_at_once(
 
 
 def test_twenty_sessions_and_a_hostile_upload(
-    demo_store: Path, chromium_path: str, tmp_path: Path
+    shared: Shared, chromium_path: str, tmp_path: Path
 ) -> None:
     workbook = hostile_workbook(tmp_path / "far.xlsx")
-    with server_on_copy(demo_store, tmp_path) as server:
-        # a server that has served its first user (the cold start is the test above)
-        assert not first_runs(server.url, 1)
-        load, wall = asyncio.run(run_load(chromium_path, server.url, workbook))
-        with urllib.request.urlopen(f"{server.url}/_stcore/health", timeout=5) as r:
-            healthy = r.status == 200
-        assert server.proc is not None and server.proc.poll() is None, server.log()[-3000:]
+    server = shared.server
+    shared.served = True
+    # a server that has served its first user (the cold start is the test above, on this
+    # same server when both run)
+    assert not first_runs(server.url, 1)
+    load, wall = asyncio.run(run_load(chromium_path, server.url, workbook))
+    with urllib.request.urlopen(f"{server.url}/_stcore/health", timeout=5) as r:
+        healthy = r.status == 200
+    assert server.proc is not None and server.proc.poll() is None, server.log()[-3000:]
     refused = "— (failed)" if load.upload_seconds is None else f"{load.upload_seconds:.1f} s"
     print(
         f"\nload: {SESSIONS} sessions ({BROWSERS} Chromium, {SESSIONS - BROWSERS} websocket), "

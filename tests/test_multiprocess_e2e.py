@@ -60,13 +60,21 @@ def caddy() -> str:
     return path
 
 
+@pytest.fixture(scope="module")
+def demo_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The demo store both tests serve (built once: seconds). Each test's servers are
+    stopped before the next test starts its own."""
+    data_dir = tmp_path_factory.mktemp("multiprocess") / "store"
+    make_demo_store(data_dir, ROWS, themes=False)
+    return data_dir
+
+
 @pytest.fixture
 def two_behind_caddy(
-    caddy: str, chromium_path: str, tmp_path: Path
+    caddy: str, chromium_path: str, demo_dir: Path, tmp_path: Path
 ) -> Iterator[tuple[list[AppServer], CaddyProxy]]:
     """Two dashboards on one demo store and Caddy in front of them."""
-    data_dir = tmp_path / "store"
-    make_demo_store(data_dir, ROWS, themes=False)
+    data_dir = demo_dir
     # Open mode behind a proxy serves the network: closed unless allowed (test below).
     servers = [AppServer(data_dir, env={"CX_ALLOW_PUBLIC": "1"}, log_name=f"server{i}.log")
                for i in range(2)]
@@ -222,12 +230,11 @@ def test_two_processes_behind_a_sticky_proxy(
     )
 
 
-def test_open_mode_through_a_proxy_shows_nothing(tmp_path: Path) -> None:
+def test_open_mode_through_a_proxy_shows_nothing(demo_dir: Path) -> None:
     """A server on loopback without sign-in is open for local use; a request that came
     through a reverse proxy (its X-Forwarded-For header) comes from the network: that
     session gets nothing unless CX_ALLOW_PUBLIC=1, while a local one still sees the data."""
-    data_dir = tmp_path / "store"
-    make_demo_store(data_dir, ROWS, themes=False)
+    data_dir = demo_dir
 
     async def overview(url: str, headers: dict[str, str] | None) -> Run:
         async with WsSession(url, "", headers=headers, timeout=BOUND) as session:

@@ -20,6 +20,7 @@ requirements.txt); tests/test_exports.py fails if an upgrade changes what it rel
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 from collections.abc import Callable
@@ -27,7 +28,18 @@ from typing import Any
 
 import streamlit as st
 
-LINK_SECONDS = 10.0
+
+def _link_seconds() -> float:
+    """Seconds a download link serves ($CX_EXPORT_LINK_SECONDS, default 10; a value that
+    is not a positive number falls back to the default)."""
+    try:
+        seconds = float(os.environ.get("CX_EXPORT_LINK_SECONDS") or 10.0)
+    except ValueError:
+        return 10.0
+    return seconds if 0 < seconds < float("inf") else 10.0
+
+
+LINK_SECONDS = _link_seconds()
 _LOG = logging.getLogger(__name__)
 _lock = threading.Lock()
 _deadlines: dict[str, float] = {}  # file id → when its newest link expires
