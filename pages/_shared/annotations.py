@@ -123,16 +123,25 @@ def in_view(ctx: Ctx) -> pd.DataFrame:
     if decode_choice(st.query_params.get_all(PARAM), ("on", "off"), "on") == "off":
         return _none()
     try:
-        return annotations.annotations_in(ctx.store, ctx.filters)
+        return view_annotations(ctx)
     except CxError:
         return _none()
+
+
+def view_annotations(ctx: Ctx) -> pd.DataFrame:
+    """annotations.annotations_in for this run's view: cached when the data version is a
+    lake snapshot (a note written or deleted makes a new one), read anew otherwise (a
+    warehouse's version does not move when only a note changes)."""
+    if ctx.key.version.snapshot >= 0:
+        return ctx.query("annotations_in", ctx.filters)
+    return annotations.annotations_in(ctx.store, ctx.filters)
 
 
 def section(ctx: Ctx) -> pd.DataFrame:
     """The expander (see the module docstring); returns the annotations to draw on this
     run's charts: those of the view (annotations.annotations_in), none when switched off."""
     try:
-        found = annotations.annotations_in(ctx.store, ctx.filters)
+        found = view_annotations(ctx)
     except CxError as exc:
         st.caption(fmt.md_escape(f"Annotations cannot be read: {display_text(exc)}"))
         return _none()

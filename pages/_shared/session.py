@@ -28,7 +28,17 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from cxdata import catalog, comments, drivers, explain, kpi_metrics, queries, ratings, segments
+from cxdata import (
+    annotations,
+    catalog,
+    comments,
+    drivers,
+    explain,
+    kpi_metrics,
+    queries,
+    ratings,
+    segments,
+)
 from cxdata.access import Grant
 from cxdata.config import Thresholds, thresholds
 from cxdata.errors import CxError
@@ -146,6 +156,7 @@ QUERIES: dict[str, Callable[..., Any]] = {
     "metric_series": kpi_metrics.metric_series,
     "metric_kpis": _metric_kpis,
     "comment_page": comments.comment_page,
+    "annotations_in": annotations.annotations_in,
     # themes (voice of the customer)
     "voc_status": persist.voc_status,
     "theme_impact": impact.theme_impact,
