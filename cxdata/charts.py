@@ -1579,11 +1579,12 @@ def _waterfall_drawn(metric: str, bars: pd.DataFrame, hovers: Sequence[str]) -> 
             )
         )
     # beside the bars the numbers crossed the CI whiskers: a column right of the plot
-    for key, label in zip(bars["key"], text, strict=True):
-        fig.add_annotation(
-            x=1, xref="paper", y=key, yref="y", text=label, showarrow=False,
-            xanchor="left", xshift=6, font={"size": 12},
-        )  # fmt: skip
+    # (set at once: one add_annotation per bar re-validates the layout each time)
+    fig.update_layout(annotations=[
+        {"x": 1, "xref": "paper", "y": key, "yref": "y", "text": label, "showarrow": False,
+         "xanchor": "left", "xshift": 6, "font": {"size": 12}}
+        for key, label in zip(bars["key"], text, strict=True)
+    ])  # fmt: skip
     span = waterfall_range([value_prev, *ends, *low, *high], m.decimals)
     fig.update_xaxes(title_text=m.short_label, range=span)
     fig.update_yaxes(
