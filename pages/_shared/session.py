@@ -233,11 +233,13 @@ def cached_query(store: Store, key: DataKey, name: str, *args: Any, **kwargs: An
         raise KeyError(f"no cached query named {name!r}")
     frozen = tuple(sorted((k, _hashable(v)) for k, v in kwargs.items()))
     plain = _hashable(list(args))
+    # by keyword: Streamlit looks up a positional argument's name with inspect.signature on
+    # every call (the cache key skips `_` names), ~1/4 of a cache hit's cost
     try:
         text = key_text((key, name, plain, frozen))
     except TypeError:  # an argument of another kind: Streamlit hashes the values
-        return _cached(store, key, name, plain, frozen)
-    return _cached_by_text(store, text, name, plain, frozen)
+        return _cached(_store=store, key=key, name=name, args=plain, kwargs=frozen)
+    return _cached_by_text(_store=store, text=text, name=name, _args=plain, _kwargs=frozen)
 
 
 # --- the per-run context the pages read -------------------------------------------------
