@@ -77,6 +77,21 @@ def test_compute_stores_every_comment_with_progress(store: Store) -> None:
     assert status.analysed == run.comments and status.taxonomy_current
 
 
+def test_update_derives_the_masks_of_themes_stored_before_them(store: Store) -> None:
+    """A store whose themes predate the stored masks gets them from `themes --update` with
+    nothing else to do (an upgrade path: key drivers reads them instead of the theme rows)."""
+    persist.compute_themes(store)
+    store.drop_tables([tables.BITS, tables.MASKS])  # as a store written before the masks
+    themes = rows(store, tables.THEMES)
+    assert persist.update_themes(store).comments == 0
+    assert store.has(tables.BITS) and store.has(tables.MASKS)
+    assert_masks_restate_themes(store)
+    pd.testing.assert_frame_equal(rows(store, tables.THEMES), themes)  # themes untouched
+    snapshot = store.refresh()
+    persist.update_themes(store)  # derived once: a second update writes nothing
+    assert store.refresh() == snapshot
+
+
 def test_missing_languages_are_filled_and_given_ones_kept(tmp_path: Path) -> None:
     s = connect(tmp_path)
     frame = voc_frame(1_500, seed=1)
