@@ -57,6 +57,18 @@ def catalog_url() -> str | None:
     return url or None
 
 
+def _connection() -> duckdb.DuckDBPyConnection:
+    """A new in-memory DuckDB connection that fetches no extension at run time (they ship
+    in PyPI wheels) and prints no progress bar: DuckDB writes one to stdout, even into a
+    pipe, for a query over 2 s, which corrupted the command line's --json output. Its
+    cursors inherit the setting."""
+    raw = duckdb.connect(
+        config={"autoinstall_known_extensions": False, "autoload_known_extensions": False}
+    )
+    raw.execute("SET enable_progress_bar = false")
+    return raw
+
+
 def write_timeout() -> float:
     """Seconds a writer waits for another one to finish ($CX_WRITE_TIMEOUT, default 60)."""
     try:
@@ -93,9 +105,7 @@ def open_lake(data_dir: Path, *, read_only: bool) -> duckdb.DuckDBPyConnection:
     use. Paths are made absolute (a relative DATA_PATH would be read against each process's
     working directory). Raises duckdb.Error as the engine does (cxdata.faults words it)."""
     data_dir = data_dir.resolve()
-    raw = duckdb.connect(
-        config={"autoinstall_known_extensions": False, "autoload_known_extensions": False}
-    )
+    raw = _connection()
     try:
         postgres = catalog_url()
         for name in ("ducklake", "postgres_scanner" if postgres else "sqlite_scanner"):
@@ -222,9 +232,7 @@ def convert_native(data_dir: Path) -> dict[str, int]:
             return {}  # another process converted it while this one waited
         for stale in data_dir.glob(f"{CATALOG_FILE}.converting*"):
             stale.unlink()
-        raw = duckdb.connect(
-            config={"autoinstall_known_extensions": False, "autoload_known_extensions": False}
-        )
+        raw = _connection()
         try:
             for name in ("ducklake", "sqlite_scanner"):
                 raw.execute(f"LOAD '{extension_file(name)}'")

@@ -256,7 +256,12 @@ class Store:
         kept: dict[str, object] = {
             "restrict": self.restrict, "role": self.role, "author": self.author
         }
-        return Store(self.backend, raw=self.raw, location=self.location, **{**kept, **changes})  # type: ignore[arg-type]
+        derived = Store(self.backend, raw=self.raw, location=self.location, **{**kept, **changes})  # type: ignore[arg-type]
+        # the same connection sees the same catalog: keep what this Store has read of it
+        # (_catalog replaces the dict, never changes it, so sharing it is safe)
+        derived._catalog_key, derived._snapshot = self._catalog_key, self._snapshot
+        derived._tables = self._tables
+        return derived
 
     def by(self, author: str) -> Store:
         """A Store on the same connection whose writes are recorded as made by `author`

@@ -22,7 +22,6 @@ from e2e_helpers import (
     VIEWPORT,
     AppServer,
     free_port,
-    make_demo_store,
     screenshot,
     wait_for_comments,
     wait_for_text,
@@ -30,7 +29,11 @@ from e2e_helpers import (
     wait_idle,
 )
 
+from cxdata.demo import store_demo
+from cxdata.store import close, connect
+
 pytestmark = pytest.mark.browser
+ROWS = 5_000  # hundreds of Norwegian and Swedish answers; no page here shows comment themes
 
 ACCESS = """
 admin_contact = "cx-admins@example.com"
@@ -76,7 +79,12 @@ def app(
 ) -> Iterator[AppServer]:
     root = tmp_path_factory.mktemp("hosted")
     data_dir = root / "data"
-    make_demo_store(data_dir, 20_000)
+    # written by this process (a CLI process would cost seconds of start-up), whose
+    # connection is closed before the server opens the folder
+    try:
+        store_demo(connect(data_dir), rows=ROWS)
+    finally:
+        close(data_dir)
     (root / "access.toml").write_text(ACCESS)
     server = AppServer(data_dir, env={"CX_ACCESS_FILE": str(root / "access.toml")})
     (root / "secrets.toml").write_text(

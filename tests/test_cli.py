@@ -102,3 +102,20 @@ def test_no_data_yet_says_what_to_do(tmp_path: Path) -> None:
     assert done.returncode == 1
     assert "no responses data yet" in done.stderr and "cxdata demo" in done.stderr
     assert len(done.stderr.strip().splitlines()) == 1
+
+
+def test_the_engine_prints_no_progress_bar(tmp_path: Path) -> None:
+    """DuckDB writes a progress bar to stdout, even into a pipe, for a query over 2 s: on a
+    big store it corrupted `--json` output. Every connection of the store has it off (the
+    process's connection, its cursors and the Ibis backend's), checked in a fresh
+    interpreter as the command line runs (this test process may have set it already)."""
+    code = (
+        "import sys; from pathlib import Path; from cxdata.store import connect\n"
+        "s = connect(Path(sys.argv[1]))\n"
+        "q = \"SELECT current_setting('enable_progress_bar')\"\n"
+        "print([c.execute(q).fetchone()[0] for c in (s.raw, s.cursor(), s.backend.con)])\n"
+    )
+    root = Path(__file__).resolve().parents[1]
+    done = subprocess.run([sys.executable, "-c", code, str(tmp_path)], capture_output=True,
+                          text=True, check=True, cwd=root)  # fmt: skip
+    assert done.stdout.strip() == "[False, False, False]", done.stdout

@@ -5,13 +5,16 @@ missing Parquet file, and a PostgreSQL server as the catalog.
 
 Every command runs as `python -m cxdata --data-dir DIR …` in its own process, from the
 repository root, without CX_DATABASE_URL (and without CX_LAKE_CATALOG unless a test sets
-it). The test process opens a store itself only where a test says so, and closes only the
-data directories it opened.
+it). The test process opens a store itself only where a test says so (`demo`, `cx_here`:
+a process start costs seconds on a loaded 2-core machine), and closes only the data
+directories it opened.
 """
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
+import io
 import json
 import os
 import re
@@ -31,13 +34,13 @@ from e2e_helpers import (
     VIEWPORT,
     AppServer,
     exceptions,
-    open_page,
     running_app,
     wait_for_tiles,
+    wait_idle,
 )
 from pg_server import postgres_server, require_postgres
 
-from cxdata import lake, schema
+from cxdata import cli, lake, schema
 from cxdata.demo import store_demo
 from cxdata.errors import CxError
 from cxdata.importing import import_file
@@ -110,6 +113,46 @@ def demo(data_dir: Path, rows: int) -> None:
         close(data_dir)
 
 
+def cx_here(data_dir: Path, *args: str) -> str:
+    """Run `python -m cxdata --data-dir DATA_DIR ARGS…` in this process (cli.main, which
+    closes the connection it opened): its stdout. For a reader or writer that only has to
+    be a process other than the dashboards', not a fresh one."""
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        code = cli.main(["--data-dir", str(data_dir), *args])
+    assert code == 0, out.getvalue()
+    return out.getvalue()
+
+
+# `kpis --json` and `imports --json` run one after the other by cli.main in one fresh
+# process: what a new process sees, for one process start instead of two.
+FRESH_READS = """
+import contextlib, io, json, sys
+from cxdata.cli import main
+out = {}
+for args in (["kpis", "--json"], ["imports", "--json"]):
+    buf = io.StringIO()
+    with contextlib.redirect_stdout(buf):
+        code = main(["--data-dir", sys.argv[1], *args])
+    out[args[0]] = [code, buf.getvalue()]
+print(json.dumps(out))
+"""
+
+
+def fresh_reads(data_dir: Path) -> tuple[int, list[dict[str, Any]]]:
+    """The responses total (`kpis --json`) and the change log (`imports --json`, newest
+    first) as one fresh process reports them."""
+    result = subprocess.run(
+        [sys.executable, "-c", FRESH_READS, str(data_dir)], cwd=ROOT, env=cx_env(),
+        capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    # the last line: DuckDB may print a progress bar to the process's stdout before it
+    # when a query takes over 2 s (a loaded machine)
+    out = json.loads(ok(result).strip().splitlines()[-1])
+    assert out["kpis"][0] == 0 and out["imports"][0] == 0, (out, result.stderr)
+    return int(json.loads(out["kpis"][1])["responses"]), list(json.loads(out["imports"][1]))
+
+
 def total(data_dir: Path, env: dict[str, str] | None = None) -> int:
     """The responses total `kpis --json` reports from a fresh process."""
     return int(json.loads(ok(cx(data_dir, "kpis", "--json", env=env)))["responses"])
@@ -179,7 +222,7 @@ def test_kill_9_mid_write_leaves_every_process_the_previous_snapshot(
 ) -> None:
     data_dir = tmp_path / "store"
     demo(data_dir, DEMO_ROWS)
-    before = changes(data_dir)
+    before = json.loads(cx_here(data_dir, "imports", "--json"))  # fresh processes: below
     assert [c["kind"] for c in before] == ["demo"]
 
     proc = cx_start(data_dir, "import", str(big_file))
@@ -191,8 +234,7 @@ def test_kill_9_mid_write_leaves_every_process_the_previous_snapshot(
     assert code == -signal.SIGKILL, err
 
     # a fresh process: the same snapshot, the same rows, no trace of the killed import
-    assert total(data_dir) == DEMO_ROWS
-    assert changes(data_dir) == before
+    assert fresh_reads(data_dir) == (DEMO_ROWS, before)
     # this process
     store = connect(data_dir, create=False)
     try:
@@ -208,8 +250,9 @@ def test_kill_9_mid_write_leaves_every_process_the_previous_snapshot(
     # the kernel let go of the dead writer's lock: the next import lands at once
     assert not lock_held(data_dir)
     ok(cx(data_dir, "import", str(survey_file(files, "after_kill.csv", 500, seed=8))))
-    assert total(data_dir) == DEMO_ROWS + 500
-    latest = changes(data_dir)[0]
+    responses, log = fresh_reads(data_dir)
+    assert responses == DEMO_ROWS + 500
+    latest = log[0]
     assert latest["file"] == "after_kill.csv" and responses_in(latest) == 500
 
 
@@ -247,8 +290,9 @@ def test_two_imports_started_at_once_both_land_one_after_the_other(
     for proc in procs:
         code, _, err = finish(proc)
         assert code == 0 and "Traceback" not in err, err
-    assert total(data_dir) == DEMO_ROWS + sum(sizes.values())
-    imports = [c for c in changes(data_dir) if c["kind"] == "import"]
+    responses, log = fresh_reads(data_dir)
+    assert responses == DEMO_ROWS + sum(sizes.values())
+    imports = [c for c in log if c["kind"] == "import"]
     assert sorted(c["file"] for c in imports) == sorted(sizes)
     assert {c["file"]: responses_in(c) for c in imports} == sizes
     snapshots = sorted(c["snapshot"] for c in imports)
@@ -269,8 +313,9 @@ def test_imports_started_at_once_into_a_new_folder_both_land(
     for proc in procs:
         code, _, err = finish(proc)
         assert code == 0 and "Traceback" not in err, err
-    assert total(data_dir) == sum(sizes.values())
-    assert {c["file"]: responses_in(c) for c in changes(data_dir)} == sizes
+    responses, log = fresh_reads(data_dir)
+    assert responses == sum(sizes.values())
+    assert {c["file"]: responses_in(c) for c in log} == sizes
 
 
 # --- damage: one line naming the file and the way back --------------------------------------
@@ -370,14 +415,32 @@ def served(
         yield data_dir, app
 
 
-def shown_total(page: Any, url: str) -> int:
-    """Open the Overview over all data in a new run; the Responses tile's number."""
-    open_page(page, f"{url}/?period=all", charts=False, timeout=150_000)
-    wait_for_tiles(page, timeout=150_000)
+def shown_total(page: Any, url: str, *, opened: bool = False) -> int:
+    """Open the Overview over all data in a new run (unless `opened`: navigated already,
+    see shown_totals); the Responses tile's number."""
+    if not opened:
+        page.goto(f"{url}/?period=all", wait_until="domcontentloaded", timeout=150_000)
+    open_page_wait(page)
     label = page.locator("[data-testid='stMetricLabel']", has_text=re.compile(r"^\s*Responses"))
     value = page.locator("[data-testid='stMetric']", has=label).first
     text = value.locator("[data-testid='stMetricValue']").inner_text()
     return int(text.replace(",", "").strip())
+
+
+def open_page_wait(page: Any) -> None:
+    """What open_page waits for after navigating (no charts), then the KPI tiles."""
+    page.wait_for_selector("[data-testid='stApp']", timeout=150_000)
+    wait_idle(page, 150_000)
+    wait_for_tiles(page, timeout=150_000)
+
+
+def shown_totals(pages: list[Any], servers: tuple[AppServer, ...]) -> list[int]:
+    """shown_total of each page at its server, the runs of the servers at the same time
+    (every page is navigated before the first is waited for)."""
+    for page, server in zip(pages, servers, strict=True):
+        page.goto(f"{server.url}/?period=all", wait_until="domcontentloaded", timeout=150_000)
+    return [shown_total(page, server.url, opened=True)
+            for page, server in zip(pages, servers, strict=True)]  # fmt: skip
 
 
 def assert_no_error(page: Any) -> None:
@@ -391,7 +454,7 @@ def test_a_dashboard_shows_an_import_made_while_it_serves(
     served: tuple[Path, AppServer], browser: Any, files: Path
 ) -> None:
     data_dir, app = served
-    before = total(data_dir)
+    before = int(json.loads(cx_here(data_dir, "kpis", "--json"))["responses"])
     page = browser.new_page(viewport=VIEWPORT)
     try:
         assert shown_total(page, app.url) == before
@@ -403,7 +466,8 @@ def test_a_dashboard_shows_an_import_made_while_it_serves(
             code, _, err = finish(proc)
         assert code == 0, err
         assert during in (before, before + 2_000)
-        assert shown_total(page, app.url) == before + 2_000 == total(data_dir)
+        after = int(json.loads(cx_here(data_dir, "kpis", "--json"))["responses"])
+        assert shown_total(page, app.url) == before + 2_000 == after
         assert_no_error(page)
     finally:
         page.close()
@@ -419,12 +483,12 @@ def test_two_dashboards_on_one_data_folder_show_the_same_imports(
     second.start(timeout=120)
     pages = [browser.new_page(viewport=VIEWPORT) for _ in range(2)]
     try:
-        before = total(data_dir)
+        before = int(json.loads(cx_here(data_dir, "kpis", "--json"))["responses"])
         servers = (first, second)
-        assert [shown_total(p, s.url) for p, s in zip(pages, servers, strict=True)] == [before] * 2
-        ok(cx(data_dir, "import", str(survey_file(files, "both.csv", 1_000, seed=51))))
-        after = [shown_total(p, s.url) for p, s in zip(pages, servers, strict=True)]
-        assert after == [before + 1_000] * 2
+        assert shown_totals(pages, servers) == [before] * 2
+        # a third process writes: this one (cli.main, as `python -m cxdata import` runs it)
+        cx_here(data_dir, "import", str(survey_file(files, "both.csv", 1_000, seed=51)))
+        assert shown_totals(pages, servers) == [before + 1_000] * 2
         for page in pages:
             assert_no_error(page)
     finally:

@@ -217,10 +217,17 @@ def test_every_page_has_the_button(app_dir: Path, monkeypatch: pytest.MonkeyPatc
 def test_the_button_downloads_the_pages_view(chromium_path: str,
                                              tmp_path_factory: pytest.TempPathFactory) -> None:
     """In a real browser: the report of the page's current view (URL and page options)."""
-    from e2e_helpers import VIEWPORT, chromium, exceptions, make_demo_store, open_page, running_app
+    from e2e_helpers import VIEWPORT, chromium, exceptions, open_page, running_app
+
+    from cxdata.demo import store_demo
 
     data_dir = tmp_path_factory.mktemp("report_e2e")
-    make_demo_store(data_dir, 3000, themes=False)
+    # the demo `python -m cxdata demo --rows 3000 --skip-themes` stores, written by this
+    # process (a CLI process costs seconds of start-up) and closed before the server opens it
+    try:
+        store_demo(connect(data_dir), rows=3000)
+    finally:
+        close(data_dir)
     with running_app(data_dir) as app, chromium(chromium_path) as browser:
         page = browser.new_page(viewport=VIEWPORT)
         open_page(page, f"{app.url}/trends?period=all&grain=quarter&split=region&top=3")
