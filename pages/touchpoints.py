@@ -11,6 +11,8 @@ from pages._shared import warmup  # noqa: F401
 
 # isort: split
 
+from collections.abc import Mapping
+
 import pandas as pd
 import streamlit as st
 
@@ -21,6 +23,8 @@ from pages._shared import common, drivers_view, plot, state
 from pages._shared.session import Ctx, context
 
 ROWS = "touchpoint"
+HEATMAP_KEY = "touchpoints.heatmap"  # the heatmap's selection (a click on a cell)
+COLS_KEY = "touchpoints.cols"  # the heatmap's column dimension
 
 
 def friction_definition() -> None:
@@ -34,6 +38,18 @@ def open_cell_comments(ctx: Ctx, cols: str, cell: tuple[str, str]) -> None:
     touchpoint, value = cell
     params = common.link_params(ctx, page={"tp": [touchpoint], "seg": [f"{cols}:{value}"]})
     st.switch_page(common.FEEDBACK.path, query_params=params)
+
+
+def clicked_cell() -> tuple[str, tuple[str, str]] | None:
+    """(the heatmap's column dimension, the clicked (touchpoint, value) cell) when a click
+    on a heatmap cell started this run, else None. Read before anything is drawn, so the
+    click goes straight to the cell's comments instead of redrawing this page first."""
+    event = st.session_state.get(HEATMAP_KEY)
+    cols = st.session_state.get(COLS_KEY)
+    if not isinstance(event, Mapping) or not isinstance(cols, str):
+        return None
+    cell = charts.heatmap_cell(event.get("selection"))
+    return None if cell is None else (cols, cell)
 
 
 def period_reference(ctx: Ctx, metric: str) -> tuple[float | None, str]:
@@ -65,7 +81,7 @@ def heatmap(ctx: Ctx, cols: str, metric: str) -> None:
     )
     event = st.plotly_chart(
         charts.heatmap_figure(matrix, ROWS, cols, metric, reference),
-        key="touchpoints.heatmap",
+        key=HEATMAP_KEY,
         on_select="rerun",
         selection_mode=("points",),
         config=charts.CONFIG,
@@ -206,6 +222,9 @@ def touchpoint_ratings(ctx: Ctx, dims: list[str]) -> None:
 def render() -> None:
     """The page."""
     ctx = context()
+    clicked = clicked_cell()
+    if clicked is not None:
+        open_cell_comments(ctx, *clicked)
     common.header("Touchpoints", ctx)
     dims = ctx.dimensions()
     if not common.has_answers(ctx):
@@ -230,7 +249,7 @@ def friction_views(ctx: Ctx, dims: list[str]) -> None:
     cols = state.select(
         "Columns",
         col_dims,
-        key="touchpoints.cols",
+        key=COLS_KEY,
         param="cols",
         default="journey_stage" if "journey_stage" in col_dims else col_dims[0],
         format_func=fmt.dim_label,
