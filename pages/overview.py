@@ -31,6 +31,8 @@ from pages._shared.session import Ctx, context
 WHY_METRICS = ("nps", "csat", "ces", "friction")  # the metrics "Why did it move?" explains
 WHY_KEY = "overview.why"  # the explained metric's selectbox (URL: why, why.by)
 WHY_OPEN = "overview.why.open"  # whether the explanation is shown
+MOVERS_KEY = "overview.movers"  # the movers chart's selection (a click on a bar)
+MOVERS_METRIC_KEY = "overview.metric"  # the metric the movers are of
 
 
 def spark_trend(ctx: Ctx, window: Filters) -> pd.DataFrame:
@@ -161,7 +163,7 @@ def movers(ctx: Ctx) -> None:
     metric = state.select(
         "Movers of",
         tuple(METRICS),
-        key="overview.metric",
+        key=MOVERS_METRIC_KEY,
         param="metric",
         default="nps",
         format_func=fmt.metric_label,
@@ -187,7 +189,7 @@ def movers(ctx: Ctx) -> None:
         return
     event = st.plotly_chart(
         charts.movers_figure(found, metric),
-        key="overview.movers",
+        key=MOVERS_KEY,
         on_select="rerun",
         selection_mode=("points",),
         config=charts.CONFIG,
@@ -249,6 +251,10 @@ def hotspots(ctx: Ctx) -> None:
 def render() -> None:
     """The page."""
     ctx = context()
+    picked = common.chart_click(MOVERS_KEY, charts.mover_pick)
+    metric = st.session_state.get(MOVERS_METRIC_KEY)
+    if picked is not None and metric in METRICS:  # a bar's trend, before redrawing this
+        open_mover(ctx, metric, picked)
     common.header("Overview", ctx)
     if not common.has_answers(ctx):
         return

@@ -11,8 +11,6 @@ from pages._shared import warmup  # noqa: F401
 
 # isort: split
 
-from collections.abc import Mapping
-
 import pandas as pd
 import streamlit as st
 
@@ -44,12 +42,9 @@ def clicked_cell() -> tuple[str, tuple[str, str]] | None:
     """(the heatmap's column dimension, the clicked (touchpoint, value) cell) when a click
     on a heatmap cell started this run, else None. Read before anything is drawn, so the
     click goes straight to the cell's comments instead of redrawing this page first."""
-    event = st.session_state.get(HEATMAP_KEY)
+    cell = common.chart_click(HEATMAP_KEY, charts.heatmap_cell)
     cols = st.session_state.get(COLS_KEY)
-    if not isinstance(event, Mapping) or not isinstance(cols, str):
-        return None
-    cell = charts.heatmap_cell(event.get("selection"))
-    return None if cell is None else (cols, cell)
+    return (cols, cell) if cell is not None and isinstance(cols, str) else None
 
 
 def period_reference(ctx: Ctx, metric: str) -> tuple[float | None, str]:

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import Any, TypeVar
 
 import streamlit as st
 
@@ -86,3 +87,15 @@ def link_params(
         dims[dim] = list(values)
     view = ViewFilters.make(ctx.view.period, ctx.view.start, ctx.view.end, ctx.view.compare, dims)
     return {**view.to_params(), **(page or {})}
+
+
+Picked = TypeVar("Picked")
+
+
+def chart_click(key: str, pick: Callable[[dict[str, Any] | None], Picked | None]) -> Picked | None:
+    """What `pick` (charts.heatmap_cell, charts.mover_pick) finds in the selection of the
+    chart with widget key `key` when a click on it started this run, else None. Streamlit
+    sets a chart's selection before the script runs: a page that reads it first opens the
+    clicked item's page at once instead of drawing itself again on the way."""
+    event = st.session_state.get(key)
+    return pick(event.get("selection")) if isinstance(event, Mapping) else None
