@@ -136,10 +136,16 @@ class Measure:
 
     def from_weights(self, values: Arr, weights: np.ndarray) -> float | int:
         """The same count from decoded values with a weight (responses) each."""
+        total = self.weighted(values, weights).sum()
+        return float(total) if self.power else int(total)
+
+    def weighted(self, values: Arr, weights: np.ndarray) -> Arr:
+        """Each decoded value's part of the count, given its weight (responses): summed
+        over the rows of a group, the group's count (float for a sum, else int64)."""
         if self.power:
-            return float(np.nansum(weights * np.nan_to_num(values) ** self.power))
+            return weights * np.nan_to_num(values) ** self.power
         with np.errstate(invalid="ignore"):
-            return int(weights[np.asarray(self.when(values), dtype=bool)].sum())  # type: ignore[misc]
+            return np.where(np.asarray(self.when(values), dtype=bool), weights, 0)  # type: ignore[misc]
 
 
 # --- families: score, CI and comparison from counts ---------------------------------------

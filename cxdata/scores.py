@@ -58,18 +58,34 @@ def key_counts(t: ir.Table) -> ir.Table:
     return t.group_by(key).aggregate(n=t.count())
 
 
-def counts_from_keys(keys: pd.DataFrame) -> pd.DataFrame:
-    """The one-row counts frame of every base, from responses per score key (`score_key`,
-    `n`): each base's values are decoded from the key and every measure is counted with the
-    responses as weights."""
+def counts_from_keys(keys: pd.DataFrame, by: Sequence[str] = ()) -> pd.DataFrame:
+    """The counts frame of every base, from responses per score key (`score_key`, `n`, and
+    the group columns `by`): each base's values are decoded from the key and every measure
+    is counted with the responses as weights. One row (no `by`), or one per group in
+    order of first appearance, with the `by` columns first."""
     parts = key_parts(keys["score_key"].to_numpy())
     w = pd.to_numeric(keys["n"]).to_numpy().astype(np.int64)
-    row: dict[str, float | int] = {"responses": int(w.sum())}
+    out: dict[str, object] = {}
+    if by:  # groups numbered in order of first appearance; a missing value is a group
+        codes = keys.groupby(list(by), sort=False, dropna=False).ngroup().to_numpy()
+        first = keys[list(by)].drop_duplicates().reset_index(drop=True)
+        out |= {col: first[col] for col in by}
+        size = len(first)
+    else:
+        codes, size = np.zeros(len(w), np.intp), 1
+
+    def total(x: np.ndarray, *, whole: bool) -> np.ndarray:
+        # float even with no rows (bincount then gives int64)
+        sums = np.bincount(codes, weights=x.astype("float64"), minlength=size).astype("float64")
+        return np.rint(sums).astype(np.int64) if whole else sums
+
+    out["responses"] = total(w, whole=True)
     for name, base in BASES.items():
         values = base.decoded(parts)
-        row[base.n] = int(w[~np.isnan(values)].sum())
-        row |= {m.name: m.from_weights(values, w) for m in measures_of(name)}
-    return pd.DataFrame([row])
+        out[base.n] = total(np.where(np.isnan(values), 0, w), whole=True)
+        for m in measures_of(name):
+            out[m.name] = total(m.weighted(values, w), whole=not m.is_sum)
+    return pd.DataFrame(out)
 
 
 def execute_counts(expr: ir.Table, dims: Sequence[str] = ()) -> pd.DataFrame:
