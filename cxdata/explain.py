@@ -322,8 +322,9 @@ def _pooled(counts: pd.DataFrame, m: Metric, min_n: int) -> pd.DataFrame:
     seen = (n_now > 0) | (n_prev > 0)
     small = seen & ((n_now < min_n) | (n_prev < min_n))
     big = np.flatnonzero(seen & ~small)
-    big = big[np.lexsort(([str(x) for x in labels[big]], -(n_now[big] + n_prev[big])))]
-    names = [str(x) for x in labels[big]]
+    text = np.array([str(x) for x in labels[big]], dtype=object)
+    order = np.lexsort((text, -(n_now[big] + n_prev[big])))
+    big, names = big[order], list(text[order])
     columns = {k: list(v[big]) for k, v in wide.items()}
     pooled, members = [False] * len(big), [1] * len(big)
     if small.any():
@@ -405,7 +406,12 @@ def decompose(
     has fewer than min_n answers on the metric's base."""
     m = metric_def(metric)
     th = th or config.thresholds()
-    frame = _pooled(counts, m, th.min_n)
+    return _decomposed(_pooled(counts, m, th.min_n), m, th, bootstrap, seed, dimension)
+
+
+def _decomposed(frame: pd.DataFrame, m: Metric, th: Thresholds, bootstrap: int, seed: int,
+                dimension: str) -> Explanation:
+    """decompose on counts already pooled by _pooled (`frame`)."""
     now, prev = _side(frame, m, "now"), _side(frame, m, "prev")
     n_now, n_prev = now[m.n], prev[m.n]
     for label, n in (("current", n_now), ("comparison", n_prev)):
@@ -751,15 +757,15 @@ def rank_dimensions(
         part = counts[counts["dimension"] == dim]
         if part.empty:
             continue
+        frame = _pooled(part, m, th.min_n)
         try:
-            res = decompose(part, metric, th, bootstrap=0, dimension=dim)
+            res = _decomposed(frame, m, th, bootstrap=0, seed=0, dimension=dim)
         except NotEnoughAnswers:
             continue
         seg = res.segments
         if len(seg) < 2:
             rows.append((dim, len(seg), res.within, res.mix, res.total, abs(res.mix)))
             continue
-        frame = _pooled(part, m, th.min_n)
         se = np.sqrt(_se2(m, _side(frame, m, "now")) + _se2(m, _side(frame, m, "prev")))
         delta = np.nan_to_num((seg["value_now"] - seg["value_prev"]).to_numpy())
         both = (seg["n_now"].to_numpy() > 0) & (seg["n_prev"].to_numpy() > 0)

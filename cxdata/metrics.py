@@ -134,11 +134,6 @@ class Measure:
         assert self.when is not None, f"measure {self.name} needs `when` or `power`"
         return self.when(values).sum()
 
-    def from_weights(self, values: Arr, weights: np.ndarray) -> float | int:
-        """The same count from decoded values with a weight (responses) each."""
-        total = self.weighted(values, weights).sum()
-        return float(total) if self.power else int(total)
-
     def weighted(self, values: Arr, weights: np.ndarray) -> Arr:
         """Each decoded value's part of the count, given its weight (responses): summed
         over the rows of a group, the group's count (float for a sum, else int64)."""
@@ -498,8 +493,8 @@ class Comparison:
     significant: pd.arrays.BooleanArray
     test: str
     p_value: Arr
-    value_a: Arr | None = None  # each side's score (NaN under min_n), as the difference used
-    value_b: Arr | None = None
+    value_a: Arr  # each side's score (NaN under min_n), as the difference used
+    value_b: Arr
 
 
 def tested(n_a: Arr, n_b: Arr, th: Thresholds) -> npt.NDArray[np.bool_]:

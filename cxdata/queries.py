@@ -452,15 +452,13 @@ def trend(
     families = _families(metrics)
     split = None if values is None else tuple(values)
 
-    def build(s: Store, f: Filters) -> ir.Table:
+    def build(s: Store, f: Filters) -> ir.Table:  # split by `by`
         t = responses(s, f)
-        keys: list[ir.Value] = [t.submitted_at.truncate(GRAINS[grain]).name("period")]
-        if by is not None:
-            col = t[by]
-            if split is not None:
-                col = ibis.cases((in_list(col, split), col), else_=OTHER)
-            keys.append(col.name(by))
-        return grouped_counts(t, keys, families)
+        col = t[by]
+        if split is not None:
+            col = ibis.cases((in_list(col, split), col), else_=OTHER)
+        period = t.submitted_at.truncate(GRAINS[grain]).name("period")
+        return grouped_counts(t, [period, col.name(by)], families)
 
     def build_keys(s: Store, f: Filters) -> ir.Table:
         # answers per (period, score key): a few hundred keys per period, decoded here;

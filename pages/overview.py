@@ -187,7 +187,7 @@ def movers(ctx: Ctx) -> None:
             icon=":material/horizontal_rule:",
         )
         return
-    event = st.plotly_chart(
+    st.plotly_chart(  # a click is read at the top of the next run (render)
         charts.movers_figure(found, metric),
         key=MOVERS_KEY,
         on_select="rerun",
@@ -196,9 +196,6 @@ def movers(ctx: Ctx) -> None:
         theme="streamlit",
         alt=f"Segments whose {name} changed significantly; a click opens the segment's trend",
     )
-    picked = charts.mover_pick(event.selection if event else None)
-    if picked is not None:
-        open_mover(ctx, metric, picked)
     shown = min(len(found), 10)
     st.caption(
         f"{len(found)} segment{'s' if len(found) != 1 else ''} changed {name} significantly "

@@ -74,7 +74,7 @@ def heatmap(ctx: Ctx, cols: str, metric: str) -> None:
     st.subheader(
         f"{fmt.metric_label(metric)}: touchpoint × {fmt.md_escape(fmt.dim_label(cols).lower())}"
     )
-    event = st.plotly_chart(
+    st.plotly_chart(  # a click is read at the top of the next run (clicked_cell)
         charts.heatmap_figure(matrix, ROWS, cols, metric, reference),
         key=HEATMAP_KEY,
         on_select="rerun",
@@ -82,9 +82,6 @@ def heatmap(ctx: Ctx, cols: str, metric: str) -> None:
         config=charts.CONFIG,
         theme="streamlit",
     )
-    cell = charts.heatmap_cell(event.selection if event else None)
-    if cell is not None:
-        open_cell_comments(ctx, cols, cell)
     st.caption(
         f"Click a cell to read its comments. Grey cells have fewer than {ctx.th.min_n} "
         f"answers (n too small); hover a cell for its 95% CI and n. {colour_note}"
