@@ -16,7 +16,7 @@ from cxdata import schema
 from cxdata.config import Thresholds
 from cxdata.filters import NOT_SET, Filters
 from cxdata.store import Store, close, connect
-from cxdata.voc import impact, persist, tables
+from cxdata.voc import impact, masked, persist, tables
 
 # (language, comment, NPS shift): delivery complaints pull NPS down, praise of staff up.
 SENTENCES: list[tuple[str, str, float]] = [
@@ -255,3 +255,51 @@ def test_ranked_by_impact_puts_the_worst_first(voc_store: tuple[Store, pd.DataFr
     ranked = impact.ranked_by_impact(impact.theme_impact(store, Filters(), "taxonomy", TH))
     values = ranked.loc[~ranked["suppressed"], "nps_impact"].tolist()
     assert values == sorted(values)
+
+
+VIEWS = {
+    "impact": lambda s, f, src: impact.theme_impact(s, f, src, TH),
+    "trend": lambda s, f, src: impact.theme_trend(s, f, "month", None, src, TH),
+    "trend of two": lambda s, f, src: impact.theme_trend(
+        s, f, "week", ["delivery", "app"], src, TH
+    ),
+    "matrix": lambda s, f, src: impact.theme_matrix(s, f, "touchpoint", src, TH),
+    "matrix by region": lambda s, f, src: impact.theme_matrix(s, f, "region", src, TH),
+}
+NARROWED = [
+    Filters(),
+    Filters(start=dt.date(2025, 2, 1), end=dt.date(2025, 3, 15)),
+    Filters(where=(("region", ("Celje",)), ("touchpoint", ("app", NOT_SET)))),
+    Filters(where=(("region", ("nowhere",)),)),  # no analysed comment at all
+]
+
+
+@pytest.mark.parametrize("view", list(VIEWS))
+@pytest.mark.parametrize("source", ["taxonomy", "auto", None])
+def test_the_stored_masks_give_the_theme_rows_results(
+    voc_store: tuple[Store, pd.DataFrame],
+    monkeypatch: pytest.MonkeyPatch,
+    view: str,
+    source: str | None,
+) -> None:
+    """The embedded store counts themes from its masks (cxdata.voc.masked); a warehouse
+    reads the theme rows. Both give the same frames, empty ones included."""
+    store, _ = voc_store
+    assert masked.theme_counts(store, store.responses(), [], source) is not None
+    for f in NARROWED:
+        from_masks = VIEWS[view](store, f, source)
+        with monkeypatch.context() as m:
+            m.setattr(masked, "_bits", lambda s: None)  # as on a store without masks
+            from_rows = VIEWS[view](store, f, source)
+        pd.testing.assert_frame_equal(from_masks, from_rows, check_exact=False, rtol=1e-12)
+        assert len(from_masks) > 0 or f.where == NARROWED[-1].where
+
+
+def test_a_trend_without_analysed_comments_is_empty(
+    voc_store: tuple[Store, pd.DataFrame], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store, _ = voc_store
+    nowhere = NARROWED[-1]
+    monkeypatch.setattr(masked, "_bits", lambda s: None)
+    got = impact.theme_trend(store, nowhere, "month", None, "taxonomy", TH)
+    assert got.empty and "nps_with" in got.columns

@@ -21,8 +21,9 @@ without are the two parts of C, and C's NPS follows from any theme showing both,
 with either side under min_n shows neither (`hidden` when its own side is large enough);
 a theme's trend points and touchpoint cells are parts of its mentions, protected the same
 way against the theme's NPS in the ranking (segments.secondary_suppression).
-Everything is aggregated in the engine: one grouped query over responses ⋈ comment_themes
-and one total over the base, per call.
+Everything is aggregated in the engine. On the embedded store one grouped query over
+responses ⋈ the stored theme masks gives both the base and the mentions (cxdata.voc.masked);
+elsewhere one grouped query over responses ⋈ comment_themes and one total over the base.
 """
 
 from __future__ import annotations
@@ -41,7 +42,7 @@ from cxdata.queries import GRAINS, responses
 from cxdata.scores import count_aggregates
 from cxdata.segments import correct_for_comparisons, secondary_suppression
 from cxdata.store import Store
-from cxdata.voc import tables
+from cxdata.voc import masked, tables
 from cxdata.voc.catalogue import label_of, theme_labels
 from cxdata.voc.language import language_name
 from cxdata.voc.sentiment import LEXICONS, NOT_AVAILABLE
@@ -103,7 +104,12 @@ def _aggregates(t: ir.Table) -> dict[str, ir.Value]:
 
 
 def _counts(expr: ir.Table, keys: list[str]) -> pd.DataFrame:
-    df = expr.to_pandas()
+    return _typed(expr.to_pandas(), keys)
+
+
+def _typed(df: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
+    """Counts as int64 (sentiment_sum float64; missing → 0), `keys` as objects with
+    NOT_SET for a missing value."""
     for col in _COUNTS:
         if col in df.columns:
             df[col] = (
@@ -221,13 +227,20 @@ def theme_impact(
     row), low_base, suppressed (a side under min_n), hidden (NPS with withheld only so that
     a small "without" cannot be derived), sentiment_n, sentiment_mean."""
     th = _th(th)
+    _check_source(source)
     base = analysed(store, filters)
-    total = _counts(base.aggregate(**_aggregates(base)), []).iloc[0]
-    m = mentions(store, filters, source)
-    grouped = _counts(
-        m.group_by(["theme", "source", "theme_language"]).aggregate(**_aggregates(m)),
-        ["theme_language"],
-    )
+    found = masked.theme_counts(store, base, ["voc_language"], source)
+    if found is None:
+        total = _counts(base.aggregate(**_aggregates(base)), []).iloc[0]
+        m = mentions(store, filters, source)
+        grouped = _counts(
+            m.group_by(["theme", "source", "theme_language"]).aggregate(**_aggregates(m)),
+            ["theme_language"],
+        )
+    else:
+        total = found[0][list(_COUNTS)].sum()
+        grouped = _typed(found[1].rename(columns={"voc_language": "theme_language"}),
+                         ["theme_language"])
     if grouped.empty:
         return _empty_impact()
     per_theme = grouped.groupby(["theme", "source"], as_index=False)[list(_COUNTS)].sum()
@@ -380,19 +393,28 @@ def theme_trend(
     if grain not in GRAINS:
         raise UnknownName("granularity", grain, GRAINS)
     th = _th(th)
+    _check_source(source)
     base = analysed(store, filters)
-    period = base.submitted_at.truncate(GRAINS[grain]).name("period")
-    totals = _counts(base.group_by(period).aggregate(**_aggregates(base)), [])
-    m = mentions(store, filters, source)
-    if themes is not None:
-        m = m.filter(m.theme.isin(list(themes)) if themes else ibis.literal(False))
-    mp = m.submitted_at.truncate(GRAINS[grain]).name("period")
-    grouped = _counts(m.group_by([mp, m.theme]).aggregate(**_aggregates(m)), [])
+    t = responses(store, filters)
+    keyed = t.select("response_id", "nps", t.submitted_at.truncate(GRAINS[grain]).name("period"))
+    found = masked.theme_counts(store, keyed, ["period"], source, themes)
+    if found is None:
+        period = base.submitted_at.truncate(GRAINS[grain]).name("period")
+        totals = _counts(base.group_by(period).aggregate(**_aggregates(base)), [])
+        m = mentions(store, filters, source)
+        if themes is not None:
+            m = m.filter(m.theme.isin(list(themes)) if themes else ibis.literal(False))
+        mp = m.submitted_at.truncate(GRAINS[grain]).name("period")
+        grouped = _counts(m.group_by([mp, m.theme]).aggregate(**_aggregates(m)), [])
+    else:  # a theme name in both sources counts once per source, as with the theme rows
+        totals, per_theme = found
+        grouped = per_theme.groupby(["period", "theme"], as_index=False)[
+            [c for c in _COUNTS if c in per_theme.columns]].sum()
     for frame in (totals, grouped):
         frame["period"] = pd.to_datetime(frame["period"]).dt.tz_localize(None)
     names = sorted(grouped["theme"].unique()) if themes is None else list(themes)
     grid = pd.MultiIndex.from_product(
-        [sorted(totals["period"]), names], names=["period", "theme"]
+        [pd.DatetimeIndex(totals["period"]).sort_values(), names], names=["period", "theme"]
     ).to_frame(index=False)
     out = grid.merge(
         grouped[["period", "theme", "n", "nps_n", "promoters", "detractors"]],
@@ -426,18 +448,26 @@ def theme_matrix(
     if by not in allowed:
         raise UnknownName("dimension", by, allowed)
     th = _th(th)
+    _check_source(source)
     t = responses(store, filters)
-    v = store.table(tables.COMMENTS).select("response_id")
-    base = t.inner_join(v, "response_id").select("response_id", "nps", by)
-    base = base.mutate(sentiment=ibis.null().cast("float64"))
-    totals = _counts(base.group_by(by).aggregate(**_aggregates(base)), [by])
-    ct = store.table(tables.THEMES)
-    if source is not None:
-        _check_source(source)
-        ct = ct.filter(ct.source == source)
-    m = base.inner_join(ct.select("response_id", "theme"), "response_id")
-    grouped = _counts(m.group_by(["theme", by]).aggregate(**_aggregates(m)), [by])
+    found = masked.theme_counts(store, t.select("response_id", "nps", by), [by], source)
+    if found is None:
+        v = store.table(tables.COMMENTS).select("response_id")
+        base = t.inner_join(v, "response_id").select("response_id", "nps", by)
+        base = base.mutate(sentiment=ibis.null().cast("float64"))
+        totals = _counts(base.group_by(by).aggregate(**_aggregates(base)), [by])
+        ct = store.table(tables.THEMES)
+        if source is not None:
+            ct = ct.filter(ct.source == source)
+        m = base.inner_join(ct.select("response_id", "theme"), "response_id")
+        grouped = _counts(m.group_by(["theme", by]).aggregate(**_aggregates(m)), [by])
+    else:  # as in theme_trend: summed over the sources
+        totals = _typed(found[0], [by])
+        grouped = _typed(found[1], [by]).groupby(["theme", by], as_index=False)[
+            [c for c in _COUNTS if c in found[1].columns]].sum()
     out = grouped.merge(totals[[by, "n"]].rename(columns={"n": "comments"}), on=by)
+    # in a fixed order: the protection breaks ties between equal cells by their order
+    out = out.sort_values(["theme", by], ignore_index=True)
     labels = theme_labels(store)
     out.insert(1, "label", [label_of(x, labels) for x in out["theme"]])
     out = _protect_parts(_share_and_nps_with(out, th), int(totals["nps_n"].sum()), th)

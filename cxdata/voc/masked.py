@@ -1,0 +1,133 @@
+"""Theme counts read from the stored theme masks: one join instead of two or three.
+
+The theme views (cxdata.voc.impact) count, over the analysed comments C inside the
+filters, each theme's mentions and their NPS counts, per group of some keys (a period, a
+dimension, the comment's language). Read from the theme rows, that is a join of the
+responses with the comments (for C) and a second join with comment_themes (for the
+mentions), run once for C's totals and once for the mentions. The embedded store also
+keeps every analysed comment's themes as bits of int64 words (cxdata.voc.tables BITS and
+MASKS, derived in the same transaction as every write of the theme rows), once per word
+even with no theme. So one grouping of the responses ⋈ MASKS by (keys, word, mask, NPS)
+gives both: C is the rows of any one word, a theme's mentions the rows of its word whose
+mask has its bit. A few thousand groups come back; the themes are counted from them here.
+
+The counts equal those from the theme rows (tests/test_voc_impact.py runs both): a
+comment's theme rows are unique per (theme, source), and a theme row's language is its
+comment's analysed language, which is what `theme_language` is read from here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import ibis.expr.types as ir
+import numpy as np
+import pandas as pd
+
+from cxdata.metrics import measures_of
+from cxdata.store import Store
+from cxdata.voc import tables
+
+_GROUP = ("word", "mask")
+
+
+def _bits(store: Store) -> pd.DataFrame | None:
+    """The stored theme numbering (source, theme, word, bit), or None when the masks are
+    not stored (a warehouse, or themes stored before the masks) or no theme is."""
+    if not (store.is_embedded and store.has(tables.BITS) and store.has(tables.MASKS)):
+        return None
+    bits = store.table(tables.BITS).to_pandas()
+    return None if bits.empty else bits
+
+
+def _measures(df: pd.DataFrame) -> dict[str, np.ndarray]:
+    """Per grouped row (n answers with one NPS value): n, the NPS base's counts from the
+    metric registry (nps_n, promoters, detractors…), sentiment_n, sentiment_sum."""
+    w = pd.to_numeric(df["n"]).to_numpy().astype(np.int64)
+    nps = pd.to_numeric(df["nps"]).to_numpy(dtype="float64", na_value=np.nan)
+    out: dict[str, np.ndarray] = {
+        "n": w,
+        "nps_n": np.where(np.isnan(nps), 0, w),
+        **{m.name: np.asarray(m.weighted(nps, w)) for m in measures_of("nps")},
+    }
+    if "sentiment_n" in df.columns:
+        out["sentiment_n"] = pd.to_numeric(df["sentiment_n"]).to_numpy().astype(np.int64)
+        out["sentiment_sum"] = pd.to_numeric(df["sentiment_sum"]).fillna(0).to_numpy("float64")
+    return out
+
+
+def theme_counts(
+    store: Store,
+    base: ir.Table,
+    keys: Sequence[str],
+    source: str | None,
+    themes: Sequence[str] | None = None,
+) -> tuple[pd.DataFrame, pd.DataFrame] | None:
+    """(totals, per theme) counts of `base` — responses (response_id, nps, the `keys`
+    columns, and sentiment when it is to be summed) — restricted to the analysed comments:
+    totals has one row per group of `keys` (n, nps_n, promoters, detractors, …), per
+    theme one row per (theme, source, keys) with at least one mention, the same columns.
+    `source` limits the themes to one source (None: all), `themes` to those names. Key
+    values come back as the engine gives them (missing: None / NaN). None when the masks
+    are not stored: then read the theme rows (cxdata.voc.impact)."""
+    bits = _bits(store)
+    if bits is None:
+        return None
+    chosen = bits if source is None else bits[bits["source"] == source]
+    if themes is not None:
+        chosen = chosen[chosen["theme"].isin(list(themes))]
+    # every analysed comment has a row in every word: count C in one the themes need anyway
+    total_word = int((chosen if len(chosen) else bits)["word"].min())
+    words = sorted({total_word, *(int(w) for w in chosen["word"])})
+    masks = store.table(tables.MASKS)
+    masks = masks.filter(masks.word.isin(words))
+    joined = base.inner_join(masks, "response_id")
+    aggs: dict[str, ir.Value] = {"n": joined.count()}
+    if "sentiment" in base.columns:
+        aggs |= {"sentiment_n": joined.sentiment.count(),
+                 "sentiment_sum": joined.sentiment.sum()}
+    df = joined.group_by([*keys, *_GROUP, "nps"]).aggregate(**aggs).to_pandas()
+    values = _measures(df)
+    names = list(values)
+    # collapse the NPS values: one row per (keys, word, mask), the counts summed
+    parts = pd.DataFrame({**{k: df[k] for k in (*keys, *_GROUP)}, **values})
+    per = parts.groupby([*keys, *_GROUP], sort=False, dropna=False, as_index=False)[names].sum()
+    word = per["word"].to_numpy(dtype=np.int64)
+    mask = per["mask"].to_numpy(dtype=np.int64)
+    codes = (per.groupby(list(keys), sort=False, dropna=False).ngroup().to_numpy()
+             if keys else np.zeros(len(per), dtype=np.intp))
+    first = (per[list(keys)].drop_duplicates().reset_index(drop=True)
+             if keys else pd.DataFrame(index=[0]))
+    size = len(first)
+    arrays = {c: per[c].to_numpy() for c in names}
+
+    def summed(rows: np.ndarray) -> dict[str, np.ndarray]:
+        return {
+            c: np.bincount(codes[rows], weights=a[rows].astype("float64"), minlength=size)
+            for c, a in arrays.items()
+        }
+
+    def typed(frame: pd.DataFrame) -> pd.DataFrame:
+        ints = [c for c in names if c != "sentiment_sum"]
+        return frame.assign(**{c: np.rint(frame[c]).astype("int64") for c in ints})
+
+    totals = typed(pd.concat([first, pd.DataFrame(summed(word == total_word))], axis=1))
+    blocks = [_block(first.iloc[:0], {c: np.zeros(0) for c in names}, None, None)]
+    for row in chosen.itertuples(index=False):
+        hit = (word == int(row.word)) & (((mask >> int(row.bit)) & 1) == 1)
+        if hit.any():
+            block = _block(first, summed(hit), row.theme, row.source)
+            blocks.append(block[block["n"] > 0])
+    per_theme = typed(pd.concat(blocks, ignore_index=True))
+    return totals.reset_index(drop=True), per_theme
+
+
+def _block(
+    groups: pd.DataFrame, counts: dict[str, np.ndarray], theme: object, source: object
+) -> pd.DataFrame:
+    """One theme's counts per group (`groups`: the key values, one row per group)."""
+    block = pd.concat([groups.reset_index(drop=True), pd.DataFrame(counts)], axis=1)
+    kind = "str" if theme is None else "object"  # an empty result typed as the engine's
+    block.insert(0, "source", pd.Series([source] * len(block), dtype=kind))
+    block.insert(0, "theme", pd.Series([theme] * len(block), dtype=kind))
+    return block
