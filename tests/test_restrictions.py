@@ -52,7 +52,7 @@ from cxdata.notify.render import no_charts
 from cxdata.roles import ROLES, AccessDenied, role_allows
 from cxdata.store import Store, WriteOp, connect
 from cxdata.targets import Targets
-from cxdata.voc import catalogue, fit, impact, persist, taxonomy, verbatims
+from cxdata.voc import catalogue, fit, impact, masked, persist, taxonomy, verbatims
 
 RESTRICT = {"country": ("Norway",)}
 END = dt.date(2026, 6, 30)
@@ -145,6 +145,8 @@ CHECKED: dict[str, Call] = {
     "cxdata.voc.impact.theme_matrix": lambda s: impact.theme_matrix(s, Filters()),
     "cxdata.voc.impact.theme_trend": lambda s: impact.theme_trend(s, Filters(), "quarter"),
     "cxdata.voc.impact.voc_languages": lambda s: impact.voc_languages(s, WIDEN),
+    "cxdata.voc.masked.theme_counts": lambda s: masked.theme_counts(
+        s, impact.analysed(s, WIDEN), ["voc_language"], None),
     "cxdata.voc.persist.has_results": persist.has_results,
     "cxdata.voc.persist.pending_workload": persist.pending_workload,
     "cxdata.voc.fit.taxonomy_fit": lambda s: dataclasses.astuple(fit.taxonomy_fit(s, WIDEN))[:2],
