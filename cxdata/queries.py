@@ -452,30 +452,26 @@ def trend(
     families = _families(metrics)
     split = None if values is None else tuple(values)
 
-    def build(s: Store, f: Filters) -> ir.Table:  # split by `by`
-        t = responses(s, f)
-        col = t[by]
-        if split is not None:
-            col = ibis.cases((in_list(col, split), col), else_=OTHER)
-        period = t.submitted_at.truncate(GRAINS[grain]).name("period")
-        return grouped_counts(t, [period, col.name(by)], families)
-
     def build_keys(s: Store, f: Filters) -> ir.Table:
-        # answers per (period, score key): a few hundred keys per period, decoded here;
-        # one count per group in the engine instead of every base's conditional sums
+        # answers per (period, [split value,] score key): a few hundred keys per group,
+        # decoded here; one count per group in the engine instead of every base's
+        # conditional sums
         t = responses(s, f)
         period = t.submitted_at.truncate(GRAINS[grain]).name("period")
+        groups = [period]
+        if by is not None:
+            col = t[by]
+            if split is not None:
+                col = ibis.cases((in_list(col, split), col), else_=OTHER)
+            groups.append(col.name(by))
         key = t["_score_key"] if "_score_key" in t.columns else score_key(t)
-        return t.group_by([period, key.name("score_key")]).aggregate(n=t.count())
+        return t.group_by([*groups, key.name("score_key")]).aggregate(n=t.count())
 
-    if by is None:
-        keyed = _shaped_query(store, ("trend keys", grain), build_keys, filters)
-        counts = counts_from_keys(keyed, ["period"])
-        counts = counts[["period", *count_columns(families)]]  # the bases asked for
-    else:
-        # the split's values are part of the shape (literals in its SQL), not parameters
-        shape = ("trend", grain, by, split, families)
-        counts = counts_frame(_shaped_query(store, shape, build, filters), [by])
+    dims = ["period"] if by is None else ["period", by]
+    # the split's values are part of the shape (literals in its SQL), not parameters
+    keyed = _shaped_query(store, ("trend keys", grain, by, split), build_keys, filters)
+    counts = counts_frame(counts_from_keys(keyed, dims), dims[1:])
+    counts = counts[[*dims, *count_columns(families)]]  # the bases asked for
     counts["period"] = pd.to_datetime(counts["period"]).dt.tz_localize(None)
     frame = score_frame(counts, _th(th))
     order = ["period", by] if by else ["period"]
