@@ -81,7 +81,7 @@ def env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     path = tmp_path_factory.mktemp("access")
     (path / "access.toml").write_text(POLICY)
     env = {"CX_DATA_DIR": str(path / "data"), "CX_ACCESS_FILE": str(path / "access.toml")}
-    done = cx(env, "demo", "--rows", "20000")
+    done = cx(env, "demo", "--rows", "20000", "--skip-themes")  # no test reads the themes
     assert done.returncode == 0, done.stderr
     return env
 

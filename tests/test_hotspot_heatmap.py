@@ -89,7 +89,7 @@ def demo_server(
     chromium_path: str, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[AppServer]:
     data_dir: Path = tmp_path_factory.mktemp("hotspot_store")
-    make_demo_store(data_dir, 40_000)
+    make_demo_store(data_dir, 40_000, themes=False)  # the Overview shows no comment themes
     with running_app(data_dir) as app:
         yield app
 

@@ -94,27 +94,33 @@ def theme_verbatims(
     if language:
         preds.append(m.voc_language == language)
     m = m.filter(preds) if preds else m
-    total = int(m.count().to_pyarrow().as_py())
+    cols = {c: m[c] for c in ("submitted_at", "nps", "csat", "touchpoint") if c in m.columns}
+    listed = m.select(
+        **cols,
+        language=m.voc_language,
+        sentiment=m.sentiment,
+        comment=m.comment,
+        _total=m.response_id.count().over(ibis.window()),  # the count in the same scan
+        _order=m.response_id,
+    ).order_by([ibis.desc("submitted_at"), "_order"])
+
+    def page_of(number: int) -> pd.DataFrame:
+        return listed.limit(page_size, offset=(number - 1) * page_size).to_pandas()
+
+    got = page_of(max(1, page))
+    # a page past the end has no rows to carry the count: ask for the count alone
+    total = int(got["_total"].iloc[0]) if len(got) else int(m.count().to_pyarrow().as_py())
     answers = total  # the final narrowed set: each of its answers has a comment of the theme
     withheld = not comments_may_be_shown(answers, bool(store.restrict))
     if withheld or total == 0:
         return VerbatimPage(
             _empty(), 0 if withheld else total, answers, 1, page_size, withheld, theme=theme
         )
-    page = clamped_page(page, total, page_size)
-    cols = {c: m[c] for c in ("submitted_at", "nps", "csat", "touchpoint") if c in m.columns}
-    expr = (
-        m.order_by([ibis.desc("submitted_at"), "response_id"])
-        .select(
-            **cols,
-            language=m.voc_language,
-            sentiment=m.sentiment,
-            comment=m.comment,
-        )
-        .limit(page_size, offset=(page - 1) * page_size)
-    )
-    rows = _rows(expr.to_pandas())
-    return VerbatimPage(rows, total, answers, page, page_size, False, theme=theme)
+    clamped = clamped_page(page, total, page_size)
+    if clamped != max(1, page):
+        got = page_of(clamped)
+    rows = _rows(got.drop(columns=["_total", "_order"]))
+    return VerbatimPage(rows, total, answers, clamped, page_size, False, theme=theme)
 
 
 def _rows(frame: pd.DataFrame) -> pd.DataFrame:
