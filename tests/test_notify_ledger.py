@@ -5,9 +5,14 @@ from __future__ import annotations
 import datetime as dt
 import json
 import multiprocessing
+import threading
+import time
 from pathlib import Path
 from typing import Any
 
+import pytest
+
+from cxdata.notify import send
 from cxdata.notify.ledger import claim, ledger_path, records, sent_keys, settle
 
 T0 = dt.datetime(2026, 11, 30, 6, 0, tzinfo=dt.UTC)
@@ -116,3 +121,28 @@ def test_two_processes_claim_each_key_exactly_once(tmp_path: Path) -> None:
     recs = records(tmp_path)
     assert len(recs) == 50 and {r["key"] for r in recs} == set(keys)
     assert all(r["status"] == "claimed" for r in recs)
+
+
+def test_alert_state_updates_at_once_all_land(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A send run and an import's alerts may update different rules' alert state at the
+    same moment; each rewrites the whole file, so without the lock one loses the other's."""
+    read = send._load_state
+
+    def slow_read(folder: Path) -> dict[str, list[str]]:
+        state = read(folder)
+        time.sleep(0.02)  # widen the read-modify-write window
+        return state
+
+    monkeypatch.setattr(send, "_load_state", slow_read)
+    keys = [f"rule {i}\treader{i}@example.com" for i in range(8)]
+    threads = [
+        threading.Thread(target=send._save_state, args=(tmp_path, key, [f"scope {key}"]))
+        for key in keys
+    ]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert read(tmp_path) == {key: [f"scope {key}"] for key in keys}

@@ -47,15 +47,17 @@ def ledger_path(folder: str | Path) -> Path:
 
 
 @contextlib.contextmanager
-def _locked(folder: str | Path) -> Iterator[Path]:
-    """Hold the ledger's exclusive lock (blocking: a claim takes milliseconds); yields
-    the ledger file's path."""
+def locked(folder: str | Path, lock: str = LOCK_FILE, name: str = LEDGER_FILE) -> Iterator[Path]:
+    """Hold the exclusive fcntl lock `lock` in data directory `folder`'s notify folder
+    (blocking: what it guards takes milliseconds) and yield the path of the file `name`
+    there that it guards (default: the ledger). Every process and thread that opens the
+    lock file waits for the others."""
     directory = Path(folder) / LEDGER_DIR
     directory.mkdir(parents=True, exist_ok=True)
-    with open(directory / LOCK_FILE, "a+b") as handle:
+    with open(directory / lock, "a+b") as handle:
         fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
         try:
-            yield directory / LEDGER_FILE
+            yield directory / name
         finally:
             fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
 
@@ -124,7 +126,7 @@ def claim(
     otherwise. `folder` is the data directory; `meta` (JSON-able) is kept with the record;
     `now` (UTC, aware) is for tests. Safe across processes."""
     moment = _now(now)
-    with _locked(folder) as path:
+    with locked(folder) as path:
         if not _claimable(_read(path), key, moment):
             return False
         _append(path, {"key": key, "status": CLAIMED, "at": moment.isoformat(), "meta": meta})
@@ -146,7 +148,7 @@ def settle(
     `detail` is a short note (e.g. the SMTP error); the record carries the meta of the
     key's latest claim."""
     moment = _now(now)
-    with _locked(folder) as path:
+    with locked(folder) as path:
         meta: dict[str, Any] = {}
         for record in _read(path):
             if record["key"] == key and record.get("status") == CLAIMED:

@@ -46,6 +46,7 @@ from cxdata.store import Store
 from cxdata.targets import Targets
 
 STATE_FILE = "alert_state.json"
+STATE_LOCK = "alert_state.lock"
 DryRun = Path | None
 PdfMaker = Callable[[Rendered], bytes]
 
@@ -200,7 +201,7 @@ class _Context:
 
 
 def _state_path(folder: Path) -> Path:
-    return folder / "notify" / STATE_FILE
+    return folder / ledger.LEDGER_DIR / STATE_FILE
 
 
 def _load_state(folder: Path) -> dict[str, list[str]]:
@@ -213,15 +214,16 @@ def _load_state(folder: Path) -> dict[str, list[str]]:
 
 
 def _save_state(folder: Path, key: str, scopes: Sequence[str]) -> None:
-    """Store the scopes of one rule × reader (atomic: temp file, then rename)."""
-    path = _state_path(folder)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    state = _load_state(folder)
-    state[key] = sorted(set(scopes))
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".state-")
-    with os.fdopen(fd, "w") as out:
-        json.dump(state, out, ensure_ascii=False, indent=1)
-    os.replace(tmp, path)
+    """Store the scopes of one rule × reader (atomic: temp file, then rename), under a
+    lock: a send run and an import's alerts may update other keys of the file at once,
+    and each rewrites the whole file from what it read."""
+    with ledger.locked(folder, STATE_LOCK, STATE_FILE) as path:
+        state = _load_state(folder)
+        state[key] = sorted(set(scopes))
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".state-")
+        with os.fdopen(fd, "w") as out:
+            json.dump(state, out, ensure_ascii=False, indent=1)
+        os.replace(tmp, path)
 
 
 def _alert_for(run: _Run, store: Store, rule: AlertRule, reader: str, grant: Grant | None,
