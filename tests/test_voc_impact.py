@@ -16,7 +16,7 @@ from cxdata import schema
 from cxdata.config import Thresholds
 from cxdata.filters import NOT_SET, Filters
 from cxdata.store import Store, close, connect
-from cxdata.voc import impact, masked, persist, tables
+from cxdata.voc import fit, impact, masked, persist, tables
 
 # (language, comment, NPS shift): delivery complaints pull NPS down, praise of staff up.
 SENTENCES: list[tuple[str, str, float]] = [
@@ -289,7 +289,7 @@ def test_the_stored_masks_give_the_theme_rows_results(
     for f in NARROWED:
         from_masks = VIEWS[view](store, f, source)
         with monkeypatch.context() as m:
-            m.setattr(masked, "_bits", lambda s: None)  # as on a store without masks
+            m.setattr(masked, "stored_bits", lambda s: None)  # as on a store without masks
             from_rows = VIEWS[view](store, f, source)
         pd.testing.assert_frame_equal(from_masks, from_rows, check_exact=False, rtol=1e-12)
         assert len(from_masks) > 0 or f.where == NARROWED[-1].where
@@ -300,6 +300,18 @@ def test_a_trend_without_analysed_comments_is_empty(
 ) -> None:
     store, _ = voc_store
     nowhere = NARROWED[-1]
-    monkeypatch.setattr(masked, "_bits", lambda s: None)
+    monkeypatch.setattr(masked, "stored_bits", lambda s: None)
     got = impact.theme_trend(store, nowhere, "month", None, "taxonomy", TH)
     assert got.empty and "nps_with" in got.columns
+
+
+@pytest.mark.parametrize("f", NARROWED, ids=["all", "dates", "narrowed", "nothing"])
+def test_the_taxonomy_fit_from_the_masks_equals_the_theme_rows(
+    voc_store: tuple[Store, pd.DataFrame], monkeypatch: pytest.MonkeyPatch, f: Filters
+) -> None:
+    store, _ = voc_store
+    from_masks = fit.taxonomy_fit(store, f)
+    with monkeypatch.context() as m:
+        m.setattr(masked, "stored_bits", lambda s: None)
+        assert fit.taxonomy_fit(store, f) == from_masks
+    assert (from_masks.comments > 0) == (f is not NARROWED[-1])

@@ -23,11 +23,12 @@ from dataclasses import dataclass
 
 import ibis
 import ibis.expr.types as ir
+import numpy as np
 import pandas as pd
 
 from cxdata.filters import NOT_SET, Filters
 from cxdata.store import Store
-from cxdata.voc import impact, tables
+from cxdata.voc import impact, masked, tables
 from cxdata.voc.language import language_name
 from cxdata.voc.taxonomy import Taxonomy, load_taxonomy, taxonomy_dir
 from cxdata.voc.tokens import words
@@ -76,7 +77,12 @@ def taxonomy_fit(store: Store, filters: Filters) -> TaxonomyFit:
                 unmatched.append(str(t["label"]))
     auto = ct.filter((ct.source == "auto") & ct.theme.isin(topic_ids) if topic_ids
                      else ibis.literal(False))  # fmt: skip
-    by_lang = _counts_by_language(base, ct, auto)
+    from_masks = _counts_from_masks(store, base, topic_ids)
+    by_lang = (_counts_by_language(base, ct, auto) if from_masks is None
+               else from_masks[0])
+    # largest first: the order the uncovered languages are named in
+    by_lang = by_lang.sort_values(["n", "voc_language"], ascending=[False, True],
+                                  ignore_index=True)
     comments, matched = int(by_lang["n"].sum()), int(by_lang["matched"].sum())
     topic_n = int(by_lang["unmatched_topic"].sum())
 
@@ -87,13 +93,16 @@ def taxonomy_fit(store: Store, filters: Filters) -> TaxonomyFit:
 
     labels: tuple[str, ...] = ()
     if topic_ids and topic_n:
-        sizes = (
-            base.inner_join(auto.select("response_id", "theme"), "response_id")
-            .group_by("theme")
-            .aggregate(n=ibis._.count())
-            .to_pandas()
-        )
-        size = dict(zip(sizes["theme"], sizes["n"], strict=True))
+        if from_masks is None:
+            sizes = (
+                base.inner_join(auto.select("response_id", "theme"), "response_id")
+                .group_by("theme")
+                .aggregate(n=ibis._.count())
+                .to_pandas()
+            )
+            size = dict(zip(sizes["theme"], sizes["n"], strict=True))
+        else:
+            size = from_masks[1]
         order = sorted(range(len(topic_ids)), key=lambda i: -size.get(topic_ids[i], 0))
         labels = tuple(unmatched[i] for i in order if size.get(topic_ids[i], 0) > 0)
     n_topics = (
@@ -111,6 +120,44 @@ def taxonomy_fit(store: Store, filters: Filters) -> TaxonomyFit:
         uncovered_languages=tuple(x for x in uncovered_langs if x != NOT_SET),
         problems=fit_problems(comments, matched, topic_n, labels, uncovered_n, uncovered_langs),
     )
+
+
+def _counts_from_masks(
+    store: Store, base: ir.Table, topic_ids: list[str]
+) -> tuple[pd.DataFrame, dict[str, int]] | None:
+    """What _counts_by_language gives, and the mentions of each automatic theme in
+    `topic_ids`, from one grouping of `base` ⋈ the stored masks (cxdata.voc.masked). None
+    when the masks are not stored, or the taxonomy's or those themes' bits span more than
+    one word (then "with any of them" is not one mask test)."""
+    bits = masked.stored_bits(store)
+    if bits is None:
+        return None
+    tax = bits[bits["source"] == "taxonomy"]
+    topics = bits[(bits["source"] == "auto") & bits["theme"].isin(topic_ids)]
+    if tax["word"].nunique() > 1 or topics["word"].nunique() > 1:
+        return None
+    total = int((tax if len(tax) else bits)["word"].min())
+    words = {total, *(int(w) for w in topics["word"])}
+    per = masked.mask_counts(store, base.select("response_id", "nps", "voc_language"),
+                             ["voc_language"], sorted(words))
+    word, mask = per["word"].to_numpy(), per["mask"].to_numpy()
+    n = per["n"].to_numpy()
+    topic_mask = sum(1 << int(b) for b in topics["bit"])
+    topic_word = int(topics["word"].iloc[0]) if len(topics) else None
+    on_total = word == total
+    flags = pd.DataFrame({
+        "voc_language": per["voc_language"],
+        "n": np.where(on_total, n, 0),
+        # the taxonomy's word holds only its own themes: any bit set is a taxonomy theme
+        "matched": np.where(on_total & (mask != 0), n, 0) if len(tax) else 0,
+        "unmatched_topic": np.where((word == topic_word) & (mask & topic_mask != 0), n, 0),
+    })
+    by_lang = flags.groupby("voc_language", dropna=False, as_index=False, sort=False).sum()
+    size = {
+        str(t.theme): int(n[(word == int(t.word)) & ((mask >> int(t.bit)) & 1 == 1)].sum())
+        for t in topics.itertuples(index=False)
+    }
+    return by_lang[by_lang["n"] > 0].reset_index(drop=True), size
 
 
 def _counts_by_language(base: ir.Table, themes: ir.Table, auto: ir.Table) -> pd.DataFrame:

@@ -31,7 +31,7 @@ from cxdata.voc import tables
 _GROUP = ("word", "mask")
 
 
-def _bits(store: Store) -> pd.DataFrame | None:
+def stored_bits(store: Store) -> pd.DataFrame | None:
     """The stored theme numbering (source, theme, word, bit), or None when the masks are
     not stored (a warehouse, or themes stored before the masks) or no theme is."""
     if not (store.is_embedded and store.has(tables.BITS) and store.has(tables.MASKS)):
@@ -56,6 +56,27 @@ def _measures(df: pd.DataFrame) -> dict[str, np.ndarray]:
     return out
 
 
+def mask_counts(
+    store: Store, base: ir.Table, keys: Sequence[str], words: Sequence[int]
+) -> pd.DataFrame:
+    """The analysed answers of `base` (response_id, nps, the `keys` columns, and sentiment
+    when it is to be summed) per (keys, word, mask) for the mask words `words`: n, nps_n
+    and the NPS base's counts (metric registry), sentiment_n and sentiment_sum if summed.
+    One join and one grouping in the engine (by NPS value too, collapsed here)."""
+    masks = store.table(tables.MASKS)
+    masks = masks.filter(masks.word.isin([int(w) for w in words]))
+    joined = base.inner_join(masks, "response_id")
+    aggs: dict[str, ir.Value] = {"n": joined.count()}
+    if "sentiment" in base.columns:
+        aggs |= {"sentiment_n": joined.sentiment.count(),
+                 "sentiment_sum": joined.sentiment.sum()}
+    df = joined.group_by([*keys, *_GROUP, "nps"]).aggregate(**aggs).to_pandas()
+    values = _measures(df)
+    parts = pd.DataFrame({**{k: df[k] for k in (*keys, *_GROUP)}, **values})
+    return parts.groupby([*keys, *_GROUP], sort=False, dropna=False, as_index=False)[
+        list(values)].sum()
+
+
 def theme_counts(
     store: Store,
     base: ir.Table,
@@ -70,7 +91,7 @@ def theme_counts(
     `source` limits the themes to one source (None: all), `themes` to those names. Key
     values come back as the engine gives them (missing: None / NaN). None when the masks
     are not stored: then read the theme rows (cxdata.voc.impact)."""
-    bits = _bits(store)
+    bits = stored_bits(store)
     if bits is None:
         return None
     chosen = bits if source is None else bits[bits["source"] == source]
@@ -79,19 +100,8 @@ def theme_counts(
     # every analysed comment has a row in every word: count C in one the themes need anyway
     total_word = int((chosen if len(chosen) else bits)["word"].min())
     words = sorted({total_word, *(int(w) for w in chosen["word"])})
-    masks = store.table(tables.MASKS)
-    masks = masks.filter(masks.word.isin(words))
-    joined = base.inner_join(masks, "response_id")
-    aggs: dict[str, ir.Value] = {"n": joined.count()}
-    if "sentiment" in base.columns:
-        aggs |= {"sentiment_n": joined.sentiment.count(),
-                 "sentiment_sum": joined.sentiment.sum()}
-    df = joined.group_by([*keys, *_GROUP, "nps"]).aggregate(**aggs).to_pandas()
-    values = _measures(df)
-    names = list(values)
-    # collapse the NPS values: one row per (keys, word, mask), the counts summed
-    parts = pd.DataFrame({**{k: df[k] for k in (*keys, *_GROUP)}, **values})
-    per = parts.groupby([*keys, *_GROUP], sort=False, dropna=False, as_index=False)[names].sum()
+    per = mask_counts(store, base, keys, words)
+    names = [c for c in per.columns if c not in (*keys, *_GROUP)]
     word = per["word"].to_numpy(dtype=np.int64)
     mask = per["mask"].to_numpy(dtype=np.int64)
     codes = (per.groupby(list(keys), sort=False, dropna=False).ngroup().to_numpy()
