@@ -147,6 +147,8 @@ CHECKED: dict[str, Call] = {
     "cxdata.voc.impact.voc_languages": lambda s: impact.voc_languages(s, WIDEN),
     "cxdata.voc.masked.theme_counts": lambda s: masked.theme_counts(
         s, impact.analysed(s, WIDEN), ["voc_language"], None),
+    "cxdata.voc.masked.mask_counts": lambda s: masked.mask_counts(
+        s, impact.analysed(s, WIDEN), ["voc_language"], [0, 1_000_000]),
     "cxdata.voc.persist.has_results": persist.has_results,
     "cxdata.voc.persist.pending_workload": persist.pending_workload,
     "cxdata.voc.fit.taxonomy_fit": lambda s: dataclasses.astuple(fit.taxonomy_fit(s, WIDEN))[:2],
@@ -221,6 +223,8 @@ EXEMPT: dict[str, str] = {
     "cxdata.importing.datasets.data_dir_of": "a path, no data",
     "cxdata.voc.taxonomy.taxonomy_dir": "a path, no data",
     "cxdata.voc.persist.results_version": "a run id of the theme model, no rows",
+    "cxdata.voc.masked.stored_bits": "the themes' numbering (names and bit positions), "
+    "no rows; what it counts is read through the caller's restricted responses",
     "cxdata.importing.load.dry_run": "import validation before a write",
     "cxdata.importing.load.read_with_mapping": "reads a file and saved mappings",
     "cxdata.importing.load.stored_ids": "import duplicate check before a write",
