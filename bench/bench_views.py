@@ -4,7 +4,8 @@
 
 Times, in a fresh process per tree and round (the trees alternate, so both see the same
 load), each of: theme impact, theme trend (month, all themes), theme × touchpoint matrix
-(taxonomy themes), and the weekly NPS trend split by region (top 5) — over the last D days
+(taxonomy themes), the taxonomy fit, one page of a theme's comments (the largest taxonomy
+theme), and the weekly NPS trend split by region (top 5) — over the last D days
 of the store (default 90) and over all of it. CPU seconds (time.process_time: DuckDB's
 threads included) of the second call of each (the first compiles and warms the file
 cache); the medians over the rounds are printed as a markdown table, with the ratio
@@ -25,28 +26,33 @@ import tempfile
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parents[1]
-VIEWS = ("theme impact", "theme trend", "theme matrix", "trend by region")
 
 
 def measure(root: Path, data_dir: Path, days: int, out: Path) -> dict[str, float]:
     """CPU seconds of each view's second call, run with the code at `root`; the frames are
     pickled to `out`."""
     sys.path.insert(0, str(root))
+    import dataclasses
     import datetime as dt
     import time
+
+    import pandas as pd
 
     from cxdata import catalog, config, queries
     from cxdata.filters import Filters
     from cxdata.store import connect
-    from cxdata.voc import impact
+    from cxdata.voc import fit, impact, verbatims
 
     store, th = connect(data_dir), config.thresholds()
     end = catalog.date_span(store)[1]
+    biggest = str(impact.theme_impact(store, Filters(), "taxonomy", th)["theme"].iloc[0])
     scopes = {"last": Filters(start=end - dt.timedelta(days=days - 1), end=end), "all": Filters()}
     calls = {
         "theme impact": lambda f: impact.theme_impact(store, f, "taxonomy", th),
         "theme trend": lambda f: impact.theme_trend(store, f, "month", None, "taxonomy", th),
         "theme matrix": lambda f: impact.theme_matrix(store, f, "touchpoint", "taxonomy", th),
+        "taxonomy fit": lambda f: pd.DataFrame([dataclasses.asdict(fit.taxonomy_fit(store, f))]),
+        "theme comments": lambda f: verbatims.theme_verbatims(store, f, biggest, 2, 25).rows,
         "trend by region": lambda f: queries.trend(store, f, "week", by="region", top_n=5, th=th),
     }
     seconds, frames = {}, {}
