@@ -107,6 +107,14 @@ def _counts(expr: ir.Table, keys: list[str]) -> pd.DataFrame:
     return _typed(expr.to_pandas(), keys)
 
 
+def _over_sources(per_theme: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
+    """masked.theme_counts' per (theme, source, …) counts summed per `keys` (theme and
+    the view's key): a theme name in both sources counts once per source, as it does when
+    read from the theme rows."""
+    return per_theme.groupby(keys, as_index=False)[
+        [c for c in _COUNTS if c in per_theme.columns]].sum()
+
+
 def _typed(df: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
     """Counts as int64 (sentiment_sum float64; missing → 0), `keys` as objects with
     NOT_SET for a missing value."""
@@ -406,10 +414,8 @@ def theme_trend(
             m = m.filter(m.theme.isin(list(themes)) if themes else ibis.literal(False))
         mp = m.submitted_at.truncate(GRAINS[grain]).name("period")
         grouped = _counts(m.group_by([mp, m.theme]).aggregate(**_aggregates(m)), [])
-    else:  # a theme name in both sources counts once per source, as with the theme rows
-        totals, per_theme = found
-        grouped = per_theme.groupby(["period", "theme"], as_index=False)[
-            [c for c in _COUNTS if c in per_theme.columns]].sum()
+    else:
+        totals, grouped = found[0], _over_sources(found[1], ["period", "theme"])
     for frame in (totals, grouped):
         frame["period"] = pd.to_datetime(frame["period"]).dt.tz_localize(None)
     names = sorted(grouped["theme"].unique()) if themes is None else list(themes)
@@ -461,10 +467,9 @@ def theme_matrix(
             ct = ct.filter(ct.source == source)
         m = base.inner_join(ct.select("response_id", "theme"), "response_id")
         grouped = _counts(m.group_by(["theme", by]).aggregate(**_aggregates(m)), [by])
-    else:  # as in theme_trend: summed over the sources
+    else:
         totals = _typed(found[0], [by])
-        grouped = _typed(found[1], [by]).groupby(["theme", by], as_index=False)[
-            [c for c in _COUNTS if c in found[1].columns]].sum()
+        grouped = _over_sources(_typed(found[1], [by]), ["theme", by])
     out = grouped.merge(totals[[by, "n"]].rename(columns={"n": "comments"}), on=by)
     # in a fixed order: the protection breaks ties between equal cells by their order
     out = out.sort_values(["theme", by], ignore_index=True)

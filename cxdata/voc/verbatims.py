@@ -107,7 +107,8 @@ def theme_verbatims(
     def page_of(number: int) -> pd.DataFrame:
         return listed.limit(page_size, offset=(number - 1) * page_size).to_pandas()
 
-    got = page_of(max(1, page))
+    asked = max(1, page)
+    got = page_of(asked)
     # a page past the end has no rows to carry the count: ask for the count alone
     total = int(got["_total"].iloc[0]) if len(got) else int(m.count().to_pyarrow().as_py())
     answers = total  # the final narrowed set: each of its answers has a comment of the theme
@@ -117,7 +118,7 @@ def theme_verbatims(
             _empty(), 0 if withheld else total, answers, 1, page_size, withheld, theme=theme
         )
     clamped = clamped_page(page, total, page_size)
-    if clamped != max(1, page):
+    if clamped != asked:
         got = page_of(clamped)
     rows = _rows(got.drop(columns=["_total", "_order"]))
     return VerbatimPage(rows, total, answers, clamped, page_size, False, theme=theme)
