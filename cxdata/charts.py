@@ -21,6 +21,7 @@ import math
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -692,7 +693,7 @@ def heatmap_figure(
             suppressed=bool(row["suppressed"]), low_base=bool(row["low_base"]),
             name=m.short_label,
         ) + f"<br>{int(row['responses']):,} answers · click to read the comments"
-        for _, row in grid.present_rows()
+        for _, row in grid.present
     ]  # fmt: skip
     zrange = color_range(z, metric, reference)
     mid = neutral_position(reference, zrange.get("zmin", 0.0), zrange.get("zmax", 1.0))
@@ -736,9 +737,12 @@ class HeatGrid:
         """A flag column as a rows × cols boolean array (False where there is no cell)."""
         return self.cell[column].fillna(False).astype(bool).to_numpy().reshape(self.shape)
 
-    def present_rows(self) -> list[tuple[tuple[str, str], pd.Series]]:
-        """((row, col), cell) of every cell with answers, row by row."""
-        return [(key, r) for key, r in self.cell.iterrows() if pd.notna(r["n"])]
+    @cached_property
+    def present(self) -> list[tuple[tuple[str, str], dict[str, Any]]]:
+        """((row, col), the cell's columns) of every cell with answers, row by row (one
+        pass over plain dicts: iterrows built a Series per cell, twice per figure)."""
+        cells = zip(self.cell.index, self.cell.to_dict("records"), strict=True)
+        return [(key, r) for key, r in cells if pd.notna(r["n"])]
 
     def figure(
         self, z: np.ndarray, text: np.ndarray, hovers: Sequence[str],
@@ -767,7 +771,7 @@ class HeatGrid:
                     **common,
                 )
             )  # fmt: skip
-        present = self.present_rows()
+        present = self.present
         fig.add_trace(
             go.Scatter(
                 x=[c for (_, c), _ in present],
@@ -958,7 +962,7 @@ def ratings_heatmap_figure(frame: pd.DataFrame, cols: str, measure: str) -> go.F
         ["" if pd.isna(r["value"]) else _rating_text(r, measure) for _, r in grid.cell.iterrows()],
         dtype=object,
     ).reshape(grid.shape)
-    hovers = [fmt.rating_hover(r) for _, r in grid.present_rows()]
+    hovers = [fmt.rating_hover(r) for _, r in grid.present]
     return grid.figure(
         z, text, hovers, RATING_SCALE, {"zmin": 0.0, "zmax": 100.0},
         "Top-2-box" if measure == "top2" else "% of scale",

@@ -719,8 +719,8 @@ def _stored_mask_counts(
     None when they are not stored or `theme_source`'s themes are not all in one word."""
     if not (store.has(tables.BITS) and store.has(tables.MASKS)) or theme_source is None:
         return None
-    bits = store.table(tables.BITS)
-    bits = bits.filter(bits.source == theme_source).to_pandas()
+    bits = store.small_table(tables.BITS)
+    bits = bits[bits["source"] == theme_source]
     if bits.empty or bits["word"].nunique() != 1:
         return None
     names = [str(t) for t in bits.sort_values("bit")["theme"]]

@@ -65,17 +65,32 @@ def filtered(
 ) -> ir.Table:
     """`table` restricted to `filters`; an unknown dimension raises UnknownName."""
     allowed = set(dimensions)
-    preds: list[ir.BooleanValue] = []
-    if filters.start is not None:
-        preds.append(table[time_column] >= ibis.timestamp(_midnight(filters.start)))
-    if filters.end is not None:
-        next_day = filters.end + dt.timedelta(days=1)
-        preds.append(table[time_column] < ibis.timestamp(_midnight(next_day)))
+    preds = _date_preds(table[time_column], filters)
     for dim, values in filters.where:
         if dim not in allowed:
             raise UnknownName("dimension", dim, allowed)
         preds.append(in_list(table[dim], values))
     return table.filter(preds) if preds else table
+
+
+def _date_preds(when: ir.TimestampColumn, filters: Filters) -> list[ir.BooleanValue]:
+    preds: list[ir.BooleanValue] = []
+    if filters.start is not None:
+        preds.append(when >= ibis.timestamp(_midnight(filters.start)))
+    if filters.end is not None:
+        preds.append(when < ibis.timestamp(_midnight(filters.end + dt.timedelta(days=1))))
+    return preds
+
+
+def date_predicate(
+    table: ir.Table, filters: Filters, time_column: str = "submitted_at"
+) -> ir.BooleanValue:
+    """True for the rows inside the date range of `filters` (by calendar day, inclusive;
+    True for all rows without dates); its dimension filters are not applied."""
+    pred: ir.BooleanValue = ibis.literal(True)
+    for p in _date_preds(table[time_column], filters):
+        pred &= p
+    return pred
 
 
 def in_list(column: ir.StringColumn, values: Iterable[str]) -> ir.BooleanValue:

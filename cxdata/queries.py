@@ -20,7 +20,7 @@ import sqlglot.expressions as sge
 from cxdata import config
 from cxdata.config import Thresholds
 from cxdata.errors import UnknownName
-from cxdata.filters import NOT_SET, Filters, filtered, in_list
+from cxdata.filters import NOT_SET, Filters, date_predicate, filtered, in_list
 from cxdata.metrics import (
     METRICS,
     base_of,
@@ -348,6 +348,39 @@ def _kpis_from_row(row: Mapping[str, Any]) -> Kpis:
 def kpis(store: Store, filters: Filters, th: Thresholds | None = None) -> Kpis:
     """NPS / CSAT / CES / friction over all responses inside `filters`."""
     return _kpis_from_row(_total(store, filters, _th(th)).iloc[0].to_dict())
+
+
+def kpis_pair(
+    store: Store, current: Filters, previous: Filters, th: Thresholds | None = None
+) -> tuple[Kpis, Kpis]:
+    """(kpis(store, current), kpis(store, previous)), the same values, from one query when
+    both share their dimension filters and their date ranges are disjoint (the dashboard's
+    period and its comparison period): answers per (period, score key) over the rows of
+    either range. Otherwise two queries."""
+    th = _th(th)
+    if current.where != previous.where or _may_overlap(current, previous):
+        return kpis(store, current, th), kpis(store, previous, th)
+
+    def build(s: Store, now_f: Filters, prev_f: Filters) -> ir.Table:
+        t = responses(s, Filters(where=now_f.where))
+        now, prev = date_predicate(t, now_f), date_predicate(t, prev_f)
+        t = t.filter(now | prev).mutate(period=ibis.ifelse(now, "now", "prev"))
+        key = t["_score_key"] if "_score_key" in t.columns else score_key(t)
+        return t.group_by([t.period, key.name("score_key")]).aggregate(n=t.count())
+
+    keys = _shaped_query(store, ("keys by period",), build, current, previous)
+    now, prev = (
+        _kpis_from_row(score_frame(counts_from_keys(part), th).iloc[0].to_dict())
+        for part in (keys[keys["period"] == side] for side in ("now", "prev"))
+    )
+    return now, prev
+
+
+def _may_overlap(a: Filters, b: Filters) -> bool:
+    """Whether two date ranges may share a day (an open end may)."""
+    if None in (a.start, a.end, b.start, b.end):
+        return True
+    return not (a.end < b.start or b.end < a.start)  # type: ignore[operator]
 
 
 def kpis_by(

@@ -20,7 +20,6 @@ group, the next-smallest segment is hidden as well (`hidden`: "would reveal a sm
 
 from __future__ import annotations
 
-import datetime as dt
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -33,7 +32,7 @@ import pandas as pd
 
 from cxdata import config, stats
 from cxdata.config import Thresholds
-from cxdata.filters import NOT_SET, Filters
+from cxdata.filters import NOT_SET, Filters, date_predicate
 from cxdata.metrics import (
     compare,
     count_columns,
@@ -360,16 +359,6 @@ MOVER_COLUMNS: tuple[str, ...] = (
 )
 
 
-def _date_predicate(t: ir.Table, f: Filters) -> ir.BooleanValue:
-    pred = ibis.literal(True)
-    if f.start is not None:
-        pred &= t.submitted_at >= ibis.timestamp(dt.datetime.combine(f.start, dt.time()))
-    if f.end is not None:
-        nxt = dt.datetime.combine(f.end + dt.timedelta(days=1), dt.time())
-        pred &= t.submitted_at < ibis.timestamp(nxt)
-    return pred
-
-
 def _wanted_counts(columns: Sequence[str] | None) -> list[str]:
     """`responses` and the count columns asked for (all when None), responses first."""
     asked = count_columns() if columns is None else columns
@@ -428,7 +417,7 @@ def period_counts(
         parts = []
         if current.where == previous.where:
             base = narrow(responses(s, Filters(where=current.where)))
-            now, prev = _date_predicate(base, current), _date_predicate(base, previous)
+            now, prev = date_predicate(base, current), date_predicate(base, previous)
             t = base.filter(now | prev).mutate(period=ibis.ifelse(now, "now", "prev"))
             aggs = counted(t)
             for dim in dims:
@@ -458,7 +447,7 @@ def period_counts(
         # one GROUP BY (period, every dimension's value); `grouping_sets` turns it into
         # the per-dimension GROUPING SETS, which Ibis cannot express
         base = narrow(responses(s, Filters(where=current.where)))
-        now, prev = _date_predicate(base, current), _date_predicate(base, previous)
+        now, prev = date_predicate(base, current), date_predicate(base, previous)
         t = base.filter(now | prev).mutate(period=ibis.ifelse(now, "now", "prev"))
         keys = [t[d].fill_null(NOT_SET).cast("string").name(f"_v{i}") for i, d in enumerate(dims)]
         return t.group_by([t.period, *keys]).aggregate(**counted(t))
@@ -661,7 +650,7 @@ def period_cell_counts(
     parts = []
     if current.where == previous.where:
         base = responses(store, Filters(where=current.where))
-        now, prev = _date_predicate(base, current), _date_predicate(base, previous)
+        now, prev = date_predicate(base, current), date_predicate(base, previous)
         t = base.filter(now | prev).mutate(period=ibis.ifelse(now, "now", "prev"))
         keys = [t.period, *[t[d].cast("string").name(d) for d in dims]]
         aggs = {k: v for k, v in count_aggregates(t).items() if k in wanted}

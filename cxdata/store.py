@@ -53,6 +53,9 @@ _raw: dict[Path, duckdb.DuckDBPyConnection] = {}
 # current while the generation and the lake snapshot it last saw (Store.refresh) are
 # unchanged: other processes' writes show up at the next refresh.
 _generation = 0
+# Store.small_table's frames by (location, restriction, name, generation, snapshot)
+_SMALL_TABLES: dict[tuple[object, ...], pd.DataFrame] = {}
+_SMALL_TABLES_KEPT = 64
 
 
 def _bump_generation() -> None:
@@ -397,6 +400,25 @@ class Store:
         if via_responses:
             preds.append(table.response_id.isin(self.responses().response_id))
         return table.filter(preds) if preds else table
+
+    def small_table(self, name: str) -> pd.DataFrame:
+        """Dataset `name` read whole, as table(name) gives it (restriction applied), for the
+        small tables a page reads on every run (the theme numbering and labels). Read once
+        per lake snapshot and write in this process, shared by the Stores of the same lake
+        and restriction; each call returns a copy. A warehouse, or a Store that has not
+        read the lake's snapshot yet (refresh), reads it every call. Raises NoData when
+        the dataset does not exist."""
+        key = (self.location, tuple(sorted((k, tuple(v)) for k, v in self.restrict.items())),
+               name, _generation, self._snapshot)  # fmt: skip
+        if self._snapshot < 0:
+            return self.table(name).to_pandas()
+        frame = _SMALL_TABLES.get(key)
+        if frame is None:
+            frame = self.table(name).to_pandas()
+            if len(_SMALL_TABLES) >= _SMALL_TABLES_KEPT:
+                _SMALL_TABLES.clear()
+            _SMALL_TABLES[key] = frame
+        return frame.copy()
 
     def responses(self) -> ir.Table:
         """The survey responses (restricted)."""

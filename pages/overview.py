@@ -66,7 +66,7 @@ def spark_caption(trend: pd.DataFrame) -> str:
 def survey_tiles(ctx: Ctx) -> None:
     """NPS, CSAT, CES and the response count, each vs the comparison period; a score with
     no answers says whether the whole data has none (its column was not mapped)."""
-    now, before = ctx.kpis(), ctx.kpis(ctx.previous)
+    now, before = ctx.kpis_now_and_before()
     everything = ctx.kpis(Filters())  # all dates, no filters (the row restriction holds)
     trend = spark_trend(ctx, trailing_window(ctx.filters))
     volume = volume_change_between(now.responses, before.responses, ctx.filters, ctx.previous)
@@ -253,6 +253,7 @@ def render() -> None:
     if picked is not None and metric in METRICS:  # a bar's trend, before redrawing this
         open_mover(ctx, metric, picked)
     common.header("Overview", ctx)
+    ctx.kpis_now_and_before()  # the tiles' two periods in one query; has_answers reads it
     if not common.has_answers(ctx):
         return
     with common.guard("The survey KPIs could not be computed"):

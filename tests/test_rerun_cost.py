@@ -4,11 +4,13 @@ the pages' query layer are exact; sparkline figures are shared per drawing."""
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 import json
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 import plotly.io
@@ -17,6 +19,7 @@ import pytest
 from cxdata import demo, kpi_metrics, queries, schema, segments
 from cxdata.config import Thresholds, thresholds
 from cxdata.filters import NOT_SET, Filters
+from cxdata.specfigure import SpecFigure
 from cxdata.store import Store, close, connect
 from pages._shared import session, tiles
 
@@ -248,9 +251,9 @@ def test_sparkline_figures_are_shared_per_drawing() -> None:
     one = tiles.sparkline_figure(x, y, hover, "#000", None)
     assert tiles.sparkline_figure(x, y.copy(), list(hover), "#000", None) is one
     other = tiles.sparkline_figure(x, pd.Series([1.0, 2.0, 3.0]), hover, "#000", None)
-    assert other is not one and list(other.data[0].y) == [1.0, 2.0, 3.0]
+    assert other is not one and other.to_dict()["data"][0]["y"] == [1.0, 2.0, 3.0]
     partial = tiles.sparkline_figure(x, y, hover, "#000", pd.Series([False, False, True]))
-    assert partial is not one and len(partial.data) == 2
+    assert partial is not one and len(partial.to_dict()["data"]) == 2
 
 
 def _sparkline_built_trace_by_trace(
@@ -305,3 +308,27 @@ def test_a_shared_sparkline_sends_the_same_spec_and_hands_out_copies(
     first["layout"]["height"] = 999
     again = fig.to_dict()
     assert again["data"][0]["customdata"] == hover and again["layout"]["height"] == 56
+
+
+def test_a_spec_figure_sends_what_plotly_would_build_from_the_same_spec() -> None:
+    """SpecFigure skips Plotly's objects; what it hands Streamlit must still be exactly
+    go.Figure(spec).to_dict(): typed arrays packed, dates written out, template added."""
+    days = pd.date_range("2026-01-01", periods=4, freq="D")
+    spec = {
+        "data": [
+            {"type": "scatter", "x": days.to_numpy(), "y": np.array([1.5, np.nan, 3.0, 4.0]),
+             "mode": "lines+markers", "marker": {"color": np.array([0.1, 0.2, 0.3, 0.4]),
+                                                 "size": [4, 5, 6, 7]},
+             "customdata": ["a", "b <i>", "c", "d"]},
+            {"type": "bar", "x": ["p", "q"], "y": np.array([2, 3], dtype="int64")},
+        ],
+        "layout": {"height": 120, "xaxis": {"visible": False}, "showlegend": False},
+    }  # fmt: skip
+    built = go.Figure(copy.deepcopy(spec)).to_dict()
+    expected = json.loads(plotly.io.to_json(built, validate=False))
+    fig = SpecFigure(spec)
+    first = json.loads(plotly.io.to_json(fig.to_dict(), validate=False))
+    assert first == expected
+    first["layout"]["height"] = 1  # a caller changing its copy changes nothing shared
+    assert json.loads(plotly.io.to_json(fig.to_dict(), validate=False)) == expected
+    assert len(fig.built().data) == 2

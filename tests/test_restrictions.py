@@ -123,6 +123,8 @@ CHECKED: dict[str, Call] = {
     "cxdata.queries.friction_hotspots": lambda s: queries.friction_hotspots(s, Filters()),
     "cxdata.queries.friction_matrix": lambda s: queries.friction_matrix(s, WIDEN),
     "cxdata.queries.kpis": lambda s: queries.kpis(s, WIDEN),
+    "cxdata.queries.kpis_pair": lambda s: queries.kpis_pair(
+        s, WIDEN.with_dates(NOW.start, NOW.end), WIDEN.with_dates(PREV.start, PREV.end)),
     "cxdata.queries.kpis_by": lambda s: queries.kpis_by(s, Filters(), "country"),
     "cxdata.queries.responses": lambda s: queries.responses(s, WIDEN).count().execute(),
     "cxdata.queries.top_values": lambda s: queries.top_values(s, Filters(), "country", 3),
@@ -364,7 +366,7 @@ def test_writers_list_matches_import_side(tmp_path: Path) -> None:
 
 
 # Every public Store method, classified: a new one fails the test below until it is added.
-STORE_READERS = {"has", "table", "responses", "dimensions", "row_count"}
+STORE_READERS = {"has", "table", "responses", "dimensions", "row_count", "small_table"}
 STORE_WRITERS: dict[str, tuple[str, Callable[[Store, str], Any]]] = {
     "append_rows": ("import", lambda s, n: s.append_rows(n, s.backend.table(n).limit(1)
                                                          .to_pyarrow())),
@@ -493,3 +495,23 @@ def test_by_keeps_role_and_rows(store: Store) -> None:
     narrow = store.restricted({"country": ("Norway",)}).acting_as("viewer").by("a@example.com")
     assert narrow.restrict == {"country": ("Norway",)} and narrow.role == "viewer"
     assert narrow.author == "a@example.com"
+
+
+def test_small_table_is_cached_per_restriction(tmp_path: Path) -> None:
+    """Store.small_table shares one read per lake snapshot between Stores, never between
+    restrictions: a restricted Store asking after an unrestricted one (whose frame is
+    cached) gets its own rows, and a write makes the next call read again."""
+    from cxdata.demo import demo_responses
+
+    full = connect(tmp_path)
+    full.replace_table(schema.RESPONSES, demo_responses(rows=3_000, seed=3, end=END))
+    full.refresh()
+    whole = full.small_table(schema.RESPONSES)
+    narrow = full.restricted(RESTRICT)
+    narrow.refresh()
+    seen = narrow.small_table(schema.RESPONSES)
+    assert 0 < len(seen) < len(whole)
+    assert set(seen["country"]) <= set(RESTRICT["country"])
+    full.replace_table(schema.RESPONSES, demo_responses(rows=1_000, seed=4, end=END))
+    full.refresh()
+    assert len(full.small_table(schema.RESPONSES)) == 1_000

@@ -13,7 +13,7 @@ def theme_labels(store: Store) -> dict[str, str]:
     "levering · pakke · dag")."""
     labels = load_taxonomy(taxonomy_dir(store)).labels()
     if store.has(tables.TOPICS):
-        topics = store.table(tables.TOPICS).select("theme", "label").to_pandas()
+        topics = store.small_table(tables.TOPICS)
         labels |= dict(zip(topics["theme"].astype(str), topics["label"].astype(str), strict=True))
     return labels
 

@@ -69,7 +69,7 @@ def taxonomy_fit(store: Store, filters: Filters) -> TaxonomyFit:
     unmatched: list[str] = []
     topic_ids: list[str] = []
     if store.has(tables.TOPICS):
-        topics = store.table(tables.TOPICS).to_pandas()
+        topics = store.small_table(tables.TOPICS)
         for _, t in topics.iterrows():
             terms = [w for term in str(t["terms"]).split(",") for w in words(term)]
             if not keyword_in(terms, tax, str(t["language"])):

@@ -36,7 +36,7 @@ def stored_bits(store: Store) -> pd.DataFrame | None:
     not stored (a warehouse, or themes stored before the masks) or no theme is."""
     if not (store.is_embedded and store.has(tables.BITS) and store.has(tables.MASKS)):
         return None
-    bits = store.table(tables.BITS).to_pandas()
+    bits = store.small_table(tables.BITS)
     return None if bits.empty else bits
 
 

@@ -139,6 +139,7 @@ QUERIES: dict[str, Callable[..., Any]] = {
     "dimensions": Store.dimensions,
     # scores
     "kpis": queries.kpis,
+    "kpis_pair": queries.kpis_pair,
     "trend": queries.trend,
     "breakdown": queries.breakdown,
     "drilldown": queries.drilldown,
@@ -245,6 +246,11 @@ def cached_query(store: Store, key: DataKey, name: str, *args: Any, **kwargs: An
 # --- the per-run context the pages read -------------------------------------------------
 
 
+# persist.results_version by data key, for keys with a lake snapshot (Ctx.voc_key)
+_RESULT_VERSIONS: dict[DataKey, str] = {}
+_RESULT_VERSIONS_KEPT = 256
+
+
 @dataclass
 class Ctx:
     """Everything a page needs: the store, the data key, the thresholds and the filters."""
@@ -256,6 +262,9 @@ class Ctx:
     view: ViewFilters = field(default_factory=ViewFilters)
     filters: Filters = field(default_factory=Filters)
     previous: Filters = field(default_factory=Filters)
+    # this run's Kpis by filters, from kpis_now_and_before (a Ctx lives for one run; not
+    # an init field, so dataclasses.replace — another store or role — starts empty)
+    _kpis: dict[Filters, Kpis] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     @property
     def anchor(self) -> dt.date:
@@ -265,9 +274,18 @@ class Ctx:
 
     @cached_property
     def voc_key(self) -> DataKey:
-        """The data key with the version of the stored theme results, read once per run
-        (a Ctx lives for one run; computing themes or editing the taxonomy reruns)."""
-        return replace(self.key, results=persist.results_version(self.store))
+        """The data key with the version of the stored theme results (a Ctx lives for one
+        run; computing themes or editing the taxonomy reruns), read once per lake snapshot:
+        every write, theme results included, makes a new one. A warehouse (no snapshot)
+        reads it on every run."""
+        stamp = _RESULT_VERSIONS.get(self.key)
+        if stamp is None:
+            stamp = persist.results_version(self.store)
+            if self.key.version.snapshot >= 0:
+                if len(_RESULT_VERSIONS) >= _RESULT_VERSIONS_KEPT:
+                    _RESULT_VERSIONS.clear()
+                _RESULT_VERSIONS[self.key] = stamp
+        return replace(self.key, results=stamp)
 
     def query(self, name: str, *args: Any, **kwargs: Any) -> Any:
         """The cached engine call `name` (see QUERIES) on this run's store and key."""
@@ -289,8 +307,18 @@ class Ctx:
 
     # scores
     def kpis(self, f: Filters | None = None) -> Kpis:
-        """NPS / CSAT / CES / friction inside `f` (default: the view's filters)."""
-        return self.query("kpis", f or self.filters, self.th)
+        """NPS / CSAT / CES / friction inside `f` (default: the view's filters); the view's
+        and the comparison period's from this run's kpis_now_and_before when it ran."""
+        f = f or self.filters
+        got = self._kpis.get(f)
+        return got if got is not None else self.query("kpis", f, self.th)
+
+    def kpis_now_and_before(self) -> tuple[Kpis, Kpis]:
+        """The Kpis of the view's filters and of the comparison period, from one query
+        (queries.kpis_pair); later kpis() calls of this run for either are served from it."""
+        now, before = self.query("kpis_pair", self.filters, self.previous, self.th)
+        self._kpis.update({self.previous: before, self.filters: now})
+        return now, before
 
     def trend(
         self,

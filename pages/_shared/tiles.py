@@ -5,19 +5,18 @@ otherwise it is grey and says "not significant" or why it was not tested (DESIGN
 from __future__ import annotations
 
 import datetime as dt
-import json
 from collections.abc import Callable, Sequence
 from typing import Any, Literal
 
 import pandas as pd
 import plotly.graph_objects as go
-import plotly.io
 
 from cxdata import charts, fmt
 from cxdata.config import Thresholds
 from cxdata.kpi_metrics import MetricKpi, ScoreChange, VolumeChange
 from cxdata.metrics import metric_def
 from cxdata.queries import Score
+from cxdata.specfigure import SpecFigure
 from cxdata.targets import on_target
 from pages._shared import score_targets
 from pages._shared.common import DATA
@@ -52,21 +51,6 @@ def _spark(
     where.plotly_chart(fig, key=key, config=charts.SPARK_CONFIG, theme="streamlit")
 
 
-class SharedFigure(go.Figure):
-    """A figure drawn as is by many sessions and never changed after it is built:
-    `to_dict`, which st.plotly_chart calls on every drawing, returns a fresh copy of the
-    dict made the first time (through its Plotly JSON, so the spec Streamlit sends is the
-    same) instead of Plotly's deep copy of the whole figure, template included."""
-
-    _spec_json: str | None = None
-
-    def to_dict(self) -> dict[str, Any]:
-        """The figure as a new dict (the caller may change it), built once."""
-        if self._spec_json is None:
-            self._spec_json = plotly.io.to_json(super().to_dict(), validate=False)
-        return json.loads(self._spec_json)
-
-
 # Sparkline figures by what they draw, for every session of the process: a filter the data
 # behind a tile ignores (the metrics dataset has no region) reruns the page with the same
 # lines, and building a Plotly figure costs more than the rest of the tile.
@@ -77,10 +61,10 @@ _SPARKS_KEPT = 512
 def sparkline_figure(
     x: pd.Series, y: pd.Series, hover: Sequence[str], color: str, partial: pd.Series | None
 ) -> go.Figure:
-    """charts.sparkline(x, y, hover, color, partial) as a SharedFigure, built once per
-    distinct drawing and shared (st.plotly_chart only reads a figure). The key is the
-    drawing written out: the x values as text, the y values by repr (missing ones as
-    "nan"), hover, colour and the partial flags."""
+    """charts.sparkline(x, y, hover, color, partial) as a SpecFigure (never built as
+    Plotly objects), made once per distinct drawing and shared (st.plotly_chart only
+    reads a figure). The key is the drawing written out: the x values as text, the y
+    values by repr (missing ones as "nan"), hover, colour and the partial flags."""
     key = (
         tuple(str(v) for v in x),
         tuple("nan" if pd.isna(v) else repr(float(v)) for v in y),
@@ -93,7 +77,7 @@ def sparkline_figure(
         if len(_SPARKS) >= _SPARKS_KEPT:
             _SPARKS.clear()
         spec = charts.sparkline_spec(x, y, hover, color, partial)
-        fig = _SPARKS[key] = SharedFigure(spec)
+        fig = _SPARKS[key] = SpecFigure(spec)
     return fig
 
 
