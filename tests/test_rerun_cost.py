@@ -66,6 +66,26 @@ def test_kpis_equal_the_ibis_path(
     assert fast.responses > 0
 
 
+PAIRS = [
+    (NOW, PREV),  # the dashboard's case: same dimension filters, back-to-back periods
+    (Filters.make(dt.date(2025, 6, 1), dt.date(2025, 6, 30), {"plan": ["Basic"]}),
+     Filters.make(dt.date(2024, 6, 1), dt.date(2024, 6, 30), {"plan": ["Basic"]})),
+    (Filters.make(dt.date(2030, 1, 1), dt.date(2030, 1, 9)),  # no answers on either side
+     Filters.make(dt.date(2029, 12, 23), dt.date(2029, 12, 31))),
+    (NOW, Filters.make(dt.date(2025, 5, 1), dt.date(2025, 7, 31))),  # overlap, other where
+    (Filters.make(None, dt.date(2025, 6, 30)), Filters.make(dt.date(2024, 1, 1), None)),  # open
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("now", "before"), PAIRS, ids=["dashboard", "year-ago", "empty",
+                                                        "overlap", "open-ends"])
+def test_kpis_pair_equals_two_kpis(store: Store, now: Filters, before: Filters) -> None:
+    """One query for the Overview's two periods gives exactly the two Kpis (falling back to
+    two queries when the ranges may overlap or the dimension filters differ)."""
+    assert queries.kpis_pair(store, now, before) == (queries.kpis(store, now),
+                                                     queries.kpis(store, before))
+
+
 @pytest.mark.parametrize("f", SHAPES, ids=IDS)
 def test_breakdown_and_trend_equal_the_ibis_path(
     store: Store, monkeypatch: pytest.MonkeyPatch, f: Filters
