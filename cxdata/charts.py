@@ -188,31 +188,36 @@ def _wrapped(text: str, width: int = SUBTITLE_CHARS) -> str:
     return "<br>".join(_html(line) for line in lines)
 
 
-def export_titled(fig: go.Figure, title: str, context: str) -> go.Figure:
-    """`fig` with `title` (bold) and `context` (smaller, wrapped) drawn at its top left;
-    the top margin grows to hold them above any legend."""
+def export_titled(spec: dict[str, Any], title: str, context: str) -> dict[str, Any]:
+    """A figure's dict (go.Figure.to_dict()) with `title` (bold) and `context` (smaller,
+    wrapped) drawn at its top left; the top margin grows to hold them above any legend.
+    Edits and returns `spec`, merging as Figure.update_layout would (an edit of the dict:
+    Plotly's update machinery cost more than the rest of drawing a chart)."""
+    layout = spec.setdefault("layout", {})
     lines = 1 + (_wrapped(context).count("<br>") + 1 if context else 0)
-    legend_top = (
-        fig.layout.showlegend is not False
-        and fig.layout.legend.y is not None
-        and fig.layout.legend.y > 1
-    )
-    fig.update_layout(
-        title={
-            "text": f"<b>{_html(title)}</b>",
-            "subtitle": {"text": _wrapped(context), "font": {"size": 11}} if context else None,
-            "x": 0,
-            "xanchor": "left",
-            "xref": "paper",
-            "y": 1,
-            "yanchor": "top",
-            "yref": "container",
-            "font": {"size": 13},
-            "pad": {"t": 6, "l": 2},
-        },
-        margin={"t": 20 + 16 * lines + (26 if legend_top else 0)},
-    )
-    return fig
+    legend_y = layout.get("legend", {}).get("y")
+    legend_top = layout.get("showlegend") is not False and legend_y is not None and legend_y > 1
+    title_spec = _merged(layout.get("title", {}), {
+        "text": f"<b>{_html(title)}</b>",
+        **({"subtitle": {"text": _wrapped(context), "font": {"size": 11}}} if context else {}),
+        "x": 0, "xanchor": "left", "xref": "paper", "y": 1, "yanchor": "top",
+        "yref": "container", "font": {"size": 13}, "pad": {"t": 6, "l": 2},
+    })  # fmt: skip
+    if not context:
+        title_spec.pop("subtitle", None)
+    layout["title"] = title_spec
+    top = 20 + 16 * lines + (26 if legend_top else 0)
+    layout["margin"] = {**layout.get("margin", {}), "t": top}
+    return spec
+
+
+def _merged(old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
+    """`old` updated with `new`, nested dicts merged key by key (as Plotly's update)."""
+    out = dict(old)
+    for key, value in new.items():
+        both = isinstance(value, dict) and isinstance(out.get(key), dict)
+        out[key] = _merged(out[key], value) if both else value
+    return out
 
 
 def export_config(title: str, context: str, config: dict[str, Any]) -> dict[str, Any]:

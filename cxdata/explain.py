@@ -711,16 +711,36 @@ def explain(
         if ranking.empty:
             raise CxError("no dimension to explain the change by (none has 2–"
                           f"{MAX_SEGMENTS} values)")
-        dim = str(ranking["dimension"].iloc[0])
-        ranked = ranking.attrs[RANKED_COUNTS]  # the winner's counts were fetched already
-        counts = ranked[ranked["dimension"] == dim]
-    else:
-        dim = _by_dims(by)[0]
-        allowed = store.dimensions()
-        if dim not in allowed:
-            raise UnknownName("dimension", dim, allowed)
-        counts = _segment_counts(store, current, previous, [dim], metric)
+        return explain_ranked(ranking, str(ranking["dimension"].iloc[0]), metric, current,
+                              previous, th, bootstrap, seed)
+    dim = _by_dims(by)[0]
+    allowed = store.dimensions()
+    if dim not in allowed:
+        raise UnknownName("dimension", dim, allowed)
+    counts = _segment_counts(store, current, previous, [dim], metric)
     result = decompose(counts, metric, th, bootstrap, seed, dim)
+    return replace(result, current=current, previous=previous)
+
+
+def explain_ranked(
+    ranking: pd.DataFrame,
+    dim: str,
+    metric: str,
+    current: Filters,
+    previous: Filters,
+    th: Thresholds | None = None,
+    bootstrap: int = DEFAULT_BOOTSTRAP,
+    seed: int = 0,
+) -> Explanation:
+    """explain(store, current, previous, metric, by=dim), the same Explanation, from the
+    segment counts rank_dimensions fetched for the same filters and metric (`ranking`: its
+    frame, with attrs[RANKED_COUNTS]) instead of a query. Raises KeyError when `dim` is
+    not a ranked candidate, NotEnoughAnswers as explain does."""
+    ranked = ranking.attrs[RANKED_COUNTS]
+    if dim not in set(ranking["dimension"]):
+        raise KeyError(f"{dim!r} is not among the ranked dimensions")
+    counts = ranked[ranked["dimension"] == dim]
+    result = decompose(counts, metric, th or config.thresholds(), bootstrap, seed, dim)
     return replace(result, current=current, previous=previous)
 
 

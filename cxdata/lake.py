@@ -66,7 +66,23 @@ def _connection() -> duckdb.DuckDBPyConnection:
         config={"autoinstall_known_extensions": False, "autoload_known_extensions": False}
     )
     raw.execute("SET enable_progress_bar = false")
+    threads = engine_threads()
+    if threads is not None:
+        raw.execute(f"SET threads = {threads}")
     return raw
+
+
+def engine_threads() -> int | None:
+    """Worker threads per DuckDB connection from $CX_DUCKDB_THREADS (unset: DuckDB's
+    default, one per core). With one server process per core behind a proxy, 1 keeps
+    concurrent sessions from competing for the same cores with each query's own workers.
+    Raises CxError for a value that is not a whole number ≥ 1 (not silently ignored)."""
+    text = os.environ.get("CX_DUCKDB_THREADS", "").strip()
+    if not text:
+        return None
+    if not text.isdigit() or int(text) < 1:
+        raise CxError(f"CX_DUCKDB_THREADS must be a whole number of at least 1, got {text!r}")
+    return int(text)
 
 
 def write_timeout() -> float:

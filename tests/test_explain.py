@@ -3,9 +3,11 @@ planted business decline, and the CLI's JSON."""
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import json
 import os
+import pickle
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -263,6 +265,26 @@ def test_demo_other_metrics_sum_to_the_dashboards_change(demo_store: Store, metr
     change = queries.compare(demo_store, NOW, PREV, metrics=[metric])[f"{metric}_change"]
     assert res.within + res.mix == pytest.approx(float(change.iloc[0]), abs=1e-9)
     assert res.total_ci is not None and res.total_ci[0] < res.total < res.total_ci[1]
+
+
+@pytest.mark.parametrize("metric", ["nps", "csat", "friction"])
+def test_explain_ranked_is_explain_along_that_dimension(demo_store: Store, metric: str) -> None:
+    """The dashboard explains a ranked dimension from rank_dimensions' counts (kept through
+    the cache's pickling) instead of a second query: every field must be what explain
+    itself gives, bootstrap intervals included."""
+    ranking = pickle.loads(pickle.dumps(explain.rank_dimensions(demo_store, NOW, PREV, metric)))
+    assert len(ranking) >= 3
+    for dim in ranking["dimension"]:
+        fast = explain.explain_ranked(ranking, dim, metric, NOW, PREV, bootstrap=40, seed=2)
+        slow = explain.explain(demo_store, NOW, PREV, metric, dim, bootstrap=40, seed=2)
+        for f in dataclasses.fields(slow):
+            got, want = getattr(fast, f.name), getattr(slow, f.name)
+            if isinstance(want, pd.DataFrame):
+                pd.testing.assert_frame_equal(got, want, check_exact=True)
+            else:
+                assert got == want or (got != got and want != want), f.name
+    with pytest.raises(KeyError):
+        explain.explain_ranked(ranking, "customer_id", metric, NOW, PREV)
 
 
 def test_comparison_filters_default_to_the_last_90_days(demo_store: Store) -> None:

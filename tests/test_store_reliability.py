@@ -393,3 +393,18 @@ def test_web_error_messages_carry_no_server_path(
     shown = _shown(at)
     assert not at.exception and any("damaged" in s for s in shown), shown
     assert not any(secret in s or "Traceback" in s for s in shown), shown
+
+
+def test_duckdb_threads_come_from_the_environment(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """$CX_DUCKDB_THREADS sets each connection's worker threads; a bad value is an error
+    that names the variable, never silently the default."""
+    monkeypatch.setenv("CX_DUCKDB_THREADS", "1")
+    store = connect(tmp_path / "one")
+    assert store.raw is not None
+    assert store.raw.execute("SELECT current_setting('threads')").fetchone() == (1,)
+    for bad in ("0", "two", "-1", "1.5"):
+        monkeypatch.setenv("CX_DUCKDB_THREADS", bad)
+        with pytest.raises(CxError, match="CX_DUCKDB_THREADS"):
+            connect(tmp_path / f"bad{bad}")

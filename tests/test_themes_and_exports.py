@@ -13,6 +13,8 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import plotly.graph_objects as go
+import plotly.io
 import pytest
 from airline_reviews import airline_reviews
 from streamlit.testing.v1 import AppTest
@@ -22,6 +24,7 @@ from cxdata import charts, cli, comments, schema
 from cxdata.comments import CommentQuery
 from cxdata.config import Thresholds
 from cxdata.filters import Filters
+from cxdata.specfigure import SpecFigure
 from cxdata.store import close, connect
 from cxdata.voc import fit, impact, persist
 
@@ -269,10 +272,47 @@ def test_theme_charts_carry_title_period_and_filters_for_their_png(
 
 def test_show_titles_any_chart_with_the_period_and_filters() -> None:
     line = "1 Jan – 31 Mar 2026 · Region: Oslo, Viken · Plan: Premium · Channel: web, app, chat"
-    fig = charts.export_titled(charts.go.Figure(), "NPS per week", line)
+    fig = go.Figure(charts.export_titled(go.Figure().to_dict(), "NPS per week", line))
     assert fig.layout.title.text == "<b>NPS per week</b>"
     assert "Region: Oslo, Viken" in fig.layout.title.subtitle.text
     assert all(len(line) <= charts.SUBTITLE_CHARS for line in
                fig.layout.title.subtitle.text.split("<br>"))  # fmt: skip
     config = charts.export_config("NPS per week", "1 Jan – 31 Mar 2026 · Region: Oslo", {})
     assert config["toImageButtonOptions"]["filename"] == "NPS_per_week_1_Jan_31_Mar_2026"
+
+
+def _titled_by_plotly(fig: go.Figure, title: str, context: str) -> go.Figure:
+    """export_titled as it was written with Figure.update_layout (the reference)."""
+    lines = 1 + (charts._wrapped(context).count("<br>") + 1 if context else 0)
+    legend_top = (fig.layout.showlegend is not False and fig.layout.legend.y is not None
+                  and fig.layout.legend.y > 1)  # fmt: skip
+    fig.update_layout(
+        title={"text": f"<b>{charts._html(title)}</b>",
+               "subtitle": {"text": charts._wrapped(context), "font": {"size": 11}}
+               if context else None,
+               "x": 0, "xanchor": "left", "xref": "paper", "y": 1, "yanchor": "top",
+               "yref": "container", "font": {"size": 13}, "pad": {"t": 6, "l": 2}},
+        margin={"t": 20 + 16 * lines + (26 if legend_top else 0)},
+    )  # fmt: skip
+    return fig
+
+
+def _figures() -> list[go.Figure]:
+    weeks = pd.date_range("2026-01-05", periods=6, freq="W-MON")
+    legend_above = charts._layout(go.Figure(go.Scatter(x=weeks, y=np.arange(6.0))), 300)
+    titled = go.Figure(layout={"title": {"text": "old", "font": {"color": "red"}},
+                               "margin": {"l": 3, "b": 4}, "showlegend": False})
+    below = charts.legend_below(go.Figure([go.Bar(x=["a"], y=[1], name=f"s{i}")
+                                           for i in range(5)]), 300)  # fmt: skip
+    return [go.Figure(), legend_above, titled, below]
+
+
+@pytest.mark.parametrize("context", ["", "1 Jan – 31 Mar 2026 · Region: Oslo <b>, Viken"])
+@pytest.mark.parametrize("index", range(4))
+def test_export_titled_on_the_dict_is_what_plotly_update_gave(index: int, context: str) -> None:
+    """The title is written into the figure's dict (no Plotly update machinery); what
+    Streamlit receives must be exactly what update_layout on the figure gave."""
+    want = _titled_by_plotly(_figures()[index], "NPS per <i>week</i>", context).to_dict()
+    got = SpecFigure(charts.export_titled(_figures()[index].to_dict(), "NPS per <i>week</i>",
+                                          context)).to_dict()  # fmt: skip
+    assert json.loads(plotly.io.to_json(got)) == json.loads(plotly.io.to_json(want))

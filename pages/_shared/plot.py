@@ -10,6 +10,7 @@ import streamlit as st
 
 from cxdata import fmt
 from cxdata.charts import CONFIG, export_config, export_titled
+from cxdata.specfigure import SpecFigure
 
 
 def show(
@@ -28,7 +29,7 @@ def show(
     name = title or alt
     if name:
         line = run_context() if context is None else context
-        fig = export_titled(fig, name, line)
+        fig = SpecFigure(export_titled(fig.to_dict(), name, line))
         config = export_config(name, line, config or CONFIG)
     st.plotly_chart(fig, key=key, config=config or CONFIG, theme="streamlit", alt=alt or title)
 

@@ -131,6 +131,20 @@ def _metric_kpis(
     return kpi_metrics.kpis_from_series(series, current, previous)
 
 
+def _explain(
+    store: Store, key: DataKey, current: Filters, previous: Filters, metric: str,
+    by: str | tuple[str, str], th: Thresholds,
+) -> explain.Explanation | explain.Explanation2D:
+    """explain.explain(store, current, previous, metric, by, th); along one dimension that
+    rank_dimensions ranked, from the counts its cached result holds (explain_ranked: the
+    same Explanation, no second query)."""
+    if isinstance(by, str):
+        ranking = cached_query(store, key, "rank_dimensions", current, previous, metric, th)
+        if by in set(ranking["dimension"]):
+            return explain.explain_ranked(ranking, by, metric, current, previous, th)
+    return explain.explain(store, current, previous, metric, by, th)
+
+
 # Every engine call a page makes, by name; each takes the Store first.
 QUERIES: dict[str, Callable[..., Any]] = {
     # catalog
@@ -149,7 +163,7 @@ QUERIES: dict[str, Callable[..., Any]] = {
     "segment_vs_rest": segments.segment_vs_rest,
     "touchpoint_ratings": ratings.touchpoint_ratings,
     # why did it move (change decomposition)
-    "explain": explain.explain,
+    "explain": _explain,
     "rank_dimensions": explain.rank_dimensions,
     # key driver analysis (ratings and theme flags)
     "key_drivers": drivers.key_drivers,
@@ -374,7 +388,7 @@ class Ctx:
         """`metric`'s change vs the comparison period decomposed along `by` (explain.explain,
         default bootstrap and seed): one dimension → Explanation, a tuple of two (A, B) →
         Explanation2D (Das Gupta). Raises explain.NotEnoughAnswers under min n."""
-        return self.query("explain", self.filters, self.previous, metric, by, self.th)
+        return self.query("explain", self.key, self.filters, self.previous, metric, by, self.th)
 
     def key_drivers(self, outcome: str, bootstrap: int) -> drivers.Drivers:
         """The key drivers of `outcome` ("nps" | "csat") over the view's answers
