@@ -167,13 +167,18 @@ LEGEND_ABOVE_MAX = 3  # legend entries that fit one row above the plot, even on 
 SHORT_LEGEND_NAME = 14  # characters: two such legend entries share a row on a 390-px phone
 
 
+def phone_legend_rows(names: Sequence[object]) -> int:
+    """Rows a horizontal legend of these entries takes on a 390-px phone: a long name
+    fills a row, two short ones (≤ SHORT_LEGEND_NAME characters) share one."""
+    return math.ceil(sum(0.5 if len(str(n or "")) <= SHORT_LEGEND_NAME else 1.0 for n in names))
+
+
 def legend_below(fig: go.Figure, height: int, *, right: int = MODEBAR_MARGIN) -> go.Figure:
     """`_layout` for a figure of many lines: their legend makes several rows (one per line
     on a phone), so it goes at the bottom of the figure with room for the rows a 390-px
     phone needs (two short names share a row), and never covers the plot or the title above
     it. `height`: the plot's own height."""
-    names = [str(t.name or "") for t in fig.data if t.showlegend is not False]
-    rows = math.ceil(sum(0.5 if len(n) <= SHORT_LEGEND_NAME else 1.0 for n in names))
+    rows = phone_legend_rows([t.name for t in fig.data if t.showlegend is not False])
     return _layout(
         fig, height + 20 * rows, hovermode="closest",
         legend={"orientation": "h", "yref": "container", "y": 0, "yanchor": "bottom", "x": 0},
@@ -182,6 +187,8 @@ def legend_below(fig: go.Figure, height: int, *, right: int = MODEBAR_MARGIN) ->
 
 
 SUBTITLE_CHARS = 64  # a subtitle line that fits a 390-px phone at 11 px
+TITLE_LINE_CHARS = 40  # a bold title line that fits a 390-px phone's plot width at 13 px
+LEGEND_ROW_PX = 20  # one more row of a legend above the plot (the first takes 26 px)
 
 
 def _wrapped(text: str, width: int = SUBTITLE_CHARS) -> str:
@@ -196,25 +203,38 @@ def _wrapped(text: str, width: int = SUBTITLE_CHARS) -> str:
 
 
 def export_titled(spec: dict[str, Any], title: str, context: str) -> dict[str, Any]:
-    """A figure's dict (go.Figure.to_dict()) with `title` (bold) and `context` (smaller,
-    wrapped) drawn at its top left; the top margin grows to hold them above any legend.
+    """A figure's dict (go.Figure.to_dict()) with `title` (bold) and `context` (smaller),
+    both wrapped to a phone's width, drawn at its top left; the top margin grows to hold
+    them above a legend over the plot, in as many rows as it takes on a phone.
     Edits and returns `spec`, merging as Figure.update_layout would (an edit of the dict:
     Plotly's update machinery cost more than the rest of drawing a chart)."""
     layout = spec.setdefault("layout", {})
-    lines = 1 + (_wrapped(context).count("<br>") + 1 if context else 0)
+    heading = _wrapped(title, TITLE_LINE_CHARS)
+    lines = heading.count("<br>") + 1 + (_wrapped(context).count("<br>") + 1 if context else 0)
     legend_y = layout.get("legend", {}).get("y")
     legend_top = layout.get("showlegend") is not False and legend_y is not None and legend_y > 1
+    # A legend above the plot grows upwards: on a phone its entries wrap into more rows,
+    # which covered the subtitle; the margin holds the rows a 390-px phone needs.
+    rows = phone_legend_rows(
+        [t.get("name") for t in spec.get("data", []) if t.get("showlegend") is not False]
+    )
+    extra_rows = max(0, rows - 1) if legend_top else 0
+    legend_px = 26 + LEGEND_ROW_PX * extra_rows if legend_top else 0
+    extra_lines = heading.count("<br>")
     title_spec = _merged(layout.get("title", {}), {
-        "text": f"<b>{_html(title)}</b>",
+        "text": f"<b>{heading}</b>",
         **({"subtitle": {"text": _wrapped(context), "font": {"size": 11}}} if context else {}),
         "x": 0, "xanchor": "left", "xref": "paper", "y": 1, "yanchor": "top",
-        "yref": "container", "font": {"size": 13}, "pad": {"t": 6, "l": 2},
+        # Plotly hangs a title's extra lines above its anchor: pad them down into view
+        "yref": "container", "font": {"size": 13}, "pad": {"t": 6 + 16 * extra_lines, "l": 2},
     })  # fmt: skip
     if not context:
         title_spec.pop("subtitle", None)
     layout["title"] = title_spec
-    top = 20 + 16 * lines + (26 if legend_top else 0)
+    top = 20 + 16 * lines + legend_px
     layout["margin"] = {**layout.get("margin", {}), "t": top}
+    if "height" in layout:  # the plot keeps its height; the phone's extra rows add to it
+        layout["height"] += 16 * extra_lines + LEGEND_ROW_PX * extra_rows
     return spec
 
 

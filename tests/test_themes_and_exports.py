@@ -316,3 +316,26 @@ def test_export_titled_on_the_dict_is_what_plotly_update_gave(index: int, contex
     got = SpecFigure(charts.export_titled(_figures()[index].to_dict(), "NPS per <i>week</i>",
                                           context)).to_dict()  # fmt: skip
     assert json.loads(plotly.io.to_json(got)) == json.loads(plotly.io.to_json(want))
+
+
+def test_a_long_title_and_a_wrapping_legend_get_room_on_a_phone() -> None:
+    """On a 390-px phone a legend above the plot wraps into rows and grows upwards; the
+    top margin holds those rows under the title, and a long title is broken into lines
+    that fit (it ran off the chart's right edge)."""
+    names = ["Promoters (9–10)", "Passives (7–8)", "Detractors (0–6)"]
+    fig = charts._layout(go.Figure([go.Bar(x=["a"], y=[1], name=n) for n in names]), 300)
+    one_row = charts._layout(go.Figure([go.Bar(x=["a"], y=[1], name="NPS")]), 300)
+    title = "Share of promoters, passives and detractors per period"
+    got = charts.export_titled(fig.to_dict(), title, "2 Sep – 30 Nov 2026 · all answers")
+    lines = got["layout"]["title"]["text"].removeprefix("<b>").removesuffix("</b>").split("<br>")
+    assert len(lines) == 2 and all(len(x) <= charts.TITLE_LINE_CHARS for x in lines)
+    assert " ".join(lines) == title
+    assert charts.phone_legend_rows(names) == 3
+    short = charts.export_titled(one_row.to_dict(), "NPS", "2 Sep – 30 Nov 2026 · all answers")
+    # 3 text lines + a 3-row legend vs 2 lines + a 1-row legend
+    assert got["layout"]["margin"]["t"] == 20 + 16 * 3 + 26 + 2 * charts.LEGEND_ROW_PX
+    assert short["layout"]["margin"]["t"] == 20 + 16 * 2 + 26
+    # the plot area keeps its height; the title's second line is padded into view
+    assert got["layout"]["height"] == 300 + 16 + 2 * charts.LEGEND_ROW_PX
+    assert got["layout"]["title"]["pad"]["t"] == 6 + 16
+    assert short["layout"]["height"] == 300 and short["layout"]["title"]["pad"]["t"] == 6
