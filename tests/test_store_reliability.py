@@ -408,3 +408,17 @@ def test_duckdb_threads_come_from_the_environment(
         monkeypatch.setenv("CX_DUCKDB_THREADS", bad)
         with pytest.raises(CxError, match="CX_DUCKDB_THREADS"):
             connect(tmp_path / f"bad{bad}")
+
+
+def test_the_server_does_not_force_a_full_collection_after_every_run() -> None:
+    """Streamlit's default gc.collect(2) after each script run was ~45% of the server's
+    CPU per rerun with 20 sessions (bench/load_sessions.py); the shipped config turns it
+    off, and the running config must say so (Python's own collector still runs)."""
+    config = tomllib.loads((ROOT / ".streamlit" / "config.toml").read_text(encoding="utf-8"))
+    assert config["runner"]["postScriptGC"] is False
+    done = subprocess.run(
+        [sys.executable, "-c", "from streamlit import config; "
+         "print(config.get_option('runner.postScriptGC'))"],
+        cwd=ROOT, capture_output=True, text=True, check=True, timeout=120,
+    )  # fmt: skip
+    assert done.stdout.strip() == "False"
