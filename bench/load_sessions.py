@@ -255,6 +255,16 @@ def verdict(rounds: list[Round]) -> str:
     )
 
 
+def server_settings() -> str:
+    """The settings the servers ran with that change the figures: DuckDB's worker threads
+    per connection ($CX_DUCKDB_THREADS) and Streamlit's collection after each run."""
+    from streamlit import config
+
+    threads = os.environ.get("CX_DUCKDB_THREADS", "").strip() or "unset (one per core)"
+    gc = config.get_option("runner.postScriptGC")
+    return f"CX_DUCKDB_THREADS {threads}; runner.postScriptGC {str(gc).lower()}"
+
+
 def section(rounds: list[Round], args: argparse.Namespace, rows: str) -> str:
     """The results as the section of bench/results.md."""
     loads = [x for r in rounds for x in r.load]
@@ -272,7 +282,8 @@ def section(rounds: list[Round], args: argparse.Namespace, rows: str) -> str:
         "",
         f"Machine: {machine()}. Python {sys.version.split()[0]}. The machine was shared with "
         f"other jobs: 1-min load average {min(loads, default=0):.1f}–{max(loads, default=0):.1f}"
-        " during the rows below (2 cores: above 2 the sessions waited for the CPU).",
+        " during the rows below (2 cores: above 2 the sessions waited for the CPU). Server "
+        f"settings: {server_settings()}.",
         "",
         *table(rounds),
         "",
