@@ -206,6 +206,20 @@ def numbers_table(frame: pd.DataFrame, metric: str, by: str | None) -> pd.DataFr
     return out
 
 
+def numbers_section(frame: pd.DataFrame, metric: str, by: str | None, grain: str) -> None:
+    """The chart's numbers as a table, with its CSV download."""
+    table = numbers_table(frame, metric, by)
+    st.dataframe(fmt.safe_table(table), hide_index=True, width="stretch", height=300)
+    exports.download_button(
+        "Download CSV",
+        lambda: safe_csv(table),
+        file_name=f"trend_{metric}_{grain}.csv",
+        mime="text/csv",
+        icon=":material/download:",
+        on_click="ignore",
+    )
+
+
 def why_it_moved(ctx: Ctx, chart_metric: str) -> None:
     """The section "Why it moved": a metric's change vs the comparison period decomposed
     along a dimension (pages._shared.why) with the table of segments; the metric defaults
@@ -277,17 +291,11 @@ def render() -> None:
         )
         st.caption("Shares of the 0–10 answers in each period; NPS = promoters − detractors.")
 
-        with st.expander("Numbers behind the chart"):
-            table = numbers_table(frame, metric, by)
-            st.dataframe(fmt.safe_table(table), hide_index=True, width="stretch", height=300)
-            exports.download_button(
-                "Download CSV",
-                lambda: safe_csv(table),
-                file_name=f"trend_{metric}_{grain}.csv",
-                mime="text/csv",
-                icon=":material/download:",
-                on_click="ignore",
-            )
+        # lazy: the table is built and sent only while the expander is open
+        numbers = st.expander("Numbers behind the chart", key="trends.numbers", on_change="rerun")
+        with numbers:
+            if numbers.open:
+                numbers_section(frame, metric, by, grain)
     with common.guard("The change could not be explained"):
         why_it_moved(ctx, metric)
 

@@ -339,3 +339,23 @@ def test_a_long_title_and_a_wrapping_legend_get_room_on_a_phone() -> None:
     assert got["layout"]["height"] == 300 + 16 + 2 * charts.LEGEND_ROW_PX
     assert got["layout"]["title"]["pad"]["t"] == 6 + 16
     assert short["layout"]["height"] == 300 and short["layout"]["title"]["pad"]["t"] == 6
+
+
+def test_the_languages_table_is_read_only_while_its_expander_is_open(
+    retail: tuple[str, pd.DataFrame],
+) -> None:
+    """"Languages and sentiment" is a lazy expander: closed, the view runs no languages
+    query (a join of the answers with every analysed comment, on every rerun before);
+    opened, the table is there with its counts."""
+    at = panel(retail[0])
+
+    def lexicon_tables() -> int:
+        return sum("lexicon" in el.value.columns for el in at.dataframe)
+
+    assert lexicon_tables() == 0
+    at.session_state["voc.languages"] = True  # what opening it in the browser sets
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert lexicon_tables() == 1
+    table = next(el.value for el in at.dataframe if "lexicon" in el.value.columns)
+    assert int(table["comments"].sum()) > 0

@@ -161,3 +161,17 @@ def test_movers_that_do_not_survive_the_correction_give_no_line(app_env: Path) -
         and "after correcting for 4 comparisons (Benjamini–Hochberg, 5% FDR): the lines show "
         "the values with the most answers" in captions(at)
     )
+
+
+def test_the_numbers_behind_the_chart_are_built_only_while_open(app_env: Path) -> None:
+    """"Numbers behind the chart" is a lazy expander: closed, no table is built or sent on
+    a rerun; opened, its rows are the chart's points (one per period of the line)."""
+    at = open_trends({"period": "12m", "grain": "month"})
+    assert_clean(at)
+    assert not [el for el in at.dataframe if "CI low" in el.value.columns]
+    at.session_state["trends.numbers"] = True  # what opening it in the browser sets
+    at.run()
+    assert_clean(at)
+    (table,) = [el.value for el in at.dataframe if "CI low" in el.value.columns]
+    line = trend_lines(at)[0]
+    assert len(table) == len(line["x"]) and table["n"].sum() > 0

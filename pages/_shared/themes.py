@@ -470,7 +470,10 @@ def render(
             trend_section(ctx, source, frame, line)
             heatmap_section(ctx, source, frame, line)
             verbatim_section(ctx, source, frame)
-        with st.expander("Languages and sentiment"):
-            languages_section(ctx)
+        # lazy: its query (a join of the answers with every analysed comment) runs only
+        # while the expander is open, not on every rerun of the view
+        with st.expander("Languages and sentiment", key="voc.languages", on_change="rerun") as box:
+            if box.open:
+                languages_section(ctx)
         if can_edit:
             taxonomy_section(ctx.store)
