@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 import getpass
+import os
 import re
 import threading
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -53,9 +54,13 @@ _raw: dict[Path, duckdb.DuckDBPyConnection] = {}
 # current while the generation and the lake snapshot it last saw (Store.refresh) are
 # unchanged: other processes' writes show up at the next refresh.
 _generation = 0
-# Store.small_table's frames by (location, restriction, name, generation, snapshot)
+# Store.small_table's frames by (lake directory, restriction, name, generation, snapshot)
 _SMALL_TABLES: dict[tuple[object, ...], pd.DataFrame] = {}
 _SMALL_TABLES_KEPT = 64
+
+
+def _restriction_key(restrict: Mapping[str, Sequence[str]]) -> tuple[object, ...]:
+    return tuple(sorted((k, tuple(v)) for k, v in restrict.items()))
 
 
 def _bump_generation() -> None:
@@ -404,14 +409,17 @@ class Store:
     def small_table(self, name: str) -> pd.DataFrame:
         """Dataset `name` read whole, as table(name) gives it (restriction applied), for the
         small tables a page reads on every run (the theme numbering and labels). Read once
-        per lake snapshot and write in this process, shared by the Stores of the same lake
-        and restriction; each call returns a copy. A warehouse, or a Store that has not
-        read the lake's snapshot yet (refresh), reads it every call. Raises NoData when
-        the dataset does not exist."""
-        key = (self.location, tuple(sorted((k, tuple(v)) for k, v in self.restrict.items())),
-               name, _generation, self._snapshot)  # fmt: skip
-        if self._snapshot < 0:
+        per lake snapshot and shared by the Stores of the same lake and restriction; each
+        call returns a copy. The snapshot is the lake's newest at this call (one catalog
+        read), not the one of the Store's last refresh: the theme numbering must be as new
+        as the masks read right after it, which another process may have rewritten since
+        the run began. A warehouse reads it every call. Raises NoData when the dataset does
+        not exist."""
+        if self.raw is None:
             return self.table(name).to_pandas()
+        snapshot = lake.current_snapshot(self.backend.con)
+        key = (os.path.realpath(self.location), _restriction_key(self.restrict), name,
+               _generation, snapshot)  # fmt: skip
         frame = _SMALL_TABLES.get(key)
         if frame is None:
             frame = self.table(name).to_pandas()

@@ -18,6 +18,8 @@ import inspect
 import io
 import pkgutil
 import re
+import subprocess
+import sys
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
@@ -56,6 +58,7 @@ from cxdata.voc import catalogue, fit, impact, masked, persist, taxonomy, verbat
 
 RESTRICT = {"country": ("Norway",)}
 END = dt.date(2026, 6, 30)
+ROOT = Path(__file__).resolve().parents[1]
 NOW = Filters.make(dt.date(2026, 1, 1), END)
 PREV = Filters.make(dt.date(2025, 7, 1), dt.date(2025, 12, 31))
 WIDEN = Filters.make(None, None, {"country": ["Norway", "Sweden"]})
@@ -515,3 +518,25 @@ def test_small_table_is_cached_per_restriction(tmp_path: Path) -> None:
     full.replace_table(schema.RESPONSES, demo_responses(rows=1_000, seed=4, end=END))
     full.refresh()
     assert len(full.small_table(schema.RESPONSES)) == 1_000
+
+
+def test_small_table_sees_another_process_write_without_a_refresh(tmp_path: Path) -> None:
+    """The theme numbering is read through Store.small_table and applied to masks read
+    live: a write by another process after this Store's last refresh (a run in progress
+    while a CLI re-matches themes) must show at the next call, never the cached frame
+    (a stale numbering gives each theme its neighbour's counts)."""
+    from cxdata.demo import demo_responses
+
+    store = connect(tmp_path)
+    store.replace_table(schema.RESPONSES, demo_responses(rows=2_000, seed=3, end=END))
+    store.refresh()
+    assert len(store.small_table(schema.RESPONSES)) == 2_000
+    code = (
+        "import sys; from cxdata import schema; from cxdata.store import connect; "
+        "from cxdata.demo import demo_responses; import datetime as dt; "
+        "connect(sys.argv[1]).replace_table(schema.RESPONSES, "
+        "demo_responses(rows=700, seed=4, end=dt.date(2026, 6, 30)))"
+    )
+    subprocess.run([sys.executable, "-c", code, str(tmp_path)], cwd=ROOT, check=True,
+                   timeout=120)  # fmt: skip
+    assert len(store.small_table(schema.RESPONSES)) == 700  # no refresh() in between
