@@ -18,6 +18,7 @@ import inspect
 import io
 import pkgutil
 import re
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -52,7 +53,7 @@ from cxdata.notify import alerts, digest
 from cxdata.notify.config import AlertRule
 from cxdata.notify.render import no_charts
 from cxdata.roles import ROLES, AccessDenied, role_allows
-from cxdata.store import Store, WriteOp, connect
+from cxdata.store import Store, WriteOp, close, connect
 from cxdata.targets import Targets
 from cxdata.voc import catalogue, fit, impact, masked, persist, taxonomy, verbatims
 
@@ -401,12 +402,16 @@ def test_every_store_method_is_classified() -> None:
     assert not missing, f"classify these Store methods in tests/test_restrictions.py: {missing}"
 
 
-@pytest.fixture()
-def small(tmp_path: Path) -> Store:
-    """A small store with every dataset (responses, ratings, metrics, theme tables)."""
+@pytest.fixture(scope="module")
+def small_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The data directory of `small`, built once for the module and closed: each test gets
+    its own copy (the writer tests write, and a refused write must be seen to change
+    nothing in a store no other test touched). A lake's files are read relative to its own
+    folder, so a copy is the same store."""
     from cxdata.demo import demo_metrics, demo_responses
 
-    store = connect(tmp_path)
+    path = tmp_path_factory.mktemp("small_template")
+    store = connect(path)
     store.replace_table(schema.RESPONSES, demo_responses(rows=1_500, seed=3, end=END))
     store.replace_table(schema.METRICS, demo_metrics(seed=3, end=END))
     first = store.responses().response_id.execute().iloc[:2].tolist()
@@ -414,7 +419,17 @@ def small(tmp_path: Path) -> Store:
         {"response_id": first, "touchpoint": ["delivery", "checkout"], "rating": [4.0, 2.0],
          "scale": ["csat", "csat"]}))
     persist.compute_themes(store)
-    return store
+    close(path)  # its catalog complete on disk before any copy is taken
+    return path
+
+
+@pytest.fixture()
+def small(small_template: Path, tmp_path: Path) -> Store:
+    """A small store with every dataset (responses, ratings, metrics, theme tables): this
+    test's own copy of `small_template` (computing the themes once per test cost most of
+    this module's time)."""
+    shutil.copytree(small_template, tmp_path, dirs_exist_ok=True)
+    return connect(tmp_path, create=False)
 
 
 def _snapshot(store: Store) -> dict[str, Any]:

@@ -49,11 +49,16 @@ def assert_masks_restate_themes(store: Store) -> None:
     words = set(bits["word"])
     assert len(masks) == len(analysed) * len(words)  # every analysed comment, every word
     assert set(masks["response_id"]) == analysed and set(masks["word"]) == words
+    # each word's (source, theme, bit) rows, looked up once per word rather than filtered
+    # out of `bits` again for every mask row (that filter was most of this check's time)
+    themes_of = {
+        w: list(bits.loc[bits["word"] == w, ["source", "theme", "bit"]].itertuples(index=False))
+        for w in words
+    }
     got = {
         (r, s, t)
         for r, w, m in masks.itertuples(index=False)
-        for s, t, b in bits.loc[bits["word"] == w, ["source", "theme", "bit"]].itertuples(
-            index=False)
+        for s, t, b in themes_of[w]
         if (m >> b) & 1
     }
     assert got == set(map(tuple, themes[["response_id", "source", "theme"]].to_numpy()))
