@@ -66,6 +66,23 @@ def make_demo_store(data_dir: Path, rows: int, *, themes: bool = True) -> None:
     )
 
 
+def store_demo_here(data_dir: Path, rows: int) -> None:
+    """The demo datasets without the comment themes (what `make_demo_store(..., themes=False)`
+    stores: cxdata.demo.store_demo, the default seed, one change), written by this process,
+    whose connection to `data_dir` is closed again before a server opens it (the lake takes
+    several processes). For the tests whose pages show no themes: a CLI process only added
+    its start-up, about a CPU-second each on the 2-core machine. The CLI's own `demo`
+    stays covered: make_demo_store (tests/test_e2e.py, with the themes), tests/test_cli.py
+    and tests/test_access.py run it."""
+    from cxdata.demo import store_demo
+    from cxdata.store import close, connect
+
+    try:
+        store_demo(connect(data_dir), rows=rows)
+    finally:
+        close(data_dir)
+
+
 class AppServer:
     """`streamlit run dashboard.py` on a free port (or `port`) with its own data directory.
 

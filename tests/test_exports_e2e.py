@@ -22,9 +22,9 @@ from e2e_helpers import (
     VIEWPORT,
     AppServer,
     exceptions,
-    make_demo_store,
     open_page,
     running_app,
+    store_demo_here,
 )
 
 pytestmark = pytest.mark.browser
@@ -39,7 +39,7 @@ LINK_SECONDS = "4"
 @pytest.fixture(scope="module")
 def server(chromium_path: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[AppServer]:
     data_dir = tmp_path_factory.mktemp("exports_store")
-    make_demo_store(data_dir, 20_000, themes=False)  # the exports need no comment themes
+    store_demo_here(data_dir, 20_000)  # the exports need no comment themes
     with running_app(data_dir, env={"CX_EXPORT_LINK_SECONDS": LINK_SECONDS}) as app:
         yield app
 

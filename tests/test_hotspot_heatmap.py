@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
-from e2e_helpers import AppServer, make_demo_store, running_app, wait_for_text, wait_ready
+from e2e_helpers import AppServer, running_app, store_demo_here, wait_for_text, wait_ready
 
 from cxdata import charts
 from cxdata.config import Thresholds
@@ -89,7 +89,7 @@ def demo_server(
     chromium_path: str, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[AppServer]:
     data_dir: Path = tmp_path_factory.mktemp("hotspot_store")
-    make_demo_store(data_dir, 40_000, themes=False)  # the Overview shows no comment themes
+    store_demo_here(data_dir, 40_000)  # the Overview shows no comment themes
     with running_app(data_dir) as app:
         yield app
 

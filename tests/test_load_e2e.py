@@ -42,8 +42,8 @@ from e2e_helpers import (
     PAGE_READY,
     READY_KIND,
     AppServer,
-    make_demo_store,
     running_app,
+    store_demo_here,
 )
 from ws_session import PATHS, WAIT, WsSession, change, first_line
 
@@ -72,7 +72,7 @@ def shared(chromium_path: str, tmp_path_factory: pytest.TempPathFactory) -> Iter
     runs first), the load test then gets it warm. The comment themes are skipped: no page
     these sessions open shows them."""
     data_dir = tmp_path_factory.mktemp("load_demo") / "store"
-    make_demo_store(data_dir, 20_000, themes=False)
+    store_demo_here(data_dir, 20_000)
     with running_app(data_dir) as app:
         yield Shared(app)
 

@@ -34,7 +34,7 @@ from e2e_helpers import (
     CaddyProxy,
     chromium,
     exceptions,
-    make_demo_store,
+    store_demo_here,
     wait_for_text,
 )
 from import_corpus import survey_mixed_scales
@@ -65,7 +65,7 @@ def demo_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The demo store both tests serve (built once: seconds). Each test's servers are
     stopped before the next test starts its own."""
     data_dir = tmp_path_factory.mktemp("multiprocess") / "store"
-    make_demo_store(data_dir, ROWS, themes=False)
+    store_demo_here(data_dir, ROWS)
     return data_dir
 
 

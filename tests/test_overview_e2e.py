@@ -13,10 +13,10 @@ import pytest
 from e2e_helpers import (
     VIEWPORT,
     exceptions,
-    make_demo_store,
     open_page,
     running_app,
     screenshot,
+    store_demo_here,
     wait_page,
 )
 
@@ -27,7 +27,7 @@ pytestmark = pytest.mark.browser
 def app_url(chromium_path: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """The dashboard on 60,000 demo answers."""
     data_dir: Path = tmp_path_factory.mktemp("overview_e2e")
-    make_demo_store(data_dir, 60_000, themes=False)  # Overview and Trends show no themes
+    store_demo_here(data_dir, 60_000)  # Overview and Trends show no themes
     with running_app(data_dir) as app:
         yield app.url
 

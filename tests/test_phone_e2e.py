@@ -19,9 +19,9 @@ from e2e_helpers import (
     VIEWPORT,
     AppServer,
     exceptions,
-    make_demo_store,
     open_page,
     running_app,
+    store_demo_here,
     wait_for_text,
     wait_for_tiles,
     wait_idle,
@@ -40,7 +40,7 @@ PHONE = {"width": 390, "height": 844}
 @pytest.fixture(scope="module")
 def server(chromium_path: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[AppServer]:
     data_dir = tmp_path_factory.mktemp("phone_store")
-    make_demo_store(data_dir, ROWS, themes=False)  # no page opened here shows the themes
+    store_demo_here(data_dir, ROWS)  # no page opened here shows the themes
     with running_app(data_dir) as app:
         yield app
 
