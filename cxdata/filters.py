@@ -82,15 +82,20 @@ def _date_preds(when: ir.TimestampColumn, filters: Filters) -> list[ir.BooleanVa
     return preds
 
 
-def date_predicate(
-    table: ir.Table, filters: Filters, time_column: str = "submitted_at"
-) -> ir.BooleanValue:
-    """True for the rows inside the date range of `filters` (by calendar day, inclusive;
-    True for all rows without dates); its dimension filters are not applied."""
+def _date_predicate(table: ir.Table, filters: Filters) -> ir.BooleanValue:
+    """True for the rows inside the date range of `filters` (by calendar day, inclusive)."""
     pred: ir.BooleanValue = ibis.literal(True)
-    for p in _date_preds(table[time_column], filters):
+    for p in _date_preds(table.submitted_at, filters):
         pred &= p
     return pred
+
+
+def in_either_period(table: ir.Table, current: Filters, previous: Filters) -> ir.Table:
+    """The rows of `table` (responses) inside the date range of `current` or `previous`,
+    with `period` "now" for those of `current` (a day in both counts for "now") and "prev"
+    for the others. Only the dates are applied; the caller filters the dimensions."""
+    now, prev = _date_predicate(table, current), _date_predicate(table, previous)
+    return table.filter(now | prev).mutate(period=ibis.ifelse(now, "now", "prev"))
 
 
 def in_list(column: ir.StringColumn, values: Iterable[str]) -> ir.BooleanValue:

@@ -17,10 +17,10 @@ import pandas as pd
 import pyarrow as pa
 import sqlglot.expressions as sge
 
-from cxdata import config
+from cxdata import config, periods
 from cxdata.config import Thresholds
 from cxdata.errors import UnknownName
-from cxdata.filters import NOT_SET, Filters, date_predicate, filtered, in_list
+from cxdata.filters import NOT_SET, Filters, filtered, in_either_period, in_list
 from cxdata.metrics import (
     METRICS,
     base_of,
@@ -362,9 +362,7 @@ def kpis_pair(
         return kpis(store, current, th), kpis(store, previous, th)
 
     def build(s: Store, now_f: Filters, prev_f: Filters) -> ir.Table:
-        t = responses(s, Filters(where=now_f.where))
-        now, prev = date_predicate(t, now_f), date_predicate(t, prev_f)
-        t = t.filter(now | prev).mutate(period=ibis.ifelse(now, "now", "prev"))
+        t = in_either_period(responses(s, Filters(where=now_f.where)), now_f, prev_f)
         key = t["_score_key"] if "_score_key" in t.columns else score_key(t)
         return t.group_by([t.period, key.name("score_key")]).aggregate(n=t.count())
 
@@ -377,10 +375,10 @@ def kpis_pair(
 
 
 def _may_overlap(a: Filters, b: Filters) -> bool:
-    """Whether two date ranges may share a day (an open end may)."""
-    if None in (a.start, a.end, b.start, b.end):
+    """Whether two date ranges may share a day (an open end may): periods.overlaps."""
+    if a.start is None or a.end is None or b.start is None or b.end is None:
         return True
-    return not (a.end < b.start or b.end < a.start)  # type: ignore[operator]
+    return periods.overlaps((a.start, a.end), (b.start, b.end))
 
 
 def kpis_by(

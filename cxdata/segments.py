@@ -32,7 +32,7 @@ import pandas as pd
 
 from cxdata import config, stats
 from cxdata.config import Thresholds
-from cxdata.filters import NOT_SET, Filters, date_predicate
+from cxdata.filters import NOT_SET, Filters, in_either_period
 from cxdata.metrics import (
     compare,
     count_columns,
@@ -417,8 +417,7 @@ def period_counts(
         parts = []
         if current.where == previous.where:
             base = narrow(responses(s, Filters(where=current.where)))
-            now, prev = date_predicate(base, current), date_predicate(base, previous)
-            t = base.filter(now | prev).mutate(period=ibis.ifelse(now, "now", "prev"))
+            t = in_either_period(base, current, previous)
             aggs = counted(t)
             for dim in dims:
                 key = t[dim].fill_null(NOT_SET).cast("string").name("value")
@@ -447,8 +446,7 @@ def period_counts(
         # one GROUP BY (period, every dimension's value); `grouping_sets` turns it into
         # the per-dimension GROUPING SETS, which Ibis cannot express
         base = narrow(responses(s, Filters(where=current.where)))
-        now, prev = date_predicate(base, current), date_predicate(base, previous)
-        t = base.filter(now | prev).mutate(period=ibis.ifelse(now, "now", "prev"))
+        t = in_either_period(base, current, previous)
         keys = [t[d].fill_null(NOT_SET).cast("string").name(f"_v{i}") for i, d in enumerate(dims)]
         return t.group_by([t.period, *keys]).aggregate(**counted(t))
 
@@ -650,8 +648,7 @@ def period_cell_counts(
     parts = []
     if current.where == previous.where:
         base = responses(store, Filters(where=current.where))
-        now, prev = date_predicate(base, current), date_predicate(base, previous)
-        t = base.filter(now | prev).mutate(period=ibis.ifelse(now, "now", "prev"))
+        t = in_either_period(base, current, previous)
         keys = [t.period, *[t[d].cast("string").name(d) for d in dims]]
         aggs = {k: v for k, v in count_aggregates(t).items() if k in wanted}
         parts.append(t.group_by(keys).aggregate(**aggs))
