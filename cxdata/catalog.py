@@ -58,7 +58,7 @@ def _count_and_latest(store: Store, name: str, column: str) -> tuple[int, str]:
 
 # (location, restriction, snapshot) → its version: a snapshot's counts never change, so a
 # rerun on an unchanged lake costs one catalog read (Store.refresh).
-_VERSIONS: dict[tuple[str, str, int], DataVersion] = {}
+_VERSIONS: dict[tuple[object, ...], DataVersion] = {}
 _VERSIONS_KEPT = 256
 
 
@@ -67,7 +67,7 @@ def data_version(store: Store) -> DataVersion:
     every call, so other processes' writes show) with the row counts and latest timestamps
     of the responses and metrics (two tiny aggregates, once per snapshot)."""
     snapshot = store.refresh()
-    key = (store.location, repr(sorted(store.restrict.items())), snapshot)
+    key = (store.location, store.restriction_key, snapshot)
     if snapshot >= 0 and key in _VERSIONS:
         return _VERSIONS[key]
     responses, r_latest = _count_and_latest(store, schema.RESPONSES, "submitted_at")
@@ -159,7 +159,7 @@ def all_dimension_values(
 
 # (location, restriction, snapshot, dataset) → distinct values per dimension: a full scan
 # (2.7 s at 10M rows) that a snapshot never changes.
-_CARDINALITIES: dict[tuple[str, str, int, str], dict[str, int]] = {}
+_CARDINALITIES: dict[tuple[object, ...], dict[str, int]] = {}
 
 
 def dimension_cardinality(store: Store, name: str = schema.RESPONSES) -> dict[str, int]:
@@ -169,7 +169,7 @@ def dimension_cardinality(store: Store, name: str = schema.RESPONSES) -> dict[st
     if not dims:
         return {}
     snapshot = store.refresh()
-    key = (store.location, repr(sorted(store.restrict.items())), snapshot, name)
+    key = (store.location, store.restriction_key, snapshot, name)
     if snapshot >= 0 and key in _CARDINALITIES:
         return dict(_CARDINALITIES[key])
     t = store.table(name)

@@ -210,7 +210,7 @@ def _shaped_sql(
     if not store.is_embedded:
         return None
     pattern, sentinels, dates, texts = _shape(filters)
-    restrict = tuple(sorted(store.restrict.items()))
+    restrict = store.restriction_key
     # the metric registry too: registering a metric adds count columns to the same shape
     key = (name, store.location, restrict, store.responses().schema(), count_columns(),
            pattern)

@@ -59,9 +59,6 @@ _SMALL_TABLES: dict[tuple[object, ...], pd.DataFrame] = {}
 _SMALL_TABLES_KEPT = 64
 
 
-def _restriction_key(restrict: Mapping[str, Sequence[str]]) -> tuple[object, ...]:
-    return tuple(sorted((k, tuple(v)) for k, v in restrict.items()))
-
 
 def _bump_generation() -> None:
     global _generation
@@ -251,6 +248,12 @@ class Store:
         not a warehouse behind a URL."""
         return self.raw is not None
 
+    @property
+    def restriction_key(self) -> tuple[tuple[str, tuple[str, ...]], ...]:
+        """The row restriction as a sorted, hashable value: the part of every cache key
+        that keeps one reader's results from another's."""
+        return tuple(sorted((k, tuple(v)) for k, v in self.restrict.items()))
+
     def restricted(self, restrict: Mapping[str, tuple[str, ...]]) -> Store:
         """A Store on the same connection that sees only rows inside `restrict`."""
         merged = dict(self.restrict)
@@ -418,7 +421,7 @@ class Store:
         if self.raw is None:
             return self.table(name).to_pandas()
         snapshot = lake.current_snapshot(self.backend.con)
-        key = (os.path.realpath(self.location), _restriction_key(self.restrict), name,
+        key = (os.path.realpath(self.location), self.restriction_key, name,
                _generation, snapshot)  # fmt: skip
         frame = _SMALL_TABLES.get(key)
         if frame is None:
