@@ -210,7 +210,8 @@ def export_titled(spec: dict[str, Any], title: str, context: str) -> dict[str, A
     Plotly's update machinery cost more than the rest of drawing a chart)."""
     layout = spec.setdefault("layout", {})
     heading = _wrapped(title, TITLE_LINE_CHARS)
-    lines = heading.count("<br>") + 1 + (_wrapped(context).count("<br>") + 1 if context else 0)
+    extra_lines = heading.count("<br>")  # title lines beyond the first
+    lines = extra_lines + 1 + (_wrapped(context).count("<br>") + 1 if context else 0)
     legend_y = layout.get("legend", {}).get("y")
     legend_top = layout.get("showlegend") is not False and legend_y is not None and legend_y > 1
     # A legend above the plot grows upwards: on a phone its entries wrap into more rows,
@@ -220,7 +221,6 @@ def export_titled(spec: dict[str, Any], title: str, context: str) -> dict[str, A
     )
     extra_rows = max(0, rows - 1) if legend_top else 0
     legend_px = 26 + LEGEND_ROW_PX * extra_rows if legend_top else 0
-    extra_lines = heading.count("<br>")
     title_spec = _merged(layout.get("title", {}), {
         "text": f"<b>{heading}</b>",
         **({"subtitle": {"text": _wrapped(context), "font": {"size": 11}}} if context else {}),

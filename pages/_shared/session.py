@@ -115,8 +115,7 @@ class DataKey:
 
 def data_key(store: Store) -> DataKey:
     """The cache key of the store's current data (two tiny aggregates per run)."""
-    restrict = tuple(sorted((k, tuple(v)) for k, v in store.restrict.items()))
-    return DataKey(store.location, restrict, catalog.data_version(store))
+    return DataKey(store.location, store.restriction_key, catalog.data_version(store))
 
 
 # --- the cached query layer (plain-value keys; `_store` is not hashed) -------------------
@@ -329,7 +328,10 @@ class Ctx:
 
     def kpis_now_and_before(self) -> tuple[Kpis, Kpis]:
         """The Kpis of the view's filters and of the comparison period, from one query
-        (queries.kpis_pair); later kpis() calls of this run for either are served from it."""
+        (queries.kpis_pair), asked once per run; later kpis() calls of this run for either
+        are served from it."""
+        if self.filters in self._kpis and self.previous in self._kpis:
+            return self._kpis[self.filters], self._kpis[self.previous]
         now, before = self.query("kpis_pair", self.filters, self.previous, self.th)
         self._kpis.update({self.previous: before, self.filters: now})
         return now, before
