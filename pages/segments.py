@@ -15,7 +15,6 @@ import pandas as pd
 import streamlit as st
 
 from cxdata import charts, fmt, segments
-from cxdata.comments import safe_csv
 from cxdata.metrics import METRICS, metric_def
 from cxdata.urlstate import decode_many
 from pages._shared import common, exports, plot, state
@@ -160,14 +159,7 @@ def vs_rest(
             ),
         },
     )
-    exports.download_button(
-        "Download CSV",
-        lambda: safe_csv(shown),
-        file_name=f"segments_{by}_{metric}.csv",
-        mime="text/csv",
-        icon=":material/download:",
-        on_click="ignore",
-    )
+    exports.table_csv_button(shown, f"segments_{by}_{metric}.csv")
     tests = int(table["comparisons"].max())
     before = int(table["significant_unadjusted"].fillna(False).astype(bool).sum())
     after = int(table["significant"].fillna(False).astype(bool).sum())

@@ -13,7 +13,6 @@ import pandas as pd
 import streamlit as st
 
 from cxdata import charts, fmt
-from cxdata.comments import safe_csv
 from cxdata.kpi_metrics import days_in
 from cxdata.metrics import METRICS
 from cxdata.queries import GRAIN_CHOICES, resolved_grain, with_coverage
@@ -210,14 +209,7 @@ def numbers_section(frame: pd.DataFrame, metric: str, by: str | None, grain: str
     """The chart's numbers as a table, with its CSV download."""
     table = numbers_table(frame, metric, by)
     st.dataframe(fmt.safe_table(table), hide_index=True, width="stretch", height=300)
-    exports.download_button(
-        "Download CSV",
-        lambda: safe_csv(table),
-        file_name=f"trend_{metric}_{grain}.csv",
-        mime="text/csv",
-        icon=":material/download:",
-        on_click="ignore",
-    )
+    exports.table_csv_button(table, f"trend_{metric}_{grain}.csv")
 
 
 def why_it_moved(ctx: Ctx, chart_metric: str) -> None:

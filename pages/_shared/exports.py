@@ -26,7 +26,10 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+import pandas as pd
 import streamlit as st
+
+from cxdata.comments import safe_csv
 
 
 def _link_seconds() -> float:
@@ -59,6 +62,13 @@ def download_button(
     st.download_button(
         label, short_lived(make, mime, file_name), file_name=file_name, mime=mime, **kwargs
     )
+
+
+def table_csv_button(frame: pd.DataFrame, file_name: str) -> None:
+    """"Download CSV" of a shown table: comments.safe_csv (formula-like cells neutralised),
+    made on click and served briefly (download_button)."""
+    download_button("Download CSV", lambda: safe_csv(frame), file_name=file_name,
+                    icon=":material/download:")  # fmt: skip
 
 
 def short_lived(
