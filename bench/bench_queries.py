@@ -212,12 +212,12 @@ GROUP BY ALL
 def cxdata_sql(store: Store) -> dict[str, str]:
     """The SQL of the one aggregate each cxdata query runs, compiled by Ibis from the same
     cxdata.scores builders (queries.kpis → key_counts; trend and friction_matrix →
-    grouped_counts of the bases they ask for)."""
+    grouped_counts of the bases they ask for; the trend per day first, queries.per_period)."""
     t = queries.responses(store, EVERYTHING)
-    week = [t.submitted_at.truncate("W").name("period"), t.region]
+    weekly = queries.per_period(t, "W", [t.region], lambda x, g: grouped_counts(x, g, ("nps",)))
     return {
         KPIS: ibis.to_sql(key_counts(t), dialect="duckdb"),
-        TREND: ibis.to_sql(grouped_counts(t, week, ("nps",)), dialect="duckdb"),
+        TREND: ibis.to_sql(weekly, dialect="duckdb"),
         FRICTION: ibis.to_sql(
             grouped_counts(t, ["touchpoint", "journey_stage"], ("friction",)), dialect="duckdb"
         ),

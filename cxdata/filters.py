@@ -9,6 +9,7 @@ from dataclasses import dataclass
 import ibis
 import ibis.expr.types as ir
 
+from cxdata import schema
 from cxdata.errors import UnknownName
 
 NOT_SET = "(not set)"  # how a missing dimension value is shown, and how to filter on it
@@ -73,19 +74,22 @@ def filtered(
     return table.filter(preds) if preds else table
 
 
-def _date_preds(when: ir.TimestampColumn, filters: Filters) -> list[ir.BooleanValue]:
+def _date_preds(when: ir.Column, filters: Filters) -> list[ir.BooleanValue]:
+    # a date column is compared with dates, a timestamp with midnights: the same days
+    bound = ibis.date if when.type().is_date() else (lambda d: ibis.timestamp(_midnight(d)))
     preds: list[ir.BooleanValue] = []
     if filters.start is not None:
-        preds.append(when >= ibis.timestamp(_midnight(filters.start)))
+        preds.append(when >= bound(filters.start))
     if filters.end is not None:
-        preds.append(when < ibis.timestamp(_midnight(filters.end + dt.timedelta(days=1))))
+        preds.append(when < bound(filters.end + dt.timedelta(days=1)))
     return preds
 
 
 def _date_predicate(table: ir.Table, filters: Filters) -> ir.BooleanValue:
-    """True for the rows inside the date range of `filters` (by calendar day, inclusive)."""
+    """True for the responses of `table` inside the date range of `filters` (by calendar
+    day, inclusive)."""
     pred: ir.BooleanValue = ibis.literal(True)
-    for p in _date_preds(table.submitted_at, filters):
+    for p in _date_preds(table[schema.time_column(table)], filters):
         pred &= p
     return pred
 

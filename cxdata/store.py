@@ -876,11 +876,22 @@ def close_all() -> None:
         _raw.clear()
 
 
-def _select_with_derived(view: str, incoming: pa.Schema) -> str:
-    """A subquery over the registered `view` that adds schema.DERIVED (compiled by Ibis from
-    the same expressions the queries use)."""
+def _select_with_derived(view: str, incoming: pa.Schema, derived: Sequence[str]) -> str:
+    """A subquery over the registered `view` that adds the `derived` columns of
+    schema.DERIVED (compiled by Ibis from the same expressions the queries use)."""
     unbound = ibis.table(ibis.Schema.from_pyarrow(incoming), name=view)
-    return f"({ibis.to_sql(schema.with_derived(unbound), dialect='duckdb')})"
+    return f"({ibis.to_sql(schema.with_derived(unbound, derived), dialect='duckdb')})"
+
+
+def _derived_columns(op: WriteOp, stored: list[str] | None) -> list[str]:
+    """The derived columns new rows of `op` get: none outside responses; every one for a
+    new or replaced table; for an append, those the stored table has (a table written
+    before a derived column existed lacks it, and its readers compute it instead)."""
+    if op.name != schema.RESPONSES:
+        return []
+    if op.kind == "replace" or stored is None:
+        return list(schema.DERIVED)
+    return [c for c in schema.DERIVED if c in stored]
 
 
 def _run_in_transaction(cur: duckdb.DuckDBPyConnection, statements: Sequence[str]) -> None:
@@ -907,11 +918,9 @@ def _row_statements(
     table beside the old one and swaps it in, sorted by submitted_at when `ordered` (else in
     the order the rows come: a stream is read once and never held whole)."""
     name = op.name
-    derived = name == schema.RESPONSES and (
-        op.kind == "replace" or stored is None or all(c in stored for c in schema.DERIVED)
-    )
-    source = _select_with_derived(view, incoming) if derived else f'"{view}"'
-    names = list(dict.fromkeys([*incoming.names, *(schema.DERIVED if derived else ())]))
+    derived = _derived_columns(op, stored)
+    source = _select_with_derived(view, incoming, derived) if derived else f'"{view}"'
+    names = list(dict.fromkeys([*incoming.names, *derived]))
     if op.kind == "append" and stored is not None:
         added = [c for c in incoming.names if c not in stored]
         for column in added:

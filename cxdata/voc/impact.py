@@ -33,7 +33,7 @@ import ibis.expr.types as ir
 import numpy as np
 import pandas as pd
 
-from cxdata import config, stats
+from cxdata import config, schema, stats
 from cxdata.config import Thresholds
 from cxdata.errors import NoData, UnknownName
 from cxdata.filters import NOT_SET, Filters
@@ -404,15 +404,15 @@ def theme_trend(
     _check_source(source)
     base = analysed(store, filters)
     t = responses(store, filters)
-    keyed = t.select("response_id", "nps", t.submitted_at.truncate(GRAINS[grain]).name("period"))
+    keyed = t.select("response_id", "nps", schema.period_start(t, GRAINS[grain]).name("period"))
     found = masked.theme_counts(store, keyed, ["period"], source, themes)
     if found is None:
-        period = base.submitted_at.truncate(GRAINS[grain]).name("period")
+        period = schema.period_start(base, GRAINS[grain]).name("period")
         totals = _counts(base.group_by(period).aggregate(**_aggregates(base)), [])
         m = mentions(store, filters, source)
         if themes is not None:
             m = m.filter(m.theme.isin(list(themes)) if themes else ibis.literal(False))
-        mp = m.submitted_at.truncate(GRAINS[grain]).name("period")
+        mp = schema.period_start(m, GRAINS[grain]).name("period")
         grouped = _counts(m.group_by([mp, m.theme]).aggregate(**_aggregates(m)), [])
     else:
         totals, grouped = found[0], _over_sources(found[1], ["period", "theme"])
