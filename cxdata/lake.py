@@ -151,6 +151,9 @@ def open_lake(data_dir: Path, *, read_only: bool) -> duckdb.DuckDBPyConnection:
     return raw
 
 
+_CATALOG_COPIES: list[tempfile.TemporaryDirectory[str]] = []  # this process's private copies
+
+
 def _readable_catalog(data_dir: Path) -> Path:
     """The SQLite catalog to attach: the data directory's own, or, when this process may not
     write that directory, a private copy of it. SQLite needs to create its shared-memory
@@ -159,7 +162,10 @@ def _readable_catalog(data_dir: Path) -> Path:
     catalog = data_dir / CATALOG_FILE
     if os.access(data_dir, os.W_OK | os.X_OK) or not catalog.exists():
         return catalog
-    copy = Path(tempfile.mkdtemp(prefix="cx-catalog-")) / CATALOG_FILE
+    # deleted when the process exits (TemporaryDirectory's finalizer)
+    folder = tempfile.TemporaryDirectory(prefix="cx-catalog-")
+    _CATALOG_COPIES.append(folder)
+    copy = Path(folder.name) / CATALOG_FILE
     shutil.copyfile(catalog, copy)
     wal = data_dir / f"{CATALOG_FILE}-wal"
     if wal.exists():

@@ -13,7 +13,6 @@ from pages._shared import warmup  # noqa: F401
 
 # isort: split
 
-import shutil
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -60,14 +59,22 @@ def _saved_upload(uploaded: Any) -> tuple[str, Path]:
     cache = _cache()
     key = f"{uploaded.file_id}-{uploaded.name}"
     if cache.get("upload_key") != key:
-        if cache.get("upload_path"):  # the previous upload's temporary copy
-            shutil.rmtree(Path(cache["upload_path"]).parent, ignore_errors=True)
-        folder = Path(tempfile.mkdtemp(prefix="cx-upload-"))
-        path = folder / Path(uploaded.name).name
+        _drop_upload(cache)  # the previous upload's temporary copy
+        # a TemporaryDirectory deletes itself when dropped: a session that ends (or a
+        # server that stops) with an upload never imported leaves no file behind
+        folder = tempfile.TemporaryDirectory(prefix="cx-upload-")
+        path = Path(folder.name) / Path(uploaded.name).name
         path.write_bytes(uploaded.getvalue())
-        cache.clear()
-        cache.update(upload_key=key, upload_path=path)
+        cache.update(upload_key=key, upload_path=path, upload_folder=folder)
     return key, cache["upload_path"]
+
+
+def _drop_upload(cache: dict[str, Any]) -> None:
+    """Forget the saved upload and delete its temporary copy."""
+    folder = cache.get("upload_folder")
+    cache.clear()
+    if folder is not None:
+        folder.cleanup()
 
 
 def _source(key: str, path: Path, name: str, sheet: str | None, header_row: int | None) -> Source:
@@ -125,10 +132,7 @@ def _run_import(store: Store, source: Source, mapping: Mapping, mode: str) -> No
     result = import_source(
         store, source, mapping, mode=mode, progress=lambda f, text: bar.progress(f, text=text)
     )
-    cache = _cache()
-    if cache.get("upload_path"):  # the import kept its own copy beside the store
-        shutil.rmtree(Path(cache["upload_path"]).parent, ignore_errors=True)
-    cache.clear()
+    _drop_upload(_cache())  # the import kept its own copy beside the store
     st.session_state["cx_last_import"] = result
     st.session_state[UPLOAD_ROUND] = st.session_state.get(UPLOAD_ROUND, 0) + 1
 

@@ -4,7 +4,9 @@ import, list."""
 
 from __future__ import annotations
 
+import gc
 import re
+import tempfile
 from pathlib import Path
 
 import pandas as pd
@@ -354,3 +356,24 @@ def test_roles_on_the_data_page(
     at.run()
     options = [o.split()[0] for o in at.radio(key="cx_mode").options]
     assert options == (["Append", "Replace"] if can_replace else ["Append"])
+
+
+def test_an_upload_never_imported_leaves_no_file_behind(
+    data_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The upload's temporary copy is replaced by the next upload and deleted when the
+    session that holds it ends, imported or not (a hosted server must not fill its disk
+    with abandoned uploads)."""
+    temp = tmp_path / "temp"
+    temp.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(temp))
+    first, second = tmp_path / "a.csv", tmp_path / "b.csv"
+    first.write_text("id,nps\n1,9\n2,3\n", encoding="utf-8")
+    second.write_text("id,nps\n3,10\n", encoding="utf-8")
+    at = upload(page(), first)
+    assert [p.name for p in temp.glob("cx-upload-*/*")] == ["a.csv"]
+    at = upload(at, second)
+    assert [p.name for p in temp.glob("cx-upload-*/*")] == ["b.csv"]  # one copy at a time
+    del at  # the session ends: its state is dropped
+    gc.collect()
+    assert not list(temp.iterdir())

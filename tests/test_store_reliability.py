@@ -264,11 +264,15 @@ def test_read_only_data_dir_can_be_read() -> None:
         (data / DB_FILE).chmod(0o444)
         data.chmod(0o555)
         before = sorted(p.name for p in data.iterdir())
+        temp = top / "temp"  # where the process copies the catalog it may not write
+        temp.mkdir(mode=0o777)
+        temp.chmod(0o777)
         done = subprocess.run(
             [*prefix, sys.executable, "-c", _READ_AND_WRITE, str(data)],
             cwd=ROOT, capture_output=True, text=True, timeout=60,
-            env={**os.environ, "HOME": str(top), "CX_DATABASE_URL": ""},
+            env={**os.environ, "HOME": str(top), "CX_DATABASE_URL": "", "TMPDIR": str(temp)},
         )
+        assert list(temp.iterdir()) == []  # the private copy went with the process
         assert "READ 0" in done.stdout, done.stdout + done.stderr
         assert '"responses": 200' in done.stdout
         assert "WRITE 1" in done.stdout, done.stdout + done.stderr

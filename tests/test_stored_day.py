@@ -77,11 +77,11 @@ CALLS: list[tuple[str, Callable[[Store, Filters], object]]] = [
 ]  # fmt: skip
 
 
-def _same(a: object, b: object) -> None:
+def _same(a: object, b: object, what: str) -> None:
     if isinstance(a, pd.DataFrame):
-        pd.testing.assert_frame_equal(a, b)  # type: ignore[arg-type]
+        pd.testing.assert_frame_equal(a, b, obj=what)  # type: ignore[arg-type]
     else:
-        assert a == b
+        assert a == b, what
 
 
 @pytest.mark.parametrize("f", FILTERS, ids=IDS)
@@ -91,10 +91,10 @@ def test_results_from_the_stored_day_equal_those_from_the_timestamp(
     new, old, frame = stores
     for name, call in CALLS:
         fast = call(new, f)
-        _same(fast, call(old, f))
+        _same(fast, call(old, f), f"{name}: without the stored day")
         with monkeypatch.context() as m:  # as a warehouse runs it: Ibis, no compiled shape
             m.setattr(Store, "is_embedded", property(lambda self: False))
-            _same(fast, call(new, f))
+            _same(fast, call(new, f), f"{name}: through Ibis")
     # and the answers counted are those of a plain pandas filter on the timestamps
     assert queries.kpis(new, f).responses == len(rows_in(frame, f))
 
