@@ -1070,31 +1070,38 @@ def movers_figure(movers: pd.DataFrame, metric: str = "nps", limit: int = 10) ->
             strict=True,
         )
     ]
-    fig = go.Figure(
-        go.Bar(
-            x=top["change"],
-            y=labels,
-            orientation="h",
-            marker_color=np.where(better, GOOD, BAD),
-            # beside the bar, unit on the axis: on a phone the bars are ~130 px wide and
-            # "-26.5 pts" inside a short bar was cut off
-            text=[fmt.change(metric, c, unit=False) for c in top["change"]],
-            textposition="outside",
-            cliponaxis=False,
-            customdata=[
-                [h, d, v] for h, d, v in zip(hover, top["dimension"], top["value"], strict=True)
-            ],
-            hovertemplate="%{customdata[0]}<extra></extra>",
-        )
-    )
+    bar = {
+        "type": "bar",
+        "x": top["change"],
+        "y": labels,
+        "orientation": "h",
+        "marker": {"color": np.where(better, GOOD, BAD)},
+        # beside the bar, unit on the axis: on a phone the bars are ~130 px wide and
+        # "-26.5 pts" inside a short bar was cut off
+        "text": [fmt.change(metric, c, unit=False) for c in top["change"]],
+        "textposition": "outside",
+        "cliponaxis": False,
+        "customdata": [
+            [h, d, v] for h, d, v in zip(hover, top["dimension"], top["value"], strict=True)
+        ],
+        "hovertemplate": "%{customdata[0]}<extra></extra>",
+    }
     unit = f" ({m.change_unit})" if m.change_unit else ""
-    fig.update_xaxes(
-        title_text=f"change in {m.short_label}{unit}",
-        zeroline=True,
-        range=movers_range(top["change"]),
+    # one construction from dicts: the Overview draws this on every filter change, and
+    # update_xaxes / update_yaxes / update_layout each re-validate the figure
+    return go.Figure(
+        [bar],
+        layout_spec(
+            max(220, 34 * len(top) + 70),
+            showlegend=False,
+            xaxis={
+                "title": {"text": f"change in {m.short_label}{unit}"},
+                "zeroline": True,
+                "range": movers_range(top["change"]),
+            },
+            yaxis={"type": "category", "automargin": True, **category_ticks(labels)},
+        ),
     )
-    fig.update_yaxes(type="category", automargin=True, **category_ticks(labels))
-    return _layout(fig, max(220, 34 * len(top) + 70), showlegend=False)
 
 
 # --- segments -----------------------------------------------------------------------------
