@@ -409,6 +409,16 @@ class Store:
             preds.append(table.response_id.isin(self.responses().response_id))
         return table.filter(preds) if preds else table
 
+    def read_scope(self) -> tuple[object, ...] | None:
+        """What this Store reads now, as the part of a process-wide cache key that keeps a
+        result apart from another lake's, restriction's or snapshot's: the lake's real
+        path, the restriction, this process's connection generation and the lake's newest
+        snapshot at this call (one catalog read). None on a warehouse (nothing is cached)."""
+        if self.raw is None:
+            return None
+        snapshot = lake.current_snapshot(self.backend.con)
+        return (os.path.realpath(self.location), self.restriction_key, _generation, snapshot)
+
     def small_table(self, name: str) -> pd.DataFrame:
         """Dataset `name` read whole, as table(name) gives it (restriction applied), for the
         small tables a page reads on every run (the theme numbering and labels). Read once
@@ -418,11 +428,10 @@ class Store:
         as the masks read right after it, which another process may have rewritten since
         the run began. A warehouse reads it every call. Raises NoData when the dataset does
         not exist."""
-        if self.raw is None:
+        scope = self.read_scope()
+        if scope is None:
             return self.table(name).to_pandas()
-        snapshot = lake.current_snapshot(self.backend.con)
-        key = (os.path.realpath(self.location), self.restriction_key, name,
-               _generation, snapshot)  # fmt: skip
+        key = (*scope, name)
         frame = _SMALL_TABLES.get(key)
         if frame is None:
             frame = self.table(name).to_pandas()

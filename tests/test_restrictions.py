@@ -392,6 +392,7 @@ STORE_OTHER = {
     "cursor": "raw SQL on the lake for the import machinery: refused when restricted "
               "(test_cursor_refuses_a_restricted_store)",
     "refresh": "the lake's snapshot id: no rows",
+    "read_scope": "a cache key's part (path, restriction, snapshot id): no rows",
     "by": "who the writes are recorded as: the same rights (test_by_keeps_role_and_rows)",
 }
 

@@ -315,3 +315,55 @@ def test_the_taxonomy_fit_from_the_masks_equals_the_theme_rows(
         m.setattr(masked, "stored_bits", lambda s: None)
         assert fit.taxonomy_fit(store, f) == from_masks
     assert (from_masks.comments > 0) == (f is not NARROWED[-1])
+
+
+def test_the_fit_and_both_rankings_join_the_masks_once_and_never_serve_old_counts(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The Themes view's taxonomy fit counts both sources' mask words; the impact ranking
+    of either source then reuses those counts (no second join), with frames equal to a
+    fresh count. A new snapshot (here an append) or a restriction is never served the
+    counts of another."""
+    store = connect(tmp_path)
+    store.replace_table(schema.RESPONSES, voc_frame(1_500, seed=5))
+    persist.compute_themes(store)
+    f = Filters(where=(("region", ("Oslo", "Skåne")),))
+    engine_calls: list[list[int]] = []
+    counted = masked._counted
+
+    def spy(s: Store, base: object, keys: object, words: list[int]) -> pd.DataFrame:
+        engine_calls.append(list(words))
+        return counted(s, base, keys, words)  # type: ignore[arg-type]
+
+    def fresh(call: object) -> object:
+        masked._PER_WORD.clear()
+        with monkeypatch.context() as m:
+            m.setattr(Store, "read_scope", lambda self: None)  # nothing kept: the engine
+            return call()  # type: ignore[operator]
+
+    monkeypatch.setattr(masked, "_counted", spy)
+    masked._PER_WORD.clear()
+    got_fit = fit.taxonomy_fit(store, f)
+    words = len(engine_calls[0])
+    assert words == 2  # both sources' words, one join
+    tax = impact.theme_impact(store, f, "taxonomy", TH)
+    auto = impact.theme_impact(store, f, "auto", TH)
+    assert len(engine_calls) == 1, engine_calls  # both rankings from the fit's counts
+    assert got_fit == fresh(lambda: fit.taxonomy_fit(store, f))
+    for source, ranked in (("taxonomy", tax), ("auto", auto)):
+        again = fresh(lambda s=source: impact.theme_impact(store, f, s, TH))
+        pd.testing.assert_frame_equal(ranked, again)  # type: ignore[arg-type]
+
+    engine_calls.clear()
+    oslo = store.restricted({"region": ("Oslo",)})  # another reader: its own counts
+    impact.theme_impact(oslo, f, "taxonomy", TH)
+    assert len(engine_calls) == 1
+    store.append_rows(schema.RESPONSES, voc_frame(300, seed=6, prefix="W"))
+    persist.compute_themes(store)
+    engine_calls.clear()
+    after = impact.theme_impact(store, f, "taxonomy", TH)
+    assert len(engine_calls) == 1  # a new snapshot: counted again
+    again = fresh(lambda: impact.theme_impact(store, f, "taxonomy", TH))
+    pd.testing.assert_frame_equal(after, again)  # type: ignore[arg-type]
+    assert int(after["n"].sum()) > int(tax["n"].sum())
+    close(tmp_path)

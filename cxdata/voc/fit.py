@@ -138,8 +138,9 @@ def _counts_from_masks(
         return None
     total = int((tax if len(tax) else bits)["word"].min())
     words = {total, *(int(w) for w in topics["word"])}
-    per = masked.mask_counts(store, base.select("response_id", "nps", "voc_language"),
-                             ["voc_language"], sorted(words))
+    # the whole base (sentiment too), as the impact ranking counts it: the same rows
+    # counted, so the ranking of either source reuses these words' counts
+    per = masked.mask_counts(store, base, ["voc_language"], sorted(words))
     word, mask = per["word"].to_numpy(), per["mask"].to_numpy()
     n = per["n"].to_numpy()
     topic_mask = sum(1 << int(b) for b in topics["bit"])

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import ibis
 import ibis.expr.types as ir
 import numpy as np
 import pandas as pd
@@ -60,9 +61,44 @@ def mask_counts(
     store: Store, base: ir.Table, keys: Sequence[str], words: Sequence[int]
 ) -> pd.DataFrame:
     """The analysed answers of `base` (response_id, nps, the `keys` columns, and sentiment
-    when it is to be summed) per (keys, word, mask) for the mask words `words`: n, nps_n
-    and the NPS base's counts (metric registry), sentiment_n and sentiment_sum if summed.
-    One join and one grouping in the engine (by NPS value too, collapsed here)."""
+    when `base` has it: then summed) per (keys, word, mask) for the mask words `words`: n,
+    nps_n and the NPS base's counts (metric registry), sentiment_n and sentiment_sum if
+    summed. Rows in no particular order.
+
+    Each word's rows are counted apart from the others', so they are kept per word, per
+    lake snapshot and per rows counted (the compiled SQL of `base`: its filters and the
+    restriction), and a later call asks the engine only for the words it lacks: the Themes
+    view's taxonomy fit counts both sources' words, and the impact ranking of either source
+    then joins nothing (one join of ~9M mask rows at 10M answers each)."""
+    summed = ["sentiment"] if "sentiment" in base.columns else []
+    base = base.select(*dict.fromkeys(["response_id", "nps", *keys, *summed]))
+    scope = store.read_scope()
+    if scope is None:
+        return _counted(store, base, keys, words)
+    registry = tuple(m.name for m in measures_of("nps"))  # the count columns kept
+    rows = (*scope, ibis.to_sql(base, dialect="duckdb"), tuple(keys), registry)
+    missing = [int(w) for w in words if (*rows, int(w)) not in _PER_WORD]
+    if missing:
+        fresh = _counted(store, base, keys, missing)
+        if len(_PER_WORD) + len(missing) > _PER_WORD_KEPT:
+            _PER_WORD.clear()
+        for w in missing:
+            _PER_WORD[(*rows, w)] = fresh[fresh["word"] == w].reset_index(drop=True)
+    parts = [_PER_WORD.get((*rows, int(w))) for w in words]
+    if any(p is None for p in parts):  # another session's call emptied the cache meanwhile
+        return _counted(store, base, keys, words)
+    return pd.concat(parts, ignore_index=True) if parts else _counted(store, base, keys, words)
+
+
+_PER_WORD: dict[tuple[object, ...], pd.DataFrame] = {}  # (scope, rows, keys, word) → counts
+_PER_WORD_KEPT = 256  # entries of a few hundred rows each
+
+
+def _counted(
+    store: Store, base: ir.Table, keys: Sequence[str], words: Sequence[int]
+) -> pd.DataFrame:
+    """mask_counts from the engine: one join and one grouping (by NPS value too,
+    collapsed here)."""
     masks = store.table(tables.MASKS)
     masks = masks.filter(masks.word.isin([int(w) for w in words]))
     joined = base.inner_join(masks, "response_id")
