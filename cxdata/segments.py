@@ -30,7 +30,7 @@ import ibis.expr.types as ir
 import numpy as np
 import pandas as pd
 
-from cxdata import config, stats
+from cxdata import config, schema, stats
 from cxdata.config import Thresholds
 from cxdata.filters import NOT_SET, Filters, in_either_period
 from cxdata.metrics import (
@@ -411,7 +411,7 @@ def period_counts(
         # Only the columns the counts read: DuckDB materialises the rows shared by every
         # dimension's GROUP BY, and the free-text comment is most of a row's bytes.
         used = {f.name for v in counted(t).values() for f in v.op().find(ops.Field)}
-        return t.select(*(c for c in t.columns if c in {*used, *dims, "submitted_at"}))
+        return t.select(*(c for c in t.columns if c in {*used, *dims, schema.time_column(t)}))
 
     def build(s: Store, current: Filters, previous: Filters) -> ir.Table:
         parts = []

@@ -7,6 +7,7 @@ still get the derived columns it has."""
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -146,3 +147,22 @@ def test_an_append_to_a_store_without_the_day_keeps_its_other_derived_columns(
         100 * ((both["nps"] >= 9).sum() - (both["nps"] <= 6).sum()) / both["nps"].notna().sum()
     )
     close(tmp_path)
+
+
+def test_the_compiled_queries_read_the_day_not_the_timestamp(stores) -> None:
+    """Date filters and periods of the compiled shapes compare the stored day (a narrowing
+    select that dropped it would silently fall back to the slower timestamp)."""
+    new, _, _ = stores
+    now = Filters.make(dt.date(2025, 4, 1), dt.date(2025, 6, 30), {"plan": ["Basic"]})
+    prev = now.with_dates(dt.date(2025, 1, 1), dt.date(2025, 3, 31))
+    queries._COMPILED.clear()
+    queries.kpis(new, now)
+    queries.kpis_pair(new, now, prev)
+    queries.trend(new, now, "week")
+    queries.trend(new, now, "month", by="region", metrics=["nps"])
+    segments.period_counts(new, now, prev, ["region", "plan"])
+    compiled = [c.sql for c in queries._COMPILED.values() if c is not None]
+    assert len(compiled) == 5
+    for sql in compiled:  # (a projection may list the column: DuckDB does not read it)
+        assert re.search(r'"_day" [<>]=? CAST', sql), sql
+        assert not re.search(r'submitted_at" [<>]|DATE_TRUNC\([^)]*submitted_at', sql), sql
