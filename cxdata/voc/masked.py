@@ -80,6 +80,8 @@ def mask_counts(
     missing = [int(w) for w in words if (*rows, int(w)) not in _PER_WORD]
     if missing:
         fresh = _counted(store, base, keys, missing)
+        if store.read_scope() != scope:  # a write landed meanwhile: never mix two snapshots
+            return _counted(store, base, keys, words)
         if len(_PER_WORD) + len(missing) > _PER_WORD_KEPT:
             _PER_WORD.clear()
         for w in missing:
