@@ -776,6 +776,10 @@ def _process_connection(
                     _raw[key] = lake.open_lake(key, read_only=read_only)
         except duckdb.Error as exc:
             raise (faults.store_error(exc, file) or exc) from exc
+        # a reopened lake may be another one at the same path (restored, re-made) whose
+        # snapshot ids repeat: every cache keyed on read_scope must miss (under _lock here)
+        global _generation
+        _generation += 1
         return _raw[key]
 
 
