@@ -50,20 +50,25 @@ _NOT_A_DATASET = re.compile(r"__new$|^ibis_\w+_memtable_[a-z2-7]{26}$")
 
 _lock = threading.Lock()
 _raw: dict[Path, duckdb.DuckDBPyConnection] = {}
-# Bumped by every write in this process. A Store's cached catalog (table names, schemas) is
-# current while the generation and the lake snapshot it last saw (Store.refresh) are
-# unchanged: other processes' writes show up at the next refresh.
+# Bumped by every write and every (re)opened lake connection in this process. A Store's
+# cached catalog (table names, schemas) is current while the generation and the lake
+# snapshot it last saw (Store.refresh) are unchanged: other processes' writes show up at
+# the next refresh.
 _generation = 0
-# Store.small_table's frames by (lake directory, restriction, name, generation, snapshot)
+# Store.small_table's frames by (Store.read_scope, name)
 _SMALL_TABLES: dict[tuple[object, ...], pd.DataFrame] = {}
 _SMALL_TABLES_KEPT = 64
 
 
-
 def _bump_generation() -> None:
-    global _generation
     with _lock:
-        _generation += 1
+        _advance_generation()
+
+
+def _advance_generation() -> None:
+    """_bump_generation for a caller that already holds _lock."""
+    global _generation
+    _generation += 1
 
 
 Rows = pd.DataFrame | pa.Table
@@ -777,9 +782,8 @@ def _process_connection(
         except duckdb.Error as exc:
             raise (faults.store_error(exc, file) or exc) from exc
         # a reopened lake may be another one at the same path (restored, re-made) whose
-        # snapshot ids repeat: every cache keyed on read_scope must miss (under _lock here)
-        global _generation
-        _generation += 1
+        # snapshot ids repeat: every cache keyed on read_scope must miss
+        _advance_generation()
         return _raw[key]
 
 

@@ -426,3 +426,26 @@ def test_the_server_does_not_force_a_full_collection_after_every_run() -> None:
         cwd=ROOT, capture_output=True, text=True, check=True, timeout=120,
     )  # fmt: skip
     assert done.stdout.strip() == "False"
+
+
+def test_a_lake_replaced_on_disk_is_never_served_the_old_lakes_cached_tables(
+    tmp_path: Path,
+) -> None:
+    """A data directory restored or re-made while a process runs may reach the same
+    snapshot id as the lake it replaced: reopening it must leave no process-wide cache
+    (Store.small_table, the theme mask counts) keyed alike."""
+    first, second = tmp_path / "first", tmp_path / "data"
+    stored(first, rows=40)
+    close(first)
+    stored(second, rows=70)
+    before = connect(second).read_scope()
+    assert connect(second).small_table(schema.RESPONSES).shape[0] == 70
+    close(second)
+    shutil.rmtree(second)
+    shutil.copytree(first, second)  # another lake, same path, same snapshot id
+    reopened = connect(second)
+    after = reopened.read_scope()
+    assert after is not None and before is not None and after[-1] == before[-1]
+    assert after != before
+    assert reopened.small_table(schema.RESPONSES).shape[0] == 40
+    close(second)
