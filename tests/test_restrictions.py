@@ -147,14 +147,15 @@ CHECKED: dict[str, Call] = {
     "cxdata.voc.catalogue.theme_labels": catalogue.theme_labels,
     "cxdata.voc.impact.analysed": lambda s: impact.analysed(s, WIDEN).count().execute(),
     "cxdata.voc.impact.mentions": lambda s: impact.mentions(s, WIDEN).count().execute(),
+    "cxdata.voc.impact.counted_rows": lambda s: impact.counted_rows(s, WIDEN).count().execute(),
     "cxdata.voc.impact.theme_impact": lambda s: impact.theme_impact(s, WIDEN),
     "cxdata.voc.impact.theme_matrix": lambda s: impact.theme_matrix(s, Filters()),
     "cxdata.voc.impact.theme_trend": lambda s: impact.theme_trend(s, Filters(), "quarter"),
     "cxdata.voc.impact.voc_languages": lambda s: impact.voc_languages(s, WIDEN),
     "cxdata.voc.masked.theme_counts": lambda s: masked.theme_counts(
-        s, impact.analysed(s, WIDEN), ["voc_language"], None),
+        s, impact.counted_rows(s, WIDEN), ["voc_language"], None),
     "cxdata.voc.masked.mask_counts": lambda s: masked.mask_counts(
-        s, impact.analysed(s, WIDEN), ["voc_language"], [0, 1_000_000]),
+        s, impact.counted_rows(s, WIDEN), ["voc_language"], [0, 1_000_000]),
     "cxdata.voc.persist.has_results": persist.has_results,
     "cxdata.voc.persist.pending_workload": persist.pending_workload,
     "cxdata.voc.fit.taxonomy_fit": lambda s: dataclasses.astuple(fit.taxonomy_fit(s, WIDEN))[:2],

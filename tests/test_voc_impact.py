@@ -285,7 +285,7 @@ def test_the_stored_masks_give_the_theme_rows_results(
     """The embedded store counts themes from its masks (cxdata.voc.masked); a warehouse
     reads the theme rows. Both give the same frames, empty ones included."""
     store, _ = voc_store
-    assert masked.theme_counts(store, store.responses(), [], source) is not None
+    assert masked.theme_counts(store, impact.counted_rows(store, Filters()), [], source) is not None
     for f in NARROWED:
         from_masks = VIEWS[view](store, f, source)
         with monkeypatch.context() as m:
@@ -317,11 +317,12 @@ def test_the_taxonomy_fit_from_the_masks_equals_the_theme_rows(
     assert (from_masks.comments > 0) == (f is not NARROWED[-1])
 
 
-def test_the_fit_and_both_rankings_join_the_masks_once_and_never_serve_old_counts(
+def test_the_themes_views_join_the_masks_once_and_never_serve_old_counts(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The Themes view's taxonomy fit counts both sources' mask words; the impact ranking
-    of either source then reuses those counts (no second join), with frames equal to a
+    """The Themes view's taxonomy fit counts both sources' mask words, per language,
+    month and touchpoint; the impact ranking of either source, the monthly trend and the
+    touchpoint matrix then reuse those counts (no second join), with frames equal to a
     fresh count. A new snapshot (here an append) or a restriction is never served the
     counts of another."""
     store = connect(tmp_path)
@@ -348,11 +349,19 @@ def test_the_fit_and_both_rankings_join_the_masks_once_and_never_serve_old_count
     assert words == 2  # both sources' words, one join
     tax = impact.theme_impact(store, f, "taxonomy", TH)
     auto = impact.theme_impact(store, f, "auto", TH)
-    assert len(engine_calls) == 1, engine_calls  # both rankings from the fit's counts
+    trend = impact.theme_trend(store, f, "month", None, "taxonomy", TH)
+    matrix = impact.theme_matrix(store, f, "touchpoint", "auto", TH)
+    assert len(engine_calls) == 1, engine_calls  # all four from the fit's counts
     assert got_fit == fresh(lambda: fit.taxonomy_fit(store, f))
     for source, ranked in (("taxonomy", tax), ("auto", auto)):
         again = fresh(lambda s=source: impact.theme_impact(store, f, s, TH))
         pd.testing.assert_frame_equal(ranked, again)  # type: ignore[arg-type]
+    for view, call in ((trend, lambda: impact.theme_trend(store, f, "month", None, "taxonomy", TH)),
+                       (matrix, lambda: impact.theme_matrix(store, f, "touchpoint", "auto", TH))):
+        pd.testing.assert_frame_equal(view, fresh(call))  # type: ignore[arg-type]
+    engine_calls.clear()
+    impact.theme_trend(store, f, "week", None, "taxonomy", TH)  # other rows: counted
+    assert len(engine_calls) == 1
 
     engine_calls.clear()
     oslo = store.restricted({"region": ("Oslo",)})  # another reader: its own counts

@@ -77,7 +77,7 @@ def taxonomy_fit(store: Store, filters: Filters) -> TaxonomyFit:
                 unmatched.append(str(t["label"]))
     auto = ct.filter((ct.source == "auto") & ct.theme.isin(topic_ids) if topic_ids
                      else ibis.literal(False))  # fmt: skip
-    from_masks = _counts_from_masks(store, base, topic_ids)
+    from_masks = _counts_from_masks(store, impact.counted_rows(store, filters), topic_ids)
     by_lang = (_counts_by_language(base, ct, auto) if from_masks is None
                else from_masks[0])
     # largest first: the order the uncovered languages are named in
@@ -138,8 +138,8 @@ def _counts_from_masks(
         return None
     total = int((tax if len(tax) else bits)["word"].min())
     words = {total, *(int(w) for w in topics["word"])}
-    # the whole base (sentiment too), as the impact ranking counts it: the same rows
-    # counted, so the ranking of either source reuses these words' counts
+    # the rows the impact ranking, trend and matrix count (impact.counted_rows): their
+    # counts of these words come from this one join
     per = masked.mask_counts(store, base, ["voc_language"], sorted(words))
     word, mask = per["word"].to_numpy(), per["mask"].to_numpy()
     n = per["n"].to_numpy()

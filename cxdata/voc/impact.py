@@ -64,19 +64,45 @@ def analysed(store: Store, filters: Filters) -> ir.Table:
     """The base C: responses inside `filters` whose comment was analysed, with
     response_id, submitted_at, nps, touchpoint (when present), sentiment and the analysed
     language (`voc_language`)."""
+    t = responses(store, filters)
+    t = t.select(
+        "response_id", "submitted_at", "nps", *(["touchpoint"] if "touchpoint" in t.columns else [])
+    )
+    return _with_comments(store, t)
+
+
+def _with_comments(store: Store, t: ir.Table) -> ir.Table:
+    """`t` (with response_id) ⋈ the analysed comments: their sentiment and voc_language.
+    NoData when no themes are computed."""
     if not store.has(tables.COMMENTS):
         raise NoData(
             "no themes computed yet: run `python -m cxdata themes --rebuild` or "
             "press “Compute themes” on the Feedback page"
         )
-    t = responses(store, filters)
     v = store.table(tables.COMMENTS).select(
         response_id="response_id", sentiment="sentiment", voc_language="language"
     )
-    t = t.select(
-        "response_id", "submitted_at", "nps", *(["touchpoint"] if "touchpoint" in t.columns else [])
-    )
     return t.inner_join(v, "response_id")
+
+
+# Columns of counted_rows besides the dimension a theme matrix is drawn by.
+_COUNTED = ("response_id", "nps", "sentiment", "voc_language", "period")
+
+
+def counted_rows(
+    store: Store, filters: Filters, grain: str = "month", by: str | None = "touchpoint"
+) -> ir.Table:
+    """The analysed comments inside `filters` as the stored theme masks count them
+    (cxdata.voc.masked): response_id, nps, sentiment, voc_language, period (first day of
+    the `grain`: a GRAINS key) and `by` (a dimension; left out when None, when the
+    responses lack it or when it is one of those names). The Themes view's fit, ranking,
+    trend and matrix all count these rows with the defaults, so the first of them counts
+    every column in one join and the others reuse its counts. NoData as `analysed`."""
+    t = responses(store, filters)
+    dim = [by] if by is not None and by in t.columns and by not in _COUNTED else []
+    t = t.select(
+        "response_id", "nps", schema.period_start(t, GRAINS[grain]).name("period"), *dim)
+    return _with_comments(store, t).select(*_COUNTED, *dim)
 
 
 def mentions(store: Store, filters: Filters, source: str | None = None) -> ir.Table:
@@ -236,9 +262,9 @@ def theme_impact(
     a small "without" cannot be derived), sentiment_n, sentiment_mean."""
     th = _th(th)
     _check_source(source)
-    base = analysed(store, filters)
-    found = masked.theme_counts(store, base, ["voc_language"], source)
+    found = masked.theme_counts(store, counted_rows(store, filters), ["voc_language"], source)
     if found is None:
+        base = analysed(store, filters)
         total = _counts(base.aggregate(**_aggregates(base)), []).iloc[0]
         m = mentions(store, filters, source)
         grouped = _counts(
@@ -402,11 +428,10 @@ def theme_trend(
         raise UnknownName("granularity", grain, GRAINS)
     th = _th(th)
     _check_source(source)
-    base = analysed(store, filters)
-    t = responses(store, filters)
-    keyed = t.select("response_id", "nps", schema.period_start(t, GRAINS[grain]).name("period"))
-    found = masked.theme_counts(store, keyed, ["period"], source, themes)
+    found = masked.theme_counts(
+        store, counted_rows(store, filters, grain), ["period"], source, themes)
     if found is None:
+        base = analysed(store, filters)
         period = schema.period_start(base, GRAINS[grain]).name("period")
         totals = _counts(base.group_by(period).aggregate(**_aggregates(base)), [])
         m = mentions(store, filters, source)
@@ -456,7 +481,10 @@ def theme_matrix(
     th = _th(th)
     _check_source(source)
     t = responses(store, filters)
-    found = masked.theme_counts(store, t.select("response_id", "nps", by), [by], source)
+    rows = counted_rows(store, filters, by=by)
+    if by not in rows.columns:  # a dimension named as one of counted_rows' own columns
+        rows = t.select("response_id", "nps", by)
+    found = masked.theme_counts(store, rows, [by], source)
     if found is None:
         v = store.table(tables.COMMENTS).select("response_id")
         base = t.inner_join(v, "response_id").select("response_id", "nps", by)

@@ -24,6 +24,7 @@ import ibis
 import ibis.expr.types as ir
 import numpy as np
 import pandas as pd
+import sqlglot.expressions as sge
 
 from cxdata.metrics import measures_of
 from cxdata.store import Store
@@ -60,47 +61,60 @@ def _measures(df: pd.DataFrame) -> dict[str, np.ndarray]:
 def mask_counts(
     store: Store, base: ir.Table, keys: Sequence[str], words: Sequence[int]
 ) -> pd.DataFrame:
-    """The analysed answers of `base` (response_id, nps, the `keys` columns, and sentiment
-    when `base` has it: then summed) per (keys, word, mask) for the mask words `words`: n,
-    nps_n and the NPS base's counts (metric registry), sentiment_n and sentiment_sum if
-    summed. Rows in no particular order.
+    """The analysed answers of `base` per (keys, word, mask) for the mask words `words`:
+    n, nps_n and the NPS base's counts (metric registry), sentiment_n and sentiment_sum
+    when `base` has a sentiment column. Every other column of `base` than response_id,
+    nps and sentiment is a dimension, `keys` some of them: give only the columns to count
+    by (a timestamp would be a group per answer). Rows in no particular order. KeyError
+    when a key is not a dimension of `base`.
 
     Each word's rows are counted apart from the others', so they are kept per word, per
-    lake snapshot and per rows counted (the compiled SQL of `base`: its filters and the
-    restriction), and a later call asks the engine only for the words it lacks: the Themes
-    view's taxonomy fit counts both sources' words, and the impact ranking of either source
-    then joins nothing (one join of ~9M mask rows at 10M answers each)."""
+    lake snapshot, per rows counted (the compiled SQL of `base`: its filters and the
+    restriction) and per keys; a later call asks the engine only for the words it lacks.
+    When it asks, it also counts the same words per each other dimension column of `base`
+    alone, in the same query (one join): the Themes view gives its taxonomy fit, its
+    ranking, its trend and its matrix one base (cxdata.voc.impact.counted_rows) with the
+    language, the period and the matrix's dimension, so the join of the answers with
+    ~9M mask rows (at 10M answers) runs once for all four."""
     summed = ["sentiment"] if "sentiment" in base.columns else []
-    base = base.select(*dict.fromkeys(["response_id", "nps", *keys, *summed]))
+    dims = [c for c in base.columns if c not in ("response_id", "nps", *summed)]
+    unknown = [k for k in keys if k not in dims]
+    if unknown:
+        raise KeyError(f"keys not in the counted rows: {unknown}")
+    asked = tuple(keys)
     scope = store.read_scope()
     if scope is None:
-        return _counted(store, base, keys, words)
+        return _counted(store, base, [asked], words)[0]
     registry = tuple(m.name for m in measures_of("nps"))  # the count columns kept
-    rows = (*scope, ibis.to_sql(base, dialect="duckdb"), tuple(keys), registry)
-    missing = [int(w) for w in words if (*rows, int(w)) not in _PER_WORD]
+    rows = (*scope, ibis.to_sql(base, dialect="duckdb"), registry)
+    missing = [int(w) for w in words if (*rows, asked, int(w)) not in _PER_WORD]
     if missing:
-        fresh = _counted(store, base, keys, missing)
+        sets = [asked, *((d,) for d in dims if (d,) != asked)]
+        fresh = _counted(store, base, sets, missing)
         if store.read_scope() != scope:  # a write landed meanwhile: never mix two snapshots
-            return _counted(store, base, keys, words)
-        if len(_PER_WORD) + len(missing) > _PER_WORD_KEPT:
+            return _counted(store, base, [asked], words)[0]
+        if len(_PER_WORD) + len(missing) * len(sets) > _PER_WORD_KEPT:
             _PER_WORD.clear()
-        for w in missing:
-            _PER_WORD[(*rows, w)] = fresh[fresh["word"] == w].reset_index(drop=True)
-    parts = [_PER_WORD.get((*rows, int(w))) for w in words]
-    if any(p is None for p in parts):  # another session's call emptied the cache meanwhile
-        return _counted(store, base, keys, words)
-    return pd.concat(parts, ignore_index=True) if parts else _counted(store, base, keys, words)
+        for key_set, counts in zip(sets, fresh, strict=True):
+            for w in missing:
+                part = counts[counts["word"] == w].reset_index(drop=True)
+                _PER_WORD[(*rows, key_set, w)] = part
+    parts = [_PER_WORD.get((*rows, asked, int(w))) for w in words]
+    if not parts or any(p is None for p in parts):  # emptied by another session meanwhile
+        return _counted(store, base, [asked], words)[0]
+    return pd.concat(parts, ignore_index=True)
 
 
 _PER_WORD: dict[tuple[object, ...], pd.DataFrame] = {}  # (scope, rows, keys, word) → counts
-_PER_WORD_KEPT = 256  # entries of a few hundred rows each
+_PER_WORD_KEPT = 512  # entries of a few hundred rows each
 
 
 def _counted(
-    store: Store, base: ir.Table, keys: Sequence[str], words: Sequence[int]
-) -> pd.DataFrame:
-    """mask_counts from the engine: one join and one grouping (by NPS value too,
-    collapsed here)."""
+    store: Store, base: ir.Table, key_sets: Sequence[Sequence[str]], words: Sequence[int]
+) -> list[pd.DataFrame]:
+    """mask_counts from the engine, one frame per key set of `key_sets`: one join, and
+    one grouping per key set (by NPS value too, collapsed here). Several key sets are one
+    GROUPING SETS query over the join (only the embedded DuckDB stores masks)."""
     masks = store.table(tables.MASKS)
     masks = masks.filter(masks.word.isin([int(w) for w in words]))
     joined = base.inner_join(masks, "response_id")
@@ -108,7 +122,49 @@ def _counted(
     if "sentiment" in base.columns:
         aggs |= {"sentiment_n": joined.sentiment.count(),
                  "sentiment_sum": joined.sentiment.sum()}
-    df = joined.group_by([*keys, *_GROUP, "nps"]).aggregate(**aggs).to_pandas()
+    if len(key_sets) == 1:
+        return [_collapsed(joined.group_by([*key_sets[0], *_GROUP, "nps"]).aggregate(
+            **aggs).to_pandas(), key_sets[0])]
+    dims = list(dict.fromkeys(k for ks in key_sets for k in ks))
+    grouped = joined.group_by([*dims, *_GROUP, "nps"]).aggregate(**aggs)
+    sql = _grouping_sets(store.backend.compiler.to_sqlglot(grouped), dims, key_sets)
+    df = store.backend.con.execute(sql.sql(dialect="duckdb")).to_arrow_table().to_pandas()
+    # bit len(dims)-1-i of GROUPING_ID is set when dimension i is not grouped
+    ids = [sum(1 << (len(dims) - 1 - i) for i, d in enumerate(dims) if d not in ks)
+           for ks in key_sets]
+    marks = df["_set"].to_numpy()
+    return [_collapsed(df[marks == g].reset_index(drop=True), list(ks))
+            for g, ks in zip(ids, key_sets, strict=True)]
+
+
+def _grouping_sets(
+    tree: sge.Expr, dims: Sequence[str], key_sets: Sequence[Sequence[str]]
+) -> sge.Expr:
+    """The compiled GROUP BY (dims…, word, mask, nps) of _counted as GROUPING SETS, one
+    per key set with word, mask and nps, and its GROUPING_ID over the dims as `_set`:
+    Ibis cannot express grouping sets. Only Ibis's own expressions are reused, so names
+    and filter values reach the SQL as Ibis quoted them. ValueError when the tree is not
+    the shape this expects."""
+    if not isinstance(tree, sge.Select) or not isinstance(tree.args.get("group"), sge.Group):
+        raise ValueError("not the grouped SELECT Ibis compiled when this was written")
+    named = {e.alias_or_name: (e.this if isinstance(e, sge.Alias) else e)
+             for e in tree.expressions}
+    if any(c not in named for c in (*dims, *_GROUP, "nps")):
+        raise ValueError("a grouping column is missing from the compiled SELECT")
+    always = [named[c] for c in (*_GROUP, "nps")]
+    sets = sge.GroupingSets(expressions=[
+        sge.Tuple(expressions=[e.copy() for e in (*(named[k] for k in ks), *always)])
+        for ks in key_sets
+    ])
+    marker = sge.GroupingId(expressions=[named[d].copy() for d in dims])
+    tree.set("expressions", [*tree.expressions, sge.alias_(marker, "_set", quoted=True)])
+    tree.set("group", sge.Group(grouping_sets=[sets]))
+    return tree
+
+
+def _collapsed(df: pd.DataFrame, keys: Sequence[str]) -> pd.DataFrame:
+    """Grouped rows per (keys, word, mask, NPS value) → per (keys, word, mask), with the
+    NPS base's counts."""
     values = _measures(df)
     parts = pd.DataFrame({**{k: df[k] for k in (*keys, *_GROUP)}, **values})
     return parts.groupby([*keys, *_GROUP], sort=False, dropna=False, as_index=False)[
@@ -122,8 +178,9 @@ def theme_counts(
     source: str | None,
     themes: Sequence[str] | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame] | None:
-    """(totals, per theme) counts of `base` — responses (response_id, nps, the `keys`
-    columns, and sentiment when it is to be summed) — restricted to the analysed comments:
+    """(totals, per theme) counts of `base` — responses (response_id, nps, the dimension
+    columns, `keys` among them, and sentiment when it is to be summed: mask_counts) —
+    restricted to the analysed comments:
     totals has one row per group of `keys` (n, nps_n, promoters, detractors, …), per
     theme one row per (theme, source, keys) with at least one mention, the same columns.
     `source` limits the themes to one source (None: all), `themes` to those names. Key
