@@ -156,6 +156,10 @@ CHECKED: dict[str, Call] = {
         s, impact.counted_rows(s, WIDEN), ["voc_language"], None),
     "cxdata.voc.masked.mask_counts": lambda s: masked.mask_counts(
         s, impact.counted_rows(s, WIDEN), ["voc_language"], [0, 1_000_000]),
+    # counted first (mask_counts never returns None), then read back as kept
+    "cxdata.voc.masked.kept_counts": lambda s: (masked.mask_counts(
+        s, impact.counted_rows(s, WIDEN), ["voc_language"], [0, 1_000_000]) is None
+        or masked.kept_counts(s, impact.counted_rows(s, WIDEN), ["voc_language"], [0, 1_000_000])),
     "cxdata.voc.persist.has_results": persist.has_results,
     "cxdata.voc.persist.pending_workload": persist.pending_workload,
     "cxdata.voc.fit.taxonomy_fit": lambda s: dataclasses.astuple(fit.taxonomy_fit(s, WIDEN))[:2],

@@ -13,7 +13,7 @@ from cxdata import schema
 from cxdata.errors import NoData, UnknownName
 from cxdata.filters import Filters
 from cxdata.store import Store, close, connect
-from cxdata.voc import persist, tables, verbatims
+from cxdata.voc import impact, persist, tables, verbatims
 
 
 @pytest.fixture(scope="module")
@@ -99,3 +99,57 @@ def test_unknown_theme_is_empty_and_no_results_is_an_error(store: Store, tmp_pat
     other.replace_table(schema.RESPONSES, voc_frame(20))
     with pytest.raises(NoData, match="themes --rebuild"):
         verbatims.theme_verbatims(other, Filters(), "delivery")
+
+
+def test_the_masks_give_the_theme_rows_pages_and_the_counts_pandas_gives(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On the embedded store a theme's comments are read from the stored masks and their
+    number from the counts the Themes view keeps (cxdata.voc.masked); a warehouse reads
+    the theme rows. Both give the same pages, and the totals a plain pandas count of the theme rows
+    gives, per filter, band, language and theme (taxonomy, automatic, unknown), for an
+    unrestricted and a restricted reader."""
+    frame = store.backend.table(schema.RESPONSES).to_pandas()
+    rows = store.backend.table(tables.THEMES).to_pandas()
+    langs = store.backend.table(tables.COMMENTS).to_pandas().set_index("response_id")["language"]
+    auto = str(rows.loc[rows["source"] == "auto", "theme"].iloc[0])
+    bands = {
+        "all": lambda nps: pd.Series(True, index=nps.index),
+        "detractors": lambda nps: (nps <= 6).fillna(False),
+        "passives": lambda nps: nps.between(7, 8).fillna(False),
+        "promoters": lambda nps: (nps >= 9).fillna(False),
+    }
+    cases = [
+        (Filters(), frame["region"].notna()),
+        (Filters.make(where={"region": ["Oslo"]}), frame["region"] == "Oslo"),
+        (Filters.make(pd.Timestamp("2025-02-01").date(), pd.Timestamp("2025-03-31").date()),
+         frame["submitted_at"].between("2025-02-01", "2025-03-31 23:59:59.999999")),
+    ]
+    reader = store.restricted({"region": ("Oslo", "Celje")})
+    shown, kept = [], []
+    real = verbatims.masked.kept_counts
+    monkeypatch.setattr(verbatims.masked, "kept_counts",
+                        lambda *a: kept.append(real(*a)) or kept[-1])
+    for who, seen in ((store, frame["region"].notna()), (reader, frame["region"] != "Skåne")):
+        for f, inside in cases:
+            impact.theme_impact(who, f)  # as the Themes view: its counts are kept
+            for theme in ("delivery", auto, "no-such-theme"):
+                ids = set(rows.loc[rows["theme"] == theme, "response_id"])
+                for band, lang in (("all", None), ("detractors", "en"), ("passives", None),
+                                   ("promoters", "sl")):
+                    chosen = frame[seen & inside & frame["response_id"].isin(ids)
+                                   & bands[band](frame["nps"].astype("Float64"))]
+                    if lang:
+                        chosen = chosen[chosen["response_id"].map(langs) == lang]
+                    got = verbatims.theme_verbatims(who, f, theme, 2, 10, band, lang)
+                    with monkeypatch.context() as m:
+                        m.setattr(verbatims.masked, "stored_bits", lambda s: None)
+                        rows_path = verbatims.theme_verbatims(who, f, theme, 2, 10, band, lang)
+                    assert (got.total, got.page, got.withheld) == (
+                        rows_path.total, rows_path.page, rows_path.withheld), (theme, band, lang)
+                    pd.testing.assert_frame_equal(got.rows, rows_path.rows)
+                    if not got.withheld:
+                        assert got.total == len(chosen), (theme, band, lang)
+                    shown.append(len(got.rows))
+    assert max(shown) == 10 and 0 in shown  # full second pages, and empty results
+    assert kept and all(k is not None for k in kept)  # every total from the kept counts

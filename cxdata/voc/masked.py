@@ -76,17 +76,12 @@ def mask_counts(
     ranking, its trend and its matrix one base (cxdata.voc.impact.counted_rows) with the
     language, the period and the matrix's dimension, so the join of the answers with
     ~9M mask rows (at 10M answers) runs once for all four."""
-    summed = ["sentiment"] if "sentiment" in base.columns else []
-    dims = [c for c in base.columns if c not in ("response_id", "nps", *summed)]
-    unknown = [k for k in keys if k not in dims]
-    if unknown:
-        raise KeyError(f"keys not in the counted rows: {unknown}")
+    dims = _dimensions(base, keys)
     asked = tuple(keys)
     scope = store.read_scope()
     if scope is None:
         return _counted(store, base, [asked], words)[0]
-    registry = tuple(m.name for m in measures_of("nps"))  # the count columns kept
-    rows = (*scope, ibis.to_sql(base, dialect="duckdb"), registry)
+    rows = _rows_key(scope, base)
     missing = [int(w) for w in words if (*rows, asked, int(w)) not in _PER_WORD]
     if missing:
         sets = [asked, *((d,) for d in dims if (d,) != asked)]
@@ -107,6 +102,39 @@ def mask_counts(
 
 _PER_WORD: dict[tuple[object, ...], pd.DataFrame] = {}  # (scope, rows, keys, word) → counts
 _PER_WORD_KEPT = 512  # entries of a few hundred rows each
+
+
+def kept_counts(
+    store: Store, base: ir.Table, keys: Sequence[str], words: Sequence[int]
+) -> pd.DataFrame | None:
+    """mask_counts if every word's counts are kept already (for this snapshot, these rows
+    and keys), else None without asking the engine: for a reader that has a cheaper
+    query of its own than counting every dimension of `base`."""
+    _dimensions(base, keys)
+    scope = store.read_scope()
+    if scope is None:
+        return None
+    rows = _rows_key(scope, base)
+    parts = [_PER_WORD.get((*rows, tuple(keys), int(w))) for w in words]
+    if not parts or any(p is None for p in parts):
+        return None
+    return pd.concat(parts, ignore_index=True)
+
+
+def _dimensions(base: ir.Table, keys: Sequence[str]) -> list[str]:
+    """The columns of `base` mask_counts groups by: all but response_id, nps, sentiment.
+    KeyError when a key is not one of them."""
+    dims = [c for c in base.columns if c not in ("response_id", "nps", "sentiment")]
+    unknown = [k for k in keys if k not in dims]
+    if unknown:
+        raise KeyError(f"keys not in the counted rows: {unknown}")
+    return dims
+
+
+def _rows_key(scope: tuple[object, ...], base: ir.Table) -> tuple[object, ...]:
+    """The part of a kept entry's key that names the rows counted and what is counted."""
+    registry = tuple(m.name for m in measures_of("nps"))  # the count columns kept
+    return (*scope, ibis.to_sql(base, dialect="duckdb"), registry)
 
 
 def _counted(

@@ -29,8 +29,8 @@ from cxdata.errors import UnknownName
 from cxdata.filters import Filters
 from cxdata.queries import responses
 from cxdata.store import Store
-from cxdata.voc import tables
-from cxdata.voc.impact import analysed
+from cxdata.voc import masked, tables
+from cxdata.voc.impact import analysed, counted_rows
 from cxdata.voc.sentiment import score_bands, sentiment_label
 
 BANDS: dict[str, str] = {
@@ -82,35 +82,45 @@ def theme_verbatims(
     newest first: submitted_at, nps, csat, band (score band: the primary sentiment label),
     language (analysed), touchpoint, sentiment (VADER compound or None), sentiment_label
     ("n/a" without a lexicon) and comment, as plain values. Withheld (no rows, total 0)
-    when comments_may_be_shown refuses the final narrowed set."""
+    when comments_may_be_shown refuses the final narrowed set.
+
+    On the embedded store the theme's comments are read from the stored theme masks, and
+    their number from the counts the Themes view keeps (cxdata.voc.masked): one ordered
+    LIMIT query, with the comments' sentiment joined to that page only."""
     check_page_size(page_size, MAX_PAGE_SIZE)
     t = responses(store, filters)
     analysed(store, filters)  # raises NoData when nothing was computed yet
     v = store.table(tables.COMMENTS).select("response_id", "sentiment", voc_language="language")
-    ct = store.table(tables.THEMES)
-    ct = ct.filter(ct.theme == theme).select("response_id").distinct()
-    m = t.inner_join(v, "response_id").inner_join(ct, "response_id")
-    preds = [p for p in (_band_filter(m, band),) if p is not None]
+    hits = _mentioning(store, theme)
+    if hits is None:  # no stored masks: the theme rows, of analysed comments only
+        ct = store.table(tables.THEMES)
+        hits = ct.filter(ct.theme == theme).select("response_id").semi_join(v, "response_id")
+    m = t.semi_join(hits, "response_id")  # (the masks hold analysed comments only)
+    in_band = _band_filter(m, band)
+    if in_band is not None:
+        m = m.filter(in_band)
     if language:
-        preds.append(m.voc_language == language)
-    m = m.filter(preds) if preds else m
-    cols = {c: m[c] for c in ("submitted_at", "nps", "csat", "touchpoint") if c in m.columns}
-    listed = m.select(
-        **cols,
-        language=m.voc_language,
-        sentiment=m.sentiment,
-        comment=m.comment,
-        _total=m.response_id.count().over(ibis.window()),  # the count in the same scan
-        _order=m.response_id,
-    ).order_by([ibis.desc("submitted_at"), "_order"])
+        m = m.semi_join(v.filter(v.voc_language == language), "response_id")
+    cols = [c for c in ("submitted_at", "nps", "csat", "touchpoint") if c in t.columns]
+    newest = [ibis.desc("submitted_at"), "response_id"]
+    listed = m.select("response_id", "submitted_at").order_by(newest)
 
     def page_of(number: int) -> pd.DataFrame:
-        return listed.limit(page_size, offset=(number - 1) * page_size).to_pandas()
+        # the page's ids first, then their rows: the comments are read for them only
+        ids = listed.limit(page_size, offset=(number - 1) * page_size).select("response_id")
+        rows = t.semi_join(ids, "response_id").left_join(v, "response_id")
+        return rows.select(
+            *cols, "response_id", language=rows.voc_language, sentiment=rows.sentiment,
+            comment=rows.comment,
+        ).order_by(newest).to_pandas()
 
-    asked = max(1, page)
-    got = page_of(asked)
-    # a page past the end has no rows to carry the count: ask for the count alone
-    total = int(got["_total"].iloc[0]) if len(got) else int(m.count().to_pyarrow().as_py())
+    total = _counted_total(store, filters, theme, band, language)
+    got = None
+    if total is None:  # the number in the same scan as the first page asked
+        asked = max(1, page)
+        got = page_of(asked)
+        total = (asked - 1) * page_size + len(got) if 0 < len(got) < page_size else int(
+            m.count().to_pyarrow().as_py())
     answers = total  # the final narrowed set: each of its answers has a comment of the theme
     withheld = not comments_may_be_shown(answers, bool(store.restrict))
     if withheld or total == 0:
@@ -118,10 +128,54 @@ def theme_verbatims(
             _empty(), 0 if withheld else total, answers, 1, page_size, withheld, theme=theme
         )
     clamped = clamped_page(page, total, page_size)
-    if clamped != asked:
+    if got is None or clamped != max(1, page):
         got = page_of(clamped)
-    rows = _rows(got.drop(columns=["_total", "_order"]))
+    rows = _rows(got.drop(columns=["response_id"]))
     return VerbatimPage(rows, total, answers, clamped, page_size, False, theme=theme)
+
+
+def _mentioning(store: Store, theme: str) -> ir.Table | None:
+    """response_id of each analysed comment mentioning `theme` (in either source), from
+    the stored theme masks; None when they are not stored (then read the theme rows)."""
+    bits = masked.stored_bits(store)
+    if bits is None:
+        return None
+    mk = store.table(tables.MASKS)
+    found = bits[bits["theme"] == theme]
+    tests = [(mk.word == int(r.word)) & (((mk.mask >> int(r.bit)) & 1) == 1)
+             for r in found.itertuples(index=False)]
+    return mk.filter(ibis.or_(*tests) if tests else ibis.literal(False)).select("response_id")
+
+
+def _counted_total(
+    store: Store, filters: Filters, theme: str, band: str, language: str | None
+) -> int | None:
+    """How many answers inside `filters` have an analysed comment mentioning `theme`, in
+    the score `band` and the analysed `language`, from the theme counts the Themes view
+    keeps (masked.kept_counts over impact.counted_rows: promoters and detractors are the
+    NPS bands, passives the rest of nps_n). None when they are not kept, the masks are
+    not stored or the theme is in more than one mask word (a comment in both would count
+    twice)."""
+    bits = masked.stored_bits(store)
+    found = None if bits is None else bits[bits["theme"] == theme]
+    if found is None or len(found) > 1:
+        return None
+    if found.empty:
+        return 0
+    word, bit = int(found["word"].iloc[0]), int(found["bit"].iloc[0])
+    per = masked.kept_counts(store, counted_rows(store, filters), ["voc_language"], [word])
+    if per is None:  # not counted by the view: a count of this theme alone is cheaper
+        return None
+    per = per[((per["mask"].to_numpy(dtype="int64") >> bit) & 1) == 1]
+    if language:
+        per = per[per["voc_language"] == language]
+    counts = {
+        "all": per["n"],
+        "promoters": per["promoters"],
+        "detractors": per["detractors"],
+        "passives": per["nps_n"] - per["promoters"] - per["detractors"],
+    }
+    return int(counts[band].sum())
 
 
 def _rows(frame: pd.DataFrame) -> pd.DataFrame:
