@@ -319,7 +319,8 @@ from cxdata.importing.errors import UnreadableFile
 from cxdata.importing.readers import Source, read_source
 
 seeds = [(Path(p).suffix, Path(p).read_bytes()) for p in sys.argv[4:]]
-folder = Path(tempfile.mkdtemp())
+kept = tempfile.TemporaryDirectory()  # deleted when this process ends
+folder = Path(kept.name)
 runs = int(sys.argv[3])
 fuzz = settings(max_examples=runs, deadline=None, database=None, derandomize=True,
                 suppress_health_check=list(HealthCheck))

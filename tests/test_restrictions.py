@@ -179,18 +179,18 @@ def _written(store: Store) -> bytes:
 
 
 def _import_csv(store: Store, mode: str = "append") -> Any:
-    folder = Path(tempfile.mkdtemp(prefix="cx-writer-"))
-    csv = folder / "one.csv"
-    csv.write_text("response_id,date,nps\nw-1,2026-01-05,9\n")
-    return load.import_file(store, csv, mode=mode)
+    with tempfile.TemporaryDirectory(prefix="cx-writer-") as folder:
+        csv = Path(folder) / "one.csv"
+        csv.write_text("response_id,date,nps\nw-1,2026-01-05,9\n")
+        return load.import_file(store, csv, mode=mode)
 
 
 def _import_source(store: Store) -> Any:
-    folder = Path(tempfile.mkdtemp(prefix="cx-writer-"))
-    csv = folder / "two.csv"
-    csv.write_text("response_id,date,nps\nw-2,2026-01-06,7\n")
-    source, mapping = load.read_with_mapping(store, csv)
-    return load.import_source(store, source, mapping)
+    with tempfile.TemporaryDirectory(prefix="cx-writer-") as folder:
+        csv = Path(folder) / "two.csv"
+        csv.write_text("response_id,date,nps\nw-2,2026-01-06,7\n")
+        source, mapping = load.read_with_mapping(store, csv)
+        return load.import_source(store, source, mapping)
 
 
 # Functions that write, with the action each needs (cxdata.roles): a restricted Store and

@@ -57,11 +57,19 @@ def assert_masks_restate_themes(store: Store) -> None:
     }
     got = {
         (r, s, t)
-        for r, w, m in masks.itertuples(index=False)
+        for r, w, m in masks[["response_id", "word", "mask"]].itertuples(index=False)
         for s, t, b in themes_of[w]
         if (m >> b) & 1
     }
     assert got == set(map(tuple, themes[["response_id", "source", "theme"]].to_numpy()))
+    # each row carries its comment's analysed language and sentiment
+    comments = rows(store, tables.COMMENTS).set_index("response_id")
+    pd.testing.assert_series_equal(
+        masks["voc_language"], comments.loc[masks["response_id"], "language"].reset_index(
+            drop=True), check_names=False)
+    pd.testing.assert_series_equal(
+        masks["sentiment"], comments.loc[masks["response_id"], "sentiment"].reset_index(
+            drop=True), check_names=False)
 
 
 def test_compute_stores_every_comment_with_progress(store: Store) -> None:
@@ -95,6 +103,39 @@ def test_update_derives_the_masks_of_themes_stored_before_them(store: Store) -> 
     snapshot = store.refresh()
     persist.update_themes(store)  # derived once: a second update writes nothing
     assert store.refresh() == snapshot
+
+
+def test_masks_without_the_comments_columns_count_the_same_and_are_derived_again(
+    store: Store,
+) -> None:
+    """Masks derived before they carried the comments' language and sentiment (three
+    columns) are read with the comments and give the same theme views; `themes --update`
+    derives them again with those columns."""
+    from cxdata.store import WriteOp
+    from cxdata.voc import fit, masked
+
+    persist.compute_themes(store)
+    f = Filters.make(where={"region": ["Oslo", "Celje"]})
+
+    def views() -> list[object]:
+        masked._PER_WORD.clear()
+        return [impact.theme_impact(store, f), impact.theme_trend(store, f, "week"),
+                impact.theme_matrix(store, f), fit.taxonomy_fit(store, f)]
+
+    now = views()
+    store.apply([WriteOp.sql(f'ALTER TABLE "{tables.MASKS}" DROP COLUMN {c}')
+                 for c in ("voc_language", "sentiment")])
+    assert "voc_language" not in store.table(tables.MASKS).columns
+    assert tables.COMMENTS in str(ibis.to_sql(impact.counted_rows(store, f)))  # joined
+    for got, expected in zip(views(), now, strict=True):
+        if isinstance(got, pd.DataFrame):
+            pd.testing.assert_frame_equal(got, expected)  # type: ignore[arg-type]
+        else:
+            assert got == expected
+    assert persist.update_themes(store).comments == 0
+    assert "voc_language" in store.table(tables.MASKS).columns
+    assert tables.COMMENTS not in str(ibis.to_sql(impact.counted_rows(store, f)))
+    assert_masks_restate_themes(store)
 
 
 def test_missing_languages_are_filled_and_given_ones_kept(tmp_path: Path) -> None:

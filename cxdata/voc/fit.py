@@ -123,14 +123,15 @@ def taxonomy_fit(store: Store, filters: Filters) -> TaxonomyFit:
 
 
 def _counts_from_masks(
-    store: Store, base: ir.Table, topic_ids: list[str]
+    store: Store, base: ir.Table | None, topic_ids: list[str]
 ) -> tuple[pd.DataFrame, dict[str, int]] | None:
     """What _counts_by_language gives, and the mentions of each automatic theme in
-    `topic_ids`, from one grouping of `base` ⋈ the stored masks (cxdata.voc.masked). None
-    when the masks are not stored, or the taxonomy's or those themes' bits span more than
-    one word (then "with any of them" is not one mask test)."""
+    `topic_ids`, from one grouping of `base`, the answers with their stored masks
+    (impact.counted_rows; cxdata.voc.masked). None when the masks are not stored, or the
+    taxonomy's or those themes' bits span more than one word (then "with any of them" is
+    not one mask test)."""
     bits = masked.stored_bits(store)
-    if bits is None:
+    if bits is None or base is None:
         return None
     tax = bits[bits["source"] == "taxonomy"]
     topics = bits[(bits["source"] == "auto") & bits["theme"].isin(topic_ids)]

@@ -86,23 +86,32 @@ def _with_comments(store: Store, t: ir.Table) -> ir.Table:
 
 
 # Columns of counted_rows besides the dimension a theme matrix is drawn by.
-_COUNTED = ("response_id", "nps", "sentiment", "voc_language", "period")
+_COUNTED = ("response_id", "nps", "sentiment", "voc_language", "period", "word", "mask")
 
 
 def counted_rows(
     store: Store, filters: Filters, grain: str = "month", by: str | None = "touchpoint"
-) -> ir.Table:
-    """The analysed comments inside `filters` as the stored theme masks count them
-    (cxdata.voc.masked): response_id, nps, sentiment, voc_language, period (first day of
-    the `grain`: a GRAINS key) and `by` (a dimension; left out when None, when the
-    responses lack it or when it is one of those names). The Themes view's fit, ranking,
-    trend and matrix all count these rows with the defaults, so the first of them counts
-    every column in one join and the others reuse its counts. NoData as `analysed`."""
+) -> ir.Table | None:
+    """The analysed comments inside `filters` with their stored theme masks, as
+    cxdata.voc.masked counts them: one row per (answer, mask word) with response_id, nps,
+    sentiment, voc_language, period (first day of the `grain`: a GRAINS key), word, mask
+    and `by` (a dimension; left out when None, when the responses lack it or when it is
+    one of those names). None when the masks are not stored: read the theme rows. The
+    Themes view's fit, ranking, trend and matrix all count these rows with the defaults,
+    so the first of them counts every column in one join and the others reuse its counts.
+    NoData as `analysed`."""
+    if masked.stored_bits(store) is None:
+        analysed(store, filters)  # NoData when nothing was computed yet
+        return None
     t = responses(store, filters)
     dim = [by] if by is not None and by in t.columns and by not in _COUNTED else []
     t = t.select(
         "response_id", "nps", schema.period_start(t, GRAINS[grain]).name("period"), *dim)
-    return _with_comments(store, t).select(*_COUNTED, *dim)
+    masks = store.table(tables.MASKS)
+    if not {"voc_language", "sentiment"} <= set(masks.columns):  # derived before them
+        t = _with_comments(store, t)
+        masks = masks.select("response_id", "word", "mask")
+    return t.inner_join(masks, "response_id").select(*_COUNTED, *dim)
 
 
 def mentions(store: Store, filters: Filters, source: str | None = None) -> ir.Table:
@@ -262,7 +271,8 @@ def theme_impact(
     a small "without" cannot be derived), sentiment_n, sentiment_mean."""
     th = _th(th)
     _check_source(source)
-    found = masked.theme_counts(store, counted_rows(store, filters), ["voc_language"], source)
+    rows = counted_rows(store, filters)
+    found = None if rows is None else masked.theme_counts(store, rows, ["voc_language"], source)
     if found is None:
         base = analysed(store, filters)
         total = _counts(base.aggregate(**_aggregates(base)), []).iloc[0]
@@ -428,8 +438,8 @@ def theme_trend(
         raise UnknownName("granularity", grain, GRAINS)
     th = _th(th)
     _check_source(source)
-    found = masked.theme_counts(
-        store, counted_rows(store, filters, grain), ["period"], source, themes)
+    rows = counted_rows(store, filters, grain)
+    found = None if rows is None else masked.theme_counts(store, rows, ["period"], source, themes)
     if found is None:
         base = analysed(store, filters)
         period = schema.period_start(base, GRAINS[grain]).name("period")
@@ -482,9 +492,9 @@ def theme_matrix(
     _check_source(source)
     t = responses(store, filters)
     rows = counted_rows(store, filters, by=by)
-    if by not in rows.columns:  # a dimension named as one of counted_rows' own columns
-        rows = t.select("response_id", "nps", by)
-    found = masked.theme_counts(store, rows, [by], source)
+    # (a dimension named as one of counted_rows' own columns is read from the theme rows)
+    found = None if rows is None or by not in rows.columns else masked.theme_counts(
+        store, rows, [by], source)
     if found is None:
         v = store.table(tables.COMMENTS).select("response_id")
         base = t.inner_join(v, "response_id").select("response_id", "nps", by)

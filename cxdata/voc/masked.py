@@ -9,7 +9,9 @@ keeps every analysed comment's themes as bits of int64 words (cxdata.voc.tables 
 MASKS, derived in the same transaction as every write of the theme rows), once per word
 even with no theme. So one grouping of the responses ⋈ MASKS by (keys, word, mask, NPS)
 gives both: C is the rows of any one word, a theme's mentions the rows of its word whose
-mask has its bit. A few thousand groups come back; the themes are counted from them here.
+mask has its bit. MASKS also holds each comment's analysed language and sentiment, so the
+comments are not joined at all. A few thousand groups come back; the themes are counted
+from them here.
 
 The counts equal those from the theme rows (tests/test_voc_impact.py runs both): a
 comment's theme rows are unique per (theme, source), and a theme row's language is its
@@ -63,10 +65,11 @@ def mask_counts(
 ) -> pd.DataFrame:
     """The analysed answers of `base` per (keys, word, mask) for the mask words `words`:
     n, nps_n and the NPS base's counts (metric registry), sentiment_n and sentiment_sum
-    when `base` has a sentiment column. Every other column of `base` than response_id,
-    nps and sentiment is a dimension, `keys` some of them: give only the columns to count
-    by (a timestamp would be a group per answer). Rows in no particular order. KeyError
-    when a key is not a dimension of `base`.
+    when `base` has a sentiment column. `base`: one row per (answer, mask word) with
+    response_id, nps, word and mask (cxdata.voc.impact.counted_rows); every other column
+    than those and sentiment is a dimension, `keys` some of them: give only the columns to
+    count by (a timestamp would be a group per answer). Rows in no particular order.
+    KeyError when a key is not a dimension of `base`.
 
     Each word's rows are counted apart from the others', so they are kept per word, per
     lake snapshot, per rows counted (the compiled SQL of `base`: its filters and the
@@ -124,7 +127,7 @@ def kept_counts(
 def _dimensions(base: ir.Table, keys: Sequence[str]) -> list[str]:
     """The columns of `base` mask_counts groups by: all but response_id, nps, sentiment.
     KeyError when a key is not one of them."""
-    dims = [c for c in base.columns if c not in ("response_id", "nps", "sentiment")]
+    dims = [c for c in base.columns if c not in ("response_id", "nps", "sentiment", *_GROUP)]
     unknown = [k for k in keys if k not in dims]
     if unknown:
         raise KeyError(f"keys not in the counted rows: {unknown}")
@@ -140,12 +143,10 @@ def _rows_key(scope: tuple[object, ...], base: ir.Table) -> tuple[object, ...]:
 def _counted(
     store: Store, base: ir.Table, key_sets: Sequence[Sequence[str]], words: Sequence[int]
 ) -> list[pd.DataFrame]:
-    """mask_counts from the engine, one frame per key set of `key_sets`: one join, and
-    one grouping per key set (by NPS value too, collapsed here). Several key sets are one
-    GROUPING SETS query over the join (only the embedded DuckDB stores masks)."""
-    masks = store.table(tables.MASKS)
-    masks = masks.filter(masks.word.isin([int(w) for w in words]))
-    joined = base.inner_join(masks, "response_id")
+    """mask_counts from the engine, one frame per key set of `key_sets`: `base`'s rows of
+    `words`, one grouping per key set (by NPS value too, collapsed here). Several key sets
+    are one GROUPING SETS query (only the embedded DuckDB stores masks)."""
+    joined = base.filter(base.word.isin([int(w) for w in words]))
     aggs: dict[str, ir.Value] = {"n": joined.count()}
     if "sentiment" in base.columns:
         aggs |= {"sentiment_n": joined.sentiment.count(),
@@ -206,9 +207,9 @@ def theme_counts(
     source: str | None,
     themes: Sequence[str] | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame] | None:
-    """(totals, per theme) counts of `base` — responses (response_id, nps, the dimension
-    columns, `keys` among them, and sentiment when it is to be summed: mask_counts) —
-    restricted to the analysed comments:
+    """(totals, per theme) counts of `base` — the analysed answers with their masks
+    (response_id, nps, word, mask, the dimension columns, `keys` among them, and sentiment
+    when it is to be summed: mask_counts, cxdata.voc.impact.counted_rows):
     totals has one row per group of `keys` (n, nps_n, promoters, detractors, …), per
     theme one row per (theme, source, keys) with at least one mention, the same columns.
     `source` limits the themes to one source (None: all), `themes` to those names. Key

@@ -641,18 +641,23 @@ WITH hit AS (
   SELECT t.response_id, b.word, bit_or(CAST(1 AS BIGINT) << b.bit) AS mask
   FROM "{tables.THEMES}" AS t JOIN "{tables.BITS}" AS b USING (source, theme)
   GROUP BY t.response_id, b.word)
-SELECT c.response_id, w.word, coalesce(hit.mask, 0) AS mask
-FROM (SELECT DISTINCT response_id FROM "{tables.COMMENTS}") AS c
+SELECT c.response_id, w.word, coalesce(hit.mask, 0) AS mask, c.language AS voc_language,
+  c.sentiment
+FROM "{tables.COMMENTS}" AS c
 CROSS JOIN (SELECT DISTINCT word FROM "{tables.BITS}") AS w
 LEFT JOIN hit ON hit.response_id = c.response_id AND hit.word = w.word
 """
 
 
 def _masks_missing(store: Store) -> bool:
-    """Whether an embedded store holds themes but not the masks derived from them (its
-    themes were stored by a release before the masks; key drivers then reads the theme
-    rows, several times slower at 10M answers)."""
-    return store.is_embedded and not (store.has(tables.BITS) and store.has(tables.MASKS))
+    """Whether an embedded store holds themes but not the masks derived from them, or
+    masks without the comments' columns (its themes were stored by a release before
+    them; key drivers then reads the theme rows, the theme views join the comments)."""
+    if not store.is_embedded:
+        return False
+    if not (store.has(tables.BITS) and store.has(tables.MASKS)):
+        return True
+    return not set(tables.SCHEMAS[tables.MASKS].names) <= set(store.table(tables.MASKS).columns)
 
 
 def _mask_ops(store: Store) -> list[WriteOp]:

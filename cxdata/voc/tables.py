@@ -13,7 +13,10 @@
 - BITS (`voc_theme_bits`): each stored (source, theme) numbered — word, bit (< MASK_BITS);
   a source's themes take words of their own, so one source's first 62 themes share one;
 - MASKS (`voc_theme_masks`): one row per (analysed comment, word) — response_id, word,
-  mask (the sum of 2**bit over the comment's themes in that word; 0: none of them).
+  mask (the sum of 2**bit over the comment's themes in that word; 0: none of them), and
+  the comment's voc_language and sentiment (COMMENTS' language and sentiment, so the
+  theme counts join the responses with MASKS alone; stores derived before hold only the
+  first three and are read with COMMENTS).
   BITS and MASKS restate THEMES ⋈ COMMENTS so that key drivers is one join and one
   grouping; they are derived in the same transaction as every write of THEMES (embedded
   store only: a warehouse never has them and key drivers reads THEMES itself).
@@ -66,7 +69,10 @@ SCHEMAS: dict[str, pa.Schema] = {
         ("source", pa.string()), ("theme", pa.string()), ("word", pa.int64()),
         ("bit", pa.int64()),
     ]),
-    MASKS: pa.schema([("response_id", pa.string()), ("word", pa.int64()), ("mask", pa.int64())]),
+    MASKS: pa.schema([
+        ("response_id", pa.string()), ("word", pa.int64()), ("mask", pa.int64()),
+        ("voc_language", pa.string()), ("sentiment", pa.float64()),
+    ]),
 }  # fmt: skip
 
 

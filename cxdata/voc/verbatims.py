@@ -163,7 +163,8 @@ def _counted_total(
     if found.empty:
         return 0
     word, bit = int(found["word"].iloc[0]), int(found["bit"].iloc[0])
-    per = masked.kept_counts(store, counted_rows(store, filters), ["voc_language"], [word])
+    rows = counted_rows(store, filters)
+    per = None if rows is None else masked.kept_counts(store, rows, ["voc_language"], [word])
     if per is None:  # not counted by the view: a count of this theme alone is cheaper
         return None
     per = per[((per["mask"].to_numpy(dtype="int64") >> bit) & 1) == 1]
