@@ -373,20 +373,31 @@ class Store:
         # hidden. A key "<dataset>:<dimension>" is that dataset's own restriction from the
         # access file (cxdata.access), standing in for the dimensions the dataset lacks.
         from cxdata.annotations import ANNOTATIONS
-        from cxdata.voc.tables import BITS, RUNS, TOPIC_TERMS, TOPICS  # the theme tables
+        from cxdata.voc.tables import (  # the theme tables
+            BITS,
+            COMMENTS,
+            MASKS,
+            RUNS,
+            THEMES,
+            TOPIC_TERMS,
+            TOPICS,
+        )
 
         if name == RUNS:  # the log of theme runs: when, which kind and taxonomy; never its
             return table.select(  # counts, which span all rows
                 *(c for c in ("run_at", "kind", "taxonomy") if c in table.columns)
             )
         own = any(k.rpartition(":")[0] == name for k in self.restrict)
+        # a comment's analysed language is not its response's `language`: the rows of a
+        # comment are visible with their response, whatever their own columns are called
+        of_a_response = name in (COMMENTS, THEMES, MASKS)
         preds: list[ir.BooleanValue] = []
         via_responses = hidden = False
         for key, values in self.restrict.items():
             dataset, _, dim = key.rpartition(":")
             if dataset and dataset != name:
                 continue  # another dataset's own restriction
-            if dim in table.columns:
+            if dim in table.columns and not (of_a_response and not dataset):
                 preds.append(in_list(table[dim], values))
             elif dataset:
                 hidden = True  # its own restriction names a column it does not have

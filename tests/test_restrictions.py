@@ -55,7 +55,7 @@ from cxdata.notify.render import no_charts
 from cxdata.roles import ROLES, AccessDenied, role_allows
 from cxdata.store import Store, WriteOp, close, connect
 from cxdata.targets import Targets
-from cxdata.voc import catalogue, fit, impact, masked, persist, taxonomy, verbatims
+from cxdata.voc import catalogue, fit, impact, masked, persist, tables, taxonomy, verbatims
 
 RESTRICT = {"country": ("Norway",)}
 END = dt.date(2026, 6, 30)
@@ -156,6 +156,7 @@ CHECKED: dict[str, Call] = {
         s, impact.counted_rows(s, WIDEN), ["voc_language"], None),
     "cxdata.voc.masked.mask_counts": lambda s: masked.mask_counts(
         s, impact.counted_rows(s, WIDEN), ["voc_language"], [0, 1_000_000]),
+    "cxdata.voc.masked.comments_unique": masked.comments_unique,
     # counted first (mask_counts never returns None), then read back as kept
     "cxdata.voc.masked.kept_counts": lambda s: (masked.mask_counts(
         s, impact.counted_rows(s, WIDEN), ["voc_language"], [0, 1_000_000]) is None
@@ -561,3 +562,36 @@ def test_small_table_sees_another_process_write_without_a_refresh(tmp_path: Path
     subprocess.run([sys.executable, "-c", code, str(tmp_path)], cwd=ROOT, check=True,
                    timeout=120)  # fmt: skip
     assert len(store.small_table(schema.RESPONSES)) == 700  # no refresh() in between
+
+
+def test_a_language_restriction_is_the_responses_language_in_every_theme_view(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A comment's analysed language is not its response's `language` (Swedish text on a
+    response recorded as English): a reader restricted on `language` sees the comments of
+    the responses in that language, counted the same from the masks, from the theme rows
+    and by pandas, and a comment page lists what its total says."""
+    from test_voc_impact import voc_frame
+
+    frame = voc_frame(1_200, seed=4)
+    frame["language"] = frame["language"].where(frame["comment"].isna(), "en")
+    s = connect(tmp_path)
+    s.replace_table(schema.RESPONSES, frame)
+    persist.compute_themes(s)
+    analysed = s.backend.table(tables.COMMENTS).to_pandas()
+    assert set(analysed["language"]) - {"en"}  # some comments analysed in another language
+    reader = s.restricted({"language": ("en",)})
+    seen = set(frame.loc[frame["language"] == "en", "response_id"]) & set(analysed["response_id"])
+    from_masks = impact.theme_impact(reader, Filters())
+    with monkeypatch.context() as m:
+        m.setattr(masked, "stored_bits", lambda s: None)
+        from_rows = impact.theme_impact(reader, Filters())
+        assert int(impact.voc_languages(reader, Filters())["comments"].sum()) == len(seen)
+    pd.testing.assert_frame_equal(from_masks, from_rows)
+    assert int(from_masks["comments"].iloc[0]) == len(seen)
+    other = sorted(set(analysed["language"].dropna()) - {"en"})[0]
+    page = verbatims.theme_verbatims(reader, Filters(), "delivery", 1, 100, language=other)
+    listed = sum(len(verbatims.theme_verbatims(reader, Filters(), "delivery", p, 100,
+                                               language=other).rows)
+                 for p in range(1, page.pages + 1))
+    assert page.total == listed > 0

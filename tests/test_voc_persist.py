@@ -423,3 +423,36 @@ def test_a_repeated_response_id_takes_the_in_memory_path(tmp_path: Path) -> None
     assert not themes.duplicated(["response_id", "theme"]).any()
     assert (themes["response_id"] == first["response_id"]).sum() >= 1
     close(tmp_path)
+
+
+def test_repeated_response_ids_keep_one_mask_row_per_id_and_views_read_the_theme_rows(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A store written with a repeated response_id (an import refuses one; the API does
+    not): the masks keep one row per id and word, so key drivers counts each answer once
+    (as from the theme rows), and the theme views read the theme rows, whose counts and
+    comment pages agree with each other."""
+    from cxdata import drivers
+    from cxdata.voc import masked, verbatims
+
+    frame = voc_frame(1_200, seed=9)
+    again = frame.sample(80, random_state=1).assign(
+        nps=pd.Series(np.random.default_rng(2).integers(0, 11, 80), dtype="Int8").to_numpy())
+    s = connect(tmp_path)
+    s.replace_table(schema.RESPONSES, pd.concat([frame, again], ignore_index=True))
+    persist.compute_themes(s)
+    masks = rows(s, tables.MASKS)
+    assert not masks.duplicated(["response_id", "word"]).any()
+    assert not masked.comments_unique(s) and impact.counted_rows(s, Filters()) is None
+    real = drivers._stored_mask_counts
+    stored = drivers.key_drivers(s, Filters(), "nps", bootstrap=30, seed=2, min_n=20)
+    monkeypatch.setattr(drivers, "_stored_mask_counts", lambda *a: None)
+    computed = drivers.key_drivers(s, Filters(), "nps", bootstrap=30, seed=2, min_n=20)
+    monkeypatch.setattr(drivers, "_stored_mask_counts", real)
+    pd.testing.assert_frame_equal(stored.drivers, computed.drivers)
+    assert stored.n == computed.n
+    impact.theme_impact(s, Filters())  # as the Themes view, before a comment page
+    page = verbatims.theme_verbatims(s, Filters(), "delivery", 1, 100)
+    listed = sum(len(verbatims.theme_verbatims(s, Filters(), "delivery", p, 100).rows)
+                 for p in range(1, page.pages + 1))
+    assert page.total == listed > 0

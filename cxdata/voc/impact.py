@@ -87,6 +87,7 @@ def _with_comments(store: Store, t: ir.Table) -> ir.Table:
 
 # Columns of counted_rows besides the dimension a theme matrix is drawn by.
 _COUNTED = ("response_id", "nps", "sentiment", "voc_language", "period", "word", "mask")
+_RESERVED = (*_COUNTED, masked.GROUPING_ID)  # names a matrix's dimension cannot take here
 
 
 def counted_rows(
@@ -96,15 +97,16 @@ def counted_rows(
     cxdata.voc.masked counts them: one row per (answer, mask word) with response_id, nps,
     sentiment, voc_language, period (first day of the `grain`: a GRAINS key), word, mask
     and `by` (a dimension; left out when None, when the responses lack it or when it is
-    one of those names). None when the masks are not stored: read the theme rows. The
+    one of those names). None when the masks are not stored or a response_id repeats
+    among the comments (masked.comments_unique): read the theme rows. The
     Themes view's fit, ranking, trend and matrix all count these rows with the defaults,
     so the first of them counts every column in one join and the others reuse its counts.
     NoData as `analysed`."""
-    if masked.stored_bits(store) is None:
+    if not masked.comments_unique(store):  # no masks, or a response_id repeats
         analysed(store, filters)  # NoData when nothing was computed yet
         return None
     t = responses(store, filters)
-    dim = [by] if by is not None and by in t.columns and by not in _COUNTED else []
+    dim = [by] if by is not None and by in t.columns and by not in _RESERVED else []
     t = t.select(
         "response_id", "nps", schema.period_start(t, GRAINS[grain]).name("period"), *dim)
     masks = store.table(tables.MASKS)
@@ -493,7 +495,7 @@ def theme_matrix(
     t = responses(store, filters)
     rows = counted_rows(store, filters, by=by)
     # (a dimension named as one of counted_rows' own columns is read from the theme rows)
-    found = None if rows is None or by not in rows.columns else masked.theme_counts(
+    found = None if rows is None or by in _RESERVED else masked.theme_counts(
         store, rows, [by], source)
     if found is None:
         v = store.table(tables.COMMENTS).select("response_id")

@@ -28,11 +28,40 @@ import numpy as np
 import pandas as pd
 import sqlglot.expressions as sge
 
+from cxdata.errors import CxError
 from cxdata.metrics import measures_of
 from cxdata.store import Store
 from cxdata.voc import tables
 
 _GROUP = ("word", "mask")
+GROUPING_ID = "_grouping_id"  # a column of the grouped result: never a dimension's name
+
+
+def comments_unique(store: Store) -> bool:
+    """Whether no response_id repeats among the analysed comments this Store sees: then
+    each has one row per mask word, and its language and sentiment in the masks are its
+    comment's. Always so for comments of imported responses (an import refuses a repeated
+    id); a store written otherwise may repeat one, and the theme views then read the theme
+    rows (cxdata.voc.impact.counted_rows). Compared as row counts (the masks hold one row
+    per distinct id and word), kept per lake snapshot and restriction."""
+    bits = stored_bits(store)
+    if bits is None:
+        return False
+    scope = store.read_scope()
+    if scope is not None and scope in _UNIQUE:
+        return _UNIQUE[scope]
+    masks = store.table(tables.MASKS)
+    word = int(bits["word"].min())
+    unique = bool(int(store.table(tables.COMMENTS).count().to_pyarrow().as_py())
+                  == int(masks.filter(masks.word == word).count().to_pyarrow().as_py()))
+    if scope is not None and store.read_scope() == scope:
+        if len(_UNIQUE) >= _PER_WORD_KEPT:
+            _UNIQUE.clear()
+        _UNIQUE[scope] = unique
+    return unique
+
+
+_UNIQUE: dict[tuple[object, ...], bool] = {}  # read scope → comments_unique
 
 
 def stored_bits(store: Store) -> pd.DataFrame | None:
@@ -161,7 +190,7 @@ def _counted(
     # bit len(dims)-1-i of GROUPING_ID is set when dimension i is not grouped
     ids = [sum(1 << (len(dims) - 1 - i) for i, d in enumerate(dims) if d not in ks)
            for ks in key_sets]
-    marks = df["_set"].to_numpy()
+    marks = df[GROUPING_ID].to_numpy()
     return [_collapsed(df[marks == g].reset_index(drop=True), list(ks))
             for g, ks in zip(ids, key_sets, strict=True)]
 
@@ -170,7 +199,7 @@ def _grouping_sets(
     tree: sge.Expr, dims: Sequence[str], key_sets: Sequence[Sequence[str]]
 ) -> sge.Expr:
     """The compiled GROUP BY (dims…, word, mask, nps) of _counted as GROUPING SETS, one
-    per key set with word, mask and nps, and its GROUPING_ID over the dims as `_set`:
+    per key set with word, mask and nps, and its GROUPING_ID over the dims as GROUPING_ID:
     Ibis cannot express grouping sets. Only Ibis's own expressions are reused, so names
     and filter values reach the SQL as Ibis quoted them. ValueError when the tree is not
     the shape this expects."""
@@ -186,7 +215,7 @@ def _grouping_sets(
         for ks in key_sets
     ])
     marker = sge.GroupingId(expressions=[named[d].copy() for d in dims])
-    tree.set("expressions", [*tree.expressions, sge.alias_(marker, "_set", quoted=True)])
+    tree.set("expressions", [*tree.expressions, sge.alias_(marker, GROUPING_ID, quoted=True)])
     tree.set("group", sge.Group(grouping_sets=[sets]))
     return tree
 
@@ -215,6 +244,22 @@ def theme_counts(
     `source` limits the themes to one source (None: all), `themes` to those names. Key
     values come back as the engine gives them (missing: None / NaN). None when the masks
     are not stored: then read the theme rows (cxdata.voc.impact)."""
+    for _ in range(3):  # the numbering and the counts of one snapshot: again if a write
+        scope = store.read_scope()  # landed between reading them
+        found = _theme_counts(store, base, keys, source, themes)
+        if scope is None or found is None or store.read_scope() == scope:
+            return found
+    raise CxError("the themes kept changing while they were counted: try again")
+
+
+def _theme_counts(
+    store: Store,
+    base: ir.Table,
+    keys: Sequence[str],
+    source: str | None,
+    themes: Sequence[str] | None,
+) -> tuple[pd.DataFrame, pd.DataFrame] | None:
+    """theme_counts from the numbering and the counts as read now."""
     bits = stored_bits(store)
     if bits is None:
         return None

@@ -91,28 +91,33 @@ def theme_verbatims(
     t = responses(store, filters)
     analysed(store, filters)  # raises NoData when nothing was computed yet
     v = store.table(tables.COMMENTS).select("response_id", "sentiment", voc_language="language")
-    hits = _mentioning(store, theme)
-    if hits is None:  # no stored masks: the theme rows, of analysed comments only
-        ct = store.table(tables.THEMES)
-        hits = ct.filter(ct.theme == theme).select("response_id").semi_join(v, "response_id")
-    m = t.semi_join(hits, "response_id")  # (the masks hold analysed comments only)
-    in_band = _band_filter(m, band)
-    if in_band is not None:
-        m = m.filter(in_band)
-    if language:
-        m = m.semi_join(v.filter(v.voc_language == language), "response_id")
     cols = [c for c in ("submitted_at", "nps", "csat", "touchpoint") if c in t.columns]
     newest = [ibis.desc("submitted_at"), "response_id"]
-    listed = m.select("response_id", "submitted_at").order_by(newest)
+    if masked.comments_unique(store):  # the masks name the theme's comments, one per answer
+        m = t.semi_join(_mentioning(store, theme), "response_id")
+        if language:
+            m = m.semi_join(v.filter(v.voc_language == language), "response_id")
+        m = _in_band(m, band)
+        listed = m.select("response_id", "submitted_at").order_by(newest)
 
-    def page_of(number: int) -> pd.DataFrame:
-        # the page's ids first, then their rows: the comments are read for them only
-        ids = listed.limit(page_size, offset=(number - 1) * page_size).select("response_id")
-        rows = t.semi_join(ids, "response_id").left_join(v, "response_id")
-        return rows.select(
-            *cols, "response_id", language=rows.voc_language, sentiment=rows.sentiment,
-            comment=rows.comment,
-        ).order_by(newest).to_pandas()
+        def page_of(number: int) -> pd.DataFrame:
+            # the page's ids first, then their rows: the comments are read for them only
+            ids = listed.limit(page_size, offset=(number - 1) * page_size)
+            page = t.select("response_id", *cols, "comment").semi_join(ids, "response_id")
+            rows = page.left_join(v, "response_id")  # (a response's own sentiment is not read)
+            return _page_columns(rows, cols).order_by(newest).to_pandas()
+
+    else:  # the theme rows (a warehouse, or a response_id repeated among the comments)
+        ct = store.table(tables.THEMES)
+        m = t.select("response_id", *cols, "comment").inner_join(v, "response_id").semi_join(
+            ct.filter(ct.theme == theme), "response_id")
+        if language:
+            m = m.filter(m.voc_language == language)
+        m = _in_band(m, band)
+        listed = _page_columns(m, cols).order_by(newest)
+
+        def page_of(number: int) -> pd.DataFrame:
+            return listed.limit(page_size, offset=(number - 1) * page_size).to_pandas()
 
     total = _counted_total(store, filters, theme, band, language)
     got = None
@@ -134,12 +139,23 @@ def theme_verbatims(
     return VerbatimPage(rows, total, answers, clamped, page_size, False, theme=theme)
 
 
-def _mentioning(store: Store, theme: str) -> ir.Table | None:
+def _in_band(t: ir.Table, band: str) -> ir.Table:
+    """`t`'s answers in the score `band` (UnknownName for another)."""
+    pred = _band_filter(t, band)
+    return t if pred is None else t.filter(pred)
+
+
+def _page_columns(t: ir.Table, cols: list[str]) -> ir.Table:
+    """A page's columns (before _rows): `cols`, response_id, language, sentiment, comment."""
+    return t.select(*cols, "response_id", language=t.voc_language, sentiment=t.sentiment,
+                    comment=t.comment)
+
+
+def _mentioning(store: Store, theme: str) -> ir.Table:
     """response_id of each analysed comment mentioning `theme` (in either source), from
-    the stored theme masks; None when they are not stored (then read the theme rows)."""
+    the stored theme masks (masked.stored_bits must not be None)."""
     bits = masked.stored_bits(store)
-    if bits is None:
-        return None
+    assert bits is not None
     mk = store.table(tables.MASKS)
     found = bits[bits["theme"] == theme]
     tests = [(mk.word == int(r.word)) & (((mk.mask >> int(r.bit)) & 1) == 1)
