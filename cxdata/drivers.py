@@ -62,7 +62,7 @@ from cxdata.errors import CxError, NoData, UnknownName
 from cxdata.filters import Filters
 from cxdata.queries import responses
 from cxdata.store import Store
-from cxdata.voc import tables
+from cxdata.voc import masked, tables
 from cxdata.voc.catalogue import label_of, theme_labels
 
 Arr = npt.NDArray[np.float64]
@@ -716,8 +716,9 @@ def _stored_mask_counts(
 ) -> tuple[list[str], pd.DataFrame] | None:
     """(theme names in bit order, the analysed answers in `ids` grouped by (y, m0) with
     `_count`) from the stored masks (cxdata.voc.tables MASKS) — one join, one grouping;
-    None when they are not stored or `theme_source`'s themes are not all in one word."""
-    if not (store.has(tables.BITS) and store.has(tables.MASKS)) or theme_source is None:
+    None when they are not stored, a response_id repeats among the comments (its masks
+    would count it once per comment) or `theme_source`'s themes are not all in one word."""
+    if theme_source is None or not masked.comments_unique(store):
         return None
     bits = store.small_table(tables.BITS)
     bits = bits[bits["source"] == theme_source]

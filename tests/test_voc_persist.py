@@ -429,9 +429,9 @@ def test_repeated_response_ids_keep_one_mask_row_per_id_and_views_read_the_theme
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A store written with a repeated response_id (an import refuses one; the API does
-    not): the masks keep one row per id and word, so key drivers counts each answer once
-    (as from the theme rows), and the theme views read the theme rows, whose counts and
-    comment pages agree with each other."""
+    not): its masks hold a row per comment, so key drivers and the theme views read the
+    theme rows instead — key drivers counts each answer once, as from the theme rows, and
+    a comment page's count agrees with its pages."""
     from cxdata import drivers
     from cxdata.voc import masked, verbatims
 
@@ -441,8 +441,6 @@ def test_repeated_response_ids_keep_one_mask_row_per_id_and_views_read_the_theme
     s = connect(tmp_path)
     s.replace_table(schema.RESPONSES, pd.concat([frame, again], ignore_index=True))
     persist.compute_themes(s)
-    masks = rows(s, tables.MASKS)
-    assert not masks.duplicated(["response_id", "word"]).any()
     assert not masked.comments_unique(s) and impact.counted_rows(s, Filters()) is None
     real = drivers._stored_mask_counts
     stored = drivers.key_drivers(s, Filters(), "nps", bootstrap=30, seed=2, min_n=20)

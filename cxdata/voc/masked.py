@@ -38,22 +38,20 @@ GROUPING_ID = "_grouping_id"  # a column of the grouped result: never a dimensio
 
 
 def comments_unique(store: Store) -> bool:
-    """Whether no response_id repeats among the analysed comments this Store sees: then
-    each has one row per mask word, and its language and sentiment in the masks are its
-    comment's. Always so for comments of imported responses (an import refuses a repeated
-    id); a store written otherwise may repeat one, and the theme views then read the theme
-    rows (cxdata.voc.impact.counted_rows). Compared as row counts (the masks hold one row
-    per distinct id and word), kept per lake snapshot and restriction."""
-    bits = stored_bits(store)
-    if bits is None:
+    """Whether the theme masks are stored and no response_id repeats among the analysed
+    comments this Store sees: then each answer has one mask row per word, with its
+    comment's language and sentiment. Always so for comments of imported responses (an
+    import refuses a repeated id); a store written otherwise may repeat one, and the theme
+    views and key drivers then read the theme rows. One COUNT DISTINCT over the comments'
+    ids, kept per lake snapshot and restriction."""
+    if stored_bits(store) is None:
         return False
     scope = store.read_scope()
     if scope is not None and scope in _UNIQUE:
         return _UNIQUE[scope]
-    masks = store.table(tables.MASKS)
-    word = int(bits["word"].min())
-    unique = bool(int(store.table(tables.COMMENTS).count().to_pyarrow().as_py())
-                  == int(masks.filter(masks.word == word).count().to_pyarrow().as_py()))
+    ids = store.table(tables.COMMENTS).response_id
+    got = ids.count().name("rows").to_pyarrow().as_py(), ids.nunique().to_pyarrow().as_py()
+    unique = int(got[0]) == int(got[1])
     if scope is not None and store.read_scope() == scope:
         if len(_UNIQUE) >= _PER_WORD_KEPT:
             _UNIQUE.clear()

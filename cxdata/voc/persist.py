@@ -636,17 +636,18 @@ FROM (SELECT DISTINCT source, theme FROM "{tables.THEMES}"
       WHERE source IS NOT NULL AND theme IS NOT NULL)
 """
 # MASKS: every analysed comment once per word, its themes there as bits (0: none), with its
-# language and sentiment (a response_id that repeats among the comments has one row per
-# word; its language is then one of its comments': the theme views read the theme rows
-# for such a store, cxdata.voc.masked.comments_unique)
+# language and sentiment. Not grouped per response_id (a hash of every id raised the 10M
+# demo's peak memory by ~0.2 GB): a response_id repeated among the comments then has a row
+# per comment, and the readers take the theme rows for such a store instead
+# (cxdata.voc.masked.comments_unique).
 _MASKS_SQL = f"""
 WITH hit AS (
   SELECT t.response_id, b.word, bit_or(CAST(1 AS BIGINT) << b.bit) AS mask
   FROM "{tables.THEMES}" AS t JOIN "{tables.BITS}" AS b USING (source, theme)
   GROUP BY t.response_id, b.word)
-SELECT c.response_id, w.word, coalesce(hit.mask, 0) AS mask, c.voc_language, c.sentiment
-FROM (SELECT response_id, any_value(language) AS voc_language, any_value(sentiment) AS sentiment
-      FROM "{tables.COMMENTS}" GROUP BY response_id) AS c
+SELECT c.response_id, w.word, coalesce(hit.mask, 0) AS mask, c.language AS voc_language,
+  c.sentiment
+FROM "{tables.COMMENTS}" AS c
 CROSS JOIN (SELECT DISTINCT word FROM "{tables.BITS}") AS w
 LEFT JOIN hit ON hit.response_id = c.response_id AND hit.word = w.word
 """
