@@ -68,8 +68,10 @@ def taxonomy_fit(store: Store, filters: Filters) -> TaxonomyFit:
     tax = load_taxonomy(taxonomy_dir(store))
     unmatched: list[str] = []
     topic_ids: list[str] = []
+    n_topics = 0
     if store.has(tables.TOPICS):
         topics = store.small_table(tables.TOPICS)
+        n_topics = len(topics)
         for _, t in topics.iterrows():
             terms = [w for term in str(t["terms"]).split(",") for w in words(term)]
             if not keyword_in(terms, tax, str(t["language"])):
@@ -105,11 +107,6 @@ def taxonomy_fit(store: Store, filters: Filters) -> TaxonomyFit:
             size = from_masks[1]
         order = sorted(range(len(topic_ids)), key=lambda i: -size.get(topic_ids[i], 0))
         labels = tuple(unmatched[i] for i in order if size.get(topic_ids[i], 0) > 0)
-    n_topics = (
-        0
-        if not store.has(tables.TOPICS)
-        else int(store.table(tables.TOPICS).count().to_pyarrow().as_py())
-    )
     return TaxonomyFit(
         comments=comments,
         matched=matched,
