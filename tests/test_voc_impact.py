@@ -376,3 +376,30 @@ def test_the_themes_views_join_the_masks_once_and_never_serve_old_counts(
     pd.testing.assert_frame_equal(after, again)  # type: ignore[arg-type]
     assert int(after["n"].sum()) > int(tax["n"].sum())
     close(tmp_path)
+
+
+def test_a_matrix_by_a_dimension_named_like_its_own_columns_is_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A responses column named like a count or a column the theme counting reads
+    (promoters, theme, period, voc_language, sentiment…) would mix its values up with the
+    counts: the matrix refuses it and names the dimensions it can draw, while the other
+    dimensions give the same cells from the masks as from the theme rows."""
+    from cxdata.errors import UnknownName
+
+    frame = voc_frame(800, seed=17)
+    clashing = ["promoters", "theme", "period", "voc_language", "sentiment", "n", "word"]
+    rng = np.random.default_rng(2)
+    for name in clashing:
+        frame[name] = rng.choice(["a", "b"], len(frame))
+    store = connect(tmp_path)
+    store.replace_table(schema.RESPONSES, frame)
+    persist.compute_themes(store)
+    for name in clashing:
+        with pytest.raises(UnknownName, match="region") as refused:
+            impact.theme_matrix(store, Filters(), name)
+        assert name in str(refused.value).split(";")[0]
+    got = impact.theme_matrix(store, Filters(), "region", None, TH)
+    monkeypatch.setattr(masked, "stored_bits", lambda s: None)  # the theme rows
+    pd.testing.assert_frame_equal(got, impact.theme_matrix(store, Filters(), "region", None, TH))
+    close(tmp_path)

@@ -475,6 +475,15 @@ def theme_trend(
     )
 
 
+# Names a theme matrix's dimension cannot take: the counts, the cells' columns and the
+# columns the counting reads.
+_MATRIX_NAMES = frozenset({
+    *_COUNTS, *_RESERVED, "theme", "label", "source", "comments", "share", "share_suppressed",
+    "share_low_base", "nps_n_with", "nps_with", "suppressed", "hidden", "promoters",
+    "detractors",
+})
+
+
 def theme_matrix(
     store: Store,
     filters: Filters,
@@ -486,17 +495,16 @@ def theme_matrix(
     value), share (% of that value's comments mentioning the theme; suppressed and flagged
     as in theme_trend: share_suppressed, share_low_base), nps_n_with, nps_with
     (suppressed below min_n, or withheld as in theme_trend: `hidden`). Missing values of
-    `by` show as NOT_SET."""
-    allowed = store.dimensions()
+    `by` show as NOT_SET. UnknownName for a `by` that is not a dimension or is named like
+    one of the matrix's own columns (its cells would be mixed up with the counts)."""
+    allowed = [d for d in store.dimensions() if d not in _MATRIX_NAMES]
     if by not in allowed:
-        raise UnknownName("dimension", by, allowed)
+        raise UnknownName("dimension for a theme matrix", by, allowed)
     th = _th(th)
     _check_source(source)
     t = responses(store, filters)
     rows = counted_rows(store, filters, by=by)
-    # (a dimension named as one of counted_rows' own columns is read from the theme rows)
-    found = None if rows is None or by in _RESERVED else masked.theme_counts(
-        store, rows, [by], source)
+    found = None if rows is None else masked.theme_counts(store, rows, [by], source)
     if found is None:
         v = store.table(tables.COMMENTS).select("response_id")
         base = t.inner_join(v, "response_id").select("response_id", "nps", by)
