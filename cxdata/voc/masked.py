@@ -49,9 +49,10 @@ def comments_unique(store: Store) -> bool:
     scope = store.read_scope()
     if scope is not None and scope in _UNIQUE:
         return _UNIQUE[scope]
-    ids = store.table(tables.COMMENTS).response_id
-    got = ids.count().name("rows").to_pyarrow().as_py(), ids.nunique().to_pyarrow().as_py()
-    unique = int(got[0]) == int(got[1])
+    comments = store.table(tables.COMMENTS)
+    got = comments.aggregate(rows=comments.count(), ids=comments.response_id.nunique())
+    counted = got.to_pyarrow().to_pylist()[0]
+    unique = int(counted["rows"]) == int(counted["ids"])  # (a NULL id: not unique)
     if scope is not None and store.read_scope() == scope:
         if len(_UNIQUE) >= _PER_WORD_KEPT:
             _UNIQUE.clear()
