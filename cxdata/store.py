@@ -260,7 +260,17 @@ class Store:
         return tuple(sorted((k, tuple(v)) for k, v in self.restrict.items()))
 
     def restricted(self, restrict: Mapping[str, tuple[str, ...]]) -> Store:
-        """A Store on the same connection that sees only rows inside `restrict`."""
+        """A Store on the same connection that sees only rows inside `restrict`. A key
+        "<dataset>:<dimension>" is that dataset's own restriction; the responses and the
+        tables computed from their comments take none (CxError): those are restricted
+        together, through the responses, by the plain keys."""
+        from cxdata.voc.tables import ALL as THEME_TABLES
+
+        for key in restrict:
+            dataset = key.rpartition(":")[0]
+            if dataset in (schema.RESPONSES, *THEME_TABLES):
+                raise CxError(f"{dataset!r} cannot have a restriction of its own ({key!r}): "
+                              "restrict the responses by their dimensions")
         merged = dict(self.restrict)
         for dim, values in restrict.items():
             prior = merged.get(dim)
@@ -389,14 +399,18 @@ class Store:
             )
         own = any(k.rpartition(":")[0] == name for k in self.restrict)
         # a comment's analysed language is not its response's `language`: the rows of a
-        # comment are visible with their response, whatever their own columns are called
+        # comment are visible with their response, whatever their own columns are called,
+        # and the theme model (labels, term weights, bit numbers) holds no customer rows
         of_a_response = name in (COMMENTS, THEMES, MASKS)
+        theme_model = name in (TOPICS, TOPIC_TERMS, BITS)
         preds: list[ir.BooleanValue] = []
         via_responses = hidden = False
         for key, values in self.restrict.items():
             dataset, _, dim = key.rpartition(":")
             if dataset and dataset != name:
                 continue  # another dataset's own restriction
+            if theme_model and not dataset:
+                continue
             if dim in table.columns and not (of_a_response and not dataset):
                 preds.append(in_list(table[dim], values))
             elif dataset:
@@ -407,8 +421,6 @@ class Store:
                     "have no such column, so no data is shown; ask an administrator to "
                     "fix the access file"
                 )
-            elif name in (TOPICS, TOPIC_TERMS, BITS):
-                continue  # the theme model (labels, term weights, bit numbers): no customer rows
             elif name == ANNOTATIONS:  # events, no customer rows (cxdata.annotations):
                 # those scoped to a value of `dim` outside the restriction are hidden
                 preds.append(table.scope_dim.isnull() | (table.scope_dim != dim)

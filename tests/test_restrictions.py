@@ -26,6 +26,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -595,3 +596,35 @@ def test_a_language_restriction_is_the_responses_language_in_every_theme_view(
                                                language=other).rows)
                  for p in range(1, page.pages + 1))
     assert page.total == listed > 0
+
+
+def test_the_theme_model_is_never_cut_by_a_restriction_and_own_keys_stay_on_metrics(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The theme model (numbering, labels, term weights) holds no customer rows: a
+    restriction on a responses column that happens to share a name with one of its
+    columns (`theme`, `language`) never filters it, so the restricted view lists every
+    theme its answers mention, with its label, as the theme rows and the full store do.
+    The responses and the tables computed from their comments take no restriction of
+    their own (they are restricted together, through the responses)."""
+    from test_voc_impact import voc_frame
+
+    frame = voc_frame(1_200, seed=4)
+    frame["theme"] = np.random.default_rng(3).choice(["delivery", "staff"], len(frame))
+    s = connect(tmp_path)
+    s.replace_table(schema.RESPONSES, frame)
+    persist.compute_themes(s)
+    everyone = impact.theme_impact(s, Filters()).set_index("theme")["label"]
+    for restrict in ({"theme": ("delivery",)}, {"language": ("en",)}):
+        reader = s.restricted(restrict)
+        got = impact.theme_impact(reader, Filters())
+        with monkeypatch.context() as m:
+            m.setattr(masked, "stored_bits", lambda s: None)
+            pd.testing.assert_frame_equal(got, impact.theme_impact(reader, Filters()))
+        assert len(got) > 1
+        assert got.set_index("theme")["label"].to_dict() == everyone[got["theme"]].to_dict()
+        assert len(reader.small_table(tables.BITS)) == len(s.small_table(tables.BITS))
+    for key in ("responses:region", "voc_comments:language", "comment_themes:theme"):
+        with pytest.raises(CxError, match="restriction of its own"):
+            s.restricted({key: ("x",)})
+    s.restricted({"metrics:country": ("Norway",)})  # the metrics dataset may have its own
