@@ -238,6 +238,8 @@ EXEMPT: dict[str, str] = {
     "cxdata.voc.persist.results_version": "a run id of the theme model, no rows",
     "cxdata.voc.masked.stored_bits": "the themes' numbering (names and bit positions), "
     "no rows; what it counts is read through the caller's restricted responses",
+    "cxdata.voc.masked.one_snapshot": "runs the caller's read again if a write lands "
+    "meanwhile; reads only the snapshot id",
     "cxdata.importing.load.dry_run": "import validation before a write",
     "cxdata.importing.load.read_with_mapping": "reads a file and saved mappings",
     "cxdata.importing.load.stored_ids": "import duplicate check before a write",

@@ -79,7 +79,8 @@ def taxonomy_fit(store: Store, filters: Filters) -> TaxonomyFit:
                 unmatched.append(str(t["label"]))
     auto = ct.filter((ct.source == "auto") & ct.theme.isin(topic_ids) if topic_ids
                      else ibis.literal(False))  # fmt: skip
-    from_masks = _counts_from_masks(store, impact.counted_rows(store, filters), topic_ids)
+    rows = impact.counted_rows(store, filters)
+    from_masks = masked.one_snapshot(store, lambda: _counts_from_masks(store, rows, topic_ids))
     by_lang = (_counts_by_language(base, ct, auto) if from_masks is None
                else from_masks[0])
     # largest first: the order the uncovered languages are named in

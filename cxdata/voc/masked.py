@@ -20,7 +20,8 @@ comment's analysed language, which is what `theme_language` is read from here.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import TypeVar
 
 import ibis
 import ibis.expr.types as ir
@@ -125,10 +126,10 @@ def mask_counts(
             for w in missing:
                 part = counts[counts["word"] == w].reset_index(drop=True)
                 _PER_WORD[(*rows, key_set, w)] = part
-    parts = [_PER_WORD.get((*rows, asked, int(w))) for w in words]
-    if not parts or any(p is None for p in parts):  # emptied by another session meanwhile
+    kept = _kept(rows, asked, words)
+    if kept is None:  # emptied by another session meanwhile
         return _counted(store, base, [asked], words)[0]
-    return pd.concat(parts, ignore_index=True)
+    return kept
 
 
 _PER_WORD: dict[tuple[object, ...], pd.DataFrame] = {}  # (scope, rows, keys, word) → counts
@@ -143,10 +144,14 @@ def kept_counts(
     query of its own than counting every dimension of `base`."""
     _dimensions(base, keys)
     scope = store.read_scope()
-    if scope is None:
-        return None
-    rows = _rows_key(scope, base)
-    parts = [_PER_WORD.get((*rows, tuple(keys), int(w))) for w in words]
+    return None if scope is None else _kept(_rows_key(scope, base), tuple(keys), words)
+
+
+def _kept(
+    rows: tuple[object, ...], keys: tuple[str, ...], words: Sequence[int]
+) -> pd.DataFrame | None:
+    """The kept counts of `words` for these rows and keys, or None if any is missing."""
+    parts = [_PER_WORD.get((*rows, keys, int(w))) for w in words]
     if not parts or any(p is None for p in parts):
         return None
     return pd.concat(parts, ignore_index=True)
@@ -243,11 +248,21 @@ def theme_counts(
     `source` limits the themes to one source (None: all), `themes` to those names. Key
     values come back as the engine gives them (missing: None / NaN). None when the masks
     are not stored: then read the theme rows (cxdata.voc.impact)."""
-    for _ in range(3):  # the numbering and the counts of one snapshot: again if a write
-        scope = store.read_scope()  # landed between reading them
-        found = _theme_counts(store, base, keys, source, themes)
-        if scope is None or found is None or store.read_scope() == scope:
-            return found
+    return one_snapshot(store, lambda: _theme_counts(store, base, keys, source, themes))
+
+
+T = TypeVar("T")
+
+
+def one_snapshot(store: Store, read: Callable[[], T]) -> T:
+    """read() — which reads the theme numbering (stored_bits) and counts made with it —
+    run again while a write lands between its first and last read, so a numbering is never
+    paired with another snapshot's masks. CxError after three tries."""
+    for _ in range(3):
+        scope = store.read_scope()
+        got = read()
+        if scope is None or store.read_scope() == scope:
+            return got
     raise CxError("the themes kept changing while they were counted: try again")
 
 

@@ -119,7 +119,8 @@ def theme_verbatims(
         def page_of(number: int) -> pd.DataFrame:
             return listed.limit(page_size, offset=(number - 1) * page_size).to_pandas()
 
-    total = _counted_total(store, filters, theme, band, language)
+    total = masked.one_snapshot(
+        store, lambda: _counted_total(store, filters, theme, band, language))
     got = None
     if total is None:  # the number in the same scan as the first page asked
         asked = max(1, page)
