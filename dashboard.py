@@ -13,6 +13,7 @@ from pages._shared import warmup  # noqa: F401
 # isort: split
 
 import logging
+from contextlib import ExitStack
 
 import streamlit as st
 
@@ -91,25 +92,28 @@ def main() -> None:
     state.begin_run()
     st.html(f"<style>{PHONE_CSS}</style>")  # style only: Streamlit draws no element for it
     link_slot = st.sidebar.container()
-    try:
-        with engine_errors():
-            store = session.session_store(grant)
-        with engine_errors(store):
-            start.auto_demo(store)
-            ctx = session.build_context(store, session.data_key(store))
-    except (CxError, ValueError) as exc:
-        _log(exc)
-        st.error(f"The data store cannot be opened: {md_escape(display_text(exc))}",
-                 icon=":material/error:")
-        state.end_run()
-        return
-    try:
-        with engine_errors(store):
-            _draw(page, is_data_page, store, ctx, link_slot)
-    except CxError as exc:  # an engine failure, or an engine message no page caught
-        _log(exc)
-        st.error(md_escape(str(exc)), icon=":material/error:")
-        state.end_run()
+    with ExitStack() as run:
+        try:
+            with engine_errors():
+                store = session.session_store(grant)
+            with engine_errors(store):
+                start.auto_demo(store)
+                # the run reads one snapshot: its data key and every number drawn
+                run.enter_context(store.reading())
+                ctx = session.build_context(store, session.data_key(store))
+        except (CxError, ValueError) as exc:
+            _log(exc)
+            st.error(f"The data store cannot be opened: {md_escape(display_text(exc))}",
+                     icon=":material/error:")
+            state.end_run()
+            return
+        try:
+            with engine_errors(store):
+                _draw(page, is_data_page, store, ctx, link_slot)
+        except CxError as exc:  # an engine failure, or an engine message no page caught
+            _log(exc)
+            st.error(md_escape(str(exc)), icon=":material/error:")
+            state.end_run()
 
 
 def _log(exc: BaseException) -> None:

@@ -81,7 +81,7 @@ def measure(root: Path, page: str, profile: bool) -> dict[str, object]:
     cpu, wall, script = [], [], []
     for i, region in enumerate(REGIONS):
         w = next(w for w in at.multiselect if str(w.key).endswith("region"))
-        w.set_value([region])
+        w.set_value(list(region) if isinstance(region, (list, tuple)) else [region])
         c0, t0 = time.process_time(), time.perf_counter()
         on[0] = profile and i >= WARMUP
         at.run()

@@ -55,6 +55,8 @@ _raw: dict[Path, duckdb.DuckDBPyConnection] = {}
 # snapshot it last saw (Store.refresh) are unchanged: other processes' writes show up at
 # the next refresh.
 _generation = 0
+# ids of the Store cursors inside Store.reading (an open read transaction)
+_READING: set[int] = set()
 # Store.small_table's frames by (Store.read_scope, name)
 _SMALL_TABLES: dict[tuple[object, ...], pd.DataFrame] = {}
 _SMALL_TABLES_KEPT = 64
@@ -334,13 +336,49 @@ class Store:
         return self._stored(name)
 
     def cursor(self) -> duckdb.DuckDBPyConnection:
-        """A new cursor on the embedded lake (close it after use). Raises CxError on a
-        warehouse."""
+        """A new cursor on the embedded lake (close it after use); it ends this Store's
+        `reading` first, as it may write. Raises CxError on a warehouse."""
         if self.raw is None:
             raise CxError("a warehouse has no embedded cursor")
         if self.restrict:  # raw SQL would see every row: fail closed
             raise CxError("a restricted view cannot read the store directly")
+        self._end_reading()  # what the cursor writes, the reads after it must see
         return lake.cursor(self.raw)
+
+    @contextmanager
+    def reading(self) -> Iterator[None]:
+        """Inside the block this Store's reads (and those of the Stores derived from it, on
+        the same cursor) are one engine transaction: they all see the lake snapshot that
+        was current at entry, whatever other sessions or processes commit meanwhile, and
+        the lake's catalog (snapshot, file list, statistics) is read once instead of per
+        query (on the 300k demo about a fifth of an Overview run's CPU; bench/results.md).
+        A dashboard run is one such block, so its cache keys (Store.refresh, read_scope)
+        and its numbers come from the same snapshot. Opening a raw cursor (`cursor`,
+        which writes use) ends it first, so reads after a write see it. Nested blocks
+        are one; a warehouse reads as before. An engine error inside the block aborts the
+        transaction: the exit rolls it back."""
+        con = self.backend.con if self.raw is not None else None
+        if con is None or id(con) in _READING:
+            yield
+            return
+        con.execute("BEGIN TRANSACTION")
+        _READING.add(id(con))
+        try:
+            yield
+        finally:
+            self._end_reading()
+
+    def _end_reading(self) -> None:
+        """End the read transaction `reading` opened on this Store's cursor, if any."""
+        con = self.backend.con if self.raw is not None else None
+        if con is None or id(con) not in _READING:
+            return
+        _READING.discard(id(con))
+        try:
+            con.execute("COMMIT")  # reads only: commit keeps what Ibis registered on it
+        except duckdb.Error:  # aborted by an error, or the connection is gone
+            with suppress(duckdb.Error):
+                con.execute("ROLLBACK")
 
     def refresh(self) -> int:
         """The lake's newest snapshot id (one catalog read), remembered so the cached
@@ -451,10 +489,10 @@ class Store:
         """Dataset `name` read whole, as table(name) gives it (restriction applied), for the
         small tables a page reads on every run (the theme numbering and labels). Read once
         per lake snapshot and shared by the Stores of the same lake and restriction; each
-        call returns a copy. The snapshot is the lake's newest at this call (one catalog
-        read), not the one of the Store's last refresh: the theme numbering must be as new
-        as the masks read right after it, which another process may have rewritten since
-        the run began. A warehouse reads it every call. Raises NoData when the dataset does
+        call returns a copy. The snapshot is the one this Store reads at this call (one
+        catalog read), not the one of its last refresh: the theme numbering must be as new
+        as the masks read right after it, which outside `reading` another process may
+        have rewritten since the run began. A warehouse reads it every call. Raises NoData when the dataset does
         not exist."""
         scope = self.read_scope()
         if scope is None:

@@ -402,6 +402,8 @@ STORE_OTHER = {
               "(test_cursor_refuses_a_restricted_store)",
     "refresh": "the lake's snapshot id: no rows",
     "read_scope": "a cache key's part (path, restriction, snapshot id): no rows",
+    "reading": "one transaction for a run's reads: which snapshot they see, never which "
+               "rows (test_reads_inside_see_the_snapshot_of_the_start, a restricted Store)",
     "by": "who the writes are recorded as: the same rights (test_by_keeps_role_and_rows)",
 }
 
