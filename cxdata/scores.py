@@ -100,13 +100,16 @@ def counts_frame(df: pd.DataFrame, dims: Sequence[str] = ()) -> pd.DataFrame:
     promises: count columns int64 / float64 (missing → 0), group dimensions as objects
     with NOT_SET for a missing value."""
     sums = sum_columns()
-    fixed: dict[str, pd.Series] = {
-        col: pd.to_numeric(df[col]).fillna(0).astype("float64" if col in sums else "int64")
-        for col in count_columns()
-        if col in df.columns
-    }
+    fixed: dict[str, pd.Series] = {}
+    for col in count_columns():
+        if col not in df.columns:
+            continue
+        values, want = df[col], "float64" if col in sums else "int64"
+        # an int64 column has nothing missing: most columns of most results need no work
+        if values.dtype != want or (want == "float64" and values.isna().any()):
+            fixed[col] = pd.to_numeric(values).fillna(0).astype(want)
     fixed |= {d: df[d].astype("object").where(df[d].notna(), NOT_SET) for d in dims}
-    return df.assign(**fixed)
+    return df.assign(**fixed) if fixed else df.copy(deep=False)
 
 
 def score_frame(counts: pd.DataFrame, th: Thresholds) -> pd.DataFrame:

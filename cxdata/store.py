@@ -492,8 +492,8 @@ class Store:
         call returns a copy. The snapshot is the one this Store reads at this call (one
         catalog read), not the one of its last refresh: the theme numbering must be as new
         as the masks read right after it, which outside `reading` another process may
-        have rewritten since the run began. A warehouse reads it every call. Raises NoData when the dataset does
-        not exist."""
+        have rewritten since the run began. A warehouse reads it every call. Raises
+        NoData when the dataset does not exist."""
         scope = self.read_scope()
         if scope is None:
             return self.table(name).to_pandas()

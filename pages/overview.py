@@ -136,10 +136,11 @@ def metric_tiles(ctx: Ctx) -> None:
     series = in_range(ctx.metric_series(ctx.metric_window()), trailing_window(ctx.filters))
     vs = common.vs_label(ctx)
     ignored = ctx.metric_filters_ignored()
+    sparks = dict(tuple(series.groupby("metric", sort=False)))  # one pass, not one per KPI
     for row_start in range(0, len(kpis), 4):
         cols = st.columns(4)
         for col, kpi in zip(cols, kpis[row_start : row_start + 4], strict=False):
-            spark = series[series["metric"] == kpi.metric]
+            spark = sparks.get(kpi.metric)
             key = f"spark_m_{row_start}_{kpi.metric}"
             tiles.metric_kpi_tile(col, kpi, vs, spark, key=key, ignored=ignored)
     st.caption(

@@ -38,16 +38,19 @@ def _delta_color(significant: bool | None, higher_is_better: bool) -> DeltaColor
 def _spark(
     where: Any,
     frame: pd.DataFrame | None,
-    key: str,
+    x: str,
     y: str,
+    key: str,
     hover: list[str],
     color: str,
     partial: pd.Series | None = None,
 ) -> None:
+    """The sparkline of `frame`'s column `y` over its column `x` (read as two columns: a
+    frame of both would be copied)."""
     if frame is None or frame.empty or frame[y].notna().sum() < 2:
         where.caption("Not enough periods for a sparkline.")
         return
-    fig = sparkline_figure(frame.iloc[:, 0], frame[y], hover, color, partial)
+    fig = sparkline_figure(frame[x], frame[y], hover, color, partial)
     where.plotly_chart(fig, key=key, config=charts.SPARK_CONFIG, theme="streamlit")
 
 
@@ -149,7 +152,7 @@ def score_tile(
     if trend is not None:
         hover = charts.score_hovers(trend, metric, month_labels(trend))
         _spark(
-            box, trend[["period", m.value]], f"spark_{metric}", m.value, hover, charts.GOOD,
+            box, trend, "period", m.value, f"spark_{metric}", hover, charts.GOOD,
             trend.get("partial"),
         )  # fmt: skip
 
@@ -197,8 +200,8 @@ def volume_tile(
             )
         ]
         _spark(
-            box, trend[["period", "per_day"]], "spark_responses", "per_day", hover,
-            charts.NEUTRAL, trend.get("partial"),
+            box, trend, "period", "per_day", "spark_responses", hover, charts.NEUTRAL,
+            trend.get("partial"),
         )  # fmt: skip
 
 
@@ -295,4 +298,4 @@ def metric_kpi_tile(
             for d, v in zip(series["date"], series["value"], strict=True)
         ]
         color = charts.GOOD if kpi.on_target in (True, None) else charts.BAD
-        _spark(box, series[["date", "value"]], key, "value", hover, color)
+        _spark(box, series, "date", "value", key, hover, color)
