@@ -40,6 +40,10 @@ ALIAS = "cx"  # the name the lake is attached under in every connection
 CATALOG_FILE = "catalog.sqlite"
 FILES_DIR = "lake"
 LOCK_FILE = "write.lock"
+# Dashboard runs that read one snapshot in one transaction hold READERS_FILE shared;
+# maintenance holds MAINTAIN_FILE while it runs and waits for READERS_FILE (hold_snapshot).
+READERS_FILE = "readers.lock"
+MAINTAIN_FILE = "maintain.lock"
 NATIVE_FILE = "cx.duckdb"  # the earlier single-file format
 NATIVE_BACKUP = "cx.duckdb.converted"
 # The wheels hold the extension built for one DuckDB release (requirements.txt pins both).
@@ -213,25 +217,104 @@ def write_lock(data_dir: Path, timeout: float | None = None) -> Iterator[None]:
     wait = write_timeout() if timeout is None else timeout
     path = data_dir.resolve() / LOCK_FILE
     with open(path, "a+b") as handle:
-        deadline = time.monotonic() + wait
-        while True:
-            try:
-                fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                if time.monotonic() >= deadline:
-                    raise StoreBusy(
-                        f"another process has been writing to {data_dir} for more than "
-                        f"{wait:g} s (an import, a theme run or maintenance); try again "
-                        "when it has finished (CX_WRITE_TIMEOUT sets the wait)",
-                        web="another import or update is being written; try again in a "
-                        "minute",
-                    ) from None
-                time.sleep(0.05)
+        _locked(handle.fileno(), wait, StoreBusy(
+            f"another process has been writing to {data_dir} for more than {wait:g} s (an "
+            "import, a theme run or maintenance); try again when it has finished "
+            "(CX_WRITE_TIMEOUT sets the wait)",
+            web="another import or update is being written; try again in a minute",
+        ))
         try:
             yield
         finally:
             fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+
+
+def _locked(fd: int, wait: float, busy: StoreBusy) -> None:
+    """Take an exclusive flock on `fd`, waiting up to `wait` seconds; raise `busy` after."""
+    deadline = time.monotonic() + wait
+    while True:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return
+        except BlockingIOError:
+            if time.monotonic() >= deadline:
+                raise busy from None
+            time.sleep(0.05)
+
+
+def _lock_fd(path: Path) -> int | None:
+    """A descriptor on the lock file `path` (created if missing), or None if it cannot be
+    opened (a read-only directory without it)."""
+    try:
+        return os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
+    except OSError:
+        try:
+            return os.open(path, os.O_RDONLY)
+        except OSError:
+            return None
+
+
+def _shared_now(path: Path) -> int | None:
+    """A descriptor holding a shared flock on `path`, or None if an exclusive one is held
+    (or the file cannot be opened). Closing the descriptor releases it."""
+    fd = _lock_fd(path)
+    if fd is None:
+        return None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except OSError:
+        os.close(fd)
+        return None
+    return fd
+
+
+def hold_snapshot(data_dir: Path) -> int | None:
+    """A hold for a run that reads the lake in one transaction (Store.reading), as a
+    descriptor to give to release_snapshot; None when the run must read query by query.
+
+    Maintenance must not merge or expire files under an open transaction: tables it first
+    reads afterwards were seen empty (0 rows, no error) and, after an expiry, the engine
+    failed and took the process down. A single query is safe (it pins its files when it
+    starts). So maintenance first holds MAINTAIN_FILE, then waits until no run holds
+    READERS_FILE; a run holds READERS_FILE shared unless maintenance holds or is waiting
+    for it. None also when the lock files cannot be opened or the catalog is in
+    PostgreSQL (maintenance on another machine cannot be seen)."""
+    if catalog_url() is not None:
+        return None
+    root = data_dir.resolve()
+    gate = _shared_now(root / MAINTAIN_FILE)
+    if gate is None:
+        return None  # maintenance is running or about to
+    # A maintenance that starts after this check finds the hold below, or this finds its.
+    os.close(gate)
+    return _shared_now(root / READERS_FILE)
+
+
+def release_snapshot(hold: int) -> None:
+    """End a hold_snapshot hold (closing the descriptor releases its lock)."""
+    with suppress(OSError):
+        os.close(hold)
+
+
+@contextmanager
+def runs_drained(data_dir: Path, timeout: float | None = None) -> Iterator[None]:
+    """For maintenance: new runs read query by query (MAINTAIN_FILE held) and the runs
+    reading one snapshot have ended (READERS_FILE held exclusively), for the block.
+    Waits up to `timeout` seconds (default write_timeout()), then raises StoreBusy."""
+    wait = write_timeout() if timeout is None else timeout
+    root = data_dir.resolve()
+    busy = StoreBusy(
+        f"dashboard runs kept reading {data_dir} for more than {wait:g} s; try the "
+        "maintenance again (CX_WRITE_TIMEOUT sets the wait)",
+        web="the dashboards are busy reading; try again in a minute",
+    )
+    with open(root / MAINTAIN_FILE, "a+b") as gate, open(root / READERS_FILE, "a+b") as runs:
+        _locked(gate.fileno(), wait, busy)
+        try:
+            _locked(runs.fileno(), wait, busy)
+            yield
+        finally:
+            fcntl.flock(gate.fileno(), fcntl.LOCK_UN)  # closing releases `runs` as well
 
 
 def needs_conversion(data_dir: Path) -> bool:
@@ -315,10 +398,11 @@ def maintain(
     adjacent data files, and delete from disk the
     files no snapshot needs that were scheduled for deletion more than `grace_hours` ago
     (a reader still on an old snapshot keeps its files for that long), plus orphaned files
-    as old. Holds the write lock; safe beside running dashboards and readers."""
+    as old. Holds the write lock and waits for the dashboard runs reading one snapshot
+    (runs_drained); safe beside running dashboards and readers."""
     if keep_days < 0 or grace_hours < 0:
         raise ValueError("keep_days and grace_hours must be ≥ 0")
-    with write_lock(data_dir):
+    with write_lock(data_dir), runs_drained(data_dir):
         cur = cursor(raw)
         try:
             expired = cur.execute(

@@ -55,8 +55,8 @@ _raw: dict[Path, duckdb.DuckDBPyConnection] = {}
 # snapshot it last saw (Store.refresh) are unchanged: other processes' writes show up at
 # the next refresh.
 _generation = 0
-# ids of the Store cursors inside Store.reading (an open read transaction)
-_READING: set[int] = set()
+# Store.reading's open read transactions: id of the cursor → its lake.hold_snapshot
+_READING: dict[int, int] = {}
 # Store.small_table's frames by (Store.read_scope, name)
 _SMALL_TABLES: dict[tuple[object, ...], pd.DataFrame] = {}
 _SMALL_TABLES_KEPT = 64
@@ -355,30 +355,47 @@ class Store:
         A dashboard run is one such block, so its cache keys (Store.refresh, read_scope)
         and its numbers come from the same snapshot. Opening a raw cursor (`cursor`,
         which writes use) ends it first, so reads after a write see it. Nested blocks
-        are one; a warehouse reads as before. An engine error inside the block aborts the
-        transaction: the exit rolls it back."""
+        are one; a warehouse reads as before. Maintenance never runs under the transaction
+        (lake.hold_snapshot): while it runs, the block reads query by query. An engine
+        error inside the block aborts the transaction: the exit rolls it back."""
         con = self.backend.con if self.raw is not None else None
-        if con is None or id(con) in _READING:
+        hold = None
+        if con is not None and id(con) not in _READING:
+            hold = lake.hold_snapshot(Path(self.location))
+        if con is None or hold is None:
             yield
             return
-        con.execute("BEGIN TRANSACTION")
-        _READING.add(id(con))
+        try:
+            con.execute("BEGIN TRANSACTION")
+        except BaseException:
+            lake.release_snapshot(hold)
+            raise
+        _READING[id(con)] = hold
         try:
             yield
+        except BaseException:
+            # after an engine error the commit below is a rollback, which drops the
+            # in-memory tables Ibis registered in the block: let it register them again
+            with suppress(AttributeError):
+                self.backend._memtables.clear()  # type: ignore[attr-defined]
+            raise
         finally:
             self._end_reading()
 
     def _end_reading(self) -> None:
         """End the read transaction `reading` opened on this Store's cursor, if any."""
         con = self.backend.con if self.raw is not None else None
-        if con is None or id(con) not in _READING:
+        hold = _READING.pop(id(con), None) if con is not None else None
+        if con is None or hold is None:
             return
-        _READING.discard(id(con))
         try:
-            con.execute("COMMIT")  # reads only: commit keeps what Ibis registered on it
-        except duckdb.Error:  # aborted by an error, or the connection is gone
+            # reads only: a commit keeps what Ibis registered (an aborted one rolls back)
+            con.execute("COMMIT")
+        except duckdb.Error:  # the connection is gone
             with suppress(duckdb.Error):
                 con.execute("ROLLBACK")
+        finally:
+            lake.release_snapshot(hold)
 
     def refresh(self) -> int:
         """The lake's newest snapshot id (one catalog read), remembered so the cached
