@@ -40,10 +40,6 @@ ALIAS = "cx"  # the name the lake is attached under in every connection
 CATALOG_FILE = "catalog.sqlite"
 FILES_DIR = "lake"
 LOCK_FILE = "write.lock"
-# Dashboard runs that read one snapshot in one transaction hold READERS_FILE shared;
-# maintenance holds MAINTAIN_FILE while it runs and waits for READERS_FILE (hold_snapshot).
-READERS_FILE = "readers.lock"
-MAINTAIN_FILE = "maintain.lock"
 NATIVE_FILE = "cx.duckdb"  # the earlier single-file format
 NATIVE_BACKUP = "cx.duckdb.converted"
 # The wheels hold the extension built for one DuckDB release (requirements.txt pins both).
@@ -231,63 +227,78 @@ def write_lock(data_dir: Path, timeout: float | None = None) -> Iterator[None]:
 
 def _locked(fd: int, wait: float, busy: StoreBusy) -> None:
     """Take an exclusive flock on `fd`, waiting up to `wait` seconds; raise `busy` after."""
+    if not _flocked(fd, fcntl.LOCK_EX, wait):
+        raise busy
+
+
+def _flocked(fd: int, mode: int, wait: float) -> bool:
+    """Whether a flock in `mode` (LOCK_SH / LOCK_EX) on `fd` was taken within `wait` s."""
     deadline = time.monotonic() + wait
     while True:
         try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            return
+            fcntl.flock(fd, mode | fcntl.LOCK_NB)
+            return True
         except BlockingIOError:
             if time.monotonic() >= deadline:
-                raise busy from None
+                return False
             time.sleep(0.05)
 
 
-def _lock_fd(path: Path) -> int | None:
-    """A descriptor on the lock file `path` (created if missing), or None if it cannot be
-    opened (a read-only directory without it)."""
+# Maintenance and the dashboard runs that read one snapshot in one transaction coordinate
+# with flock on the lake's own folders, never on files that could be deleted or owned by
+# another user: maintenance holds the data directory exclusively while it works (the
+# gate), and its files folder exclusively once the runs have ended; a run holds the files
+# folder shared.
+
+
+def _folder_fd(path: Path) -> int | None:
+    """A descriptor on the folder `path` (created if missing), or None if it cannot be."""
+    with suppress(OSError):
+        path.mkdir(exist_ok=True)
     try:
-        return os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
+        return os.open(path, os.O_RDONLY | os.O_DIRECTORY)
     except OSError:
-        try:
-            return os.open(path, os.O_RDONLY)
-        except OSError:
-            return None
-
-
-def _shared_now(path: Path) -> int | None:
-    """A descriptor holding a shared flock on `path`, or None if an exclusive one is held
-    (or the file cannot be opened). Closing the descriptor releases it."""
-    fd = _lock_fd(path)
-    if fd is None:
         return None
-    try:
-        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
-    except OSError:
-        os.close(fd)
-        return None
-    return fd
 
 
-def hold_snapshot(data_dir: Path) -> int | None:
+def hold_snapshot(data_dir: Path, timeout: float | None = None) -> int | None:
     """A hold for a run that reads the lake in one transaction (Store.reading), as a
-    descriptor to give to release_snapshot; None when the run must read query by query.
+    descriptor to give to release_snapshot; None when the run reads query by query (the
+    catalog is in PostgreSQL, where maintenance on another machine cannot be seen, or the
+    folders cannot be opened).
 
-    Maintenance must not merge or expire files under an open transaction: tables it first
-    reads afterwards were seen empty (0 rows, no error) and, after an expiry, the engine
-    failed and took the process down. A single query is safe (it pins its files when it
-    starts). So maintenance first holds MAINTAIN_FILE, then waits until no run holds
-    READERS_FILE; a run holds READERS_FILE shared unless maintenance holds or is waiting
-    for it. None also when the lock files cannot be opened or the catalog is in
-    PostgreSQL (maintenance on another machine cannot be seen)."""
+    Maintenance must not merge or expire files under an open transaction (tables it
+    first read afterwards were seen empty, 0 rows and no error, and after an expiry the
+    engine failed and took the process down), nor while a query starts (a review saw 0
+    rows there too). So maintenance holds the gate, then waits until no run holds the
+    files folder; a run waits until no maintenance holds the gate, then holds the folder
+    shared. Waits up to `timeout` seconds (default write_timeout()) for maintenance, then
+    raises StoreBusy: a run shows nothing rather than numbers read beside it."""
     if catalog_url() is not None:
         return None
+    wait = write_timeout() if timeout is None else timeout
     root = data_dir.resolve()
-    gate = _shared_now(root / MAINTAIN_FILE)
-    if gate is None:
-        return None  # maintenance is running or about to
-    # A maintenance that starts after this check finds the hold below, or this finds its.
-    os.close(gate)
-    return _shared_now(root / READERS_FILE)
+    deadline = time.monotonic() + wait
+    while True:
+        gate = _folder_fd(root)
+        if gate is None:
+            return None
+        try:
+            free = _flocked(gate, fcntl.LOCK_SH, max(0.0, deadline - time.monotonic()))
+        finally:
+            os.close(gate)  # a maintenance that starts now finds the hold below
+        if not free:
+            raise StoreBusy(
+                f"the store in {data_dir} has been under maintenance for more than {wait:g} "
+                "s; try again when it has finished (CX_WRITE_TIMEOUT sets the wait)",
+                web="the data store is being maintained; try again in a minute",
+            )
+        hold = _folder_fd(root / FILES_DIR)
+        if hold is None:
+            return None
+        if _flocked(hold, fcntl.LOCK_SH, 0):
+            return hold
+        os.close(hold)  # maintenance took the gate after the check: wait for it again
 
 
 def release_snapshot(hold: int) -> None:
@@ -298,8 +309,8 @@ def release_snapshot(hold: int) -> None:
 
 @contextmanager
 def runs_drained(data_dir: Path, timeout: float | None = None) -> Iterator[None]:
-    """For maintenance: new runs read query by query (MAINTAIN_FILE held) and the runs
-    reading one snapshot have ended (READERS_FILE held exclusively), for the block.
+    """For maintenance: new runs wait (the gate held) and the runs reading one snapshot
+    have ended (the files folder held exclusively), for the block (see hold_snapshot).
     Waits up to `timeout` seconds (default write_timeout()), then raises StoreBusy."""
     wait = write_timeout() if timeout is None else timeout
     root = data_dir.resolve()
@@ -308,13 +319,17 @@ def runs_drained(data_dir: Path, timeout: float | None = None) -> Iterator[None]
         "maintenance again (CX_WRITE_TIMEOUT sets the wait)",
         web="the dashboards are busy reading; try again in a minute",
     )
-    with open(root / MAINTAIN_FILE, "a+b") as gate, open(root / READERS_FILE, "a+b") as runs:
-        _locked(gate.fileno(), wait, busy)
-        try:
-            _locked(runs.fileno(), wait, busy)
-            yield
-        finally:
-            fcntl.flock(gate.fileno(), fcntl.LOCK_UN)  # closing releases `runs` as well
+    gate, runs = _folder_fd(root), _folder_fd(root / FILES_DIR)
+    try:
+        if gate is None or runs is None:
+            raise busy
+        _locked(gate, wait, busy)
+        _locked(runs, wait, busy)
+        yield
+    finally:
+        for fd in (gate, runs):  # closing releases the locks
+            if fd is not None:
+                os.close(fd)
 
 
 def needs_conversion(data_dir: Path) -> bool:
@@ -393,25 +408,26 @@ class Maintenance:
 def maintain(
     raw: duckdb.DuckDBPyConnection, data_dir: Path, *, keep_days: int = 30, grace_hours: float = 24
 ) -> Maintenance:
-    """Expire the snapshots older than `keep_days` days (never the newest; undo and time
-    travel reach back that far), write small inlined inserts out to Parquet, merge small
-    adjacent data files, and delete from disk the
-    files no snapshot needs that were scheduled for deletion more than `grace_hours` ago
-    (a reader still on an old snapshot keeps its files for that long), plus orphaned files
-    as old. Holds the write lock and waits for the dashboard runs reading one snapshot
-    (runs_drained); safe beside running dashboards and readers."""
+    """Write small inlined inserts out to Parquet, merge small adjacent data files, expire
+    the snapshots older than `keep_days` days (never the newest; undo and time travel
+    reach back that far), and delete from disk the files no snapshot needs that were
+    scheduled for deletion more than `grace_hours` ago (a reader still on an old snapshot
+    keeps its files for that long), plus orphaned files as old. Holds the write lock and
+    waits for the dashboard runs reading one snapshot (runs_drained), which wait for it
+    in turn. Merging before expiring: a query starting while an expiry was followed by a
+    merge read no rows (a review's stress test; the other order was clean)."""
     if keep_days < 0 or grace_hours < 0:
         raise ValueError("keep_days and grace_hours must be ≥ 0")
     with write_lock(data_dir), runs_drained(data_dir):
         cur = cursor(raw)
         try:
+            # small writes are kept in the catalog itself; written out to Parquet here
+            cur.execute(f"CALL ducklake_flush_inlined_data('{ALIAS}')").fetchall()
+            merged = cur.execute(f"CALL ducklake_merge_adjacent_files('{ALIAS}')").fetchall()
             expired = cur.execute(
                 f"CALL ducklake_expire_snapshots('{ALIAS}', older_than => "
                 f"now() - INTERVAL '{int(keep_days)} days')"
             ).fetchall()
-            # small writes are kept in the catalog itself; written out to Parquet here
-            cur.execute(f"CALL ducklake_flush_inlined_data('{ALIAS}')").fetchall()
-            merged = cur.execute(f"CALL ducklake_merge_adjacent_files('{ALIAS}')").fetchall()
             grace = f"now() - INTERVAL '{int(grace_hours * 3600)} seconds'"
             deleted = cur.execute(
                 f"CALL ducklake_cleanup_old_files('{ALIAS}', older_than => {grace})"
