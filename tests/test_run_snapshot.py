@@ -115,16 +115,22 @@ def tile(at: AppTest, label: str) -> str:
     return str(next(m for m in at.metric if m.label == label).value)
 
 
-def test_a_dashboard_run_ends_its_transaction_and_the_next_sees_writes(
-    lake_dir: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def dashboard_on(data_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Point AppTest's dashboard at `data_dir` (no warehouse, no automatic demo, empty
+    caches)."""
     import streamlit as st
 
     monkeypatch.chdir(ROOT)
     monkeypatch.delenv("CX_DATABASE_URL", raising=False)
     monkeypatch.delenv("CX_AUTO_DEMO", raising=False)
-    monkeypatch.setenv("CX_DATA_DIR", str(lake_dir))
+    monkeypatch.setenv("CX_DATA_DIR", str(data_dir))
     st.cache_data.clear()
+
+
+def test_a_dashboard_run_ends_its_transaction_and_the_next_sees_writes(
+    lake_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    dashboard_on(lake_dir, monkeypatch)
     frame = connect(lake_dir).responses().to_pandas()
     days = pd.to_datetime(frame["submitted_at"])
     at = AppTest.from_file(str(ROOT / "dashboard.py"), default_timeout=120)

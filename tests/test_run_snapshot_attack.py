@@ -32,6 +32,7 @@ import pandas as pd
 import pytest
 from conftest import random_responses
 from streamlit.testing.v1 import AppTest
+from test_run_snapshot import dashboard_on
 
 from cxdata import demo, lake, queries, schema
 from cxdata.errors import StoreBusy
@@ -74,7 +75,7 @@ def in_transaction(store: Store) -> bool:
 
 # --- maintenance during a run ------------------------------------------------------------
 # Maintenance waits for the runs reading one snapshot (lake.runs_drained), and a run that
-# starts while maintenance runs reads query by query (lake.hold_snapshot).
+# starts while maintenance runs waits for it (lake.hold_snapshot).
 
 
 def test_maintenance_waits_for_a_run_and_its_numbers_stay(
@@ -163,14 +164,8 @@ def test_default_maintenance_after_a_quiet_month(
 def test_an_overview_run_overlapping_an_import_and_maintenance(
     demo_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import streamlit as st
-
-    monkeypatch.chdir(ROOT)
-    monkeypatch.delenv("CX_DATABASE_URL", raising=False)
-    monkeypatch.delenv("CX_AUTO_DEMO", raising=False)
-    monkeypatch.setenv("CX_DATA_DIR", str(demo_dir))
+    dashboard_on(demo_dir, monkeypatch)
     monkeypatch.setenv("CX_WRITE_TIMEOUT", "1")
-    st.cache_data.clear()
     days = pd.to_datetime(connect(demo_dir).responses().to_pandas()["submitted_at"])
     busy: list[StoreBusy] = []
 
@@ -406,29 +401,6 @@ def test_an_engine_error_in_a_dashboard_run_is_rolled_back(
 # Findings on da5fdd2 (lock files, runs reading query by query during maintenance), fixed
 # by locking the lake's folders and making runs wait for maintenance; each fails on
 # da5fdd2. The tests check behaviour only, not how runs and maintenance coordinate.
-
-
-def lock_files(path: Path) -> list[Path]:
-    """The lock files of the data directory other than the writers' write.lock."""
-    return [p for p in path.glob("*.lock") if p.name != lake.LOCK_FILE]
-
-
-def test_maintenance_waits_for_a_run_whose_lock_files_were_deleted(
-    demo_dir: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    from contextlib import suppress
-
-    monkeypatch.setenv("CX_WRITE_TIMEOUT", "1")
-    reader, writer = connect(demo_dir), connect(demo_dir)
-    with reader.reading():
-        assert responses_in(reader) == 3000
-        writer.append_rows(schema.RESPONSES, new_rows(20, seed=4))
-        for stale in lock_files(demo_dir):
-            stale.unlink()
-        with suppress(StoreBusy):  # what should happen: the run still holds its snapshot
-            lake.maintain(writer.raw, demo_dir)
-        assert responses_in(reader) == 3000  # 0 on da5fdd2
-        assert reader.row_count(schema.RESPONSES) == 3000
 
 
 def test_a_run_that_starts_during_maintenance_reads_one_snapshot(demo_dir: Path) -> None:
