@@ -11,6 +11,7 @@ import os
 import sys
 import time
 from collections.abc import Callable, Sequence
+from contextlib import nullcontext
 
 import duckdb
 import pandas as pd
@@ -166,6 +167,10 @@ COMMANDS: dict[str, Callable[[Store, argparse.Namespace], None]] = {
 }
 
 
+# Commands that only read the responses: one snapshot, and they wait for maintenance as
+# dashboard runs do (Store.reading; a query beside maintenance could fail).
+ONE_SNAPSHOT: frozenset[str] = frozenset({"kpis", "trend", "friction"})
+
 # The action each command needs (access.ACTIONS); commands not listed only read.
 NEEDS: dict[str, str] = {
     "demo": "manage", "import": "import", "undo": "manage", "maintain": "manage",
@@ -207,7 +212,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     opened = args.data_dir or data_dir()
     try:
         store = _scoped(connect(args.data_dir, args.url, create=_creates(args)), args)
-        with engine_errors(store):  # a damaged file, a full disk…: one line
+        with engine_errors(store), (
+            store.reading() if args.command in ONE_SNAPSHOT else nullcontext()
+        ):  # a damaged file, a full disk…: one line
             COMMANDS[args.command](store, args)
     except (CxError, ValueError) as exc:
         print(f"python -m cxdata {args.command}: error: {exc}", file=sys.stderr)

@@ -121,3 +121,21 @@ def test_the_engine_prints_no_progress_bar(tmp_path: Path) -> None:
     done = subprocess.run([sys.executable, "-c", code, str(tmp_path)], capture_output=True,
                           text=True, check=True, cwd=root)  # fmt: skip
     assert done.stdout.strip() == "[False, False, False]", done.stdout
+
+
+@pytest.mark.parametrize("command", ["kpis", "trend", "friction"])
+def test_a_read_waits_for_maintenance_instead_of_reading_beside_it(
+    demo_dir: Path, command: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """As a dashboard run does (lake.hold_snapshot): a query beside maintenance could fail
+    or, before maintenance merged first, read 0 rows."""
+    from cxdata import lake
+
+    monkeypatch.setenv("CX_WRITE_TIMEOUT", "1")
+    with lake.runs_drained(demo_dir):  # maintenance working for longer than the wait
+        done = cx(demo_dir, command)
+    assert done.returncode == 1, done.stdout
+    assert "under maintenance" in done.stderr
+    assert done.stdout == ""  # no numbers
+    done = cx(demo_dir, command)
+    assert done.returncode == 0, done.stderr
