@@ -355,9 +355,10 @@ class Store:
         A dashboard run is one such block, so its cache keys (Store.refresh, read_scope)
         and its numbers come from the same snapshot. Opening a raw cursor (`cursor`,
         which writes use) ends it first, so reads after a write see it. Nested blocks
-        are one; a warehouse reads as before. Maintenance never runs under the transaction
-        (lake.hold_snapshot): while it runs, the block reads query by query. An engine
-        error inside the block aborts the transaction: the exit rolls it back."""
+        are one; a warehouse reads as before. Maintenance never runs under the transaction:
+        entry waits for a running maintenance (lake.hold_snapshot; StoreBusy after
+        $CX_WRITE_TIMEOUT), and maintenance waits for the block. An engine error inside
+        the block aborts the transaction: the exit rolls it back."""
         con = self.backend.con if self.raw is not None else None
         hold = None
         if con is not None and id(con) not in _READING:
@@ -398,8 +399,9 @@ class Store:
             lake.release_snapshot(hold)
 
     def refresh(self) -> int:
-        """The lake's newest snapshot id (one catalog read), remembered so the cached
-        catalog is re-read when another process has committed since; -1 on a warehouse."""
+        """The id of the lake snapshot this Store reads (one catalog read): the newest, or
+        inside `reading` the one of the block's start. Remembered so the cached catalog is
+        re-read when another process has committed since; -1 on a warehouse."""
         if self.raw is None:
             return -1
         self._snapshot = lake.current_snapshot(self.backend.con)
@@ -495,8 +497,9 @@ class Store:
     def read_scope(self) -> tuple[object, ...] | None:
         """What this Store reads now, as the part of a process-wide cache key that keeps a
         result apart from another lake's, restriction's or snapshot's: the lake's real
-        path, the restriction, this process's connection generation and the lake's newest
-        snapshot at this call (one catalog read). None on a warehouse (nothing is cached)."""
+        path, the restriction, this process's connection generation and the snapshot this
+        Store reads at this call (one catalog read; inside `reading`, the block's). None on
+        a warehouse (nothing is cached)."""
         if self.raw is None:
             return None
         snapshot = lake.current_snapshot(self.backend.con)

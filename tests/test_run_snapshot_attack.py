@@ -9,7 +9,7 @@ had not made yet, the rows of the newer snapshot, with no error; when maintenanc
 expired the run's snapshot after a replace, the read was an internal error that
 invalidated the process's database and closing the cursor aborted the server process. Now
 maintenance waits for the runs reading one snapshot (lake.runs_drained), and a run that
-starts while maintenance runs reads query by query (lake.hold_snapshot). The other tests
+starts while maintenance runs waits for it (lake.hold_snapshot). The other tests
 are attacks that found nothing, kept for the coverage they add (other processes,
 Streamlit's stop and rerun, an engine error in a dashboard run, a rolled-back run's
 memtables).
