@@ -17,7 +17,7 @@ import pandas as pd
 import pyarrow as pa
 import sqlglot.expressions as sge
 
-from cxdata import config, periods, schema
+from cxdata import config, periods, resident, schema
 from cxdata.config import Thresholds
 from cxdata.errors import UnknownName
 from cxdata.filters import NOT_SET, Filters, filtered, in_either_period, in_list
@@ -91,6 +91,7 @@ class _Compiled:
     sql: str
     slots: tuple[tuple[str, int, int], ...]
     schema: pa.Schema  # the Ibis result schema, so types match the Ibis path
+    resident: bool = False  # reads only the responses: a resident copy may answer it
 
 
 def _sentinel_day(i: int) -> dt.date:
@@ -182,7 +183,9 @@ def _compile_shape(
     ):
         return None  # a value reached the SQL in a form not recognised: keep to Ibis
     order = sorted(slots, key=slots.__getitem__)
-    return _Compiled(sql, tuple(order), expr.schema().to_pyarrow())
+    return _Compiled(
+        sql, tuple(order), expr.schema().to_pyarrow(), resident.reads_responses_only(tree)
+    )
 
 
 def _shaped_query(
@@ -197,9 +200,27 @@ def _shaped_query(
     if shaped is None:
         return build(store, *filters).to_pandas()
     compiled, params = shaped
-    # on the Ibis backend's own cursor (this Store's), where Ibis would run it too
-    result = store.backend.con.execute(compiled.sql, params).to_arrow_table()
-    return result.cast(compiled.schema).to_pandas()
+    return run_compiled(store, compiled, params).cast(compiled.schema).to_pandas()
+
+
+def run_compiled(store: Store, compiled: _Compiled, params: list[object]) -> pa.Table:
+    """A _shaped_sql query's answer as Arrow (columns in its SQL's types: cast them to
+    compiled.schema): from the resident copy of the snapshot this Store reads when it
+    can answer (cxdata.resident), else on the Ibis backend's own cursor (this Store's),
+    where Ibis would run it too."""
+    if compiled.resident:
+        scope = store.read_scope()
+        if scope is not None:
+            path, _, generation, snapshot = scope
+            key = (path, generation, snapshot)
+            raw = store.raw
+            assert raw is not None  # (read_scope is None on a warehouse)
+            answer = resident.execute(
+                raw, store.backend.con, store.location, key, compiled.sql, params
+            )
+            if answer is not None:
+                return answer
+    return store.backend.con.execute(compiled.sql, params).to_arrow_table()
 
 
 def _shaped_sql(
@@ -369,7 +390,15 @@ def kpis_pair(
         return kpis(store, current, th), kpis(store, previous, th)
 
     def build(s: Store, now_f: Filters, prev_f: Filters) -> ir.Table:
-        t = in_either_period(responses(s, Filters(where=now_f.where)), now_f, prev_f)
+        base = responses(s, Filters(where=now_f.where))
+        # only what the count reads: the query then names no column a resident copy
+        # leaves out (the comment), and carries no text through the filter
+        read = (
+            ["_score_key"] if "_score_key" in base.columns
+            else [*schema.SCORE_COLUMNS, "touchpoint"]
+        )
+        base = base.select(schema.time_column(base), *read)
+        t = in_either_period(base, now_f, prev_f)
         key = t["_score_key"] if "_score_key" in t.columns else score_key(t)
         return t.group_by([t.period, key.name("score_key")]).aggregate(n=t.count())
 
@@ -445,8 +474,9 @@ def drilldown(
         level = breakdown(store, filters, path[:depth], th, metrics)
         keys = level[list(path[:depth])].astype(str)
         level["level"] = depth
-        level["id"] = keys.agg("/".join, axis=1)
-        level["parent"] = keys.iloc[:, :-1].agg("/".join, axis=1) if depth > 1 else ""
+        # joined row by row: a DataFrame.agg over no rows returns a frame, not a column
+        level["id"] = ["/".join(row) for row in keys.itertuples(index=False)]
+        level["parent"] = ["/".join(row[:-1]) for row in keys.itertuples(index=False)]
         level["label"] = keys.iloc[:, -1]
         parts.append(level)
     return pd.concat(parts, ignore_index=True)

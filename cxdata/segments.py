@@ -41,7 +41,7 @@ from cxdata.metrics import (
     metrics_on,
     sum_columns,
 )
-from cxdata.queries import _check_dims, _shaped_query, breakdown, responses
+from cxdata.queries import _check_dims, _shaped_query, breakdown, responses, run_compiled
 from cxdata.scores import (
     FAMILIES,
     count_aggregates,
@@ -496,7 +496,7 @@ def period_counts(
             shaped = None  # (the union below gives the same counts)
     if shaped is not None:
         compiled, params = shaped
-        result = store.backend.con.execute(compiled.sql, params).to_arrow_table()
+        result = run_compiled(store, compiled, params)
         # the types of the union's columns: the keys' and counts' Ibis types
         wide = compiled.schema
         columns = ["period", "value", *wide.names[1 + len(dims) :]]

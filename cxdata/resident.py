@@ -1,0 +1,309 @@
+"""A resident copy of the survey responses in memory, per lake snapshot, for aggregates.
+
+On the embedded store every aggregate reads the responses' Parquet files: at 10M answers
+most of a dashboard query's time goes to decoding them and to hashing the grouped strings
+(bench/results.md). A DuckDB table in memory with each low-cardinality text column held
+as an ENUM (its codes are small integers: grouping and filtering on them is far cheaper
+than on strings) answers the same SQL in a fraction of the time, as Polars does from a
+frame in memory. So each server process keeps one such copy of the responses of the lake
+snapshot it last read, built in a background thread the first time a query asks for a
+snapshot no copy holds; until it is ready, and for any query it cannot answer, the query
+reads the lake as before.
+
+Why the numbers cannot differ: a copy is of one snapshot, read inside one transaction at
+that snapshot, and is only used by a query that reads that same snapshot (the key is the
+lake's real path, the connection generation and the snapshot id, as Store.read_scope).
+The SQL is the same text with the same parameters; it reads no other table (checked on
+the compiled tree) and names no column the copy lacks (the engine refuses it; the query
+then reads the lake). ENUM values are stored in sorted order, so ordering and
+comparisons with text are those of the text; NULL stays NULL. Result columns come back
+as the text they hold (the caller casts to the Ibis schema).
+
+Bounds: only stores of `$CX_RESIDENT_MIN_ROWS` (default 500,000) to `$CX_RESIDENT_ROWS`
+(default 20,000,000) answers get a copy (below, the lake is fast enough; above, memory
+would run short: ~35 bytes per answer). `CX_RESIDENT_ROWS=0` turns it off. The comment
+text and any text column with more than 65,535 distinct values are left out.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+import sqlglot.expressions as sge
+
+from cxdata import lake, schema
+from cxdata.errors import CxError
+
+MAX_ROWS_ENV = "CX_RESIDENT_ROWS"
+MIN_ROWS_ENV = "CX_RESIDENT_MIN_ROWS"
+DEFAULT_MAX_ROWS = 20_000_000
+DEFAULT_MIN_ROWS = 500_000
+MAX_ENUM_VALUES = 65_535  # a two-byte code; more distinct values stay out of the copy
+LEFT_OUT = frozenset({"comment"})  # free text: never grouped on, and the bulk of the bytes
+_BATCH_ROWS = 1_000_000
+_DATABASE = "resident"
+
+
+@dataclass
+class _Copy:
+    """One snapshot's copy: `con` is None while it is being built and when it was not
+    made (`why` says why: too few or too many answers, the build failed)."""
+
+    key: tuple[object, ...]
+    con: duckdb.DuckDBPyConnection | None = None
+    why: str = "building"
+    rows: int = 0
+    seconds: float = 0.0
+    columns: tuple[str, ...] = ()
+    ready: threading.Event = field(default_factory=threading.Event)
+
+
+_COPIES: dict[str, _Copy] = {}  # by the lake's real path: the newest snapshot asked for
+_LOCK = threading.Lock()
+_OFF = threading.local()  # `off()`: this thread reads the lake (benchmarks compare both)
+
+
+def _bound(name: str, default: int) -> int:
+    text = os.environ.get(name, "").strip()
+    if not text:
+        return default
+    if not text.isdigit():
+        raise CxError(f"{name} must be a whole number of answers (0 or more), got {text!r}")
+    return int(text)
+
+
+def max_rows() -> int:
+    """Largest store (answers) that gets a resident copy, from $CX_RESIDENT_ROWS (0: never).
+    Raises CxError for a value that is not a whole number."""
+    return _bound(MAX_ROWS_ENV, DEFAULT_MAX_ROWS)
+
+
+def min_rows() -> int:
+    """Smallest store (answers) that gets a resident copy, from $CX_RESIDENT_MIN_ROWS.
+    Raises CxError for a value that is not a whole number."""
+    return _bound(MIN_ROWS_ENV, DEFAULT_MIN_ROWS)
+
+
+def reads_responses_only(tree: sge.Expr) -> bool:
+    """Whether a compiled query reads no table but the responses (so a copy of them can
+    answer it): every table it names is the responses, unqualified or in the lake."""
+    tables = list(tree.find_all(sge.Table))
+    return bool(tables) and all(
+        t.name == schema.RESPONSES and t.catalog in ("", lake.ALIAS) and t.db in ("", "main")
+        for t in tables
+    )
+
+
+@contextmanager
+def off() -> Iterator[None]:
+    """Inside the block this thread's queries read the lake, never a copy (to measure
+    both, or to check they agree)."""
+    before = getattr(_OFF, "on", False)
+    _OFF.on = True
+    try:
+        yield
+    finally:
+        _OFF.on = before
+
+
+def execute(
+    raw: duckdb.DuckDBPyConnection,
+    lake_con: duckdb.DuckDBPyConnection,
+    location: str,
+    key: tuple[object, ...],
+    sql: str,
+    params: list[object],
+) -> pa.Table | None:
+    """`sql` (which reads only the responses) answered from the resident copy of the lake
+    at `location` as read at `key` (its real path, connection generation and snapshot id:
+    Store.read_scope's), as an Arrow table; None when there is no ready copy of that
+    snapshot or the copy cannot answer it: the caller then runs it on the lake. The
+    first call for a snapshot counts the answers on `lake_con` (the caller's cursor) and,
+    if the store's size qualifies, starts building the copy in the background from
+    `raw`."""
+    if getattr(_OFF, "on", False) or max_rows() == 0:
+        return None
+    copy = _copy_for(raw, lake_con, location, key)
+    if copy is None or copy.con is None:
+        return None
+    cur = copy.con.cursor()
+    try:
+        cur.execute(f"USE {_DATABASE}")  # (a cursor starts in the default database)
+        return cur.execute(sql, params).to_arrow_table()
+    except duckdb.Error:
+        return None  # a column the copy left out, or a function ENUMs do not take
+    finally:
+        cur.close()
+
+
+def _copy_for(
+    raw: duckdb.DuckDBPyConnection,
+    lake_con: duckdb.DuckDBPyConnection,
+    location: str,
+    key: tuple[object, ...],
+) -> _Copy | None:
+    """The ready copy for `key`, or None (after starting its build when it is the newest
+    snapshot asked for, no build is running and the store's size qualifies)."""
+    path = str(key[0])
+    with _LOCK:
+        known = _COPIES.get(path)
+    if known is not None:
+        if known.key == key:
+            return known if known.ready.is_set() else None
+        if not known.ready.is_set() or _older(key, known.key):
+            return None  # one build at a time; a run on an older snapshot reads the lake
+    try:
+        rows = int(lake_con.execute(f"SELECT count(*) FROM {schema.RESPONSES}").fetchone()[0])
+    except duckdb.Error:
+        return None  # no responses yet
+    fresh = _Copy(key, rows=rows)
+    with _LOCK:
+        if _COPIES.get(path) is not known:
+            return None  # another thread got here first
+        _COPIES[path] = fresh  # the older copy goes once its readers are done with it
+    if not min_rows() <= rows <= max_rows():
+        fresh.why = f"{rows:,} answers: outside the resident bounds"
+        fresh.ready.set()
+        return None
+    threading.Thread(
+        target=_build, args=(raw, location, fresh), name="cx-resident", daemon=True
+    ).start()
+    return None
+
+
+def _older(key: tuple[object, ...], than: tuple[object, ...]) -> bool:
+    """Whether `key` is an earlier snapshot of the same lake and connection than `than`."""
+    return key[:-1] == than[:-1] and int(key[-1]) < int(than[-1])  # type: ignore[call-overload]
+
+
+def wait(location: str, timeout: float = 120.0) -> _Copy | None:
+    """The lake's newest copy once its build has ended (None when none was started or it
+    did not end within `timeout` seconds): for benchmarks and tests."""
+    with _LOCK:
+        copy = _COPIES.get(os.path.realpath(location))
+    if copy is None or not copy.ready.wait(timeout):
+        return None
+    return copy
+
+
+def _build(raw: duckdb.DuckDBPyConnection, location: str, copy: _Copy) -> None:
+    try:
+        _fill(raw, location, copy)
+    except Exception as exc:  # a copy is an optimisation: the lake still answers
+        copy.con, copy.why = None, f"build failed: {exc}"
+    finally:
+        copy.ready.set()
+
+
+def _fill(raw: duckdb.DuckDBPyConnection, location: str, copy: _Copy) -> None:
+    """Read the responses of copy.key's snapshot into an in-memory DuckDB (see above)."""
+    started = time.perf_counter()
+    hold = lake.hold_snapshot(Path(location))  # maintenance must not expire what we read
+    cur = lake.cursor(raw)
+    try:
+        cur.execute("BEGIN TRANSACTION")
+        if lake.current_snapshot(cur) != copy.key[-1]:
+            copy.why = "a newer snapshot arrived"
+            return
+        columns = cur.execute(
+            f"SELECT column_name, data_type FROM information_schema.columns "
+            f"WHERE table_catalog = '{lake.ALIAS}' AND table_name = '{schema.RESPONSES}' "
+            "ORDER BY ordinal_position"
+        ).fetchall()
+        texts = [c for c, t in columns if t == "VARCHAR" and c not in LEFT_OUT]
+        values = _enum_values(cur, texts)
+        kept = [c for c, _ in columns if c not in LEFT_OUT and (c not in texts or c in values)]
+        select = ", ".join(_quote(c) for c in kept)
+        con = _compressed_database()
+        # the same session time zone: a TIMESTAMPTZ is cut into days by it
+        zone = cur.execute("SELECT current_setting('TimeZone')").fetchone()[0]
+        con.execute("SET TimeZone = " + _text(str(zone)))
+        rows = int(cur.execute(f"SELECT count(*) FROM {schema.RESPONSES}").fetchone()[0])
+        casts = ", ".join(
+            f"CAST({_quote(c)} AS ENUM({_enum_list(values[c])})) AS {_quote(c)}"
+            if values.get(c)
+            else _quote(c)  # no value at all: an ENUM needs one
+            for c in kept
+        )
+        # (the cursor's result is the reader below: no other statement on it until done)
+        reader = cur.execute(f"SELECT {select} FROM {schema.RESPONSES}").to_arrow_reader(
+            _BATCH_ROWS
+        )
+        # in slices, each compressed at once: the engine keeps a table in memory
+        # uncompressed until a checkpoint (~95 bytes an answer here vs ~12 after)
+        for i, batch in enumerate(reader):
+            con.register("source", pa.Table.from_batches([batch]))
+            if i == 0:
+                con.execute(f"CREATE TABLE {schema.RESPONSES} AS SELECT {casts} FROM source")
+            else:
+                con.execute(f"INSERT INTO {schema.RESPONSES} SELECT {casts} FROM source")
+            con.unregister("source")
+            con.execute(f"CHECKPOINT {_DATABASE}")
+        held = con.execute(f"SELECT count(*) FROM {schema.RESPONSES}").fetchone()
+        if held is None or int(held[0]) != rows:  # never answer from a partial copy
+            raise CxError(f"the copy holds {held} answers, the lake {rows}")
+        cur.execute("COMMIT")
+        copy.con, copy.why, copy.columns = con, "ready", tuple(kept)
+    finally:
+        with suppress(duckdb.Error):
+            cur.close()
+        if hold is not None:
+            lake.release_snapshot(hold)
+        copy.seconds = time.perf_counter() - started
+
+
+def _compressed_database() -> duckdb.DuckDBPyConnection:
+    """An in-memory DuckDB whose tables are compressed at each checkpoint, as a database
+    file's are (lake.engine_threads workers)."""
+    con = duckdb.connect()
+    threads = lake.engine_threads()
+    if threads is not None:
+        con.execute(f"SET threads = {threads}")
+    con.execute(f"ATTACH ':memory:' AS {_DATABASE} (COMPRESS)")
+    con.execute(f"USE {_DATABASE}")
+    return con
+
+
+def _enum_values(cur: duckdb.DuckDBPyConnection, texts: list[str]) -> dict[str, list[str]]:
+    """The sorted distinct values of each text column with at most MAX_ENUM_VALUES of
+    them (an approximate count first, so a column of ids is never listed)."""
+    if not texts:
+        return {}
+    approx = cur.execute(
+        "SELECT "
+        + ", ".join(f"approx_count_distinct({_quote(c)})" for c in texts)
+        + f" FROM {schema.RESPONSES}"
+    ).fetchone()
+    small = [c for c, n in zip(texts, approx, strict=True) if n <= 2 * MAX_ENUM_VALUES]
+    if not small:
+        return {}
+    lists = cur.execute(
+        "SELECT "
+        + ", ".join(f"list_sort(list(DISTINCT {_quote(c)}))" for c in small)
+        + f" FROM {schema.RESPONSES}"
+    ).fetchone()
+    return {
+        c: [v for v in vs if v is not None]
+        for c, vs in zip(small, lists, strict=True)
+        if len(vs) <= MAX_ENUM_VALUES
+    }
+
+
+def _quote(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _text(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+def _enum_list(values: list[str]) -> str:
+    return ", ".join(_text(v) for v in values)

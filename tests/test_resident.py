@@ -1,0 +1,198 @@
+"""The resident copy (cxdata.resident): the same answers as the lake, only for the snapshot
+it was made of, and never where it cannot answer."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from conftest import random_responses
+
+from cxdata import queries, resident, schema, segments
+from cxdata.errors import CxError
+from cxdata.filters import NOT_SET, Filters
+from cxdata.store import Store, close, connect
+
+FILTERS = [
+    Filters(),
+    Filters.make(dt.date(2025, 3, 31), dt.date(2025, 6, 30), {"region": ["Oslo", NOT_SET]}),
+    Filters.make(None, dt.date(2025, 9, 30), {"plan": ["O'Hara plan", "Basic"]}),
+    Filters.make(dt.date(2025, 2, 1), None, {"region": ["Atlantis"]}),  # a value not stored
+    Filters.make(None, None, {"channel": ["web"], "touchpoint": [NOT_SET]}),
+]
+IDS = ["all", "q2-oslo-or-unset", "quoted-plan", "unknown-value", "unset-touchpoint"]
+
+CALLS: list[tuple[str, Callable[[Store, Filters], object]]] = [
+    ("kpis", lambda s, f: queries.kpis(s, f)),
+    ("week", lambda s, f: queries.trend(s, f, "week")),
+    ("month by region", lambda s, f: queries.trend(s, f, "month", by="region", top_n=2)),
+    ("week by plan, nps", lambda s, f: queries.trend(s, f, "week", by="plan", metrics=["nps"])),
+    ("values", lambda s, f: queries.trend(s, f, "quarter", by="region", values=["Skåne"])),
+    ("breakdown", lambda s, f: queries.breakdown(s, f, ["channel", "region"])),
+    ("drilldown", lambda s, f: queries.drilldown(s, f, ["region", "plan"])),
+    ("friction", lambda s, f: queries.friction_matrix(s, f)),
+]  # fmt: skip
+
+
+def _frame() -> pd.DataFrame:
+    frame = random_responses(6_000, seed=5)
+    frame.loc[frame.index % 7 == 0, "plan"] = "O'Hara plan"  # a quote inside an ENUM value
+    frame["device"] = None  # a text column with no value at all (an ENUM needs one)
+    frame["comment"] = "fine"  # left out of the copy
+    return frame
+
+
+@pytest.fixture()
+def lake(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Store, Path]]:
+    """A store small enough that only a lowered bound gives it a copy, and that copy."""
+    monkeypatch.setenv(resident.MIN_ROWS_ENV, "0")
+    store = connect(tmp_path)
+    store.replace_table(schema.RESPONSES, _frame())
+    yield store, tmp_path
+    close(tmp_path)
+
+
+def _ready(store: Store, path: Path) -> resident._Copy:
+    queries.kpis(store, Filters())  # the first query asks for the copy
+    copy = resident.wait(str(path))
+    assert copy is not None and copy.why == "ready", copy and copy.why
+    return copy
+
+
+def _same(a: object, b: object, what: str) -> None:
+    if isinstance(a, pd.DataFrame):
+        pd.testing.assert_frame_equal(a, b, obj=what)  # type: ignore[arg-type]
+    else:
+        assert a == b, what
+
+
+class _Answered:
+    """Counts the queries the copy answered (resident.execute returning a table)."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.n = 0
+        real = resident.execute
+
+        def spy(*args: object, **kwargs: object) -> object:
+            answer = real(*args, **kwargs)  # type: ignore[arg-type]
+            self.n += answer is not None
+            return answer
+
+        monkeypatch.setattr(resident, "execute", spy)
+
+
+@pytest.mark.parametrize("f", FILTERS, ids=IDS)
+def test_the_copy_answers_as_the_lake_does(lake, monkeypatch, f: Filters) -> None:
+    store, path = lake
+    copy = _ready(store, path)
+    assert "comment" not in copy.columns and "region" in copy.columns
+    answered = _Answered(monkeypatch)
+    for name, call in CALLS:
+        with resident.off():
+            expected = call(store, f)
+        before = answered.n
+        _same(call(store, f), expected, name)
+        assert answered.n > before, f"{name}: the copy did not answer"
+
+
+def test_a_restricted_view_and_the_movers_read_the_same_counts(lake, monkeypatch) -> None:
+    store, path = lake
+    _ready(store, path)
+    answered = _Answered(monkeypatch)
+    oslo = store.restricted({"region": ("Oslo",)})
+    now = Filters.make(dt.date(2025, 4, 1), dt.date(2025, 6, 30))
+    prev = now.with_dates(dt.date(2025, 1, 1), dt.date(2025, 3, 31))
+    dims = ["region", "plan", "touchpoint", "channel"]
+    key = ["dimension", "value", "period"]
+    with resident.off():
+        kpis = queries.kpis(oslo, now)
+        table = queries.breakdown(oslo, now, ["plan"])
+        moved = segments.period_counts(store, now, prev, dims)
+        pair = queries.kpis_pair(oslo, now, prev)
+    assert kpis.responses > 0 and set(table["plan"]) <= {"Basic", "Plus", "Premium", "O'Hara plan"}
+    assert queries.kpis(oslo, now) == kpis
+    pd.testing.assert_frame_equal(queries.breakdown(oslo, now, ["plan"]), table)
+    assert queries.kpis_pair(oslo, now, prev) == pair
+    pd.testing.assert_frame_equal(
+        segments.period_counts(store, now, prev, dims).sort_values(key, ignore_index=True),
+        moved.sort_values(key, ignore_index=True),
+    )
+    assert answered.n >= 4
+
+
+def test_a_write_is_seen_at_once_and_the_next_copy_holds_it(lake, monkeypatch) -> None:
+    store, path = lake
+    old = _ready(store, path)
+    extra = random_responses(500, seed=99)
+    store.append_rows(schema.RESPONSES, extra)
+    answered = _Answered(monkeypatch)
+    # the copy is of the snapshot before the write: the lake answers meanwhile
+    assert queries.kpis(store, Filters()).responses == 6_500
+    assert answered.n == 0
+    new = resident.wait(str(path))
+    assert new is not None and new is not old and new.why == "ready" and new.rows == 6_500
+    assert queries.kpis(store, Filters()).responses == 6_500 and answered.n == 1
+    with resident.off():
+        expected = queries.trend(store, Filters(), "month", by="region")
+    pd.testing.assert_frame_equal(queries.trend(store, Filters(), "month", by="region"), expected)
+
+
+def test_a_run_on_an_older_snapshot_reads_the_lake_and_keeps_the_newer_copy(lake) -> None:
+    store, path = lake
+    copy = _ready(store, path)
+    place, generation, snapshot = copy.key
+    older = (place, generation, int(snapshot) - 1)  # type: ignore[call-overload]
+    sql = f"SELECT count(*) AS n FROM {schema.RESPONSES}"
+    raw = store.raw
+    assert raw is not None
+    assert resident.execute(raw, store.backend.con, str(path), older, sql, []) is None
+    assert resident.wait(str(path)) is copy  # not replaced by a build of the older one
+    answer = resident.execute(raw, store.backend.con, str(path), copy.key, sql, [])
+    assert answer is not None and answer.column("n").to_pylist() == [6_000]
+
+
+def test_a_column_left_out_sends_the_query_to_the_lake(lake) -> None:
+    store, path = lake
+    copy = _ready(store, path)
+    raw = store.raw
+    assert raw is not None
+    sql = f"SELECT count(comment) FROM {schema.RESPONSES}"
+    assert resident.execute(raw, store.backend.con, str(path), copy.key, sql, []) is None
+
+
+def test_bounds_and_switch(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    store = connect(tmp_path)
+    store.replace_table(schema.RESPONSES, random_responses(300, seed=1))
+    try:
+        monkeypatch.setenv(resident.MIN_ROWS_ENV, "1000")  # too few answers: no copy made
+        queries.kpis(store, Filters())
+        copy = resident.wait(str(tmp_path))
+        assert copy is not None and copy.con is None and "outside the resident bounds" in copy.why
+        monkeypatch.setenv(resident.MAX_ROWS_ENV, "0")  # off: not even asked for
+        monkeypatch.setenv(resident.MIN_ROWS_ENV, "0")
+        store.append_rows(schema.RESPONSES, random_responses(10, seed=2))
+        assert queries.kpis(store, Filters()).responses == 310
+        assert resident.wait(str(tmp_path)) is copy
+        monkeypatch.setenv(resident.MAX_ROWS_ENV, "lots")
+        with pytest.raises(CxError, match="CX_RESIDENT_ROWS"):
+            queries.kpis(store, Filters())
+    finally:
+        close(tmp_path)
+
+
+def test_compiled_queries_that_read_other_tables_are_not_offered_to_the_copy() -> None:
+    import sqlglot
+
+    def tree(sql: str) -> object:
+        return sqlglot.parse_one(sql, dialect="duckdb")
+
+    assert resident.reads_responses_only(tree("SELECT 1 FROM responses AS t0"))
+    assert resident.reads_responses_only(tree('SELECT 1 FROM "cx"."main"."responses"'))
+    assert not resident.reads_responses_only(
+        tree("SELECT 1 FROM responses r JOIN voc_theme_masks m ON r.response_id = m.response_id")
+    )
+    assert not resident.reads_responses_only(tree("SELECT 1 FROM other.main.responses"))
+    assert not resident.reads_responses_only(tree("SELECT 1"))
