@@ -236,6 +236,8 @@ EXEMPT: dict[str, str] = {
     "cxdata.importing.datasets.data_dir_of": "a path, no data",
     "cxdata.voc.taxonomy.taxonomy_dir": "a path, no data",
     "cxdata.voc.persist.results_version": "a run id of the theme model, no rows",
+    "cxdata.queries.run_compiled": "runs SQL compiled from the Store's own restricted "
+    "table (a resident copy answers the same SQL: test_resident, a restricted Store)",
     "cxdata.voc.masked.stored_bits": "the themes' numbering (names and bit positions), "
     "no rows; what it counts is read through the caller's restricted responses",
     "cxdata.voc.masked.one_snapshot": "runs the caller's read again if a write lands "
