@@ -291,24 +291,26 @@ def _enum_values(cur: duckdb.DuckDBPyConnection, texts: list[str]) -> dict[str, 
     them (an approximate count first, so a column of ids is never listed)."""
     if not texts:
         return {}
-    approx = cur.execute(
-        "SELECT "
-        + ", ".join(f"approx_count_distinct({_quote(c)})" for c in texts)
-        + f" FROM {schema.RESPONSES}"
-    ).fetchone()
+    approx = _per_column(cur, "approx_count_distinct({})", texts)
     small = [c for c, n in zip(texts, approx, strict=True) if n <= 2 * MAX_ENUM_VALUES]
     if not small:
         return {}
-    lists = cur.execute(
-        "SELECT "
-        + ", ".join(f"list_sort(list(DISTINCT {_quote(c)}))" for c in small)
-        + f" FROM {schema.RESPONSES}"
-    ).fetchone()
+    lists = _per_column(cur, "list_sort(list(DISTINCT {}))", small)
     return {
         c: [v for v in vs if v is not None]
         for c, vs in zip(small, lists, strict=True)
         if len(vs) <= MAX_ENUM_VALUES
     }
+
+
+def _per_column(cur: duckdb.DuckDBPyConnection, aggregate: str, columns: list[str]) -> tuple:
+    """One row: `aggregate` ("f({})") of each of `columns` over the responses."""
+    row = cur.execute(
+        "SELECT "
+        + ", ".join(aggregate.format(_quote(c)) for c in columns)
+        + f" FROM {schema.RESPONSES}"
+    ).fetchone()
+    return row or tuple(None for _ in columns)
 
 
 def _quote(name: str) -> str:
