@@ -17,7 +17,7 @@ from contextlib import ExitStack
 
 import streamlit as st
 
-from cxdata import config
+from cxdata import config, resident
 from cxdata.access import Grant
 from cxdata.errors import CxError, display_text, shown_on_the_web
 from cxdata.store import Store, engine_errors
@@ -96,6 +96,9 @@ def main() -> None:
         try:
             with engine_errors():
                 store = session.session_store(grant)
+            # this server keeps the responses it reads in memory (cxdata.resident);
+            # a mistyped setting stops here, before any number is drawn
+            resident.enable()
             with engine_errors(store):
                 start.auto_demo(store)
                 # the run reads one snapshot: its data key and every number drawn

@@ -405,6 +405,7 @@ def run(
     (`profile` > 0: first print profile_cxdata of that many calls)."""
     store, df = build_store(rows, workdir / f"r{rows}", frame_max, chunk)
     cx = cxdata_calls(store)
+    resident.enable()  # as the dashboard's server does
     copy = resident_copy(store, cx[KPIS])
     # as the dashboard and the CLI read: inside a run (Store.reading, one read transaction
     # on this Store's own cursor, held while the rounds run), where the lake's catalog is

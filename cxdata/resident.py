@@ -5,19 +5,23 @@ most of a dashboard query's time goes to decoding them and to hashing the groupe
 (bench/results.md). A DuckDB table in memory with each low-cardinality text column held
 as an ENUM (its codes are small integers: grouping and filtering on them is far cheaper
 than on strings) answers the same SQL in a fraction of the time, as Polars does from a
-frame in memory. So each server process keeps one such copy of the responses of the lake
-snapshot it last read, built in a background thread the first time a query asks for a
-snapshot no copy holds; until it is ready, and for any query it cannot answer, the query
-reads the lake as before.
+frame in memory. So each server process (one that called `enable`: the dashboard's, not a
+one-shot command's) keeps one such copy of the responses of the lake snapshot it last
+read, built in a background thread the first time a query asks for a snapshot no copy
+holds; until it is ready, and for any query it cannot answer, the query reads the lake as
+before. At exit a running build is interrupted and waited for (the engine aborted a
+process that exited under one).
 
 Why the numbers cannot differ: a copy is of one snapshot, read inside one transaction at
 that snapshot, and is only used by a query that reads that same snapshot (the key is the
-lake's real path, the connection generation and the snapshot id, as Store.read_scope).
-The SQL is the same text with the same parameters; it reads no other table (checked on
-the compiled tree) and names no column the copy lacks (the engine refuses it; the query
-then reads the lake). ENUM values are stored in sorted order, so ordering and
-comparisons with text are those of the text; NULL stays NULL. Result columns come back
-as the text they hold (the caller casts to the Ibis schema).
+lake's real path, the connection generation and the snapshot id, as Store.read_scope,
+and the caller's session time zone, in which the copy is made and read). The SQL is the
+same text with the same parameters; it reads no other table and names the responses
+unqualified (checked on the compiled tree) and no column the copy lacks (the engine
+refuses it; the query then reads the lake). Its row count is checked against the lake's.
+ENUM values are stored in sorted order, so ordering and comparisons with text are those
+of the text; NULL stays NULL. Result columns come back as the text they hold (the caller
+casts to the Ibis schema).
 
 Bounds: only stores of `$CX_RESIDENT_MIN_ROWS` (default 500,000) to `$CX_RESIDENT_ROWS`
 (default 20,000,000) answers get a copy (below, the lake is fast enough; above, memory
@@ -27,6 +31,7 @@ text and any text column with more than 65,535 distinct values are left out.
 
 from __future__ import annotations
 
+import atexit
 import itertools
 import os
 import threading
@@ -67,11 +72,27 @@ class _Copy:
     seconds: float = 0.0
     columns: tuple[str, ...] = ()
     ready: threading.Event = field(default_factory=threading.Event)
+    builder: duckdb.DuckDBPyConnection | None = None  # the build's cursor, while it runs
 
 
 _COPIES: dict[str, _Copy] = {}  # by the lake's real path: the newest snapshot asked for
 _LOCK = threading.Lock()
 _OFF = threading.local()  # `off()`: this thread reads the lake (benchmarks compare both)
+_ENABLED = False  # a long-running process (the dashboard's server) asks for copies
+_AT_EXIT = False  # _stop_builds registered
+_STOPPING = threading.Event()  # the process is exiting
+
+
+def enable(on: bool = True) -> None:
+    """Let this process keep resident copies (`on`), or not. Only long-running processes
+    should (the dashboard's server; benchmarks): a one-shot command would pay for a copy it
+    never uses. Checks the settings first: raises CxError for a value of
+    $CX_RESIDENT_ROWS / $CX_RESIDENT_MIN_ROWS that is not a whole number."""
+    global _ENABLED
+    if on:
+        max_rows(), min_rows()
+        _stop_builds_at_exit()
+    _ENABLED = on
 
 
 def _bound(name: str, default: int) -> int:
@@ -97,11 +118,11 @@ def min_rows() -> int:
 
 def reads_responses_only(tree: sge.Expr) -> bool:
     """Whether a compiled query reads no table but the responses (so a copy of them can
-    answer it): every table it names is the responses, unqualified or in the lake."""
+    answer it): every table it names is the responses, unqualified. (A qualified name
+    would reach the lake itself from the copy's cursor, at its newest snapshot.)"""
     tables = list(tree.find_all(sge.Table))
     return bool(tables) and all(
-        t.name == schema.RESPONSES and t.catalog in ("", lake.ALIAS) and t.db in ("", "main")
-        for t in tables
+        t.name == schema.RESPONSES and not t.catalog and not t.db for t in tables
     )
 
 
@@ -132,14 +153,21 @@ def execute(
     first call for a snapshot counts the answers on `lake_con` (the caller's cursor) and,
     if the store's size qualifies, starts building the copy in the background from
     `raw`."""
-    if getattr(_OFF, "on", False) or max_rows() == 0:
+    if not _ENABLED or getattr(_OFF, "on", False) or max_rows() == 0:
         return None
-    copy = _copy_for(raw, lake_con, location, key)
+    # The caller's session time zone is part of what it reads (Ibis sets UTC on its
+    # cursor; a new cursor has the system's): a TIMESTAMPTZ is cut into days by it, and
+    # the lake converts a column stored as TIMESTAMP but now declared TIMESTAMPTZ by it.
+    # So a copy is made, and read, in the zone of the caller it answers.
+    row = lake_con.execute("SELECT current_setting('TimeZone')").fetchone()
+    zone = str(row[0]) if row else "UTC"
+    copy = _copy_for(raw, lake_con, location, (*key[:-1], zone, key[-1]))
     if copy is None or copy.con is None:
         return None
     cur = copy.con.cursor()  # its own transaction: a run's began before the copy existed
     try:
         cur.execute(f"USE {copy.place}")  # (a cursor starts in the default database)
+        cur.execute("SET TimeZone = " + _text(zone))
         return cur.execute(sql, params).to_arrow_table()
     except duckdb.Error:
         return None  # a column the copy left out, or a function ENUMs do not take
@@ -168,18 +196,47 @@ def _copy_for(
     except duckdb.Error:
         return None  # no responses yet
     fresh = _Copy(key, rows=rows)
+    wanted = min_rows() <= rows <= max_rows()  # (raises before anything is registered)
+    if not wanted:
+        fresh.why = f"{rows:,} answers: outside the resident bounds"
+        fresh.ready.set()
     with _LOCK:
         if _COPIES.get(path) is not known:
             return None  # another thread got here first
         _COPIES[path] = fresh  # the older copy goes once its readers are done with it
-    if not min_rows() <= rows <= max_rows():
-        fresh.why = f"{rows:,} answers: outside the resident bounds"
-        fresh.ready.set()
+    if not wanted:
+        _drop_others(raw)  # the older copy will not be used again
         return None
-    threading.Thread(
-        target=_build, args=(raw, location, fresh), name="cx-resident", daemon=True
-    ).start()
+    try:
+        threading.Thread(
+            target=_build, args=(raw, location, fresh), name="cx-resident", daemon=True
+        ).start()
+    except RuntimeError as exc:  # no thread to be had: no copy, and the next write tries
+        fresh.why = f"build not started: {exc}"
+        fresh.ready.set()
     return None
+
+
+def _stop_builds_at_exit() -> None:
+    """Once per process: at exit, interrupt the builds still running and wait for them (the
+    engine aborted the process when it exited under a running build)."""
+    global _AT_EXIT
+    if not _AT_EXIT:
+        atexit.register(_stop_builds)
+        _AT_EXIT = True
+
+
+def _stop_builds(timeout: float = 10.0) -> None:
+    _STOPPING.set()  # no build starts another statement
+    with _LOCK:
+        running = [c for c in _COPIES.values() if not c.ready.is_set()]
+    for copy in running:
+        builder = copy.builder
+        if builder is not None:
+            with suppress(duckdb.Error):
+                builder.interrupt()
+    for copy in running:
+        copy.ready.wait(timeout)
 
 
 def _older(key: tuple[object, ...], than: tuple[object, ...]) -> bool:
@@ -212,21 +269,27 @@ def _fill(raw: duckdb.DuckDBPyConnection, location: str, copy: _Copy) -> None:
     started = time.perf_counter()
     hold = lake.hold_snapshot(Path(location))  # maintenance must not expire what we read
     cur = lake.cursor(raw)
+    copy.builder = cur
     try:
-        cur.execute(f"ATTACH IF NOT EXISTS ':memory:' AS {_DATABASE} (COMPRESS)")
+        _step(cur).execute("SET TimeZone = " + _text(str(copy.key[-2])))  # see execute
+        _step(cur).execute(f"ATTACH IF NOT EXISTS ':memory:' AS {_DATABASE} (COMPRESS)")
         # give the build's working memory back to the system (a 10M copy needs ~0.9 GB
         # while it is written, 0.12 GB once compressed; without this the process kept it)
-        cur.execute("SET allocator_background_threads = true")
-        cur.execute("BEGIN TRANSACTION")
+        _step(cur).execute("SET allocator_background_threads = true")
+        _step(cur).execute("BEGIN TRANSACTION")
         snapshot = lake.current_snapshot(cur)
         if snapshot != copy.key[-1]:
             copy.why = "a newer snapshot arrived"
             return
-        columns = cur.execute(
-            f"SELECT column_name, data_type FROM information_schema.columns "
-            f"WHERE table_catalog = '{lake.ALIAS}' AND table_name = '{schema.RESPONSES}' "
-            "ORDER BY ordinal_position"
-        ).fetchall()
+        columns = (
+            _step(cur)
+            .execute(
+                f"SELECT column_name, data_type FROM information_schema.columns "
+                f"WHERE table_catalog = '{lake.ALIAS}' AND table_name = '{schema.RESPONSES}' "
+                "ORDER BY ordinal_position"
+            )
+            .fetchall()
+        )
         texts = [c for c, t in columns if t == "VARCHAR" and c not in LEFT_OUT]
         values = _enum_values(cur, texts)
         kept = [c for c, _ in columns if c not in LEFT_OUT and (c not in texts or c in values)]
@@ -237,32 +300,40 @@ def _fill(raw: duckdb.DuckDBPyConnection, location: str, copy: _Copy) -> None:
             for c in kept
         )
         place = f"{_DATABASE}.s{snapshot}_{next(_SERIAL)}"
-        rows = int(cur.execute(f"SELECT count(*) FROM {schema.RESPONSES}").fetchone()[0])
-        cur.execute(f"CREATE SCHEMA {place}")
+        rows = int(_step(cur).execute(f"SELECT count(*) FROM {schema.RESPONSES}").fetchone()[0])
+        _step(cur).execute(f"CREATE SCHEMA {place}")
         # in day order, then score key: a date range reads only its days' row groups
         # (min/max per group), and runs of equal days and keys group faster (the weekly
         # trend by region at 10M answers 93 -> 64 ms, the KPIs 14 ms either way)
         order = [c for c in (schema.DAY, "_score_key") if c in kept]
-        cur.execute(
+        _step(cur).execute(
             f"CREATE TABLE {place}.{schema.RESPONSES} AS SELECT {casts} "
             f"FROM {lake.ALIAS}.{schema.RESPONSES}"
             + (f" ORDER BY {', '.join(_quote(c) for c in order)}" if order else "")
         )
-        cur.execute("COMMIT")
+        _step(cur).execute("COMMIT")
         # compressed once written (the engine keeps a new table uncompressed until then):
         # ~12 bytes an answer instead of ~95
-        cur.execute(f"CHECKPOINT {_DATABASE}")
-        held = cur.execute(f"SELECT count(*) FROM {place}.{schema.RESPONSES}").fetchone()
+        _step(cur).execute(f"CHECKPOINT {_DATABASE}")
+        held = _step(cur).execute(f"SELECT count(*) FROM {place}.{schema.RESPONSES}").fetchone()
         if held is None or int(held[0]) != rows:  # never answer from a partial copy
             raise CxError(f"the copy holds {held} answers, the lake {rows}")
         copy.place, copy.con, copy.why, copy.columns = place, raw, "ready", tuple(kept)
     finally:
+        copy.builder = None
         with suppress(duckdb.Error):
             cur.close()
         if hold is not None:
             lake.release_snapshot(hold)
         copy.seconds = time.perf_counter() - started
         _drop_others(raw)
+
+
+def _step(cur: duckdb.DuckDBPyConnection) -> duckdb.DuckDBPyConnection:
+    """`cur`, unless the process is exiting (then CxError: the build stops here)."""
+    if _STOPPING.is_set():
+        raise CxError("the process is exiting")
+    return cur
 
 
 def _drop_others(raw: duckdb.DuckDBPyConnection) -> None:
@@ -305,11 +376,15 @@ def _enum_values(cur: duckdb.DuckDBPyConnection, texts: list[str]) -> dict[str, 
 
 def _per_column(cur: duckdb.DuckDBPyConnection, aggregate: str, columns: list[str]) -> tuple:
     """One row: `aggregate` ("f({})") of each of `columns` over the responses."""
-    row = cur.execute(
-        "SELECT "
-        + ", ".join(aggregate.format(_quote(c)) for c in columns)
-        + f" FROM {schema.RESPONSES}"
-    ).fetchone()
+    row = (
+        _step(cur)
+        .execute(
+            "SELECT "
+            + ", ".join(aggregate.format(_quote(c)) for c in columns)
+            + f" FROM {schema.RESPONSES}"
+        )
+        .fetchone()
+    )
     return row or tuple(None for _ in columns)
 
 

@@ -4,12 +4,13 @@ it was made of, and never where it cannot answer."""
 from __future__ import annotations
 
 import datetime as dt
+import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pandas as pd
 import pytest
-from conftest import random_responses
+from conftest import ROOT, random_responses
 
 from cxdata import queries, resident, schema, segments
 from cxdata.errors import CxError
@@ -49,6 +50,7 @@ def _frame() -> pd.DataFrame:
 def lake(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Store, Path]]:
     """A store small enough that only a lowered bound gives it a copy, and that copy."""
     monkeypatch.setenv(resident.MIN_ROWS_ENV, "0")
+    monkeypatch.setattr(resident, "_ENABLED", True)  # as resident.enable() in a server
     store = connect(tmp_path)
     store.replace_table(schema.RESPONSES, _frame())
     yield store, tmp_path
@@ -143,14 +145,15 @@ def test_a_write_is_seen_at_once_and_the_next_copy_holds_it(lake, monkeypatch) -
 def test_a_run_on_an_older_snapshot_reads_the_lake_and_keeps_the_newer_copy(lake) -> None:
     store, path = lake
     copy = _ready(store, path)
-    place, generation, snapshot = copy.key
+    place, generation, _zone, snapshot = copy.key
+    now = (place, generation, snapshot)  # as Store.read_scope gives it
     older = (place, generation, int(snapshot) - 1)  # type: ignore[call-overload]
     sql = f"SELECT count(*) AS n FROM {schema.RESPONSES}"
     raw = store.raw
     assert raw is not None
     assert resident.execute(raw, store.backend.con, str(path), older, sql, []) is None
     assert resident.wait(str(path)) is copy  # not replaced by a build of the older one
-    answer = resident.execute(raw, store.backend.con, str(path), copy.key, sql, [])
+    answer = resident.execute(raw, store.backend.con, str(path), now, sql, [])
     assert answer is not None and answer.column("n").to_pylist() == [6_000]
 
 
@@ -160,12 +163,15 @@ def test_a_column_left_out_sends_the_query_to_the_lake(lake) -> None:
     raw = store.raw
     assert raw is not None
     sql = f"SELECT count(comment) FROM {schema.RESPONSES}"
-    assert resident.execute(raw, store.backend.con, str(path), copy.key, sql, []) is None
+    place, generation, _zone, snapshot = copy.key
+    key = (place, generation, snapshot)
+    assert resident.execute(raw, store.backend.con, str(path), key, sql, []) is None
 
 
 def test_bounds_and_switch(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     store = connect(tmp_path)
     store.replace_table(schema.RESPONSES, random_responses(300, seed=1))
+    monkeypatch.setattr(resident, "_ENABLED", True)
     try:
         monkeypatch.setenv(resident.MIN_ROWS_ENV, "1000")  # too few answers: no copy made
         queries.kpis(store, Filters())
@@ -190,9 +196,132 @@ def test_compiled_queries_that_read_other_tables_are_not_offered_to_the_copy() -
         return sqlglot.parse_one(sql, dialect="duckdb")
 
     assert resident.reads_responses_only(tree("SELECT 1 FROM responses AS t0"))
-    assert resident.reads_responses_only(tree('SELECT 1 FROM "cx"."main"."responses"'))
+    # qualified, it would be the lake itself on the copy's cursor, at its newest snapshot
+    assert not resident.reads_responses_only(tree('SELECT 1 FROM "cx"."main"."responses"'))
     assert not resident.reads_responses_only(
         tree("SELECT 1 FROM responses r JOIN voc_theme_masks m ON r.response_id = m.response_id")
     )
     assert not resident.reads_responses_only(tree("SELECT 1 FROM other.main.responses"))
     assert not resident.reads_responses_only(tree("SELECT 1"))
+
+
+def test_a_process_that_did_not_ask_for_copies_never_builds_one(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """One-shot commands (the CLI, cron jobs) read the lake: a copy would cost them a build
+    they never use, and exiting under a running build aborted the process."""
+    monkeypatch.setenv(resident.MIN_ROWS_ENV, "0")
+    monkeypatch.setattr(resident, "_ENABLED", False)
+    store = connect(tmp_path)
+    store.replace_table(schema.RESPONSES, random_responses(300, seed=3))
+    try:
+        assert queries.kpis(store, Filters()).responses == 300
+        assert resident.wait(str(tmp_path)) is None
+    finally:
+        close(tmp_path)
+
+
+def test_a_mistyped_bound_is_refused_by_enable_and_a_later_one_registers_nothing(
+    lake, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store, path = lake
+    monkeypatch.setenv(resident.MAX_ROWS_ENV, "1_000")
+    with pytest.raises(CxError, match="CX_RESIDENT_ROWS"):
+        resident.enable()
+    with pytest.raises(CxError, match="CX_RESIDENT_ROWS"):
+        queries.kpis(store, Filters())
+    assert resident.wait(str(path)) is None  # no entry left "building" for ever
+    monkeypatch.setenv(resident.MAX_ROWS_ENV, "20000000")
+    _ready(store, path)
+
+
+def test_a_process_exiting_during_a_build_exits_cleanly(tmp_path: Path) -> None:
+    """The engine aborted the process (SIGABRT) when it exited under a running build."""
+    import subprocess
+    import sys
+    import textwrap
+
+    store = connect(tmp_path)
+    store.replace_table(schema.RESPONSES, random_responses(60_000, seed=4))
+    close(tmp_path)
+    script = textwrap.dedent(f"""
+        from cxdata import queries, resident
+        from cxdata.filters import Filters
+        from cxdata.store import connect
+        resident.enable()
+        store = connect({str(tmp_path)!r})
+        print(queries.kpis(store, Filters()).responses)  # starts a build, then exits
+    """)
+    env = {**os.environ, resident.MIN_ROWS_ENV: "0"}
+    for _ in range(3):
+        done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                              env=env, timeout=120, cwd=ROOT)
+        assert done.returncode == 0, done.stderr[-2000:]
+        assert done.stdout.strip() == "60000"
+
+
+def test_the_copy_reads_time_stamps_in_the_callers_time_zone(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A TIMESTAMPTZ column is cut into days by the session's time zone: the copy's cursor
+    must use the caller's (Ibis sets UTC), not the system's."""
+    import subprocess
+    import sys
+    import textwrap
+
+    script = textwrap.dedent(f"""
+        import os
+        import pandas as pd
+        from cxdata import queries, resident, schema
+        from cxdata.filters import Filters
+        from cxdata.store import connect
+        resident.enable()
+        store = connect({str(tmp_path)!r})
+        frame = pd.DataFrame({{
+            "response_id": [f"R{{i}}" for i in range(40)],
+            "submitted_at": pd.date_range("2025-01-01 20:00", periods=40, freq="2h"),
+            "nps": [i % 11 for i in range(40)],
+            "region": ["Oslo", "Bergen"] * 20,
+        }})
+        store.replace_table(schema.RESPONSES, frame)
+        cur = store.cursor()
+        cur.execute("ALTER TABLE responses DROP COLUMN _day")
+        cur.execute("ALTER TABLE responses ALTER submitted_at TYPE TIMESTAMPTZ")
+        cur.close()
+        with resident.off():
+            lake = queries.trend(store, Filters(), "day", by="region")
+        queries.kpis(store, Filters())
+        assert resident.wait({str(tmp_path)!r}).why == "ready"
+        copy = queries.trend(store, Filters(), "day", by="region")
+        pd.testing.assert_frame_equal(copy, lake)
+        print("same", len(lake))
+    """)
+    env = {**os.environ, resident.MIN_ROWS_ENV: "0", "TZ": "America/New_York"}
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          env=env, timeout=120, cwd=ROOT)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.stdout.startswith("same")
+
+
+def test_a_copy_no_longer_wanted_is_dropped(lake, monkeypatch: pytest.MonkeyPatch) -> None:
+    """When the next snapshot gets no copy (the store left the bounds), the older copy
+    must not stay in memory unused."""
+    store, path = lake
+    _ready(store, path)
+    raw = store.raw
+    assert raw is not None
+
+    def copies() -> list[str]:
+        rows = raw.execute(
+            "SELECT schema_name FROM duckdb_schemas() WHERE database_name = 'resident' "
+            "AND schema_name LIKE 's%'"
+        ).fetchall()
+        return [r[0] for r in rows]
+
+    assert len(copies()) == 1
+    monkeypatch.setenv(resident.MIN_ROWS_ENV, "10000")
+    store.append_rows(schema.RESPONSES, random_responses(10, seed=8))
+    assert queries.kpis(store, Filters()).responses == 6_010
+    copy = resident.wait(str(path))
+    assert copy is not None and copy.con is None and "outside" in copy.why
+    assert copies() == []
