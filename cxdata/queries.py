@@ -17,7 +17,7 @@ import pandas as pd
 import pyarrow as pa
 import sqlglot.expressions as sge
 
-from cxdata import config, periods, resident, schema
+from cxdata import config, lake, periods, resident, schema
 from cxdata.config import Thresholds
 from cxdata.errors import UnknownName
 from cxdata.filters import NOT_SET, Filters, filtered, in_either_period, in_list
@@ -208,18 +208,14 @@ def run_compiled(store: Store, compiled: _Compiled, params: list[object]) -> pa.
     compiled.schema): from the resident copy of the snapshot this Store reads when it
     can answer (cxdata.resident), else on the Ibis backend's own cursor (this Store's),
     where Ibis would run it too."""
-    if compiled.resident:
-        scope = store.read_scope()
-        if scope is not None:
-            path, _, generation, snapshot = scope
-            key = (path, generation, snapshot)
-            raw = store.raw
-            assert raw is not None  # (read_scope is None on a warehouse)
-            answer = resident.execute(
-                raw, store.backend.con, store.location, key, compiled.sql, params
-            )
-            if answer is not None:
-                return answer
+    raw = store.raw
+    if compiled.resident and raw is not None:
+        snapshot = lake.current_snapshot(store.backend.con)  # the one this Store reads now
+        answer = resident.execute(
+            raw, store.backend.con, store.location, snapshot, compiled.sql, params
+        )
+        if answer is not None:
+            return answer
     return store.backend.con.execute(compiled.sql, params).to_arrow_table()
 
 

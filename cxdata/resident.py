@@ -14,9 +14,10 @@ process that exited under one).
 
 Why the numbers cannot differ: a copy is of one snapshot, read inside one transaction at
 that snapshot, and is only used by a query that reads that same snapshot (the key is the
-lake's real path, the connection generation and the snapshot id, as Store.read_scope,
-and the caller's session time zone, in which the copy is made and read). The SQL is the
-same text with the same parameters; it reads no other table and names the responses
+lake's real path, the store's connection (which holds the copy), the caller's session
+time zone (in which the copy is made and read) and the snapshot id). A copy is kept for
+a newer snapshot only when the lake's log says no snapshot since touched the responses.
+The SQL is the same text with the same parameters; it reads no other table and names the responses
 unqualified (checked on the compiled tree) and no column the copy lacks (the engine
 refuses it; the query then reads the lake). Its row count is checked against the lake's.
 ENUM values are stored in sorted order, so ordering and comparisons with text are those
@@ -38,7 +39,7 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import duckdb
@@ -73,6 +74,7 @@ class _Copy:
     columns: tuple[str, ...] = ()
     ready: threading.Event = field(default_factory=threading.Event)
     builder: duckdb.DuckDBPyConnection | None = None  # the build's cursor, while it runs
+    table_id: int = 0  # the lake's id of the responses table it copies
 
 
 _COPIES: dict[str, _Copy] = {}  # by the lake's real path: the newest snapshot asked for
@@ -142,17 +144,16 @@ def execute(
     raw: duckdb.DuckDBPyConnection,
     lake_con: duckdb.DuckDBPyConnection,
     location: str,
-    key: tuple[object, ...],
+    snapshot: int,
     sql: str,
     params: list[object],
 ) -> pa.Table | None:
     """`sql` (which reads only the responses) answered from the resident copy of the lake
-    at `location` as read at `key` (its real path, connection generation and snapshot id:
-    Store.read_scope's), as an Arrow table; None when there is no ready copy of that
+    at `location` (whose connection is `raw`) at `snapshot`, the one the caller's cursor
+    `lake_con` reads, as an Arrow table; None when there is no ready copy of that
     snapshot or the copy cannot answer it: the caller then runs it on the lake. The
-    first call for a snapshot counts the answers on `lake_con` (the caller's cursor) and,
-    if the store's size qualifies, starts building the copy in the background from
-    `raw`."""
+    first call for a snapshot counts the answers on `lake_con` and, if the store's size
+    qualifies, starts building the copy in the background."""
     if not _ENABLED or getattr(_OFF, "on", False) or max_rows() == 0:
         return None
     # The caller's session time zone is part of what it reads (Ibis sets UTC on its
@@ -161,7 +162,9 @@ def execute(
     # So a copy is made, and read, in the zone of the caller it answers.
     row = lake_con.execute("SELECT current_setting('TimeZone')").fetchone()
     zone = str(row[0]) if row else "UTC"
-    copy = _copy_for(raw, lake_con, location, (*key[:-1], zone, key[-1]))
+    # the copy lives in `raw`, which it keeps alive: its id is that connection's
+    key = (os.path.realpath(location), id(raw), zone, snapshot)
+    copy = _copy_for(raw, lake_con, location, key)
     if copy is None or copy.con is None:
         return None
     cur = copy.con.cursor()  # its own transaction: a run's began before the copy existed
@@ -191,6 +194,9 @@ def _copy_for(
             return known if known.ready.is_set() else None
         if not known.ready.is_set() or _older(key, known.key):
             return None  # one build at a time; a run on an older snapshot reads the lake
+        kept = _still_current(lake_con, known, key)
+        if kept is not None:
+            return kept
     try:
         rows = int(lake_con.execute(f"SELECT count(*) FROM {schema.RESPONSES}").fetchone()[0])
     except duckdb.Error:
@@ -239,6 +245,69 @@ def _stop_builds(timeout: float = 10.0) -> None:
         copy.ready.wait(timeout)
 
 
+def _still_current(
+    lake_con: duckdb.DuckDBPyConnection, known: _Copy, key: tuple[object, ...]
+) -> _Copy | None:
+    """`known` (a ready copy) as the copy of the newer snapshot in `key` too, registered,
+    when no snapshot since its own touched the responses (a theme run, a note, another
+    table's import); else None (a new copy is needed)."""
+    if known.con is None or known.key[:-1] != key[:-1] or not known.table_id:
+        return None
+    since, until = int(known.key[-1]), int(key[-1])  # type: ignore[call-overload]
+    try:
+        if _responses_changed(lake_con, since, until, known.table_id):
+            return None
+    except duckdb.Error:
+        return None
+    moved = replace(known, key=key, ready=threading.Event())
+    moved.ready.set()
+    with _LOCK:
+        if _COPIES.get(str(key[0])) is not known:
+            return None
+        _COPIES[str(key[0])] = moved
+    return moved
+
+
+# Kinds of change a lake snapshot records (ducklake_snapshots' `changes`) and what their
+# items are. A kind not listed here counts as a change to the responses.
+_CHANGE_BY_ID = frozenset({
+    "tables_inserted_into", "tables_deleted_from", "inlined_insert", "inlined_delete",
+    "tables_altered", "tables_dropped", "flushed_inlined", "compacted_table",
+    "tables_compacted",
+})  # fmt: skip
+_CHANGE_BY_NAME = frozenset({"tables_created"})  # "schema.table"
+_CHANGE_ELSEWHERE = frozenset({"schemas_created", "views_created", "views_altered",
+                               "views_dropped"})  # fmt: skip
+
+
+def _responses_changed(
+    lake_con: duckdb.DuckDBPyConnection, since: int, until: int, table_id: int
+) -> bool:
+    """Whether any snapshot after `since` up to `until` changed the responses (the table
+    `table_id`), or cannot be told apart from one that did (a snapshot missing from the
+    log, a kind of change not known here)."""
+    rows = lake_con.execute(
+        f"SELECT snapshot_id, changes FROM ducklake_snapshots('{lake.ALIAS}') "
+        "WHERE snapshot_id > $1 AND snapshot_id <= $2",
+        [since, until],
+    ).fetchall()
+    if sorted(int(r[0]) for r in rows) != list(range(since + 1, until + 1)):
+        return True
+    for _, changes in rows:
+        for kind, items in (changes or {}).items():
+            if kind in _CHANGE_ELSEWHERE:
+                continue
+            if kind in _CHANGE_BY_NAME:
+                if any(str(i).rpartition(".")[2] == schema.RESPONSES for i in items or ()):
+                    return True
+            elif kind in _CHANGE_BY_ID:
+                if str(table_id) in {str(i) for i in items or ()}:
+                    return True
+            else:
+                return True
+    return False
+
+
 def _older(key: tuple[object, ...], than: tuple[object, ...]) -> bool:
     """Whether `key` is an earlier snapshot of the same lake and connection than `than`."""
     return key[:-1] == than[:-1] and int(key[-1]) < int(than[-1])  # type: ignore[call-overload]
@@ -281,12 +350,13 @@ def _fill(raw: duckdb.DuckDBPyConnection, location: str, copy: _Copy) -> None:
         if snapshot != copy.key[-1]:
             copy.why = "a newer snapshot arrived"
             return
+        table_id = _table_id(_step(cur), snapshot)
         columns = (
             _step(cur)
             .execute(
-                f"SELECT column_name, data_type FROM information_schema.columns "
-                f"WHERE table_catalog = '{lake.ALIAS}' AND table_name = '{schema.RESPONSES}' "
-                "ORDER BY ordinal_position"
+                "SELECT column_name, data_type FROM information_schema.columns "
+                "WHERE table_catalog = $1 AND table_name = $2 ORDER BY ordinal_position",
+                [lake.ALIAS, schema.RESPONSES],
             )
             .fetchall()
         )
@@ -319,6 +389,7 @@ def _fill(raw: duckdb.DuckDBPyConnection, location: str, copy: _Copy) -> None:
         if held is None or int(held[0]) != rows:  # never answer from a partial copy
             raise CxError(f"the copy holds {held} answers, the lake {rows}")
         copy.place, copy.con, copy.why, copy.columns = place, raw, "ready", tuple(kept)
+        copy.table_id = table_id
     finally:
         copy.builder = None
         with suppress(duckdb.Error):
@@ -327,6 +398,19 @@ def _fill(raw: duckdb.DuckDBPyConnection, location: str, copy: _Copy) -> None:
             lake.release_snapshot(hold)
         copy.seconds = time.perf_counter() - started
         _drop_others(raw)
+
+
+def _table_id(cur: duckdb.DuckDBPyConnection, snapshot: int) -> int:
+    """The lake's id of the responses table at `snapshot` (0 when it cannot be told)."""
+    meta = f"__ducklake_metadata_{lake.ALIAS}"
+    live = "begin_snapshot <= $2 AND (end_snapshot IS NULL OR end_snapshot > $2)"
+    rows = cur.execute(
+        f"SELECT table_id FROM {meta}.ducklake_table WHERE table_name = $1 AND {live} "
+        f"AND schema_id IN (SELECT schema_id FROM {meta}.ducklake_schema "
+        f"WHERE schema_name = 'main' AND {live})",
+        [schema.RESPONSES, snapshot],
+    ).fetchall()
+    return int(rows[0][0]) if len(rows) == 1 else 0
 
 
 def _step(cur: duckdb.DuckDBPyConnection) -> duckdb.DuckDBPyConnection:

@@ -15,7 +15,7 @@ from conftest import ROOT, random_responses
 from cxdata import queries, resident, schema, segments
 from cxdata.errors import CxError
 from cxdata.filters import NOT_SET, Filters
-from cxdata.store import Store, close, connect
+from cxdata.store import Store, WriteOp, close, connect
 
 FILTERS = [
     Filters(),
@@ -145,15 +145,13 @@ def test_a_write_is_seen_at_once_and_the_next_copy_holds_it(lake, monkeypatch) -
 def test_a_run_on_an_older_snapshot_reads_the_lake_and_keeps_the_newer_copy(lake) -> None:
     store, path = lake
     copy = _ready(store, path)
-    place, generation, _zone, snapshot = copy.key
-    now = (place, generation, snapshot)  # as Store.read_scope gives it
-    older = (place, generation, int(snapshot) - 1)  # type: ignore[call-overload]
+    snapshot = int(copy.key[-1])  # type: ignore[call-overload]
     sql = f"SELECT count(*) AS n FROM {schema.RESPONSES}"
     raw = store.raw
     assert raw is not None
-    assert resident.execute(raw, store.backend.con, str(path), older, sql, []) is None
+    assert resident.execute(raw, store.backend.con, str(path), snapshot - 1, sql, []) is None
     assert resident.wait(str(path)) is copy  # not replaced by a build of the older one
-    answer = resident.execute(raw, store.backend.con, str(path), now, sql, [])
+    answer = resident.execute(raw, store.backend.con, str(path), snapshot, sql, [])
     assert answer is not None and answer.column("n").to_pylist() == [6_000]
 
 
@@ -163,9 +161,8 @@ def test_a_column_left_out_sends_the_query_to_the_lake(lake) -> None:
     raw = store.raw
     assert raw is not None
     sql = f"SELECT count(comment) FROM {schema.RESPONSES}"
-    place, generation, _zone, snapshot = copy.key
-    key = (place, generation, snapshot)
-    assert resident.execute(raw, store.backend.con, str(path), key, sql, []) is None
+    snapshot = int(copy.key[-1])  # type: ignore[call-overload]
+    assert resident.execute(raw, store.backend.con, str(path), snapshot, sql, []) is None
 
 
 def test_bounds_and_switch(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -325,3 +322,51 @@ def test_a_copy_no_longer_wanted_is_dropped(lake, monkeypatch: pytest.MonkeyPatc
     copy = resident.wait(str(path))
     assert copy is not None and copy.con is None and "outside" in copy.why
     assert copies() == []
+
+
+def _metrics() -> pd.DataFrame:
+    return pd.DataFrame(
+        {"metric": ["churn"], "date": [pd.Timestamp("2025-01-01")], "value": [1.5]}
+    )
+
+
+RESPONSE_CHANGES: list[tuple[str, Callable[[Store], object]]] = [
+    ("append", lambda s: s.append_rows(schema.RESPONSES, random_responses(7, seed=21))),
+    ("delete", lambda s: s.apply([WriteOp.delete_ids(schema.RESPONSES, ["T5-1", "T5-2"])])),
+    ("replace", lambda s: s.replace_table(schema.RESPONSES, _frame().head(5_000))),
+    ("add a column", lambda s: s.cursor().execute("ALTER TABLE responses ADD COLUMN x INT")),
+]
+
+
+@pytest.mark.parametrize("change", [c for _, c in RESPONSE_CHANGES],
+                         ids=[n for n, _ in RESPONSE_CHANGES])
+def test_a_snapshot_that_changed_the_responses_is_never_answered_by_the_older_copy(
+    lake, monkeypatch, change
+) -> None:
+    store, path = lake
+    old = _ready(store, path)
+    change(store)
+    answered = _Answered(monkeypatch)
+    with resident.off():
+        expected = queries.breakdown(store, Filters(), ["region"])
+    pd.testing.assert_frame_equal(queries.breakdown(store, Filters(), ["region"]), expected)
+    assert answered.n == 0  # the lake answered while the new copy is built
+    new = resident.wait(str(path))
+    assert new is not None and new.place != old.place
+
+
+def test_a_snapshot_that_left_the_responses_alone_keeps_the_copy(lake, monkeypatch) -> None:
+    """A theme run, an annotation or another dataset's import makes a snapshot too: the
+    copy of the responses stays valid for it and is not built again."""
+    store, path = lake
+    old = _ready(store, path)
+    assert old.table_id > 0
+    store.replace_table("metrics", _metrics())
+    store.append_rows("metrics", _metrics())
+    answered = _Answered(monkeypatch)
+    with resident.off():
+        expected = queries.trend(store, Filters(), "month", by="plan")
+    pd.testing.assert_frame_equal(queries.trend(store, Filters(), "month", by="plan"), expected)
+    assert answered.n == 1  # at once: no build
+    now = resident.wait(str(path))
+    assert now is not None and now.place == old.place and now.key[-1] > old.key[-1]
