@@ -50,6 +50,10 @@ PHONE_CSS = """
     white-space: normal !important; overflow: visible !important; text-overflow: clip !important;
   }
   [data-testid="stMetric"] div:has(> [data-testid="stMetricDelta"]) { flex-wrap: wrap; }
+  /* a 7-digit count ("1,399,032" at 10M answers) broke over two lines at full size */
+  [data-testid="stMetricValue"], [data-testid="stMetricValue"] > div {
+    font-size: min(2.25rem, 6.5vw) !important; white-space: nowrap !important;
+  }
   .stElementContainer:has(.heatmaplayer) { overflow-x: auto; }
   .stElementContainer:has(.heatmaplayer) > [data-testid="stFullScreenFrame"],
   .stElementContainer:has(.heatmaplayer) [data-testid="stPlotlyChart"] { min-width: 560px; }
