@@ -55,6 +55,7 @@ DEFAULT_MAX_ROWS = 20_000_000
 DEFAULT_MIN_ROWS = 500_000
 MAX_ENUM_VALUES = 65_535  # a two-byte code; more distinct values stay out of the copy
 LEFT_OUT = frozenset({"comment"})  # free text: never grouped on, and the bulk of the bytes
+RETRY_AFTER = 60.0  # seconds before a failed build of the same snapshot is tried again
 _DATABASE = "resident"  # the in-memory database attached to the store's connection
 _SERIAL = itertools.count()  # (a schema name per build: a failed one never clashes)
 
@@ -75,6 +76,7 @@ class _Copy:
     ready: threading.Event = field(default_factory=threading.Event)
     builder: duckdb.DuckDBPyConnection | None = None  # the build's cursor, while it runs
     table_id: int = 0  # the lake's id of the responses table it copies
+    failed_at: float = 0.0  # time.monotonic() of a failed build (retried after a while)
 
 
 _COPIES: dict[str, _Copy] = {}  # by the lake's real path: the newest snapshot asked for
@@ -164,7 +166,7 @@ def execute(
     zone = str(row[0]) if row else "UTC"
     # the copy lives in `raw`, which it keeps alive: its id is that connection's
     key = (os.path.realpath(location), id(raw), zone, snapshot)
-    copy = _copy_for(raw, lake_con, location, key)
+    copy = _copy_for(raw, lake_con, key)
     if copy is None or copy.con is None:
         return None
     cur = copy.con.cursor()  # its own transaction: a run's began before the copy existed
@@ -179,10 +181,7 @@ def execute(
 
 
 def _copy_for(
-    raw: duckdb.DuckDBPyConnection,
-    lake_con: duckdb.DuckDBPyConnection,
-    location: str,
-    key: tuple[object, ...],
+    raw: duckdb.DuckDBPyConnection, lake_con: duckdb.DuckDBPyConnection, key: tuple[object, ...]
 ) -> _Copy | None:
     """The ready copy for `key`, or None (after starting its build when it is the newest
     snapshot asked for, no build is running and the store's size qualifies)."""
@@ -190,7 +189,8 @@ def _copy_for(
     with _LOCK:
         known = _COPIES.get(path)
     if known is not None:
-        if known.key == key:
+        retry = known.failed_at and time.monotonic() - known.failed_at > RETRY_AFTER
+        if known.key == key and not retry:
             return known if known.ready.is_set() else None
         if not known.ready.is_set() or _older(key, known.key):
             return None  # one build at a time; a run on an older snapshot reads the lake
@@ -214,9 +214,7 @@ def _copy_for(
         _drop_others(raw)  # the older copy will not be used again
         return None
     try:
-        threading.Thread(
-            target=_build, args=(raw, location, fresh), name="cx-resident", daemon=True
-        ).start()
+        threading.Thread(target=_build, args=(raw, fresh), name="cx-resident", daemon=True).start()
     except RuntimeError as exc:  # no thread to be had: no copy, and the next write tries
         fresh.why = f"build not started: {exc}"
         fresh.ready.set()
@@ -255,7 +253,11 @@ def _still_current(
         return None
     since, until = int(known.key[-1]), int(key[-1])  # type: ignore[call-overload]
     try:
-        if _responses_changed(lake_con, since, until, known.table_id):
+        # the log, and the name still resolving to the same table (a rename is logged
+        # as the new name's creation only)
+        if _responses_changed(lake_con, since, until, known.table_id) or (
+            _table_id(lake_con, until) != known.table_id
+        ):
             return None
     except duckdb.Error:
         return None
@@ -275,9 +277,10 @@ _CHANGE_BY_ID = frozenset({
     "tables_altered", "tables_dropped", "flushed_inlined", "compacted_table",
     "tables_compacted",
 })  # fmt: skip
-_CHANGE_BY_NAME = frozenset({"tables_created"})  # "schema.table"
-_CHANGE_ELSEWHERE = frozenset({"schemas_created", "views_created", "views_altered",
-                               "views_dropped"})  # fmt: skip
+_CHANGE_BY_NAME = frozenset(
+    {"tables_created", "views_created", "views_altered", "views_dropped"}
+)  # "schema.name"
+_CHANGE_ELSEWHERE = frozenset({"schemas_created"})
 
 
 def _responses_changed(
@@ -298,7 +301,9 @@ def _responses_changed(
             if kind in _CHANGE_ELSEWHERE:
                 continue
             if kind in _CHANGE_BY_NAME:
-                if any(str(i).rpartition(".")[2] == schema.RESPONSES for i in items or ()):
+                # (names match whatever their case, as the engine resolves them)
+                names = {str(i).rpartition(".")[2].lower() for i in items or ()}
+                if schema.RESPONSES in names:
                     return True
             elif kind in _CHANGE_BY_ID:
                 if str(table_id) in {str(i) for i in items or ()}:
@@ -323,20 +328,23 @@ def wait(location: str, timeout: float = 120.0) -> _Copy | None:
     return copy
 
 
-def _build(raw: duckdb.DuckDBPyConnection, location: str, copy: _Copy) -> None:
+def _build(raw: duckdb.DuckDBPyConnection, copy: _Copy) -> None:
     try:
-        _fill(raw, location, copy)
+        _fill(raw, copy)
     except Exception as exc:  # a copy is an optimisation: the lake still answers
         copy.con, copy.why = None, f"build failed: {exc}"
+        copy.failed_at = time.monotonic()
     finally:
         copy.ready.set()
 
 
-def _fill(raw: duckdb.DuckDBPyConnection, location: str, copy: _Copy) -> None:
+def _fill(raw: duckdb.DuckDBPyConnection, copy: _Copy) -> None:
     """Copy the responses of copy.key's snapshot into the in-memory database attached to
     the store's own connection (one engine: no conversion on the way; see above)."""
     started = time.perf_counter()
-    hold = lake.hold_snapshot(Path(location))  # maintenance must not expire what we read
+    # maintenance must not expire what we read (the path as resolved when asked: a later
+    # change of working directory must not move it)
+    hold = lake.hold_snapshot(Path(str(copy.key[0])))
     cur = lake.cursor(raw)
     copy.builder = cur
     try:
@@ -405,7 +413,7 @@ def _table_id(cur: duckdb.DuckDBPyConnection, snapshot: int) -> int:
     meta = f"__ducklake_metadata_{lake.ALIAS}"
     live = "begin_snapshot <= $2 AND (end_snapshot IS NULL OR end_snapshot > $2)"
     rows = cur.execute(
-        f"SELECT table_id FROM {meta}.ducklake_table WHERE table_name = $1 AND {live} "
+        f"SELECT table_id FROM {meta}.ducklake_table WHERE lower(table_name) = $1 AND {live} "
         f"AND schema_id IN (SELECT schema_id FROM {meta}.ducklake_schema "
         f"WHERE schema_name = 'main' AND {live})",
         [schema.RESPONSES, snapshot],

@@ -13,7 +13,7 @@ import pytest
 from conftest import ROOT, random_responses
 
 from cxdata import queries, resident, schema, segments
-from cxdata.errors import CxError
+from cxdata.errors import CxError, NoData
 from cxdata.filters import NOT_SET, Filters
 from cxdata.store import Store, WriteOp, close, connect
 
@@ -370,3 +370,62 @@ def test_a_snapshot_that_left_the_responses_alone_keeps_the_copy(lake, monkeypat
     assert answered.n == 1  # at once: no build
     now = resident.wait(str(path))
     assert now is not None and now.place == old.place and now.key[-1] > old.key[-1]
+
+
+RENAMES: list[tuple[str, list[str]]] = [
+    # the lake logs a rename only as the new name's creation: neither the old table's id
+    # nor "responses" appears in it
+    ("a view in its place", [
+        "ALTER TABLE responses RENAME TO responses_all",
+        "CREATE VIEW responses AS SELECT * FROM responses_all WHERE region = 'Oslo'",
+    ]),
+    ("a table named in other case", [
+        "ALTER TABLE responses RENAME TO responses_old",
+        'CREATE TABLE "Responses" AS SELECT * FROM responses_old WHERE region = \'Oslo\'',
+    ]),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("statements", [s for _, s in RENAMES], ids=[n for n, _ in RENAMES])
+def test_responses_renamed_and_replaced_by_other_rows_are_read_from_them(
+    lake, monkeypatch, statements: list[str]
+) -> None:
+    store, path = lake
+    _ready(store, path)
+    store.apply([WriteOp.sql(sql) for sql in statements])
+    answered = _Answered(monkeypatch)
+
+    def answers() -> object:  # the number of answers, or the error the store gives
+        try:
+            return queries.kpis(store, Filters()).responses
+        except NoData as exc:
+            return type(exc)
+
+    with resident.off():
+        expected = answers()
+    # (a view is no dataset to the store: it says there are no responses)
+    assert expected in (int((_frame()["region"] == "Oslo").sum()), NoData)
+    assert answers() == expected
+    assert answered.n == 0
+
+
+def test_a_failed_build_is_tried_again_later(lake, monkeypatch) -> None:
+    store, path = lake
+    real = resident._fill
+    calls = []
+
+    def fails_once(*args: object) -> None:
+        calls.append(1)
+        if len(calls) == 1:
+            raise CxError("the data store is being maintained")
+        real(*args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(resident, "_fill", fails_once)
+    queries.kpis(store, Filters())
+    failed = resident.wait(str(path))
+    assert failed is not None and failed.why.startswith("build failed")
+    queries.kpis(store, Filters())  # the same snapshot, too soon: not tried again
+    assert resident.wait(str(path)) is failed and len(calls) == 1
+    monkeypatch.setattr(resident, "RETRY_AFTER", 0.0)
+    _ready(store, path)
+    assert len(calls) == 2
