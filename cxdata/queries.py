@@ -209,7 +209,7 @@ def run_compiled(store: Store, compiled: _Compiled, params: list[object]) -> pa.
     can answer (cxdata.resident), else on the Ibis backend's own cursor (this Store's),
     where Ibis would run it too."""
     raw = store.raw
-    if compiled.resident and raw is not None:
+    if compiled.resident and raw is not None and resident.enabled():
         snapshot = lake.current_snapshot(store.backend.con)  # the one this Store reads now
         answer = resident.execute(
             raw, store.backend.con, store.location, snapshot, compiled.sql, params

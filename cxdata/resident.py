@@ -156,8 +156,13 @@ def execute(
     snapshot or the copy cannot answer it: the caller then runs it on the lake. The
     first call for a snapshot counts the answers on `lake_con` and, if the store's size
     qualifies, starts building the copy in the background."""
-    if not _ENABLED or getattr(_OFF, "on", False) or max_rows() == 0:
+    if not enabled():
         return None
+    place = os.path.realpath(location)
+    with _LOCK:
+        known = _COPIES.get(place)
+    if known is not None and _settled_without_copy(known, id(raw), snapshot):
+        return None  # (most runs on a small store end here, for two cheap lookups)
     # The caller's session time zone is part of what it reads (Ibis sets UTC on its
     # cursor; a new cursor has the system's): a TIMESTAMPTZ is cut into days by it, and
     # the lake converts a column stored as TIMESTAMP but now declared TIMESTAMPTZ by it.
@@ -165,7 +170,7 @@ def execute(
     row = lake_con.execute("SELECT current_setting('TimeZone')").fetchone()
     zone = str(row[0]) if row else "UTC"
     # the copy lives in `raw`, which it keeps alive: its id is that connection's
-    key = (os.path.realpath(location), id(raw), zone, snapshot)
+    key = (place, id(raw), zone, snapshot)
     copy = _copy_for(raw, lake_con, key)
     if copy is None or copy.con is None:
         return None
@@ -178,6 +183,22 @@ def execute(
         return None  # a column the copy left out, or a function ENUMs do not take
     finally:
         cur.close()
+
+
+def enabled() -> bool:
+    """Whether this thread's queries may be answered by a copy (`enable` was called, not
+    inside `off`, $CX_RESIDENT_ROWS is not 0). Raises CxError for a mistyped bound."""
+    return _ENABLED and not getattr(_OFF, "on", False) and max_rows() != 0
+
+
+def _settled_without_copy(known: _Copy, connection: int, snapshot: int) -> bool:
+    """Whether `known` says there is no copy for this connection and snapshot, and none is
+    coming (the store is outside the bounds, or its build failed and is not due again)."""
+    retry = known.failed_at and time.monotonic() - known.failed_at > RETRY_AFTER
+    return (
+        known.ready.is_set() and known.con is None and not retry
+        and known.key[1] == connection and known.key[-1] == snapshot
+    )  # fmt: skip
 
 
 def _copy_for(
