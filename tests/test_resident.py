@@ -429,3 +429,32 @@ def test_a_failed_build_is_tried_again_later(lake, monkeypatch) -> None:
     monkeypatch.setattr(resident, "RETRY_AFTER", 0.0)
     _ready(store, path)
     assert len(calls) == 2
+
+
+@pytest.mark.postgres
+def test_a_lake_with_its_catalog_in_postgresql_gets_a_copy_too(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The change log and the table's id are read from the lake's catalog, wherever it is."""
+    from pg_server import postgres_server, require_postgres
+
+    require_postgres()
+    monkeypatch.setenv(resident.MIN_ROWS_ENV, "0")
+    monkeypatch.setattr(resident, "_ENABLED", True)
+    with postgres_server() as url:
+        monkeypatch.setenv("CX_LAKE_CATALOG", url)
+        store = connect(tmp_path)
+        try:
+            store.replace_table(schema.RESPONSES, _frame())
+            copy = _ready(store, tmp_path)
+            assert copy.table_id > 0
+            store.replace_table("metrics", _metrics())  # leaves the responses alone
+            answered = _Answered(monkeypatch)
+            with resident.off():
+                expected = queries.breakdown(store, Filters(), ["region", "plan"])
+            got = queries.breakdown(store, Filters(), ["region", "plan"])
+            pd.testing.assert_frame_equal(got, expected)
+            assert answered.n == 1
+            assert resident.wait(str(tmp_path)).place == copy.place  # type: ignore[union-attr]
+        finally:
+            close(tmp_path)
