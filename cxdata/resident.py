@@ -17,17 +17,18 @@ that snapshot, and is only used by a query that reads that same snapshot (the ke
 lake's real path, the store's connection (which holds the copy), the caller's session
 time zone (in which the copy is made and read) and the snapshot id). A copy is kept for
 a newer snapshot only when the lake's log says no snapshot since touched the responses.
-The SQL is the same text with the same parameters; it reads no other table and names the responses
-unqualified (checked on the compiled tree) and no column the copy lacks (the engine
-refuses it; the query then reads the lake). Its row count is checked against the lake's.
+The SQL is the same text with the same parameters; it reads no other table and names the
+responses unqualified (checked on the compiled tree) and no column the copy lacks (the
+engine refuses it; the query then reads the lake). Its row count is checked against the lake's.
 ENUM values are stored in sorted order, so ordering and comparisons with text are those
 of the text; NULL stays NULL. Result columns come back as the text they hold (the caller
 casts to the Ibis schema).
 
 Bounds: only stores of `$CX_RESIDENT_MIN_ROWS` (default 500,000) to `$CX_RESIDENT_ROWS`
 (default 20,000,000) answers get a copy (below, the lake is fast enough; above, memory
-would run short: ~35 bytes per answer). `CX_RESIDENT_ROWS=0` turns it off. The comment
-text and any text column with more than 65,535 distinct values are left out.
+would grow with the store: ~12 bytes an answer once compressed, ~95 while it is built).
+`CX_RESIDENT_ROWS=0` turns it off. The comment text and any text column with more than
+65,535 distinct values are left out.
 """
 
 from __future__ import annotations
@@ -194,11 +195,15 @@ def enabled() -> bool:
 def _settled_without_copy(known: _Copy, connection: int, snapshot: int) -> bool:
     """Whether `known` says there is no copy for this connection and snapshot, and none is
     coming (the store is outside the bounds, or its build failed and is not due again)."""
-    retry = known.failed_at and time.monotonic() - known.failed_at > RETRY_AFTER
     return (
-        known.ready.is_set() and known.con is None and not retry
+        known.ready.is_set() and known.con is None and not _due_again(known)
         and known.key[1] == connection and known.key[-1] == snapshot
     )  # fmt: skip
+
+
+def _due_again(copy: _Copy) -> bool:
+    """Whether `copy` is a failed build whose snapshot may be tried again by now."""
+    return bool(copy.failed_at) and time.monotonic() - copy.failed_at > RETRY_AFTER
 
 
 def _copy_for(
@@ -210,8 +215,7 @@ def _copy_for(
     with _LOCK:
         known = _COPIES.get(path)
     if known is not None:
-        retry = known.failed_at and time.monotonic() - known.failed_at > RETRY_AFTER
-        if known.key == key and not retry:
+        if known.key == key and not _due_again(known):
             return known if known.ready.is_set() else None
         if not known.ready.is_set() or _older(key, known.key):
             return None  # one build at a time; a run on an older snapshot reads the lake

@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import subprocess
+import sys
+import textwrap
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -232,12 +235,19 @@ def test_a_mistyped_bound_is_refused_by_enable_and_a_later_one_registers_nothing
     _ready(store, path)
 
 
+def _python(script: str, **env: str) -> str:
+    """What `script` prints, run by a new Python process that may build copies of any
+    size (`env` added to this one's); fails the test when the process does not exit 0."""
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=120, cwd=ROOT,
+        env={**os.environ, resident.MIN_ROWS_ENV: "0", **env},
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    return done.stdout
+
+
 def test_a_process_exiting_during_a_build_exits_cleanly(tmp_path: Path) -> None:
     """The engine aborted the process (SIGABRT) when it exited under a running build."""
-    import subprocess
-    import sys
-    import textwrap
-
     store = connect(tmp_path)
     store.replace_table(schema.RESPONSES, random_responses(60_000, seed=4))
     close(tmp_path)
@@ -249,12 +259,8 @@ def test_a_process_exiting_during_a_build_exits_cleanly(tmp_path: Path) -> None:
         store = connect({str(tmp_path)!r})
         print(queries.kpis(store, Filters()).responses)  # starts a build, then exits
     """)
-    env = {**os.environ, resident.MIN_ROWS_ENV: "0"}
     for _ in range(3):
-        done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
-                              env=env, timeout=120, cwd=ROOT)
-        assert done.returncode == 0, done.stderr[-2000:]
-        assert done.stdout.strip() == "60000"
+        assert _python(script).strip() == "60000"
 
 
 def test_the_copy_reads_time_stamps_in_the_callers_time_zone(
@@ -262,10 +268,6 @@ def test_the_copy_reads_time_stamps_in_the_callers_time_zone(
 ) -> None:
     """A TIMESTAMPTZ column is cut into days by the session's time zone: the copy's cursor
     must use the caller's (Ibis sets UTC), not the system's."""
-    import subprocess
-    import sys
-    import textwrap
-
     script = textwrap.dedent(f"""
         import os
         import pandas as pd
@@ -293,11 +295,7 @@ def test_the_copy_reads_time_stamps_in_the_callers_time_zone(
         pd.testing.assert_frame_equal(copy, lake)
         print("same", len(lake))
     """)
-    env = {**os.environ, resident.MIN_ROWS_ENV: "0", "TZ": "America/New_York"}
-    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
-                          env=env, timeout=120, cwd=ROOT)
-    assert done.returncode == 0, done.stderr[-3000:]
-    assert done.stdout.startswith("same")
+    assert _python(script, TZ="America/New_York").startswith("same")
 
 
 def test_a_copy_no_longer_wanted_is_dropped(lake, monkeypatch: pytest.MonkeyPatch) -> None:
